@@ -1,0 +1,325 @@
+"""The electrophysiology data model: :class:`Recording` of :class:`Sweep` objects.
+
+Units inside patchatlas: time in s, voltage in mV, current in pA, sampling rate in Hz. Readers
+convert on the way in; nothing downstream converts again.
+
+Arrays are plain numpy arrays, kept as the reader produced them (no copy). A sweep sampled on a
+uniform grid stores only ``t0`` and ``sampling_rate``; :attr:`Sweep.t` is built on demand. A sweep
+with non-uniform time stamps (text exports of variable-step simulations) stores its time vector.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from patchatlas.errors import DataError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+__all__ = [
+    "ClampMode",
+    "Epoch",
+    "Recording",
+    "Stimulus",
+    "StimulusKind",
+    "Sweep",
+]
+
+FloatArray = npt.NDArray[np.floating[Any]]
+
+
+class StimulusKind(StrEnum):
+    """What a sweep's stimulus is, as far as feature extraction is concerned."""
+
+    LONG_SQUARE = "long_square"
+    SHORT_SQUARE = "short_square"
+    RAMP = "ramp"
+    NOISE = "noise"
+    SQUARE_PULSE_TRAIN = "square_pulse_train"
+    UNKNOWN = "unknown"
+
+
+class ClampMode(StrEnum):
+    """Amplifier mode of a sweep."""
+
+    CURRENT_CLAMP = "current_clamp"
+    VOLTAGE_CLAMP = "voltage_clamp"
+
+
+@dataclass(frozen=True, slots=True)
+class Epoch:
+    """One piece of a command waveform.
+
+    Attributes
+    ----------
+    kind
+        ``"step"``, ``"ramp"``, ``"pulse_train"``, ``"noise"`` or ``"test_pulse"``.
+    start, end
+        Window in s, from the start of the sweep; ``end`` is exclusive.
+    amplitude
+        Level relative to the holding current, in pA. For a ramp, the level reached at ``end``;
+        for a pulse train, the pulse height; for noise, the RMS.
+    slope
+        pA/s for ramps, 0 otherwise.
+    n_pulses
+        Number of pulses of a pulse train (1 otherwise).
+    """
+
+    kind: str
+    start: float
+    end: float
+    amplitude: float
+    slope: float = 0.0
+    n_pulses: int = 1
+
+    @property
+    def duration(self) -> float:
+        """Length of the epoch in s."""
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class Stimulus:
+    """The stimulus of one sweep: its kind, the primary epoch's amplitude and window, all epochs.
+
+    ``start``/``end`` delimit the primary epoch, the one feature extraction uses (the step of a
+    step protocol; the varying step when a protocol also has fixed pre-pulses). ``holding`` is the
+    baseline command current in pA, which amplitudes are relative to.
+    """
+
+    kind: StimulusKind = StimulusKind.UNKNOWN
+    amplitude: float = math.nan
+    start: float = math.nan
+    end: float = math.nan
+    epochs: tuple[Epoch, ...] = ()
+    holding: float = 0.0
+    name: str | None = None
+    source: str = "inferred"
+
+    @property
+    def duration(self) -> float:
+        """Length of the primary epoch in s (NaN when unknown)."""
+        return self.end - self.start
+
+    def with_(self, **changes: Any) -> Stimulus:
+        """Return a copy with some fields changed."""
+        return replace(self, **changes)
+
+
+@dataclass(eq=False, slots=True)
+class Sweep:
+    """One sweep: a voltage trace, a current trace and what drove them.
+
+    Parameters
+    ----------
+    v
+        Membrane voltage in mV (current clamp: recorded; voltage clamp: command).
+    i
+        Current in pA (current clamp: the command, or the recorded current when no command is
+        known; voltage clamp: recorded). ``None`` when the file has no current at all.
+    sampling_rate
+        Samples per second (Hz). For non-uniform sweeps, the median rate.
+    number
+        Sweep number as the acquisition software numbered it.
+    clamp_mode
+        :class:`ClampMode`.
+    stimulus
+        :class:`Stimulus` description (inferred or read).
+    t0
+        Time of the first sample in s.
+    time
+        Explicit time stamps in s, only for sweeps whose sampling is not uniform.
+    i_recorded
+        The recorded current in pA when a file holds both the command and the measured current.
+    metadata
+        Free-form per-sweep metadata (protocol name, gains, lab-notebook entries ...).
+    """
+
+    v: FloatArray
+    i: FloatArray | None
+    sampling_rate: float
+    number: int = 0
+    clamp_mode: ClampMode = ClampMode.CURRENT_CLAMP
+    stimulus: Stimulus = field(default_factory=Stimulus)
+    t0: float = 0.0
+    time: FloatArray | None = None
+    i_recorded: FloatArray | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.v.ndim != 1:
+            raise DataError(f"sweep {self.number}: v must be 1-D, got shape {self.v.shape}")
+        n = self.v.shape[0]
+        for name in ("i", "time", "i_recorded"):
+            arr = getattr(self, name)
+            if arr is not None and arr.shape != (n,):
+                raise DataError(
+                    f"sweep {self.number}: {name} has shape {arr.shape}, v has {(n,)}; "
+                    "traces of one sweep must have equal length"
+                )
+        if not (math.isfinite(self.sampling_rate) and self.sampling_rate > 0):
+            raise DataError(
+                f"sweep {self.number}: sampling_rate must be a positive number of Hz, "
+                f"got {self.sampling_rate!r}"
+            )
+        self.clamp_mode = ClampMode(self.clamp_mode)
+
+    @property
+    def n_samples(self) -> int:
+        """Number of samples."""
+        return int(self.v.shape[0])
+
+    @property
+    def dt(self) -> float:
+        """Sampling interval in s (the median one for non-uniform sweeps)."""
+        return 1.0 / self.sampling_rate
+
+    @property
+    def duration(self) -> float:
+        """Length of the sweep in s."""
+        if self.time is not None and self.n_samples:
+            return float(self.time[-1] - self.time[0]) + self.dt
+        return self.n_samples / self.sampling_rate
+
+    @property
+    def uniform(self) -> bool:
+        """True when the sweep is sampled on a uniform grid."""
+        return self.time is None
+
+    @property
+    def t(self) -> FloatArray:
+        """Time stamps in s (float64, built from ``t0`` and the rate when uniform)."""
+        if self.time is not None:
+            return self.time
+        return self.t0 + np.arange(self.n_samples, dtype=np.float64) / self.sampling_rate
+
+    def index_of(self, time: float) -> int:
+        """Index of the first sample at or after ``time`` (clipped to the sweep)."""
+        if self.time is not None:
+            k = int(np.searchsorted(self.time, time, side="left"))
+        else:
+            k = math.ceil(round((time - self.t0) * self.sampling_rate, 9))
+        return min(max(k, 0), self.n_samples)
+
+    def __repr__(self) -> str:
+        s = self.stimulus
+        return (
+            f"Sweep(number={self.number}, {self.clamp_mode.value}, {self.n_samples} samples at "
+            f"{self.sampling_rate:g} Hz, stimulus={s.kind.value} {s.amplitude:g} pA "
+            f"[{s.start:g}, {s.end:g}) s)"
+        )
+
+
+@dataclass(eq=False)
+class Recording:
+    """A cell's (or a file's) ordered sweeps plus cell and session metadata.
+
+    Parameters
+    ----------
+    sweeps
+        The sweeps, in acquisition order.
+    cell_id
+        Identifier of the cell (defaults to the file stem).
+    source
+        File the recording came from, if any.
+    format
+        Reader that produced it (``"abf2"``, ``"nwb2"``, ``"nwb1-allen"`` ...).
+    metadata
+        Cell and session metadata (species, subject, protocol, institution ...).
+    """
+
+    sweeps: list[Sweep]
+    cell_id: str = ""
+    source: Path | None = None
+    format: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.sweeps)
+
+    def __iter__(self) -> Iterator[Sweep]:
+        return iter(self.sweeps)
+
+    def __getitem__(self, index: int) -> Sweep:
+        return self.sweeps[index]
+
+    @property
+    def sweep_numbers(self) -> list[int]:
+        """Sweep numbers in order."""
+        return [s.number for s in self.sweeps]
+
+    def sweep(self, number: int) -> Sweep:
+        """Return the sweep with acquisition number ``number``."""
+        for s in self.sweeps:
+            if s.number == number:
+                return s
+        raise DataError(
+            f"recording {self.cell_id!r} has no sweep number {number}; "
+            f"it has {self.sweep_numbers}"
+        )
+
+    def select(
+        self,
+        *,
+        kind: StimulusKind | str | Sequence[StimulusKind | str] | None = None,
+        clamp_mode: ClampMode | str | None = None,
+    ) -> list[Sweep]:
+        """Sweeps whose stimulus kind and clamp mode match."""
+        kinds: set[str] | None = None
+        if kind is not None:
+            seq = [kind] if isinstance(kind, str) else list(kind)
+            kinds = {StimulusKind(k).value for k in seq}
+        out = []
+        for s in self.sweeps:
+            if kinds is not None and s.stimulus.kind.value not in kinds:
+                continue
+            if clamp_mode is not None and s.clamp_mode != ClampMode(clamp_mode):
+                continue
+            out.append(s)
+        return out
+
+    def sweep_table(self) -> pd.DataFrame:
+        """One row per sweep: number, clamp mode, kind, amplitude, window, rate, duration."""
+        import pandas as pd
+
+        rows = [
+            {
+                "number": s.number,
+                "clamp_mode": s.clamp_mode.value,
+                "kind": s.stimulus.kind.value,
+                "amplitude_pa": s.stimulus.amplitude,
+                "start_s": s.stimulus.start,
+                "end_s": s.stimulus.end,
+                "sampling_rate_hz": s.sampling_rate,
+                "duration_s": s.duration,
+                "stimulus_name": s.stimulus.name or "",
+            }
+            for s in self.sweeps
+        ]
+        columns = [
+            "number",
+            "clamp_mode",
+            "kind",
+            "amplitude_pa",
+            "start_s",
+            "end_s",
+            "sampling_rate_hz",
+            "duration_s",
+            "stimulus_name",
+        ]
+        return pd.DataFrame(rows, columns=columns)
+
+    def __repr__(self) -> str:
+        return (
+            f"Recording({self.cell_id!r}, {len(self.sweeps)} sweeps, format={self.format!r}, "
+            f"source={str(self.source) if self.source else None!r})"
+        )

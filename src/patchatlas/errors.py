@@ -1,0 +1,79 @@
+"""Exceptions raised by patchatlas.
+
+Every error a user can trigger with bad input is a :class:`PatchAtlasError`. Messages name the
+file or object, say what is wrong and what to do about it, so that a batch job can log them and
+move on. Dependencies' own exceptions (``h5py``, ``pyabf``, ``pynwb`` ...) never escape a reader:
+they are wrapped with the original kept as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = [
+    "CorruptFileError",
+    "DataError",
+    "PatchAtlasError",
+    "ReadError",
+    "StimulusError",
+    "UnsupportedFormatError",
+    "ValidationError",
+    "WriteError",
+]
+
+
+class PatchAtlasError(Exception):
+    """Base class of every error patchatlas raises on purpose."""
+
+
+class ReadError(PatchAtlasError):
+    """A file could not be read.
+
+    Parameters
+    ----------
+    path
+        The file that failed.
+    problem
+        What is wrong, in words a user understands.
+    hint
+        What to do about it (optional).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None, problem: str, hint: str = "") -> None:
+        self.path = Path(path) if path is not None else None
+        self.problem = problem
+        self.hint = hint
+        where = f"{self.path}: " if self.path is not None else ""
+        msg = f"{where}{problem}"
+        if hint:
+            msg += f" ({hint})"
+        super().__init__(msg)
+
+    def __reduce__(self) -> tuple[type[ReadError], tuple[Path | None, str, str]]:
+        # Keep the error picklable so process pools and Dask workers can send it back.
+        return (type(self), (self.path, self.problem, self.hint))
+
+
+class UnsupportedFormatError(ReadError):
+    """The file's extension or content is not a format patchatlas reads."""
+
+
+class CorruptFileError(ReadError):
+    """The file has a known format but is truncated, damaged or internally inconsistent."""
+
+
+class WriteError(PatchAtlasError):
+    """A file could not be written."""
+
+
+class DataError(PatchAtlasError, ValueError):
+    """In-memory data are malformed (wrong shapes, NaNs where values are needed, ...)."""
+
+
+class StimulusError(DataError):
+    """A stimulus description is inconsistent with the sweep it belongs to."""
+
+
+class ValidationError(DataError):
+    """An object failed validation (morphology structure, schema, ...)."""

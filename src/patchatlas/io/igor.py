@@ -1,0 +1,202 @@
+"""Igor Pro binary waves (``.ibw``, versions 2 and 5) via igor2.
+
+One wave holds one channel of one sweep. A voltage wave is paired with the current wave of the
+same sweep when it sits beside it under the Blue Brain naming scheme
+(``<cell>_Ch3_<protocol>_<sweep>.ibw`` voltage, ``..._Ch0_...`` current), or any other wave whose
+name differs only in the channel field and whose units are amperes. A folder of waves reads as one
+recording. The step amplitude from the wave note (``P0AMP3:50``) is kept in ``Sweep.metadata`` and
+used in preference to the inferred amplitude when the note has it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from patchatlas.ephys.model import ClampMode, Recording, Stimulus, Sweep
+from patchatlas.ephys.stimulus import infer_recording_stimuli
+from patchatlas.errors import CorruptFileError, ReadError
+from patchatlas.io._common import check_file, quantity_of, unit_factor, wrap_errors
+
+__all__ = ["read_ibw", "read_igor_folder"]
+
+_CHAN = re.compile(r"^(?P<pre>.*?)_?Ch(?P<ch>\d+)_(?P<post>.+)$")
+
+
+class _Wave:
+    __slots__ = ("data", "dt", "note", "path", "quantity", "unit", "x0")
+
+    def __init__(
+        self,
+        path: Path,
+        data: npt.NDArray[np.floating[Any]],
+        dt: float,
+        x0: float,
+        unit: str,
+        note: str,
+    ) -> None:
+        self.path, self.data, self.dt, self.x0, self.unit, self.note = path, data, dt, x0, unit, note
+        self.quantity = quantity_of(unit)
+
+
+def _load_wave(path: Path) -> _Wave:
+    check_file(path)
+    with wrap_errors(path, "an Igor binary wave"):
+        from igor2 import binarywave
+
+        d = binarywave.load(str(path))
+        w = d["wave"]
+        h = w["wave_header"]
+        data = np.asarray(w["wData"])
+        if "sfA" in h:  # version 5
+            dt = float(h["sfA"][0])
+            x0 = float(h["sfB"][0])
+            unit = b"".join(h["dataUnits"]).decode("latin-1")
+            if not unit and w.get("data_units"):
+                unit = w["data_units"].decode("latin-1")
+        else:  # versions 1-3
+            dt = float(h["hsA"])
+            x0 = float(h["hsB"])
+            unit = b"".join(h["dataUnits"]).decode("latin-1")
+        note_raw = w.get("note", b"")
+        note = note_raw.decode("latin-1", "replace") if isinstance(note_raw, bytes) else ""
+    if data.ndim != 1:
+        raise CorruptFileError(path, f"holds a {data.ndim}-D wave; patchatlas reads 1-D sweeps")
+    if data.size == 0:
+        raise CorruptFileError(path, "the wave has no samples")
+    if not (math.isfinite(dt) and dt > 0):
+        raise CorruptFileError(path, f"invalid sampling interval {dt!r} in the wave header")
+    return _Wave(path, data, dt, x0, unit.strip(), note)
+
+
+def _note_fields(note: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in note.replace("\r", ";").split(";"):
+        key, sep, val = part.partition(":")
+        if sep and key.strip() and key.strip() not in out:
+            out[key.strip()] = val.strip()
+    return out
+
+
+def _note_amplitude(fields: dict[str, str]) -> float | None:
+    """Largest-magnitude ``P0AMPk`` level in the note (pA), the step of IDRest-like protocols."""
+    amps = []
+    for k, v in fields.items():
+        if re.fullmatch(r"P\d+AMP\d+", k):
+            try:
+                amps.append(float(v))
+            except ValueError:
+                continue
+    nonzero = [a for a in amps if a != 0.0]
+    if not nonzero:
+        return None
+    return max(nonzero, key=abs)
+
+
+def _partner(path: Path) -> Path | None:
+    m = _CHAN.match(path.stem)
+    if not m:
+        return None
+    cands = sorted(path.parent.glob(f"{m['pre']}*Ch*_{m['post']}{path.suffix}"))
+    return next((c for c in cands if c != path), None)
+
+
+def _scaled(w: _Wave, qty: str) -> npt.NDArray[np.floating[Any]]:
+    f = unit_factor(w.unit, qty) if w.unit else None
+    if f is None:
+        # Unlabelled waves: assume library units and say so.
+        return w.data
+    return w.data if f == 1.0 else w.data * f
+
+
+def _sweep_number(path: Path) -> int:
+    m = re.search(r"(\d+)$", path.stem)
+    return int(m.group(1)) if m else 0
+
+
+def _pair(path: Path) -> tuple[_Wave, _Wave | None]:
+    """Return (voltage wave, current wave or None) for the sweep that ``path`` belongs to."""
+    w = _load_wave(path)
+    other_path = _partner(path)
+    other = _load_wave(other_path) if other_path is not None else None
+    if w.quantity == "current" and other is not None and other.quantity != "current":
+        return other, w
+    if other is not None and other.quantity == "current":
+        return w, other
+    if w.quantity == "current":
+        raise ReadError(
+            path,
+            "is a current wave and no voltage wave of the same sweep was found beside it",
+            "read the voltage (Ch3) wave, or keep both channels in one folder",
+        )
+    return w, None
+
+
+def _make_sweep(vw: _Wave, iw: _Wave | None) -> Sweep:
+    v = _scaled(vw, "voltage")
+    i = _scaled(iw, "current") if iw is not None else None
+    if i is not None and i.shape != v.shape:
+        raise CorruptFileError(
+            vw.path, f"voltage has {v.size} samples but the current wave has {i.size}"
+        )
+    fields = _note_fields(vw.note or (iw.note if iw else ""))
+    meta: dict[str, Any] = {"note": fields, "voltage_wave": vw.path.name}
+    if iw is not None:
+        meta["current_wave"] = iw.path.name
+    amp = _note_amplitude(fields)
+    if amp is not None:
+        meta["note_amplitude_pa"] = amp
+    return Sweep(
+        v=v,
+        i=i,
+        sampling_rate=1.0 / vw.dt,
+        number=_sweep_number(vw.path),
+        clamp_mode=ClampMode.CURRENT_CLAMP,
+        stimulus=Stimulus(name=fields.get("PATTERN") or None),
+        t0=vw.x0,
+        metadata=meta,
+    )
+
+
+def _finish(sweeps: list[Sweep], path: Path, cell_id: str) -> Recording:
+    sweeps.sort(key=lambda s: s.number)
+    stimuli = infer_recording_stimuli(sweeps)
+    for s, stim in zip(sweeps, stimuli, strict=True):
+        note_amp = s.metadata.get("note_amplitude_pa")
+        if note_amp is not None and math.isfinite(stim.start):
+            stim = stim.with_(amplitude=float(note_amp), source="inferred+note")
+        s.stimulus = stim
+    return Recording(sweeps=sweeps, cell_id=cell_id, source=path, format="igor")
+
+
+def read_ibw(path: str | Path, *, cell_id: str | None = None) -> Recording:
+    """Read one sweep from an Igor binary wave (and its current partner, when present)."""
+    p = Path(path)
+    vw, iw = _pair(p)
+    m = _CHAN.match(p.stem)
+    cid = cell_id or (m["pre"] if m and m["pre"] else p.stem)
+    return _finish([_make_sweep(vw, iw)], p, cid)
+
+
+def read_igor_folder(path: str | Path, *, cell_id: str | None = None) -> Recording:
+    """Read every sweep of a folder of Igor waves as one recording."""
+    p = Path(path)
+    files = sorted(p.glob("*.ibw"))
+    if not files:
+        raise ReadError(p, "holds no .ibw files")
+    seen: set[Path] = set()
+    sweeps: list[Sweep] = []
+    for f in files:
+        if f in seen:
+            continue
+        vw, iw = _pair(f)
+        seen.add(vw.path)
+        if iw is not None:
+            seen.add(iw.path)
+        sweeps.append(_make_sweep(vw, iw))
+    return _finish(sweeps, p, cell_id or p.name)
