@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from patchatlas._version import __version__
+from patchatlas import errors
 from patchatlas.io import read
 
 if TYPE_CHECKING:  # pragma: no cover
     from patchatlas.ephys.model import Recording, Stimulus, Sweep
 
-__all__ = ["Recording", "Stimulus", "Sweep", "__version__", "read"]
+__all__ = ["Recording", "Stimulus", "Sweep", "__version__", "errors", "read"]
 
 
 def __getattr__(name: str) -> Any:

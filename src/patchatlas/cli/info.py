@@ -1,0 +1,53 @@
+"""``patchatlas info PATH``: the sweep table of a recording."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from patchatlas.cli._util import console, table
+
+
+def recording_table(rec: object) -> object:
+    """Rich table of a recording's sweeps (number, kind, amplitude, window, rate, duration)."""
+    from patchatlas.ephys.model import Recording
+
+    assert isinstance(rec, Recording)
+    rows = [
+        [
+            s.number,
+            s.clamp_mode.value.replace("_clamp", ""),
+            s.stimulus.kind.value,
+            s.stimulus.amplitude,
+            s.stimulus.start,
+            s.stimulus.end,
+            s.sampling_rate / 1e3,
+            s.duration,
+        ]
+        for s in rec
+    ]
+    title = f"{rec.cell_id}  ({rec.format}, {len(rec)} sweeps)"
+    cols = ["sweep", "clamp", "kind", "amp (pA)", "start (s)", "end (s)", "rate (kHz)", "dur (s)"]
+    return table(title, cols, rows)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def info(paths: tuple[Path, ...]) -> None:
+    """Print the sweep table of each recording in PATHS."""
+    import patchatlas
+
+    con = console()
+    failed = 0
+    for p in paths:
+        try:
+            rec = patchatlas.read(p)
+        except patchatlas.errors.PatchAtlasError as exc:
+            failed += 1
+            con.print(f"[red]error[/red]: {exc}")
+            continue
+        con.print(recording_table(rec))
+        con.print()
+    if failed:
+        raise SystemExit(2)

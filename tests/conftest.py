@@ -1,0 +1,37 @@
+"""Shared fixtures. Real data live in ../shared/data (never copied into the repository).
+
+A test that needs the shared data uses the ``shared_data`` fixture: outside CI it skips when the
+folder is missing; with ``CI=true`` it fails, so a CI run can never pass without the real data.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("PATCHATLAS_SHARED_DATA", ROOT.parent / "shared" / "data"))
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        msg = f"shared data not found at {path} (set PATCHATLAS_SHARED_DATA)"
+        if IN_CI:
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Root of ../shared/data; fails under CI=true when missing."""
+    return _require(SHARED)
+
+
+@pytest.fixture(scope="session")
+def ephys_data(shared_data: Path) -> Path:
+    """../shared/data/ephys."""
+    return _require(shared_data / "ephys")
