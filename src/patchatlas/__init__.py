@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from patchatlas._version import __version__
 from patchatlas import errors
+from patchatlas._version import __version__
 from patchatlas.io import read
 
 if TYPE_CHECKING:  # pragma: no cover

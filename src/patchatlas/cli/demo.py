@@ -10,10 +10,20 @@ from patchatlas.cli._util import console
 
 
 @click.command()
-@click.option("--data", "data_dir", type=click.Path(path_type=Path, exists=True, file_okay=False),
-              help="Use the real recordings in DIR instead of generated ones.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("patchatlas_demo"),
-              show_default=True, help="Folder for the generated dataset and outputs.")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    help="Use the real recordings in DIR instead of generated ones.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("patchatlas_demo"),
+    show_default=True,
+    help="Folder for the generated dataset and outputs.",
+)
 def demo(data_dir: Path | None, out_dir: Path) -> None:
     """Run the patchatlas demo end to end, offline."""
     import patchatlas
@@ -21,7 +31,9 @@ def demo(data_dir: Path | None, out_dir: Path) -> None:
 
     con = console()
     if data_dir is None:
-        raise click.ClickException("the simulated demo dataset is not available yet; pass --data DIR")
+        raise click.ClickException(
+            "the simulated demo dataset is not available yet; pass --data DIR"
+        )
     files = sorted(p for p in data_dir.rglob("*") if p.suffix.lower() in (".abf", ".nwb", ".ibw"))
     for f in files:
         try:

@@ -263,8 +263,7 @@ class Recording:
             if s.number == number:
                 return s
         raise DataError(
-            f"recording {self.cell_id!r} has no sweep number {number}; "
-            f"it has {self.sweep_numbers}"
+            f"recording {self.cell_id!r} has no sweep number {number}; it has {self.sweep_numbers}"
         )
 
     def select(

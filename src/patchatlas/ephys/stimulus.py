@@ -22,6 +22,7 @@ Kind rules (documented thresholds, overridable through the keyword arguments):
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -35,9 +36,12 @@ from patchatlas.ephys.model import Epoch, Stimulus, StimulusKind, Sweep
 
 __all__ = [
     "StimulusOntology",
+    "apply_names",
     "infer_epochs",
     "infer_recording_stimuli",
     "infer_stimulus",
+    "kind_from_name",
+    "stimulus_from_epochs",
 ]
 
 _SHORT_MAX = 0.05
@@ -80,10 +84,16 @@ def _pieces_clean(x: npt.NDArray[np.float64], tol: float, sigma: float) -> list[
     jump = np.abs(d) > tol
     # A jump is a boundary on its own; between jumps, runs of flat vs moving samples.
     cls = np.where(jump, 2, moving.astype(np.int8))
+    # Consecutive jumps are not edges but an irregular waveform (noise): class "moving".
+    if np.any(jump):
+        runs = np.flatnonzero(np.diff(np.concatenate(([0], jump.astype(np.int8), [0]))))
+        for a, b in zip(runs[::2], runs[1::2], strict=True):
+            if b - a >= 4:
+                cls[a:b] = 1
     change = np.flatnonzero(np.diff(cls) != 0) + 1
     bounds = np.concatenate(([0], change, [d.size]))
     pieces: list[_Piece] = []
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in itertools.pairwise(bounds):
         c = int(cls[a])
         # diff index k describes the move from sample k to k+1
         if c == 2:
@@ -125,13 +135,13 @@ def _pieces_noisy(
     """Cut a recorded (noisy) current into steps/ramps: runs away from the holding level."""
     from scipy.ndimage import median_filter
 
-    w = max(3, int(round(5e-4 * fs)) | 1)
+    w = max(3, round(5e-4 * fs) | 1)
     xs = median_filter(x, size=w, mode="nearest")
     active = np.abs(xs - holding) > tol
     edges = np.flatnonzero(np.diff(active.astype(np.int8))) + 1
     bounds = np.concatenate(([0], edges, [x.size]))
     pieces: list[_Piece] = []
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in itertools.pairwise(bounds):
         a, b = int(a), int(b)
         if not active[a]:
             pieces.append(_Piece(a, b, "flat", holding, 0.0))
@@ -306,6 +316,37 @@ def _primary(epochs: Sequence[Epoch]) -> Epoch | None:
     return max(cands, key=lambda e: abs(e.amplitude) * max(e.duration, 1e-4))
 
 
+def stimulus_from_epochs(
+    epochs: Sequence[Epoch],
+    *,
+    holding: float = 0.0,
+    name: str | None = None,
+    source: str = "header",
+    short_max: float = _SHORT_MAX,
+) -> Stimulus:
+    """Describe a sweep from a known list of non-baseline epochs (file header, protocol note).
+
+    The primary epoch follows the single-sweep rule (largest |amplitude| x duration, test pulses
+    excluded).
+    """
+    epochs = tuple(sorted(epochs, key=lambda e: e.start))
+    prim = _primary(epochs)
+    if prim is None:
+        return Stimulus(
+            StimulusKind.UNKNOWN, 0.0, math.nan, math.nan, epochs, holding, name, source
+        )
+    return Stimulus(
+        _kind_of(prim, short_max),
+        prim.amplitude,
+        prim.start,
+        prim.end,
+        epochs,
+        holding,
+        name,
+        source,
+    )
+
+
 def infer_stimulus(
     i: npt.ArrayLike | None,
     sampling_rate: float,
@@ -335,19 +376,8 @@ def infer_stimulus(
     if i is None:
         return Stimulus(name=name, source="none")
     holding, epochs = infer_epochs(i, sampling_rate, t0=t0, abs_tol=abs_tol)
-    prim = _primary(epochs)
-    if prim is None:
-        return Stimulus(
-            StimulusKind.UNKNOWN, 0.0, math.nan, math.nan, tuple(epochs), holding, name
-        )
-    return Stimulus(
-        _kind_of(prim, short_max),
-        prim.amplitude,
-        prim.start,
-        prim.end,
-        tuple(epochs),
-        holding,
-        name,
+    return stimulus_from_epochs(
+        epochs, holding=holding, name=name, source="inferred", short_max=short_max
     )
 
 
@@ -394,7 +424,6 @@ def infer_recording_stimuli(
         if len(members) < 2:
             continue
         fs = sweeps[members[0]].sampling_rate
-        t0 = sweeps[members[0]].t0
         tol_t = 2.5 / fs
         windows: list[tuple[float, float, str]] = []
         for k in members:
@@ -429,18 +458,18 @@ def infer_recording_stimuli(
         w0, w1, wk = windows[c]
         proto = Epoch(wk, w0, w1, 0.0)
         for r, k in enumerate(members):
-            s = singles[k]
-            epochs = s.epochs
+            single = singles[k]
+            epochs = single.epochs
             amp = float(amps[r, c])
             match = [e for e in epochs if abs(e.start - w0) <= tol_t and abs(e.end - w1) <= tol_t]
             prim = match[0] if match else Epoch(proto.kind, w0, w1, amp)
             if not match:
                 # Record the zero-amplitude step so every sweep of the protocol lists the window.
                 epochs = tuple(sorted((*epochs, prim), key=lambda e: e.start))
-            out[k] = s.with_(
+            out[k] = single.with_(
                 kind=_kind_of(prim, short_max),
                 amplitude=_round(amp),
-                start=w0 if math.isfinite(w0) else t0,
+                start=w0,
                 end=w1,
                 epochs=epochs,
             )

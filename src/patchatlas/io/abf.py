@@ -166,4 +166,3 @@ def _to_recording(abf: Any, path: Path, version: str, cell_id: str | None) -> Re
         format=version,
         metadata=meta,
     )
-

@@ -4,8 +4,9 @@ One wave holds one channel of one sweep. A voltage wave is paired with the curre
 same sweep when it sits beside it under the Blue Brain naming scheme
 (``<cell>_Ch3_<protocol>_<sweep>.ibw`` voltage, ``..._Ch0_...`` current), or any other wave whose
 name differs only in the channel field and whose units are amperes. A folder of waves reads as one
-recording. The step amplitude from the wave note (``P0AMP3:50``) is kept in ``Sweep.metadata`` and
-used in preference to the inferred amplitude when the note has it.
+recording. When the wave note holds the pulse protocol (``P0AMP3:50;P0DUR3:2000`` ...), the
+stimulus windows and amplitudes come from it (``Stimulus.source == "note"``); otherwise they are
+inferred from the current wave.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from patchatlas.ephys.model import ClampMode, Recording, Stimulus, Sweep
-from patchatlas.ephys.stimulus import infer_recording_stimuli
+from patchatlas.ephys.model import ClampMode, Epoch, Recording, Stimulus, Sweep
+from patchatlas.ephys.stimulus import infer_recording_stimuli, stimulus_from_epochs
 from patchatlas.errors import CorruptFileError, ReadError
 from patchatlas.io._common import check_file, quantity_of, unit_factor, wrap_errors
 
@@ -40,7 +41,14 @@ class _Wave:
         unit: str,
         note: str,
     ) -> None:
-        self.path, self.data, self.dt, self.x0, self.unit, self.note = path, data, dt, x0, unit, note
+        self.path, self.data, self.dt, self.x0, self.unit, self.note = (
+            path,
+            data,
+            dt,
+            x0,
+            unit,
+            note,
+        )
         self.quantity = quantity_of(unit)
 
 
@@ -83,19 +91,26 @@ def _note_fields(note: str) -> dict[str, str]:
     return out
 
 
-def _note_amplitude(fields: dict[str, str]) -> float | None:
-    """Largest-magnitude ``P0AMPk`` level in the note (pA), the step of IDRest-like protocols."""
-    amps = []
-    for k, v in fields.items():
-        if re.fullmatch(r"P\d+AMP\d+", k):
-            try:
-                amps.append(float(v))
-            except ValueError:
-                continue
-    nonzero = [a for a in amps if a != 0.0]
-    if not nonzero:
-        return None
-    return max(nonzero, key=abs)
+def _note_epochs(fields: dict[str, str]) -> list[Epoch]:
+    """Step epochs of the note's pulse protocol (``P0AMPk`` pA for ``P0DURk`` ms, in order).
+
+    Blue Brain acquisition notes describe the command as consecutive segments; segments at 0 pA
+    are baseline. Returns an empty list when the note has no such protocol.
+    """
+    epochs: list[Epoch] = []
+    t = 0.0
+    k = 1
+    while f"P0DUR{k}" in fields:
+        try:
+            dur = float(fields[f"P0DUR{k}"]) * 1e-3
+            amp = float(fields.get(f"P0AMP{k}", "0"))
+        except ValueError:
+            return []
+        if dur > 0 and amp != 0.0:
+            epochs.append(Epoch("step", t, t + dur, amp))
+        t += max(dur, 0.0)
+        k += 1
+    return epochs
 
 
 def _partner(path: Path) -> Path | None:
@@ -148,9 +163,9 @@ def _make_sweep(vw: _Wave, iw: _Wave | None) -> Sweep:
     meta: dict[str, Any] = {"note": fields, "voltage_wave": vw.path.name}
     if iw is not None:
         meta["current_wave"] = iw.path.name
-    amp = _note_amplitude(fields)
-    if amp is not None:
-        meta["note_amplitude_pa"] = amp
+    note_epochs = _note_epochs(fields)
+    if note_epochs:
+        meta["note_epochs"] = note_epochs
     return Sweep(
         v=v,
         i=i,
@@ -166,10 +181,23 @@ def _make_sweep(vw: _Wave, iw: _Wave | None) -> Sweep:
 def _finish(sweeps: list[Sweep], path: Path, cell_id: str) -> Recording:
     sweeps.sort(key=lambda s: s.number)
     stimuli = infer_recording_stimuli(sweeps)
-    for s, stim in zip(sweeps, stimuli, strict=True):
-        note_amp = s.metadata.get("note_amplitude_pa")
-        if note_amp is not None and math.isfinite(stim.start):
-            stim = stim.with_(amplitude=float(note_amp), source="inferred+note")
+    for s, inferred in zip(sweeps, stimuli, strict=True):
+        note_epochs: list[Epoch] = s.metadata.pop("note_epochs", [])
+        stim = inferred
+        if note_epochs:
+            # The note is the protocol as programmed: use its windows and amplitudes, and keep
+            # what the current channel shows for comparison (its scale can differ from the
+            # note's: the B6/B8 cells' recorded steps are ~2x the programmed amplitude).
+            stim = stimulus_from_epochs(
+                [Epoch(e.kind, e.start + s.t0, e.end + s.t0, e.amplitude) for e in note_epochs],
+                name=s.stimulus.name,
+                source="note",
+            )
+            prim = [e for e in inferred.epochs if e.kind != "test_pulse"]
+            if prim:
+                s.metadata["measured_amplitude_pa"] = max(
+                    prim, key=lambda e: abs(e.amplitude)
+                ).amplitude
         s.stimulus = stim
     return Recording(sweeps=sweeps, cell_id=cell_id, source=path, format="igor")
 
