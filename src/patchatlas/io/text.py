@@ -37,9 +37,10 @@ _ROLE_WORDS = {
 _UNIT_RE = re.compile(r"[\[(]\s*([a-zA-Zµ]+)\s*[\])]|_([a-zA-Zµ]+)$")
 
 
-def _parse_header(line: str) -> list[tuple[str | None, str | None]] | None:
+def _parse_header(line: str, delim: str | None) -> list[tuple[str | None, str | None]] | None:
     """Roles and units of the header's columns, or None when the line is numeric."""
-    parts = [p for p in re.split(r"[,\t;]|\s{2,}|\s", line.strip().lstrip("#").strip()) if p]
+    body = line.strip().lstrip("#").strip()
+    parts = [p.strip() for p in (body.split(delim) if delim else body.split()) if p.strip()]
     try:
         [float(p) for p in parts]
         return None
@@ -71,8 +72,8 @@ def _load_table(
                 break
     if not first:
         raise CorruptFileError(path, "the file holds no data lines")
-    header = _parse_header(first)
     delim = "," if "," in first else ("\t" if "\t" in first else None)
+    header = _parse_header(first, delim)
     # loadtxt drops a "#"-prefixed header as a comment on its own
     skip = 1 if header is not None and not first.lstrip().startswith("#") else 0
     with wrap_errors(path, "a numeric text table"):
