@@ -14,16 +14,20 @@ def recording_table(rec: object) -> object:
     from patchatlas.ephys.model import Recording
 
     assert isinstance(rec, Recording)
+
+    def sec(x: float) -> str:
+        return "–" if x != x else f"{x:.4f}"
+
     rows = [
         [
             s.number,
             s.clamp_mode.value.replace("_clamp", ""),
             s.stimulus.kind.value,
             s.stimulus.amplitude,
-            s.stimulus.start,
-            s.stimulus.end,
+            sec(s.stimulus.start),
+            sec(s.stimulus.end),
             s.sampling_rate / 1e3,
-            s.duration,
+            sec(s.duration),
         ]
         for s in rec
     ]
