@@ -25,6 +25,7 @@ FORMATS: dict[str, tuple[str, str]] = {
     ".csv": ("text", "patchatlas.io.text:read_text"),
     ".tsv": ("text", "patchatlas.io.text:read_text"),
     ".dat": ("text", "patchatlas.io.text:read_text"),
+    ".nwb": ("nwb", "patchatlas.io.nwb:read_nwb"),
 }
 _BY_NAME: dict[str, str] = {}
 
