@@ -915,8 +915,10 @@ def _ref(col: Any, r: int) -> tuple[Any, int, int] | None:
         return None
     ref = col[r]
     ts = getattr(ref, "timeseries", None)
-    idx = int(getattr(ref, "idx_start", -1))
-    cnt = int(getattr(ref, "count", -1))
+    idx_raw, cnt_raw = getattr(ref, "idx_start", None), getattr(ref, "count", None)
+    if ts is None or idx_raw is None or cnt_raw is None:
+        return None
+    idx, cnt = int(idx_raw), int(cnt_raw)
     if ts is None or idx < 0 or cnt < 0:
         return None
     return ts, idx, cnt
