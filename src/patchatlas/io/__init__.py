@@ -88,7 +88,7 @@ def read(path: str | os.PathLike[str], *, format: str | None = None, **kwargs: A
             p, "is a folder", "read the files in it one by one, or pass a folder of .ibw waves"
         )
     if format is not None:
-        targets = {name: target for name, target in FORMATS.values()}
+        targets = dict(FORMATS.values())
         targets.update(_BY_NAME)
         if format not in targets:
             raise UnsupportedFormatError(
