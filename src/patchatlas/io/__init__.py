@@ -15,7 +15,7 @@ from typing import Any
 
 from patchatlas.errors import ReadError, UnsupportedFormatError
 
-__all__ = ["FORMATS", "read", "register_reader"]
+__all__ = ["FORMATS", "load_stimulus_ontology", "read", "register_reader", "write_nwb"]
 
 # extension -> (format name, "module:function")
 FORMATS: dict[str, tuple[str, str]] = {
@@ -25,6 +25,7 @@ FORMATS: dict[str, tuple[str, str]] = {
     ".csv": ("text", "patchatlas.io.text:read_text"),
     ".tsv": ("text", "patchatlas.io.text:read_text"),
     ".dat": ("text", "patchatlas.io.text:read_text"),
+    ".nwb": ("nwb", "patchatlas.io.nwb:read_nwb"),
 }
 _BY_NAME: dict[str, str] = {}
 
@@ -97,3 +98,19 @@ def read(path: str | os.PathLike[str], *, format: str | None = None, **kwargs: A
     else:
         target = _format_of(p)[1]
     return _resolve(target)(p, **kwargs)
+
+
+def write_nwb(recording: Any, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """Write a :class:`~patchatlas.ephys.Recording` as NWB 2 (icephys tables); see
+    :func:`patchatlas.io.nwb_write.write_nwb`. Needs pynwb (``pip install patchatlas[nwb]``)."""
+    from patchatlas.io.nwb_write import write_nwb as _write_nwb
+
+    return _write_nwb(recording, path, overwrite=overwrite)
+
+
+def load_stimulus_ontology(path: str | os.PathLike[str]) -> Any:
+    """Load an Allen stimulus ontology JSON into a :class:`~patchatlas.ephys.StimulusOntology`;
+    see :func:`patchatlas.io.ontology.load_stimulus_ontology`."""
+    from patchatlas.io.ontology import load_stimulus_ontology as _load
+
+    return _load(path)

@@ -1,0 +1,238 @@
+"""NWB readers on the real files in ../shared/data/ephys/{nwb,nwb_mies}."""
+
+from __future__ import annotations
+
+import builtins
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import patchatlas
+from patchatlas.ephys import ClampMode, StimulusKind, StimulusOntology
+from patchatlas.errors import CorruptFileError, ReadError, UnsupportedFormatError
+from patchatlas.io import load_stimulus_ontology
+from patchatlas.io import nwb as nwb_mod
+from patchatlas.io.nwb import read_nwb, sniff_nwb
+
+ICEPHYS = "nwb/bluepyefe_hippocampus-portal_99111002.nwb"
+LEGACY = "nwb_mies/valid_v2_MIES-NWBv2-0655f7e4.nwb"
+MIES1 = ("nwb_mies/Sst-IRES-CreAi14-395722.01.01.01.nwb", "nwb_mies/H18.03.315.11.11.01.05.nwb")
+
+
+@pytest.fixture(scope="module")
+def ontology(ephys_data: Path) -> StimulusOntology:
+    return load_stimulus_ontology(ephys_data / "allen_metadata/ipfx_stimulus_ontology.json")
+
+
+# ------------------------------------------------------------------ ontology
+
+
+def test_ontology_maps_codes_to_names_and_kinds(
+    ontology: StimulusOntology, ephys_data: Path
+) -> None:
+    raw = json.loads((ephys_data / "allen_metadata/ipfx_stimulus_ontology.json").read_text())
+    assert len(raw) == 167
+    assert ontology.name("C1LSCOARSE150216[0]") == "Long Square"
+    assert ontology.kind("C1LSCOARSE150216[0]") is StimulusKind.LONG_SQUARE
+    assert ontology.name("EXTPSMOKET180424_DA_0") == "Test"
+    # every code of every entry maps to that entry's name
+    for entry in raw[:40]:
+        tags = {t[0]: t[1:] for t in entry}
+        for code in tags["code"]:
+            assert ontology.name(code) == tags["name"][0]
+
+
+def test_ontology_bad_files(tmp_path: Path) -> None:
+    bad = tmp_path / "o.json"
+    bad.write_text("{not json")
+    with pytest.raises(CorruptFileError, match="not valid JSON"):
+        load_stimulus_ontology(bad)
+    bad.write_text('{"a": 1}')
+    with pytest.raises(CorruptFileError, match="list of ontology entries"):
+        load_stimulus_ontology(bad)
+    bad.write_text('[[["code", 5]]]')
+    with pytest.raises(CorruptFileError, match="not lists"):
+        load_stimulus_ontology(bad)
+
+
+# ------------------------------------------------------------------ NWB 2 icephys tables
+
+
+def test_icephys_tables_file(ephys_data: Path) -> None:
+    rec = patchatlas.read(ephys_data / ICEPHYS)
+    assert rec.format == "nwb2"
+    assert rec.metadata["nwb_version"] == "2.4.0"
+    assert rec.metadata["species"] == "Rattus norvegicus"
+    assert rec.metadata["institution"] == "University College London"
+    assert len(rec) == 16
+    assert rec.sweep_numbers == list(range(1, 17))
+    amps = [s.stimulus.amplitude for s in rec]
+    assert amps == [-2000.0 + 200.0 * k for k in range(16)]
+    for s in rec:
+        assert s.clamp_mode is ClampMode.CURRENT_CLAMP
+        assert s.stimulus.kind is StimulusKind.LONG_SQUARE
+        assert s.stimulus.start == pytest.approx(0.031, abs=1e-3)
+        assert s.stimulus.end == pytest.approx(0.431, abs=1e-3)
+        assert s.sampling_rate == 10000.0
+        assert s.duration == pytest.approx(0.7168)
+        assert s.t0 == 0.0
+        assert s.stimulus.name == "Step"
+        # grouping rows of the table hierarchy are kept
+        ice = s.metadata["icephys"]
+        assert ice["stimulus_type"] == "Step"
+        assert ice["sequential_id"] == 1 and ice["repetition_id"] == 1
+        assert ice["condition_id"] == 1
+        assert ice["recording_id"] == s.number
+    # session clock kept: the sweeps were recorded 2 s apart
+    starts = [s.metadata["starting_time"] for s in rec]
+    assert starts == [2.0 * k for k in range(16)]
+
+
+def test_icephys_units_are_converted(ephys_data: Path) -> None:
+    import h5py
+
+    rec = read_nwb(ephys_data / ICEPHYS)
+    with h5py.File(ephys_data / ICEPHYS, "r") as f:
+        raw_v = f["acquisition/ic__Step__1/data"][:]
+        conv_v = f["acquisition/ic__Step__1/data"].attrs["conversion"]
+        raw_i = f["stimulus/presentation/ics__Step__1/data"][:]
+        conv_i = f["stimulus/presentation/ics__Step__1/data"].attrs["conversion"]
+    s = rec.sweep(1)
+    np.testing.assert_allclose(s.v, raw_v * conv_v * 1e3, rtol=1e-6)
+    assert s.i is not None
+    np.testing.assert_allclose(s.i, raw_i * conv_i * 1e12, rtol=1e-9)
+
+
+# ------------------------------------------------------------------ NWB 2 legacy (MIES)
+
+
+def test_legacy_sweep_table_file(ephys_data: Path, ontology: StimulusOntology) -> None:
+    path = ephys_data / LEGACY
+    assert sniff_nwb(path) == ("NWB-2.2.0", "nwb2")
+    rec = read_nwb(path, ontology=ontology)
+    assert rec.format == "nwb2-legacy"
+    assert rec.sweep_numbers == [0]
+    s = rec.sweeps[0]
+    assert s.clamp_mode is ClampMode.VOLTAGE_CLAMP
+    assert s.sampling_rate == 200000.0
+    assert s.n_samples == 188001
+    # command in mV (a 10 mV test pulse), response in pA
+    assert float(np.max(s.v)) == pytest.approx(10.0, abs=1e-3)
+    assert float(np.min(s.v)) == pytest.approx(0.0, abs=1e-3)
+    assert s.i is not None and 10.0 < float(np.median(s.i)) < 30.0
+    assert s.metadata["stimulus_code"] == "StimulusSetA_DA_0"
+    assert s.stimulus.name == "StimulusSetA"  # not an Allen code: MIES suffix stripped
+    assert s.metadata["electrode"] == "electrode_0"
+    assert s.metadata["starting_time"] == pytest.approx(3609.377, abs=1e-3)
+    lbn = s.metadata["labnotebook"]
+    assert lbn["Stim Scale Factor"] == 1.0
+    assert lbn["Stim Wave Name"] == "StimulusSetA_DA_0"
+    assert lbn["AD unit"] == "pA" and lbn["DA unit"] == "mV"
+
+
+def test_legacy_h5py_fallback_matches_pynwb(
+    ephys_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = ephys_data / LEGACY
+    ref = read_nwb(path)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("pretend pynwb rejects the deprecated SweepTable")
+
+    monkeypatch.setattr(nwb_mod, "_table_pairs", broken)
+    monkeypatch.setattr(nwb_mod, "_legacy_pairs_pynwb", broken)
+    got = read_nwb(path)
+    assert got.format == "nwb2-legacy"
+    assert got.sweep_numbers == ref.sweep_numbers
+    np.testing.assert_array_equal(got.sweeps[0].v, ref.sweeps[0].v)
+    assert got.sweeps[0].i is not None and ref.sweeps[0].i is not None
+    np.testing.assert_array_equal(got.sweeps[0].i, ref.sweeps[0].i)
+    assert got.sweeps[0].metadata["stimulus_code"] == "StimulusSetA_DA_0"
+
+
+# ------------------------------------------------------------------ NWB 1 (MIES)
+
+
+@pytest.mark.parametrize("name", MIES1)
+def test_mies_nwb1(ephys_data: Path, name: str, ontology: StimulusOntology) -> None:
+    path = ephys_data / name
+    assert sniff_nwb(path) == ("NWB-1.0.5", "nwb1-mies")
+    rec = read_nwb(path, ontology=ontology)
+    assert rec.format == "nwb1-mies"
+    assert rec.metadata["generated_by"]["Package"] == "MIES"
+    assert rec.sweep_numbers == [0]
+    s = rec.sweeps[0]
+    assert s.clamp_mode is ClampMode.VOLTAGE_CLAMP
+    assert s.sampling_rate == 200000.0 and s.n_samples == 66000
+    assert float(np.max(s.v)) == pytest.approx(10.0, abs=1e-3)  # "TP Amplitude VC: 10.00" mV
+    assert s.i is not None and 500.0 < float(np.max(np.abs(s.i))) < 5000.0  # pA transients
+    # the stimulus code maps to its Allen name through the ontology
+    assert s.metadata["stimulus_code"] == "EXTPSMOKET180424_DA_0"
+    assert s.stimulus.name == "Test"
+    lbn = s.metadata["labnotebook"]
+    assert lbn["Stim Wave Name"] == "EXTPSMOKET180424_DA_0"
+    assert s.metadata["stim_scale_factor"] == 1.0
+    assert s.metadata["capacitance_fast"] > 0
+
+
+def test_mies_nwb1_without_ontology_keeps_the_code(ephys_data: Path) -> None:
+    s = read_nwb(ephys_data / MIES1[0]).sweeps[0]
+    assert s.stimulus.name == "EXTPSMOKET180424"
+
+
+def test_ontology_path_accepted(ephys_data: Path) -> None:
+    onto = ephys_data / "allen_metadata/ipfx_stimulus_ontology.json"
+    s = patchatlas.read(ephys_data / MIES1[1], ontology=onto).sweeps[0]
+    assert s.stimulus.name == "Test"
+
+
+# ------------------------------------------------------------------ errors
+
+
+def test_not_hdf5(tmp_path: Path) -> None:
+    p = tmp_path / "x.nwb"
+    p.write_bytes(b"hello world, not an HDF5 file")
+    with pytest.raises(UnsupportedFormatError, match="not an HDF5 file"):
+        patchatlas.read(p)
+
+
+def test_hdf5_but_not_nwb(tmp_path: Path) -> None:
+    import h5py
+
+    p = tmp_path / "x.nwb"
+    with h5py.File(p, "w") as f:
+        f.create_dataset("a", data=[1, 2, 3])
+    with pytest.raises(UnsupportedFormatError, match="not NWB"):
+        read_nwb(p)
+
+
+def test_unknown_electrode(ephys_data: Path) -> None:
+    with pytest.raises(ReadError, match="no electrode 'nope'"):
+        read_nwb(ephys_data / MIES1[0], electrode="nope")
+
+
+def test_truncated_nwb(ephys_data: Path, tmp_path: Path) -> None:
+    data = (ephys_data / ICEPHYS).read_bytes()
+    p = tmp_path / "t.nwb"
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CorruptFileError) as info:
+        read_nwb(p)
+    assert str(p) in str(info.value)
+
+
+def test_without_pynwb(ephys_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_import = builtins.__import__
+
+    def no_pynwb(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "pynwb" or name.startswith("pynwb."):
+            raise ImportError("No module named 'pynwb'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pynwb)
+    with pytest.raises(ReadError, match=r"patchatlas\[nwb\]"):
+        read_nwb(ephys_data / ICEPHYS)
+    # NWB 1 needs only h5py
+    assert len(read_nwb(ephys_data / MIES1[0])) == 1
