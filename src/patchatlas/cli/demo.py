@@ -1,4 +1,4 @@
-"""``patchatlas demo``: generate (or take) a small dataset, read it back, print its tables."""
+"""``patchatlas demo``: generate (or take) a small dataset and run patchatlas over it, offline."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from patchatlas.cli._util import console
     "--data",
     "data_dir",
     type=click.Path(path_type=Path, exists=True, file_okay=False),
-    help="Use the real recordings in DIR instead of generated ones.",
+    help="Use the real recordings (.nwb, .abf, .ibw) under DIR instead of simulated ones.",
 )
 @click.option(
     "--out",
@@ -24,22 +24,25 @@ from patchatlas.cli._util import console
     show_default=True,
     help="Folder for the generated dataset and outputs.",
 )
-def demo(data_dir: Path | None, out_dir: Path) -> None:
+@click.option("--cells", "n_cells", default=4, show_default=True, help="Simulated cells.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the simulated dataset.")
+def demo(data_dir: Path | None, out_dir: Path, n_cells: int, seed: int) -> None:
     """Run the patchatlas demo end to end, offline."""
-    import patchatlas
     from patchatlas.cli.info import recording_table
+    from patchatlas.datasets.demo import Step, run_demo
 
     con = console()
-    if data_dir is None:
-        raise click.ClickException(
-            "the simulated demo dataset is not available yet; pass --data DIR"
-        )
-    files = sorted(p for p in data_dir.rglob("*") if p.suffix.lower() in (".abf", ".nwb", ".ibw"))
-    for f in files:
-        try:
-            rec = patchatlas.read(f)
-        except patchatlas.errors.PatchAtlasError as exc:
-            con.print(f"[yellow]skipped[/yellow] {exc}")
-            continue
-        con.print(recording_table(rec))
-    _ = out_dir
+
+    def report(step: Step) -> None:
+        con.rule(f"[bold]{step.name}")
+        con.print(step.summary)
+        if step.name == "recordings":
+            for rec in step.payload:
+                con.print(recording_table(rec))
+                con.print()
+
+    with con.status("running the demo…"):
+        result = run_demo(out_dir, data_dir=data_dir, n_cells=n_cells, seed=seed, report=report)
+    for path, reason in result.failed:
+        con.print(f"[yellow]skipped[/yellow] {path}: {reason}")
+    con.print(f"\nDemo outputs are in {result.out_dir.resolve()}")

@@ -1,0 +1,25 @@
+"""The demo workflow: simulated cells written as NWB 2 and read back through patchatlas.read."""
+
+from __future__ import annotations
+
+from patchatlas.datasets.demo import run_demo
+from patchatlas.ephys import StimulusKind
+
+
+def test_demo_simulates_writes_and_reads_back(tmp_path):
+    seen = []
+    result = run_demo(tmp_path / "demo", n_cells=2, seed=3, report=lambda s: seen.append(s.name))
+    assert seen[:2] == ["dataset", "recordings"]
+    assert len(result.files) == 2 and all(p.suffix == ".nwb" and p.exists() for p in result.files)
+    assert not result.failed
+    assert [r.format for r in result.recordings] == ["nwb2", "nwb2"]
+    for rec in result.recordings:
+        kinds = {s.stimulus.kind for s in rec}
+        assert {StimulusKind.LONG_SQUARE, StimulusKind.SHORT_SQUARE, StimulusKind.RAMP} <= kinds
+        longs = rec.select(kind="long_square")
+        assert len(longs) >= 10 and all(s.stimulus.start > 1.0 for s in longs)
+
+
+def test_demo_on_real_folder(tmp_path, ephys_data):
+    result = run_demo(tmp_path / "out", data_dir=ephys_data / "nwb")
+    assert len(result.recordings) == 1 and len(result.recordings[0]) == 16
