@@ -79,6 +79,9 @@ class FilterInfo:
         Whether a filter was applied.
     note
         Why the cutoff was lowered or the filter not applied ("" otherwise).
+    valid
+        Sample range ``[a, b)`` where dV/dt is filtered (the whole sweep unless a region was
+        requested).
     """
 
     requested_khz: float | None
@@ -87,6 +90,7 @@ class FilterInfo:
     uniform: bool
     applied: bool
     note: str = ""
+    valid: tuple[int, int] = (0, 0)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict (for provenance)."""
@@ -96,16 +100,22 @@ class FilterInfo:
 def is_uniform(t: FloatArray, *, rtol: float = UNIFORM_RTOL) -> tuple[bool, float]:
     """Whether ``t`` lies on a uniform grid; and the grid step (s).
 
-    Uniform means every time stamp is within ``rtol`` of a step, or within float32 rounding
-    (4 ulp of the largest |t|), of the straight line from the first to the last time stamp, and
-    the time stamps increase. Float32-derived time stamps therefore count as uniform; genuinely
-    variable steps (adaptive-step simulations) do not.
+    Uniform means the time stamps increase and each lies within ``rtol`` of a step, or within
+    float32 rounding (4 ulp of the largest |t|), of the straight line from the first to the last
+    time stamp. Float32-derived time stamps therefore count as uniform; genuinely variable steps
+    (adaptive-step simulations) do not.
     """
     n = t.size
     if n < 2:
         return True, math.nan
     step = (float(t[-1]) - float(t[0])) / (n - 1)
     if not step > 0:
+        return False, step
+    dt = np.diff(t)
+    lo, hi = float(dt.min()), float(dt.max())
+    if hi - lo <= rtol * step:  # fast path: steps equal to within rtol
+        return True, step
+    if lo <= 0:
         return False, step
     grid = float(t[0]) + np.arange(n, dtype=np.float64) * step
     resid = float(np.max(np.abs(t - grid)))
@@ -173,51 +183,77 @@ def bessel_filtfilt(x: FloatArray, cutoff_hz: float, sampling_rate: float) -> Fl
     return np.asarray(y[..., ::-1][..., pad : pad + n], dtype=np.float64)
 
 
+def settle_samples(cutoff_hz: float, sampling_rate: float, *, efolds: float = 30.0) -> int:
+    """Samples after which the forward-backward Bessel filter forgets an edge (``efolds`` e-folds).
+
+    The slowest pole pair of the 4-pole (phase-normalised) Bessel low-pass decays at
+    0.657 x 2 pi x cutoff; 30 e-folds leave ~1e-13 of an edge transient.
+    """
+    return math.ceil(efolds / (0.657 * 2.0 * math.pi * cutoff_hz) * sampling_rate) + 1
+
+
 def filtered_dvdt(
     t: FloatArray,
     v: FloatArray,
     filter_khz: float | None = 10.0,
     *,
     warn: bool = True,
+    region: tuple[int, int] | None = None,
+    uniform: tuple[bool, float] | None = None,
 ) -> tuple[FloatArray, FilterInfo]:
     """dV/dt in V/s (length ``n - 1``) from the Bessel-filtered trace, and what was done.
 
     ``dvdt[k] = (vf[k + 1] - vf[k]) / (t[k + 1] - t[k]) * 1e-3``: a forward difference, mV/s
     converted to V/s. On uniformly sampled sweeps the denominator is the (float64) nominal step,
     so float32 jitter in ``t`` does not leak into dV/dt.
+
+    ``region=(a, b)`` filters only samples ``[a, b)`` plus a settling margin on each side (the
+    values there equal whole-trace filtering to ~1e-13); outside, dV/dt is the unfiltered
+    difference and ``FilterInfo.valid`` says which samples are filtered. ``uniform`` passes a
+    precomputed :func:`is_uniform` result.
     """
     n = v.shape[-1]
-    uniform, dt_med = is_uniform(t)
-    fs = 1.0 / dt_med if dt_med > 0 else math.nan
+    uni, step = is_uniform(t) if uniform is None else uniform
+    fs = 1.0 / step if step > 0 else math.nan
     used, note = effective_cutoff(filter_khz, fs) if math.isfinite(fs) else (None, "")
     applied = False
-    if not uniform:
+    valid = (0, n)
+    if not uni:
         note = (
             "time stamps are not uniform (they depart from a uniform grid by more than 1 % of "
-            "a step): "
-            "dV/dt computed from the unfiltered trace"
+            "a step): dV/dt computed from the unfiltered trace"
         )
         if warn and filter_khz is not None:
             warnings.warn(note, NonUniformSamplingWarning, stacklevel=3)
         used = None
-        vf = v
-    elif used is not None and n > 1:
-        if note and warn:
-            warnings.warn(note, FilterCutoffWarning, stacklevel=3)
-        vf = bessel_filtfilt(v, used * 1e3, fs)
-        applied = True
-    else:
-        vf = v
+    elif used is not None and n > 1 and note and warn:
+        warnings.warn(note, FilterCutoffWarning, stacklevel=3)
     if n < 2:
         dvdt = np.empty(0)
-    elif uniform:
-        step = (float(t[-1]) - float(t[0])) / (n - 1)
-        dvdt = np.diff(vf) * (1e-3 / step)
+    elif uni:
+        scale = 1e-3 / step
+        if used is not None:
+            applied = True
+            if region is None:
+                dvdt = np.diff(bessel_filtfilt(v, used * 1e3, fs)) * scale
+            else:
+                m = settle_samples(used * 1e3, fs)
+                a, b = max(0, region[0]), min(n, region[1])
+                lo, hi = max(0, a - m), min(n, b + m)
+                if hi - lo >= 0.7 * n:
+                    dvdt = np.diff(bessel_filtfilt(v, used * 1e3, fs)) * scale
+                else:
+                    dvdt = np.diff(v) * scale
+                    seg = np.diff(bessel_filtfilt(v[lo:hi], used * 1e3, fs)) * scale
+                    dvdt[lo : hi - 1] = seg
+                    valid = (a if lo > 0 else 0, b if hi < n else n)
+        else:
+            dvdt = np.diff(v) * scale
     else:
         dts = np.diff(t)
         dup = dts <= 0
         with np.errstate(divide="ignore", invalid="ignore"):
-            dvdt = np.diff(vf) / dts * 1e-3
+            dvdt = np.diff(v) / dts * 1e-3
         if dup.any():
             # Repeated time stamps: no time elapses, the slope is undefined. Count it as flat
             # (0 V/s) rather than letting inf/NaN poison maxima and means; say so.
@@ -227,8 +263,28 @@ def filtered_dvdt(
         requested_khz=None if filter_khz is None else float(filter_khz),
         used_khz=used if applied else None,
         sampling_rate=fs,
-        uniform=uniform,
+        uniform=uni,
         applied=applied,
         note=note,
+        valid=valid,
     )
     return np.asarray(dvdt, dtype=np.float64), info
+
+
+def heavy_dvdt(
+    v: FloatArray, cutoff_khz: float, sampling_rate: float, step: float, lo: int, hi: int
+) -> FloatArray:
+    """Filtered dV/dt (V/s, length ``n - 1``) valid on ``[lo, hi)``, NaN elsewhere."""
+    n = v.shape[-1]
+    out = np.full(max(n - 1, 0), np.nan)
+    used, _ = effective_cutoff(cutoff_khz, sampling_rate)
+    if used is None or n < 2:
+        return out
+    m = settle_samples(used * 1e3, sampling_rate)
+    a, b = max(0, lo - m), min(n, hi + m)
+    if b - a < 2:
+        return out
+    seg = np.diff(bessel_filtfilt(v[a:b], used * 1e3, sampling_rate)) * (1e-3 / step)
+    keep_lo, keep_hi = (lo if a > 0 else 0), (hi if b < n else n)
+    out[keep_lo : min(keep_hi, n - 1)] = seg[keep_lo - a : min(keep_hi, n - 1) - a]
+    return out

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -58,7 +59,7 @@ import numpy as np
 import numpy.typing as npt
 
 from patchatlas._version import __version__
-from patchatlas.ephys._dvdt import FilterInfo, filtered_dvdt
+from patchatlas.ephys._dvdt import filtered_dvdt, heavy_dvdt, is_uniform
 from patchatlas.ephys._segments import seg_argext, seg_first_where, seg_last_where
 from patchatlas.ephys._table import FeatureTable
 from patchatlas.errors import DataError, StimulusError
@@ -202,7 +203,7 @@ def _allen_indices(
     t: FloatArray,
     v: FloatArray,
     dvdt: FloatArray,
-    heavy: FloatArray | None,
+    heavy: Callable[[int, int], FloatArray] | None,
     si: int,
     ei: int,
     p: AllenParameters,
@@ -296,7 +297,12 @@ def _allen_indices(
             k = sel[has_ft]
             tf = term[has_ft]
             nx = nx_s[has_ft]
-            adp_h, slow_h = _adp(t, v, heavy if heavy is not None else dvdt, tf, nx, p)
+            if heavy is None:
+                hv = dvdt
+            else:
+                reach = int(np.searchsorted(t, t[tf.max()] + p.adp_max_delta_t)) + 2
+                hv = heavy(int(tf.min()), min(reach, t.size))
+            adp_h, slow_h = _adp(t, v, hv, tf, nx, p)
             no_adp = adp_h < 0
             mins = seg_argext(v, tf, nx, mode="min")
             mins_c = np.maximum(mins, 0)
@@ -569,25 +575,35 @@ def detect_spikes(
         )
     finite = np.isfinite(vv)
     vf = vv if finite.all() else np.where(finite, vv, np.interp(tt, tt[finite], vv[finite]))
-    dvdt, finfo = filtered_dvdt(tt, vf, p.filter_khz)
-    heavy: FloatArray | None = None
-    prov.update(window=(s, e), window_index=(si, ei), filter=finfo.as_dict())
-
+    uni = is_uniform(tt)
     robust = profile == "robust"
+    a, b = (0, n - 1) if robust else (si, ei)
+    # Filter the analysis window plus 20 ms (threshold searches may reach back before the
+    # window start); fall back to the whole sweep if a search leaves the filtered range.
+    pre = math.ceil(0.02 / uni[1]) if uni[0] and uni[1] > 0 else 0
+    dvdt, finfo = filtered_dvdt(tt, vf, p.filter_khz, region=(a - pre, b + 2), uniform=uni)
+    prov.update(window=(s, e), window_index=(si, ei), filter=finfo.as_dict())
+    prov["filter"].pop("valid", None)
+    if dvdt.size < 2:
+        return _empty(ii is not None, profile, prov)
     if robust:
         cutoff = _noise_cutoff(dvdt[si:ei], p.dv_cutoff)
         prov["dv_cutoff_used"] = cutoff
-        a, b = 0, n - 1
     else:
         cutoff = p.dv_cutoff
-        a, b = si, ei
-    if p.heavy_filter_khz is not None and finfo.uniform and n > 1:
-        heavy_info: FilterInfo
-        heavy, heavy_info = filtered_dvdt(tt, vf, p.heavy_filter_khz, warn=False)
-        prov["heavy_filter"] = heavy_info.as_dict()
-    if dvdt.size < 2:
-        return _empty(ii is not None, profile, prov)
+
+    heavy: Callable[[int, int], FloatArray] | None = None
+    if p.heavy_filter_khz is not None and finfo.uniform and finfo.applied:
+        hk, fs, step = float(p.heavy_filter_khz), finfo.sampling_rate, uni[1]
+
+        def heavy(lo: int, hi: int) -> FloatArray:
+            return heavy_dvdt(vf, hk, fs, step, lo, hi)
+
+        prov["heavy_filter_khz"] = hk
     idx = _allen_indices(tt, vf, dvdt, heavy, a, b, p, cutoff=cutoff)
+    if idx and finfo.valid != (0, n) and int(idx["threshold"].min()) <= finfo.valid[0]:
+        dvdt, finfo = filtered_dvdt(tt, vf, p.filter_khz, uniform=uni, warn=False)
+        idx = _allen_indices(tt, vf, dvdt, heavy, a, b, p, cutoff=cutoff)
     if not idx:
         return _empty(ii is not None, profile, prov)
     table = _assemble(tt, vf, dvdt, ii, idx, prov)
