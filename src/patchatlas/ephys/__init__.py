@@ -1,4 +1,12 @@
-"""Electrophysiology: the sweep data model and stimulus inference (features land here next)."""
+"""Electrophysiology: the sweep data model, stimulus inference, spike/sweep/cell features.
+
+Feature extraction (``detect_spikes``, ``sweep_features``, ``cell_features``) is imported lazily
+so that ``import patchatlas.ephys`` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 from patchatlas.ephys.model import ClampMode, Epoch, Recording, Stimulus, StimulusKind, Sweep
 from patchatlas.ephys.stimulus import (
@@ -16,7 +24,26 @@ __all__ = [
     "StimulusKind",
     "StimulusOntology",
     "Sweep",
+    "cell_features",
+    "detect_spikes",
     "infer_epochs",
     "infer_recording_stimuli",
     "infer_stimulus",
+    "sweep_features",
 ]
+
+_LAZY = {
+    "detect_spikes": "patchatlas.ephys.spikes",
+    "sweep_features": "patchatlas.ephys.train",
+    "cell_features": "patchatlas.ephys.cell",
+    "FeatureTable": "patchatlas.ephys._table",
+}
+
+
+def __getattr__(name: str) -> Any:
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'patchatlas.ephys' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(mod), name)

@@ -1,0 +1,175 @@
+"""``patchatlas ephys``: feature registry, feature tables, QC and plots for recordings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from patchatlas.cli._util import console, table
+
+
+@click.group()
+def ephys() -> None:
+    """Electrophysiology features (Allen/IPFX definitions), QC and plots."""
+
+
+@ephys.command("list-features")
+@click.option("--level", type=click.Choice(["spike", "sweep", "cell"]), default=None)
+def list_features_cmd(level: str | None) -> None:
+    """List the feature registry (name, unit, window, convention, definition)."""
+    from patchatlas.ephys.registry import list_features
+
+    feats = list_features(level)
+    rows = [[f.level, f.name, f.unit, f.convention, f.window, f.definition] for f in feats]
+    con = console()
+    con.width = max(con.width, 160)
+    con.print(
+        table(
+            f"{len(feats)} ephys features",
+            ["level", "name", "unit", "conv", "window", "definition"],
+            rows,
+        )
+    )
+
+
+def _progress() -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console()
+    )
+
+
+def _write(df: Any, out: Path | None) -> None:
+    if out is None:
+        click.echo(df.to_csv(index=False), nl=False)
+        return
+    if out.suffix.lower() == ".parquet":
+        df.to_parquet(out, index=False)
+    else:
+        df.to_csv(out, index=False)
+    console().print(f"wrote {len(df)} rows to {out}")
+
+
+@ephys.command("features")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
+@click.option(
+    "--level", type=click.Choice(["spike", "sweep", "cell"]), default="cell", show_default=True
+)
+@click.option(
+    "--profile", type=click.Choice(["allen", "robust"]), default="allen", show_default=True
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="FILE.csv or FILE.parquet (default: CSV to stdout)",
+)
+def features_cmd(paths: tuple[Path, ...], level: str, profile: str, out: Path | None) -> None:
+    """Spike, sweep or cell features of the recordings in PATHS."""
+    import warnings
+
+    import pandas as pd
+
+    import patchatlas
+    from patchatlas.ephys.batch import recording_features
+
+    frames = []
+    failed = 0
+    with _progress() as prog, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        task = prog.add_task("features", total=len(paths))
+        for p in paths:
+            try:
+                frames.append(recording_features(patchatlas.read(p), level=level, profile=profile))
+            except patchatlas.errors.PatchAtlasError as exc:
+                failed += 1
+                prog.console.print(f"[red]error[/red]: {exc}")
+            prog.advance(task)
+    if frames:
+        _write(pd.concat(frames, ignore_index=True), out)
+    if failed:
+        raise SystemExit(2)
+
+
+@ephys.command("qc")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=None, help="FILE.csv or FILE.parquet"
+)
+def qc_cmd(paths: tuple[Path, ...], out: Path | None) -> None:
+    """Allen v1.1 sweep QC rules plus detection flags for the recordings in PATHS."""
+    import pandas as pd
+
+    import patchatlas
+    from patchatlas.ephys.batch import recording_qc_table
+
+    frames = []
+    with _progress() as prog:
+        task = prog.add_task("qc", total=len(paths))
+        for p in paths:
+            try:
+                frames.append(recording_qc_table(patchatlas.read(p)))
+            except patchatlas.errors.PatchAtlasError as exc:
+                prog.console.print(f"[red]error[/red]: {exc}")
+            prog.advance(task)
+    if not frames:
+        raise SystemExit(2)
+    df = pd.concat(frames, ignore_index=True)
+    if out is not None:
+        _write(df, out)
+        return
+    cols = [
+        "cell_id",
+        "sweep_number",
+        "stimulus_kind",
+        "pre_noise_rms_mv",
+        "slow_noise_rms_mv",
+        "vm_delta_mv",
+        "detection_disagreement",
+        "passed",
+    ]
+    cols = [c for c in cols if c in df]
+    console().print(table("sweep QC (Allen v1.1)", cols, df[cols].values.tolist()))
+
+
+@ephys.command("plot")
+@click.argument("path", type=click.Path(path_type=Path, exists=True))
+@click.option(
+    "--sweep", "sweep_number", type=int, default=None, help="Sweep number (default: the hero sweep)"
+)
+@click.option(
+    "--profile", type=click.Choice(["allen", "robust"]), default="allen", show_default=True
+)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="FIG.png")
+def plot_cmd(path: Path, sweep_number: int | None, profile: str, out: Path) -> None:
+    """Plot one sweep with its detected spikes and the first-spike phase plot."""
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import patchatlas
+    from patchatlas.ephys.cell import analyze_recording, cell_record
+    from patchatlas.plot.ephys import sweep_figure
+
+    rec = patchatlas.read(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = analyze_recording(rec, profile=profile)
+    if sweep_number is None:
+        c = cell_record(results)
+        hero = c["thumbnail_sweep_num"]
+        sweep_number = int(hero) if hero == hero else results[0].sweep.number
+    match = [r for r in results if r.sweep.number == sweep_number and r.ok]
+    if not match:
+        raise click.ClickException(f"{path}: no analysable sweep number {sweep_number}")
+    r = match[0]
+    assert r.spikes is not None
+    fig = sweep_figure(
+        r.sweep, r.spikes, title=f"{rec.cell_id} sweep {sweep_number} ({r.spikes.n_rows} spikes)"
+    )
+    fig.savefig(out, dpi=120)
+    console().print(f"wrote {out}")

@@ -1,0 +1,341 @@
+"""Cell-level features: long-square, short-square and ramp analyses and the Allen cell record.
+
+:func:`cell_features` returns the Allen Cell Types Database cell-record names (units: mV, MΩ,
+ms for ``tau`` and ``avg_isi``, s for ``latency`` and the ``*_t_*`` times, which are times within
+the sweep, pA, Hz/pA). Anything that cannot be computed is NaN; a recording with no usable
+sweeps gives a dict of NaNs, never an exception.
+
+Rules (Allen/IPFX long-square analysis, restated):
+
+* sweeps are analysed with :func:`patchatlas.ephys.train.analyze_sweep` (stimulus window =
+  analysis window); a sweep whose analysis fails is skipped and counted in ``n_sweeps_failed``;
+* ``vrest``: mean ``v_baseline`` over long-square sweeps;
+* spiking sweeps: ``avg_rate > 0``; ``rheobase_i`` (``threshold_i_long_square``): lowest
+  positive amplitude among spiking long squares; ``rheobase_sweep_num``: that sweep;
+* ``f_i_curve_slope``: least-squares slope of ``avg_rate`` vs amplitude over all spiking long
+  squares (Hz/pA; NaN with fewer than two amplitudes);
+* hero (thumbnail) sweep: the lowest-amplitude spiking sweep with amplitude in
+  ``(rheobase + 39, rheobase + 61)`` pA, else the spiking sweep closest to rheobase + 50 pA
+  (above rheobase); ``adaptation`` and ``avg_isi`` (ms) come from it, ``latency`` from the
+  rheobase sweep;
+* subthreshold sweeps: no spikes and amplitude < 0. ``sag``/``vm_for_sag``: the one whose peak
+  deflection is closest to −100 mV. Membrane-property sweeps: subthreshold with amplitude in
+  (−100, 0) pA (else (−200, 0)): ``ri`` = slope of peak deflection vs amplitude (MΩ); ``tau`` =
+  mean of the accepted single-exponential fits (ms), with ``tau_n_fits`` and ``tau_rmse_mv``;
+* short squares: the most common amplitude among spiking short squares (ties: the lower) is
+  ``threshold_i_short_square``; ``*_short_square`` = mean first-spike features over those sweeps;
+* ramps: ``*_ramp`` = mean first-spike features over spiking ramps; ``threshold_i_ramp`` the
+  mean current at the first threshold;
+* ``*_long_square``: first spike of the rheobase sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from patchatlas.ephys._table import FeatureTable
+from patchatlas.ephys.model import ClampMode, Recording, StimulusKind, Sweep
+from patchatlas.ephys.subthreshold import input_resistance, time_constant
+from patchatlas.ephys.train import analyze_sweep
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "CELL_RECORD_FIELDS",
+    "SweepResult",
+    "analyze_recording",
+    "cell_features",
+    "fi_curve",
+]
+
+SAG_TARGET = -100.0
+HERO_MIN_OFFSET = 39.0
+HERO_MAX_OFFSET = 61.0
+
+#: per-spike features reported for the first spike of each stimulus type
+SPIKE_RECORD_FEATURES = (
+    "threshold_v",
+    "threshold_t",
+    "threshold_i",
+    "peak_v",
+    "peak_t",
+    "trough_v",
+    "trough_t",
+    "fast_trough_v",
+    "fast_trough_t",
+    "slow_trough_v",
+    "slow_trough_t",
+    "upstroke_downstroke_ratio",
+    "upstroke",
+    "downstroke",
+    "width",
+)
+SUFFIXES = ("long_square", "short_square", "ramp")
+
+CELL_RECORD_FIELDS: tuple[str, ...] = (
+    "vrest",
+    "ri",
+    "sag",
+    "tau",
+    "vm_for_sag",
+    "f_i_curve_slope",
+    "adaptation",
+    "latency",
+    "avg_isi",
+    "avg_firing_rate",
+    "rheobase_sweep_num",
+    "thumbnail_sweep_num",
+    "threshold_i_long_square",
+    "threshold_i_short_square",
+    "threshold_i_ramp",
+    *(f"{f}_{s}" for s in SUFFIXES for f in SPIKE_RECORD_FEATURES if f != "threshold_i"),
+    "tau_n_fits",
+    "tau_rmse_mv",
+    "tau_r2_min",
+    "n_sweeps",
+    "n_sweeps_analyzed",
+    "n_sweeps_failed",
+    "n_long_square",
+    "n_short_square",
+    "n_ramp",
+)
+
+
+@dataclass
+class SweepResult:
+    """One analysed sweep: the sweep, its spike table and sweep features (or the error)."""
+
+    sweep: Sweep
+    spikes: FeatureTable | None = None
+    features: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the analysis succeeded."""
+        return self.spikes is not None
+
+
+def analyze_recording(
+    recording: Recording, *, profile: str = "allen", filter_khz: float | None = 10.0
+) -> list[SweepResult]:
+    """Analyse every current-clamp sweep of a recording (spikes + sweep features).
+
+    A sweep whose analysis raises is kept with ``error`` set (and logged), never re-raised.
+    """
+    out: list[SweepResult] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for sw in recording:
+            if sw.clamp_mode != ClampMode.CURRENT_CLAMP:
+                continue
+            try:
+                spikes, feats = analyze_sweep(sw, profile=profile, filter_khz=filter_khz)
+            except Exception as exc:  # a bad sweep must not stop a cell (documented contract)
+                log.warning(
+                    "recording %r sweep %s: analysis failed: %s", recording.cell_id, sw.number, exc
+                )
+                out.append(SweepResult(sw, error=f"{type(exc).__name__}: {exc}"))
+                continue
+            out.append(SweepResult(sw, spikes, feats))
+    # one warning per distinct message (filter lowered, non-uniform sampling ...), not per sweep
+    seen: set[tuple[type[Warning], str]] = set()
+    for w in caught:
+        if issubclass(w.category, RuntimeWarning):
+            continue
+        key = (w.category, str(w.message))
+        if key not in seen:
+            seen.add(key)
+            warnings.warn(f"{recording.cell_id}: {w.message}", w.category, stacklevel=2)
+    return out
+
+
+def _first_spike(res: SweepResult) -> dict[str, float]:
+    sp = res.spikes
+    out = dict.fromkeys(SPIKE_RECORD_FEATURES, math.nan)
+    if sp is None or sp.n_rows == 0:
+        return out
+    for f in SPIKE_RECORD_FEATURES:
+        if f in sp:
+            out[f] = float(sp[f][0])
+    return out
+
+
+def _mean_first_spike(results: list[SweepResult]) -> dict[str, float]:
+    rows = [_first_spike(r) for r in results]
+    out = {}
+    for f in SPIKE_RECORD_FEATURES:
+        vals = np.array([r[f] for r in rows], dtype=np.float64)
+        vals = vals[np.isfinite(vals)]
+        out[f] = float(vals.mean()) if vals.size else math.nan
+    return out
+
+
+def fi_curve(results: list[SweepResult]) -> tuple[np.ndarray, np.ndarray]:
+    """(amplitudes in pA, avg_rate in Hz) of analysed long-square sweeps, sorted by amplitude."""
+    ls = [r for r in results if r.ok and r.sweep.stimulus.kind == StimulusKind.LONG_SQUARE]
+    amps = np.array([r.features["stim_amp"] for r in ls], dtype=np.float64)
+    rates = np.array([r.features["avg_rate"] for r in ls], dtype=np.float64)
+    ok = np.isfinite(amps) & np.isfinite(rates)
+    order = np.argsort(amps[ok], kind="stable")
+    return amps[ok][order], rates[ok][order]
+
+
+def _long_square(ls: list[SweepResult], out: dict[str, Any]) -> None:
+    if not ls:
+        return
+    feats = [r.features for r in ls]
+    base = np.array([f["v_baseline"] for f in feats], dtype=np.float64)
+    if np.isfinite(base).any():
+        out["vrest"] = float(np.nanmean(base))
+    amps = np.array([f["stim_amp"] for f in feats], dtype=np.float64)
+    rates = np.array([f["avg_rate"] for f in feats], dtype=np.float64)
+    spiking = np.flatnonzero((rates > 0) & np.isfinite(amps))
+    pos = spiking[amps[spiking] > 0]
+    if pos.size:
+        k_rheo = int(pos[np.argmin(amps[pos])])
+        rheo = float(amps[k_rheo])
+        out["threshold_i_long_square"] = rheo
+        out["rheobase_sweep_num"] = ls[k_rheo].sweep.number
+        out["latency"] = float(feats[k_rheo]["latency"])
+        first = _first_spike(ls[k_rheo])
+        for f, val in first.items():
+            if f != "threshold_i":
+                out[f"{f}_long_square"] = val
+        # hero sweep
+        order = pos[np.argsort(amps[pos], kind="stable")]
+        cand = order[
+            (amps[order] > rheo + HERO_MIN_OFFSET) & (amps[order] < rheo + HERO_MAX_OFFSET)
+        ]
+        if cand.size:
+            k_hero = int(cand[0])
+        else:
+            above = order[amps[order] > rheo]
+            k_hero = (
+                int(above[np.argmin(np.abs(amps[above] - (rheo + 50.0)))]) if above.size else -1
+            )
+        if k_hero >= 0:
+            out["thumbnail_sweep_num"] = ls[k_hero].sweep.number
+            out["adaptation"] = float(feats[k_hero]["adapt"])
+            out["avg_isi"] = float(feats[k_hero]["mean_isi"]) * 1e3
+            out["avg_firing_rate"] = float(feats[k_hero]["avg_rate"])
+    if spiking.size >= 2 and float(np.ptp(amps[spiking])) > 0:
+        a = np.vstack([amps[spiking], np.ones(spiking.size)]).T
+        out["f_i_curve_slope"] = float(np.linalg.lstsq(a, rates[spiking], rcond=None)[0][0])
+
+    sub = np.flatnonzero((rates == 0) & (amps < 0))
+    if sub.size == 0:
+        return
+    defl = np.array([feats[k]["peak_deflect_v"] for k in sub], dtype=np.float64)
+    if np.isfinite(defl).any():
+        k_sag = int(sub[np.nanargmin(np.abs(defl - SAG_TARGET))])
+        out["sag"] = float(feats[k_sag]["sag"])
+        out["vm_for_sag"] = float(feats[k_sag]["vm_for_sag"])
+    mem = sub[(amps[sub] > -100.0)]
+    if mem.size == 0:
+        mem = sub[(amps[sub] > -200.0)]
+    if mem.size == 0:
+        return
+    out["ri"] = input_resistance(
+        amps[mem],
+        [feats[k]["peak_deflect_v"] for k in mem],
+        baselines=[feats[k]["v_baseline"] for k in mem],
+    )
+    fits = []
+    for k in mem:
+        sw = ls[k].sweep
+        t = np.asarray(sw.t, dtype=np.float64)
+        v = np.asarray(sw.v, dtype=np.float64)
+        fits.append(time_constant(t, v, sw.stimulus.start, sw.stimulus.end))
+    taus = np.array([f.tau for f in fits])
+    good = np.isfinite(taus)
+    out["tau_n_fits"] = int(good.sum())
+    if good.any():
+        out["tau"] = float(taus[good].mean()) * 1e3
+        out["tau_rmse_mv"] = float(np.mean([f.rmse for f, g in zip(fits, good, strict=True) if g]))
+        out["tau_r2_min"] = float(np.min([f.r2 for f, g in zip(fits, good, strict=True) if g]))
+
+
+def _short_square(ss: list[SweepResult], out: dict[str, Any]) -> None:
+    spiking = [r for r in ss if r.features.get("n_spikes", 0) > 0]
+    if not spiking:
+        return
+    amps = [float(r.features["stim_amp"]) for r in spiking]
+    counts = Counter(amps)
+    top = max(counts.values())
+    amp = min(a for a, c in counts.items() if c == top)
+    out["threshold_i_short_square"] = amp
+    common = [r for r, a in zip(spiking, amps, strict=True) if a == amp]
+    for f, val in _mean_first_spike(common).items():
+        if f != "threshold_i":
+            out[f"{f}_short_square"] = val
+
+
+def _ramp(rp: list[SweepResult], out: dict[str, Any]) -> None:
+    spiking = [r for r in rp if r.spikes is not None and r.spikes.n_rows > 0]
+    if not spiking:
+        return
+    mean = _mean_first_spike(spiking)
+    for f, val in mean.items():
+        if f == "threshold_i":
+            out["threshold_i_ramp"] = val
+        else:
+            out[f"{f}_ramp"] = val
+
+
+def cell_record(results: list[SweepResult], *, n_sweeps: int | None = None) -> dict[str, Any]:
+    """The Allen cell record from analysed sweeps (see the module docs)."""
+    out: dict[str, Any] = dict.fromkeys(CELL_RECORD_FIELDS, math.nan)
+    ok = [r for r in results if r.ok]
+    out["n_sweeps"] = len(results) if n_sweeps is None else n_sweeps
+    out["n_sweeps_analyzed"] = len(ok)
+    out["n_sweeps_failed"] = len(results) - len(ok)
+    out["tau_n_fits"] = 0
+    by_kind: dict[StimulusKind, list[SweepResult]] = {}
+    for r in ok:
+        by_kind.setdefault(r.sweep.stimulus.kind, []).append(r)
+    ls = by_kind.get(StimulusKind.LONG_SQUARE, [])
+    ss = by_kind.get(StimulusKind.SHORT_SQUARE, [])
+    rp = by_kind.get(StimulusKind.RAMP, [])
+    out["n_long_square"], out["n_short_square"], out["n_ramp"] = len(ls), len(ss), len(rp)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        _long_square(ls, out)
+        _short_square(ss, out)
+        _ramp(rp, out)
+    return out
+
+
+def cell_features(
+    recording: Recording, *, profile: str = "allen", filter_khz: float | None = 10.0
+) -> dict[str, Any]:
+    """Allen cell-record features of one recording (one cell).
+
+    Parameters
+    ----------
+    recording
+        The cell's sweeps; stimulus kinds and windows come from each sweep's
+        :class:`~patchatlas.ephys.model.Stimulus` (inferred by the readers).
+    profile
+        ``"allen"`` or ``"robust"`` spike detection (see :func:`patchatlas.ephys.detect_spikes`).
+    filter_khz
+        dV/dt filter cutoff (kHz), lowered automatically where the sampling rate requires.
+
+    Returns
+    -------
+    dict
+        Every name in :data:`CELL_RECORD_FIELDS` (NaN where not computable) plus ``profile``.
+        Units: mV, MΩ (``ri``), ms (``tau``, ``avg_isi``), s (``latency``, ``*_t_*``), pA
+        (``threshold_i_*``), Hz/pA (``f_i_curve_slope``), V/s (up/downstroke), s (``width_*``).
+    """
+    results = analyze_recording(recording, profile=profile, filter_khz=filter_khz)
+    out = cell_record(results, n_sweeps=len(recording))
+    out["profile"] = profile
+    return out

@@ -1,0 +1,711 @@
+"""Spike detection and per-spike features.
+
+Two profiles:
+
+``"allen"``
+    The Allen Institute / IPFX definitions (restated in ``docs/ephys_parity.md``), re-implemented
+    from the published descriptions and vectorised over spikes:
+
+    1. dV/dt from a 4-pole Bessel low-pass (default 10 kHz) applied forward and backward, then a
+       forward difference (:mod:`patchatlas.ephys._dvdt`; the cutoff is lowered, with a warning
+       and provenance, where the sampling rate cannot carry it).
+    2. Candidates: upward crossings of ``dv_cutoff`` (20 V/s) inside ``[start, end]``; a later
+       candidate counts only if dV/dt went below 0 since the previous one.
+    3. Peak: maximum of V from a candidate to the next one (or the window end). A candidate is
+       merged with the next when dV/dt never goes below 0 between its peak and the next
+       candidate; peaks below ``min_peak`` (-30 mV) or less than ``min_height`` (2 mV) above the
+       candidate are rejected.
+    4. Upstroke: maximum dV/dt from candidate to peak. Threshold: searching backward from the
+       upstroke, the last sample whose dV/dt is at most ``thresh_frac`` (5 %) of the **mean
+       upstroke of all spikes in the sweep** (so thresholds are coupled within a sweep).
+    5. The last spike is *clipped* when V does not return to threshold + 1 mV before the window
+       end. Spikes whose threshold is not after the previous peak are merged. Where
+       threshold→peak lasts ``max_interval`` (5 ms) or more the threshold is searched again
+       backward from the upstroke down to ``peak - max_interval``; failing that, the peak is
+       searched again within ``2 * max_interval`` of the threshold; failing that, the spike is
+       dropped.
+    6. Trough: minimum V from peak to the next threshold (window end for the last spike).
+       Downstroke: minimum dV/dt from peak to trough. Fast trough: first sample after the
+       steepest repolarisation whose dV/dt is back above 1 % of it. ADP: a 1 kHz-filtered
+       dV/dt rising above 0.5 V/s within 2 ms of the fast trough, followed by a zero crossing
+       within 5 ms, with a drop of at least 0.5 mV after it and at most 10 mV above the fast
+       trough. Slow trough: minimum V after the ADP (or after the fast trough) before the next
+       spike. ``isi_type`` is ``"direct"`` when the fast trough is that minimum, ``"detour"``
+       otherwise. The ADP and slow trough of the last spike are NaN.
+    7. Width: full width at half of the fast-trough→peak height (half of threshold→peak when
+       that level is below threshold), sample-quantised, crossings searched between threshold
+       and fast trough.
+
+``"robust"``
+    Same features, with detection adapted to the trace: the dV/dt cutoff scales with the noise
+    of dV/dt (``max(5 V/s, 5 x robust sigma)``, never above ``dv_cutoff``), so that attenuated
+    spikes near depolarisation block are kept; candidates must still reach ``min_peak`` and
+    ``min_height``. Spikes outside ``[start, end]`` are detected over the whole sweep and
+    flagged (``in_window`` column) rather than silently counted or dropped; the provenance
+    carries a ``depolarization_block`` flag.
+
+All times are in s, voltages in mV, dV/dt in V/s, currents in pA.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from patchatlas._version import __version__
+from patchatlas.ephys._dvdt import filtered_dvdt, heavy_dvdt, is_uniform
+from patchatlas.ephys._segments import seg_argext, seg_first_where, seg_last_where
+from patchatlas.ephys._table import FeatureTable
+from patchatlas.errors import DataError, StimulusError
+
+__all__ = [
+    "SPIKE_COLUMNS",
+    "AllenParameters",
+    "DuplicateTimestampWarning",
+    "detect_spikes",
+    "time_index",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+PROFILES = ("allen", "robust")
+
+#: per-spike column names (IPFX names; ``*_i`` columns only when a current trace is given)
+SPIKE_COLUMNS = (
+    "threshold_index",
+    "threshold_t",
+    "threshold_v",
+    "peak_index",
+    "peak_t",
+    "peak_v",
+    "trough_index",
+    "trough_t",
+    "trough_v",
+    "upstroke",
+    "upstroke_index",
+    "upstroke_t",
+    "upstroke_v",
+    "downstroke",
+    "downstroke_index",
+    "downstroke_t",
+    "downstroke_v",
+    "upstroke_downstroke_ratio",
+    "width",
+    "fast_trough_index",
+    "fast_trough_t",
+    "fast_trough_v",
+    "adp_index",
+    "adp_t",
+    "adp_v",
+    "slow_trough_index",
+    "slow_trough_t",
+    "slow_trough_v",
+    "isi_type",
+    "clipped",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AllenParameters:
+    """Detection and feature parameters (IPFX defaults).
+
+    Attributes
+    ----------
+    filter_khz
+        Bessel cutoff for dV/dt (kHz), ``None`` for none.
+    dv_cutoff
+        Candidate dV/dt level (V/s).
+    max_interval
+        Longest threshold→peak interval (s).
+    min_height
+        Smallest peak − candidate height (mV).
+    min_peak
+        Lowest peak (mV).
+    thresh_frac
+        Threshold level as a fraction of the sweep-mean upstroke.
+    clip_tol
+        The last spike is clipped unless V returns to threshold + ``clip_tol`` (mV).
+    heavy_filter_khz, term_frac, adp_thresh, adp_tol, flat_interval, adp_max_delta_t,
+    adp_max_delta_v
+        Fast trough / ADP / slow trough rules (kHz, fraction, V/s, mV, s, s, mV).
+    """
+
+    filter_khz: float | None = 10.0
+    dv_cutoff: float = 20.0
+    max_interval: float = 0.005
+    min_height: float = 2.0
+    min_peak: float = -30.0
+    thresh_frac: float = 0.05
+    clip_tol: float = 1.0
+    heavy_filter_khz: float = 1.0
+    term_frac: float = 0.01
+    adp_thresh: float = 0.5
+    adp_tol: float = 0.5
+    flat_interval: float = 0.002
+    adp_max_delta_t: float = 0.005
+    adp_max_delta_v: float = 10.0
+
+
+class DuplicateTimestampWarning(UserWarning):
+    """Samples with a repeated time stamp were dropped before detection."""
+
+
+# --------------------------------------------------------------------------------------------
+# time → index
+# --------------------------------------------------------------------------------------------
+
+
+def time_index(t: FloatArray, x: float | FloatArray) -> Any:
+    """Index of the sample nearest to time ``x`` (ties go to the earlier sample), clipped.
+
+    Equal to ``argmin(|t - x|)``, computed by binary search instead of an O(n) scan.
+    """
+    xs = np.asarray(x, dtype=np.float64)
+    n = t.size
+    k = np.searchsorted(t, xs, side="left")
+    k = np.clip(k, 1, max(n - 1, 1))
+    lo = t[k - 1]
+    hi = t[np.minimum(k, n - 1)]
+    pick_lo = np.abs(xs - lo) <= np.abs(hi - xs)
+    out = np.where(pick_lo, k - 1, k)
+    out = np.clip(out, 0, n - 1)
+    if np.ndim(out) == 0:
+        return int(out)
+    return out.astype(np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# the Allen pipeline on index arrays
+# --------------------------------------------------------------------------------------------
+
+
+def _candidates(dvdt: FloatArray, si: int, ei: int, cutoff: float | FloatArray) -> IntArray:
+    w = dvdt[si:ei]
+    ge = w >= cutoff
+    cand = np.flatnonzero(~ge[:-1] & ge[1:]).astype(np.int64) + si
+    return cand
+
+
+def _any_below_zero(negc: IntArray, a: IntArray, b: IntArray) -> npt.NDArray[np.bool_]:
+    a = np.clip(a, 0, negc.size - 1)
+    b = np.clip(b, 0, negc.size - 1)
+    return (negc[np.maximum(b, a)] - negc[a]) > 0
+
+
+def _allen_indices(
+    t: FloatArray,
+    v: FloatArray,
+    dvdt: FloatArray,
+    heavy: Callable[[int, int], FloatArray] | None,
+    si: int,
+    ei: int,
+    p: AllenParameters,
+    *,
+    cutoff: float | FloatArray,
+) -> dict[str, Any]:
+    """All spike indices of one sweep (window ``[si, ei]``); empty arrays when none."""
+    negc = np.zeros(dvdt.size + 1, np.int64)
+    np.cumsum(dvdt < 0, out=negc[1:])
+
+    cand = _candidates(dvdt, si, ei, cutoff)
+    if cand.size > 1:
+        keep = np.concatenate(([True], _any_below_zero(negc, cand[:-1], cand[1:])))
+        cand = cand[keep]
+    if cand.size == 0:
+        return {}
+    # peaks between consecutive candidates (last one: to the window end)
+    nxt = np.append(cand[1:], ei)
+    peaks = seg_argext(v, cand, nxt, mode="max")
+    ok = peaks >= 0
+    cand, peaks = cand[ok], peaks[ok]
+    if cand.size == 0:
+        return {}
+    # merge a candidate into the previous one when dV/dt never goes negative in between
+    if cand.size > 1:
+        dmask = _any_below_zero(negc, peaks[:-1], cand[1:])
+        peaks = peaks[np.append(dmask, True)]
+        cand = cand[np.concatenate(([True], dmask))]
+    vp = v[peaks]
+    ok = (vp >= p.min_peak) & (vp - v[cand] >= p.min_height)
+    cand, peaks = cand[ok], peaks[ok]
+    if cand.size == 0:
+        return {}
+
+    ups = seg_argext(dvdt, cand, peaks, mode="max")
+    ok = ups >= 0
+    cand, peaks, ups = cand[ok], peaks[ok], ups[ok]
+    if cand.size == 0:
+        return {}
+    thr = _refine_thresholds(dvdt, ups, p.thresh_frac)
+
+    # clipped last spike: V never returns to threshold + tol before the window end
+    clipped = np.zeros(thr.size, bool)
+    tail = v[peaks[-1] : ei + 1]
+    if tail.size == 0 or not np.any(tail <= v[thr[-1]] + p.clip_tol):
+        clipped[-1] = True
+
+    # merge spikes whose threshold does not come after the previous peak
+    over = np.flatnonzero(thr[1:] <= peaks[:-1] + 1)
+    if over.size:
+        smask = np.ones(thr.size, bool)
+        smask[over + 1] = False
+        pmask = np.ones(thr.size, bool)
+        pmask[over] = False
+        thr, ups, clipped = thr[smask], ups[pmask], clipped[smask]
+        peaks = peaks[pmask]
+
+    thr, peaks, ups, clipped = _fix_long_threshold_peak(t, v, dvdt, thr, peaks, ups, clipped, p)
+    if thr.size == 0:
+        return {}
+
+    ups = seg_argext(dvdt, thr, peaks, mode="max")
+    n = thr.size
+    nxt_thr = np.append(thr[1:], ei)
+    troughs = seg_argext(v, peaks, nxt_thr, mode="min")
+    troughs[clipped] = -1
+    downs = np.where(
+        troughs >= 0, seg_argext(dvdt, peaks, np.maximum(troughs, peaks), mode="min"), -1
+    )
+
+    # fast trough / ADP / slow trough: for the spikes not clipped at the window end, each up
+    # to the next such spike's threshold (the window end for the last of them)
+    fast = np.full(n, -1, np.int64)
+    adp = np.full(n, -1, np.int64)
+    slow = np.full(n, -1, np.int64)
+    isi_type = np.full(n, None, dtype=object)
+    end_clipped = clipped.copy()
+    sel = np.flatnonzero(~end_clipped)
+    if sel.size:
+        pk_s = peaks[sel]
+        nx_s = np.append(thr[sel][1:], ei)
+        dend = np.minimum(nx_s, dvdt.size)
+        ds2 = seg_argext(dvdt, pk_s, dend, mode="min")
+        target = p.term_frac * dvdt[np.maximum(ds2, 0)]
+        term = seg_first_where(
+            dvdt, np.maximum(ds2, 0), np.where(ds2 >= 0, dend, 0), target, op=">="
+        )
+        has_ft = term >= 0
+        clipped[sel[~has_ft]] = True
+        if has_ft.any():
+            k = sel[has_ft]
+            tf = term[has_ft]
+            nx = nx_s[has_ft]
+            if heavy is None:
+                hv = dvdt
+            else:
+                reach = int(np.searchsorted(t, t[tf.max()] + p.adp_max_delta_t)) + 2
+                hv = heavy(int(tf.min()), min(reach, t.size))
+            adp_h, slow_h = _adp(t, v, hv, tf, nx, p)
+            no_adp = adp_h < 0
+            mins = seg_argext(v, tf, nx, mode="min")
+            mins_c = np.maximum(mins, 0)
+            # without an ADP: "direct" when V falls less than adp_tol below the fast trough
+            direct = no_adp & ((mins < 0) | (v[tf] - v[mins_c] < p.adp_tol))
+            slow_h = np.where(no_adp, np.where(direct, -1, mins), slow_h)
+            fast[k] = tf
+            adp[k] = adp_h
+            slow[k] = slow_h
+            isi_type[k] = np.where(direct, "direct", "detour").astype(object)
+    adp[-1] = -1
+    slow[-1] = -1
+
+    # Trough and downstroke follow the end-of-window clipping only; a spike clipped because
+    # its fast trough cannot be found keeps them (as in IPFX) but has no width.
+    widths = _widths(t, v, thr, peaks, fast, clipped)
+    return {
+        "threshold": thr,
+        "peak": peaks,
+        "upstroke": ups,
+        "trough": troughs,
+        "downstroke": downs,
+        "fast_trough": fast,
+        "adp": adp,
+        "slow_trough": slow,
+        "isi_type": isi_type,
+        "clipped": clipped,
+        "width": widths,
+    }
+
+
+def _refine_thresholds(dvdt: FloatArray, ups: IntArray, frac: float) -> IntArray:
+    target = float(np.mean(dvdt[ups])) * frac
+    prev = np.concatenate(([0], ups[:-1]))
+    found = seg_last_where(dvdt, prev + 1, ups + 1, target, op="<=")
+    return np.where(found >= 0, found, prev).astype(np.int64)
+
+
+def _fix_long_threshold_peak(
+    t: FloatArray,
+    v: FloatArray,
+    dvdt: FloatArray,
+    thr: IntArray,
+    peaks: IntArray,
+    ups: IntArray,
+    clipped: npt.NDArray[np.bool_],
+    p: AllenParameters,
+) -> tuple[IntArray, IntArray, IntArray, npt.NDArray[np.bool_]]:
+    long_ = np.flatnonzero(t[peaks] - t[thr] >= p.max_interval)
+    if long_.size == 0:
+        return thr, peaks, ups, clipped
+    thr = thr.copy()
+    peaks = peaks.copy()
+    target = float(np.mean(dvdt[ups])) * p.thresh_frac
+    # 1. keep the peak, search the threshold again back to peak - max_interval
+    t0 = time_index(t, t[peaks[long_]] - p.max_interval)
+    below = seg_last_where(dvdt, t0 + 1, ups[long_] + 1, target, op="<=")
+    got = below >= 0
+    thr[long_[got]] = below[got]
+    # 2. keep the threshold, search the peak again within 2 * max_interval
+    rest = long_[~got]
+    drop = np.zeros(thr.size, bool)
+    if rest.size:
+        t1 = time_index(t, t[thr[rest]] + 2 * p.max_interval)
+        newp = seg_argext(v, thr[rest], t1, mode="max")
+        okp = newp >= 0
+        newp_c = np.where(okp, newp, thr[rest])
+        is_last = rest == thr.size - 1
+        nxt_t = t[thr[np.minimum(rest + 1, thr.size - 1)]]
+        good = okp & (t[newp_c] - t[thr[rest]] < p.max_interval) & (is_last | (t[newp_c] < nxt_t))
+        peaks[rest[good]] = newp_c[good]
+        drop[rest[~good]] = True
+    keep = ~drop
+    return thr[keep], peaks[keep], ups[keep], clipped[keep]
+
+
+def _adp(
+    t: FloatArray,
+    v: FloatArray,
+    heavy: FloatArray,
+    term: IntArray,
+    nxt: IntArray,
+    p: AllenParameters,
+) -> tuple[IntArray, IntArray]:
+    n = term.size
+    adp = np.full(n, -1, np.int64)
+    slow = np.full(n, -1, np.int64)
+    hend = np.minimum(nxt, heavy.size)
+    cross = seg_first_where(heavy, term, hend, p.adp_thresh, op=">=")
+    ok = cross >= 0
+    ok[ok] = (t[cross[ok]] - t[term[ok]]) < p.flat_interval
+    if not ok.any():
+        return adp, slow
+    k = np.flatnonzero(ok)
+    zr = seg_first_where(heavy, cross[k], hend[k], 0.0, op="<=")
+    k2 = zr >= 0
+    k, zr = k[k2], zr[k2]
+    if k.size == 0:
+        return adp, slow
+    mins = seg_argext(v, zr, nxt[k], mode="min")
+    mins_c = np.where(mins >= 0, mins, zr)
+    good = (
+        (mins >= 0)
+        & (v[zr] - v[mins_c] >= p.adp_tol)
+        & (v[zr] - v[term[k]] <= p.adp_max_delta_v)
+        & (t[zr] - t[term[k]] <= p.adp_max_delta_t)
+    )
+    adp[k[good]] = zr[good]
+    slow[k[good]] = mins_c[good]
+    return adp, slow
+
+
+def _widths(
+    t: FloatArray,
+    v: FloatArray,
+    thr: IntArray,
+    peaks: IntArray,
+    ref: IntArray,
+    clipped: npt.NDArray[np.bool_],
+) -> FloatArray:
+    n = thr.size
+    w = np.full(n, np.nan)
+    use = (ref >= 0) & ~clipped
+    if not use.any():
+        return w
+    th, pk, tr = thr[use], peaks[use], ref[use]
+    level = (v[pk] - v[tr]) / 2.0 + v[tr]
+    alt = (v[pk] - v[th]) / 2.0 + v[th]
+    level = np.where(level < v[th], alt, level)
+    start = seg_last_where(v, th + 1, pk + 1, level, op="<=")
+    end = seg_first_where(v, pk, tr, level, op="<=")
+    ok = (start >= 0) & (end >= 0)
+    out = np.full(th.size, np.nan)
+    out[ok] = t[end[ok]] - t[start[ok]]
+    w[use] = out
+    return w
+
+
+# --------------------------------------------------------------------------------------------
+# public entry point
+# --------------------------------------------------------------------------------------------
+
+
+def _as_trace(x: Any, name: str) -> FloatArray:
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"detect_spikes: {name} is not numeric ({exc})") from exc
+    if arr.ndim != 1:
+        raise DataError(f"detect_spikes: {name} must be 1-D, got shape {arr.shape}")
+    return arr
+
+
+def _noise_cutoff(dvdt: FloatArray, dv_cutoff: float) -> float:
+    """Noise-adaptive dV/dt cutoff of the robust profile (V/s)."""
+    if dvdt.size == 0:
+        return dv_cutoff
+    med = float(np.median(dvdt))
+    sigma = 1.4826 * float(np.median(np.abs(dvdt - med)))
+    return float(min(dv_cutoff, max(5.0, 5.0 * sigma)))
+
+
+def detect_spikes(
+    t: npt.ArrayLike,
+    v: npt.ArrayLike,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    profile: str = "allen",
+    filter_khz: float | None = 10.0,
+    dv_cutoff: float = 20.0,
+    i: npt.ArrayLike | None = None,
+    parameters: AllenParameters | None = None,
+) -> FeatureTable:
+    """Detect spikes and compute the per-spike features of one sweep.
+
+    Parameters
+    ----------
+    t, v
+        Time (s) and membrane voltage (mV), 1-D, equal length. ``t`` must not decrease.
+    start, end
+        Analysis window in s (default: the whole sweep). Times beyond the sweep are clipped to
+        it; a window entirely outside the sweep raises :class:`~patchatlas.errors.StimulusError`.
+    profile
+        ``"allen"`` (IPFX definitions) or ``"robust"`` (noise-adaptive cutoff, out-of-window
+        spikes flagged); see the module documentation.
+    filter_khz
+        Bessel cutoff for dV/dt in kHz (``None``: no filter). Lowered with a warning where the
+        sampling rate cannot carry it; the value used is in ``table.provenance["filter"]``.
+    dv_cutoff
+        Candidate dV/dt level in V/s (the robust profile never goes above it).
+    i
+        Optional current trace (pA): adds ``threshold_i``, ``peak_i``, ``trough_i``,
+        ``fast_trough_i``, ``adp_i``, ``slow_trough_i``.
+    parameters
+        Full :class:`AllenParameters` (overrides ``filter_khz``/``dv_cutoff`` when given).
+
+    Returns
+    -------
+    FeatureTable
+        One row per spike with the IPFX per-spike names (indexes are sample indexes into ``v``;
+        ``*_index`` columns other than threshold/peak/upstroke are float with NaN where
+        undefined), plus ``in_window`` (bool) for the robust profile. ``table.provenance``
+        records the profile, window, filter actually used and parameters.
+
+    Raises
+    ------
+    DataError
+        Traces of unequal length, not 1-D, NaN inside the window, or time running backwards.
+    StimulusError
+        A window that does not overlap the sweep, or ``end <= start``.
+    """
+    if profile not in PROFILES:
+        raise DataError(f"detect_spikes: unknown profile {profile!r}; use one of {PROFILES}")
+    tt = _as_trace(t, "t")
+    vv = _as_trace(v, "v")
+    if tt.shape != vv.shape:
+        raise DataError(f"detect_spikes: t has {tt.size} samples but v has {vv.size}")
+    ii = None if i is None else _as_trace(i, "i")
+    if ii is not None and ii.shape != vv.shape:
+        raise DataError(f"detect_spikes: i has {ii.size} samples but v has {vv.size}")
+    p = parameters or AllenParameters(filter_khz=filter_khz, dv_cutoff=dv_cutoff)
+    n = vv.size
+    prov: dict[str, Any] = {
+        "engine": f"patchatlas {__version__}",
+        "profile": profile,
+        "parameters": asdict(p),
+    }
+    if n < 3:
+        prov.update(window=(start, end), filter=None, note="fewer than 3 samples: no spikes")
+        return _empty(ii is not None, profile, prov)
+    dts = np.diff(tt)
+    if np.any(dts < 0):
+        raise DataError("detect_spikes: time stamps decrease; sort the sweep by time first")
+    dup = dts == 0
+    if dup.any():
+        # A repeated time stamp is not a new sample: drop the later one (explicitly, so that
+        # indexes refer to the de-duplicated trace) instead of dividing by a zero time step.
+        keep = np.concatenate(([True], ~dup))
+        tt, vv = tt[keep], vv[keep]
+        ii = None if ii is None else ii[keep]
+        n = vv.size
+        prov["duplicate_samples_dropped"] = int(dup.sum())
+        prov["note"] = (
+            "samples with a repeated time stamp were dropped; indexes refer to the "
+            "de-duplicated trace"
+        )
+        warnings.warn(
+            f"detect_spikes: {int(dup.sum())} sample(s) with a repeated time stamp dropped; "
+            "spike indexes refer to the de-duplicated trace",
+            DuplicateTimestampWarning,
+            stacklevel=2,
+        )
+    t_first, t_last = float(tt[0]), float(tt[-1])
+    s = t_first if start is None or not math.isfinite(start) else float(start)
+    e = t_last if end is None or not math.isfinite(end) else float(end)
+    if e <= s:
+        raise StimulusError(f"detect_spikes: analysis window [{s:g}, {e:g}] s is empty")
+    if s > t_last or e < t_first:
+        raise StimulusError(
+            f"detect_spikes: analysis window [{s:g}, {e:g}] s lies outside the sweep "
+            f"[{t_first:g}, {t_last:g}] s; check the stimulus window"
+        )
+    s, e = max(s, t_first), min(e, t_last)
+    si, ei = int(time_index(tt, s)), int(time_index(tt, e))
+    if not np.all(np.isfinite(vv[si : ei + 1])):
+        raise DataError(
+            "detect_spikes: v has NaN or infinite samples inside the analysis window; "
+            "crop or interpolate them first"
+        )
+    finite = np.isfinite(vv)
+    vf = vv if finite.all() else np.where(finite, vv, np.interp(tt, tt[finite], vv[finite]))
+    uni = is_uniform(tt)
+    robust = profile == "robust"
+    a, b = (0, n - 1) if robust else (si, ei)
+    # Filter the analysis window plus 20 ms (threshold searches may reach back before the
+    # window start); fall back to the whole sweep if a search leaves the filtered range.
+    pre = math.ceil(0.02 / uni[1]) if uni[0] and uni[1] > 0 else 0
+    dvdt, finfo = filtered_dvdt(tt, vf, p.filter_khz, region=(a - pre, b + 2), uniform=uni)
+    prov.update(window=(s, e), window_index=(si, ei), filter=finfo.as_dict())
+    prov["filter"].pop("valid", None)
+    if dvdt.size < 2:
+        return _empty(ii is not None, profile, prov)
+    if robust:
+        cutoff = _noise_cutoff(dvdt[si:ei], p.dv_cutoff)
+        prov["dv_cutoff_used"] = cutoff
+    else:
+        cutoff = p.dv_cutoff
+
+    heavy: Callable[[int, int], FloatArray] | None = None
+    if p.heavy_filter_khz is not None and finfo.uniform and finfo.applied:
+        hk, fs, step = float(p.heavy_filter_khz), finfo.sampling_rate, uni[1]
+
+        def heavy(lo: int, hi: int) -> FloatArray:
+            return heavy_dvdt(vf, hk, fs, step, lo, hi)
+
+        prov["heavy_filter_khz"] = hk
+    idx = _allen_indices(tt, vf, dvdt, heavy, a, b, p, cutoff=cutoff)
+    if idx and finfo.valid != (0, n) and int(idx["threshold"].min()) <= finfo.valid[0]:
+        dvdt, finfo = filtered_dvdt(tt, vf, p.filter_khz, uniform=uni, warn=False)
+        idx = _allen_indices(tt, vf, dvdt, heavy, a, b, p, cutoff=cutoff)
+    if not idx:
+        return _empty(ii is not None, profile, prov)
+    table = _assemble(tt, vf, dvdt, ii, idx, prov)
+    if robust:
+        th_t = table["threshold_t"]
+        table["in_window"] = (th_t >= s) & (th_t <= e)
+        table.provenance["depolarization_block"] = _depol_block(tt, vf, idx, s, e)
+    return table
+
+
+def _depol_block(t: FloatArray, v: FloatArray, idx: dict[str, Any], s: float, e: float) -> bool:
+    """True when the train stops well before the window end while V stays depolarised.
+
+    Rule: the last in-window spike peaks before ``end - 0.2 * (end - s)`` (and at least 50 ms
+    before ``end``), and the mean V after it (to ``end``) stays above the mean threshold of
+    the sweep's spikes minus 10 mV.
+    """
+    thr_t = t[idx["threshold"]]
+    inw = (thr_t >= s) & (thr_t <= e)
+    if not inw.any():
+        return False
+    last_peak = int(idx["peak"][inw][-1])
+    gap = e - float(t[last_peak])
+    if gap < max(0.05, 0.2 * (e - s)):
+        return False
+    ei = int(time_index(t, e))
+    after = v[last_peak + int(0.01 * (1.0 / max(t[1] - t[0], 1e-9))) : ei]
+    if after.size == 0:
+        return False
+    return bool(float(np.mean(after)) > float(np.mean(v[idx["threshold"][inw]])) - 10.0)
+
+
+_POINTS = ("threshold", "peak", "trough", "fast_trough", "adp", "slow_trough")
+
+
+def _empty(has_i: bool, profile: str, prov: dict[str, Any]) -> FeatureTable:
+    cols: dict[str, np.ndarray] = {}
+    for c in SPIKE_COLUMNS:
+        if c == "isi_type":
+            cols[c] = np.empty(0, dtype=object)
+        elif c == "clipped":
+            cols[c] = np.empty(0, dtype=bool)
+        elif c in ("threshold_index", "peak_index", "upstroke_index"):
+            cols[c] = np.empty(0, dtype=np.int64)
+        else:
+            cols[c] = np.empty(0)
+    if has_i:
+        for pt in _POINTS:
+            cols[f"{pt}_i"] = np.empty(0)
+    if profile == "robust":
+        cols["in_window"] = np.empty(0, dtype=bool)
+        prov.setdefault("depolarization_block", False)
+    return FeatureTable(cols, provenance=prov)
+
+
+def _assemble(
+    t: FloatArray,
+    v: FloatArray,
+    dvdt: FloatArray,
+    i: FloatArray | None,
+    idx: dict[str, Any],
+    prov: dict[str, Any],
+) -> FeatureTable:
+    cols: dict[str, np.ndarray] = {}
+
+    def put(name: str, ix: IntArray, *, as_int: bool = False) -> None:
+        ok = ix >= 0
+        ixc = np.where(ok, ix, 0)
+        if as_int:
+            cols[f"{name}_index"] = ix.astype(np.int64)
+        else:
+            cols[f"{name}_index"] = np.where(ok, ix, np.nan).astype(np.float64)
+        cols[f"{name}_t"] = np.where(ok, t[ixc], np.nan)
+        cols[f"{name}_v"] = np.where(ok, v[ixc], np.nan)
+
+    put("threshold", idx["threshold"], as_int=True)
+    put("peak", idx["peak"], as_int=True)
+    put("trough", idx["trough"])
+    up = idx["upstroke"]
+    cols["upstroke"] = dvdt[up]
+    put("upstroke", up, as_int=True)
+    dn = idx["downstroke"]
+    okd = dn >= 0
+    cols["downstroke"] = np.where(okd, dvdt[np.where(okd, dn, 0)], np.nan)
+    put("downstroke", dn)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cols["upstroke_downstroke_ratio"] = cols["upstroke"] / -cols["downstroke"]
+    cols["width"] = idx["width"]
+    put("fast_trough", idx["fast_trough"])
+    put("adp", idx["adp"])
+    put("slow_trough", idx["slow_trough"])
+    cols["isi_type"] = np.asarray(idx["isi_type"], dtype=object)
+    cols["clipped"] = np.asarray(idx["clipped"], dtype=bool)
+    if i is not None:
+        for pt in _POINTS:
+            ix = idx[pt]
+            ok = ix >= 0
+            cols[f"{pt}_i"] = np.where(ok, i[np.where(ok, ix, 0)], np.nan)
+    order = [c for c in SPIKE_COLUMNS if c in cols] + [c for c in cols if c not in SPIKE_COLUMNS]
+    return FeatureTable({c: cols[c] for c in order}, provenance=prov)
+
+
+def with_parameters(p: AllenParameters, **changes: Any) -> AllenParameters:
+    """Copy of ``p`` with some fields changed."""
+    return replace(p, **changes)

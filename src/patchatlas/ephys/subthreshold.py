@@ -1,0 +1,225 @@
+"""Subthreshold features: baseline, peak deflection, sag, membrane time constant, input resistance.
+
+Definitions (Allen/IPFX, restated; windows use the nearest-sample rule of
+:func:`patchatlas.ephys.spikes.time_index` and are half-open ``[a, b)``):
+
+* ``v_baseline``: mean V over ``[start - 0.1 s, start)``.
+* ``peak_deflect``: the most negative (hyperpolarising stimulus) or most positive (depolarising)
+  V over ``[start, end)``, and its index.
+* ``sag``: ``(v_peak_avg - v_ss) / (v_peak_avg - v_baseline30)``, where ``v_peak_avg`` is the mean
+  V in a 5 ms window centred on the minimum, ``v_ss`` the mean over the last 30 ms of the step
+  and ``v_baseline30`` the mean over the 30 ms before it. Only defined for hyperpolarising
+  steps (NaN otherwise; IPFX returns a number there, see ``docs/ephys_parity.md``).
+* ``tau``: single exponential ``y0 + a exp(-x / tau)`` fitted (least squares) from the first
+  sample at 10 % of the deflection to the peak deflection; NaN when the deflection is below 20
+  times the baseline noise (SNR) or the fit RMSE exceeds 1 mV. Fit quality (RMSE, R², SNR,
+  window) is returned with it.
+* ``input_resistance``: least-squares slope of peak deflection vs injected current over
+  subthreshold hyperpolarising sweeps (MΩ); with one sweep, the baseline at 0 pA is the
+  second point.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from patchatlas.ephys.spikes import time_index
+
+FloatArray = npt.NDArray[np.float64]
+
+__all__ = [
+    "TauFit",
+    "average_voltage",
+    "baseline_voltage",
+    "input_resistance",
+    "sag",
+    "time_constant",
+    "voltage_deflection",
+]
+
+
+def average_voltage(t: FloatArray, v: FloatArray, start: float, end: float) -> float:
+    """Mean V over ``[nearest(start), nearest(end))``; NaN for an empty window."""
+    a, b = int(time_index(t, start)), int(time_index(t, end))
+    if b <= a:
+        return math.nan
+    return float(np.mean(v[a:b]))
+
+
+def baseline_voltage(t: FloatArray, v: FloatArray, start: float, interval: float = 0.1) -> float:
+    """Mean V over the ``interval`` (s) before ``start`` (NaN when it does not fit the sweep)."""
+    if t.size < 2 or not math.isfinite(start):
+        return math.nan
+    half = 0.5 * float(t[1] - t[0])
+    if start - interval < float(t[0]) - half or start > float(t[-1]) + half:
+        return math.nan
+    return average_voltage(t, v, start - interval, start)
+
+
+def voltage_deflection(
+    t: FloatArray, v: FloatArray, start: float, end: float, direction: str
+) -> tuple[float, int]:
+    """Extreme V over ``[start, end)``: ``direction`` ``"min"`` or ``"max"``; (value, index)."""
+    a, b = int(time_index(t, start)), int(time_index(t, end))
+    if b <= a:
+        return math.nan, -1
+    seg = v[a:b]
+    k = int(np.argmin(seg) if direction == "min" else np.argmax(seg)) + a
+    return float(v[k]), k
+
+
+def sag(
+    t: FloatArray,
+    v: FloatArray,
+    start: float,
+    end: float,
+    *,
+    peak_width: float = 0.005,
+    baseline_interval: float = 0.03,
+) -> tuple[float, float]:
+    """Sag ratio of a hyperpolarising step and the minimum V it is measured at (mV)."""
+    v_peak, k = voltage_deflection(t, v, start, end, "min")
+    if k < 0:
+        return math.nan, math.nan
+    tp = float(t[k])
+    v_peak_avg = average_voltage(t, v, tp - peak_width / 2.0, tp + peak_width / 2.0)
+    v_base = average_voltage(t, v, start - baseline_interval, start)
+    v_ss = average_voltage(t, v, end - baseline_interval, end)
+    den = v_peak_avg - v_base
+    if den == 0 or not math.isfinite(den):
+        return math.nan, v_peak
+    return (v_peak_avg - v_ss) / den, v_peak
+
+
+@dataclass(frozen=True, slots=True)
+class TauFit:
+    """A membrane time-constant fit with its quality.
+
+    Attributes
+    ----------
+    tau
+        Time constant in s (NaN when rejected).
+    amplitude, offset
+        ``a`` and ``y0`` of ``y0 + a exp(-x / tau)`` (mV).
+    fit_start, fit_end
+        Fitted window in s.
+    rmse
+        Root-mean-square residual (mV).
+    r2
+        Coefficient of determination.
+    snr
+        |deflection| / baseline noise SD.
+    reason
+        Why tau is NaN ("" when accepted).
+    """
+
+    tau: float
+    amplitude: float = math.nan
+    offset: float = math.nan
+    fit_start: float = math.nan
+    fit_end: float = math.nan
+    rmse: float = math.nan
+    r2: float = math.nan
+    snr: float = math.nan
+    reason: str = ""
+
+
+def _exp_curve(x: FloatArray, a: float, inv_tau: float, y0: float) -> Any:
+    return y0 + a * np.exp(-inv_tau * x)
+
+
+def time_constant(
+    t: FloatArray,
+    v: FloatArray,
+    start: float,
+    end: float,
+    *,
+    frac: float = 0.1,
+    baseline_interval: float = 0.1,
+    min_snr: float = 20.0,
+    rmse_max: float = 1.0,
+    peak_time: float | None = None,
+) -> TauFit:
+    """Fit the membrane time constant of a hyperpolarising step (see module docs).
+
+    ``peak_time`` (s), when given, replaces the time of the minimum as the end of the fit.
+    """
+    v_peak, k_peak = voltage_deflection(t, v, start, end, "min")
+    v_base = baseline_voltage(t, v, start, baseline_interval)
+    if k_peak < 0 or not math.isfinite(v_base):
+        return TauFit(math.nan, reason="no deflection or no baseline")
+    a0, a1 = int(time_index(t, start - baseline_interval)), int(time_index(t, start))
+    noise = float(np.std(v[a0:a1])) if a1 > a0 else math.nan
+    signal = abs(v_base - v_peak)
+    snr = math.inf if noise == 0 else signal / noise
+    if not snr >= min_snr:
+        return TauFit(math.nan, snr=snr, reason=f"SNR {snr:.3g} < {min_snr:g}")
+    si = a1
+    level = frac * (v_peak - v_base) + v_base
+    hits = np.flatnonzero(v[si:] <= level)
+    if hits.size == 0:
+        return TauFit(math.nan, snr=snr, reason="deflection never reaches the 10 % level")
+    fit_start = float(t[hits[0] + si])
+    fit_end = float(t[k_peak]) if peak_time is None else float(peak_time)
+    i0, i1 = int(time_index(t, fit_start)), int(time_index(t, fit_end))
+    if i1 - i0 < 4:
+        return TauFit(math.nan, snr=snr, reason="fit window shorter than 4 samples")
+    x = t[i0:i1] - t[i0]
+    y = v[i0:i1]
+    guess = (float(v[i0] - v[i1]), 50.0, float(v[i1]))
+    from scipy.optimize import curve_fit
+
+    try:
+        popt, _ = curve_fit(_exp_curve, x, y, p0=guess)
+    except (RuntimeError, ValueError) as exc:
+        return TauFit(math.nan, snr=snr, reason=f"fit failed: {exc}")
+    pred = _exp_curve(x, *popt)
+    res = pred - y
+    rmse = float(np.sqrt(np.mean(res * res)))
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(res * res)) / ss_tot if ss_tot > 0 else math.nan
+    a, inv_tau, y0 = (float(z) for z in popt)
+    tau = 1.0 / inv_tau if inv_tau != 0 else math.nan
+    reason = f"RMSE {rmse:.3g} mV > {rmse_max:g}" if rmse > rmse_max else ""
+    return TauFit(
+        math.nan if reason else tau,
+        amplitude=a,
+        offset=y0,
+        fit_start=fit_start,
+        fit_end=fit_end,
+        rmse=rmse,
+        r2=r2,
+        snr=snr,
+        reason=reason,
+    )
+
+
+def input_resistance(
+    currents: npt.ArrayLike,
+    deflections: npt.ArrayLike,
+    *,
+    baselines: npt.ArrayLike | None = None,
+) -> float:
+    """Slope (MΩ) of peak deflection (mV) vs current (pA) over subthreshold sweeps.
+
+    With a single sweep, its baseline V at 0 pA is the second point (``baselines[0]``).
+    """
+    i = np.asarray(currents, dtype=np.float64)
+    dv = np.asarray(deflections, dtype=np.float64)
+    ok = np.isfinite(i) & np.isfinite(dv)
+    i, dv = i[ok], dv[ok]
+    if i.size == 1 and baselines is not None:
+        b = np.asarray(baselines, dtype=np.float64)[ok]
+        if b.size and math.isfinite(float(b[0])):
+            i = np.append(i, 0.0)
+            dv = np.append(dv, b[0])
+    if i.size < 2 or float(np.ptp(i)) == 0.0:
+        return math.nan
+    a = np.vstack([i, np.ones_like(i)]).T
+    m = np.linalg.lstsq(a, dv, rcond=None)[0][0]
+    return float(m) * 1e3

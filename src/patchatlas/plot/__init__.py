@@ -1,0 +1,1 @@
+"""Matplotlib figures (optional ``[plot]`` extra); every function takes ``ax=`` and returns it."""

@@ -1,0 +1,191 @@
+"""Cell-level features on the real recordings and on synthetic cells built in the test."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import patchatlas
+from patchatlas.ephys import cell_features, sweep_features
+from patchatlas.ephys.cell import CELL_RECORD_FIELDS, analyze_recording, fi_curve
+from patchatlas.ephys.model import Recording, Stimulus, StimulusKind, Sweep
+from patchatlas.ephys.subthreshold import input_resistance, time_constant
+
+ALLEN_NAMES = (
+    "vrest",
+    "ri",
+    "sag",
+    "tau",
+    "vm_for_sag",
+    "f_i_curve_slope",
+    "adaptation",
+    "latency",
+    "avg_isi",
+    "rheobase_sweep_num",
+    "threshold_i_long_square",
+    "threshold_i_short_square",
+    *(
+        f"{f}_{s}"
+        for f in (
+            "threshold_v",
+            "peak_v",
+            "trough_v",
+            "fast_trough_v",
+            "slow_trough_v",
+            "upstroke_downstroke_ratio",
+        )
+        for s in ("long_square", "short_square", "ramp")
+    ),
+)
+
+
+def rc_cell(amps: list[float], *, fs: float = 20e3, tau: float = 0.02, r_mohm: float = 200.0):
+    """A passive RC cell (no spikes): exact exponential charging to R*I."""
+    t = np.arange(int(1.0 * fs)) / fs
+    sweeps = []
+    for k, amp in enumerate(amps):
+        v = np.full(t.size, -70.0)
+        on = (t >= 0.2) & (t < 0.7)
+        v[on] += amp * r_mohm * 1e-3 * (1 - np.exp(-(t[on] - 0.2) / tau))
+        off = t >= 0.7
+        v_end = amp * r_mohm * 1e-3 * (1 - np.exp(-0.5 / tau))
+        v[off] += v_end * np.exp(-(t[off] - 0.7) / tau)
+        v += np.random.default_rng(k).normal(0, 0.02, t.size)
+        i = np.where(on, amp, 0.0)
+        stim = Stimulus(StimulusKind.LONG_SQUARE, amp, 0.2, 0.7)
+        sweeps.append(Sweep(v, i, fs, number=k, stimulus=stim))
+    return Recording(sweeps, cell_id="rc")
+
+
+def test_passive_cell_ri_tau_recovered() -> None:
+    rec = rc_cell([-90.0, -70.0, -50.0, -30.0])
+    c = cell_features(rec)
+    assert c["ri"] == pytest.approx(200.0, rel=0.02)
+    assert c["tau"] == pytest.approx(20.0, rel=0.05)  # ms
+    assert c["tau_n_fits"] == 4
+    assert c["tau_rmse_mv"] < 0.1
+    assert c["vrest"] == pytest.approx(-70.0, abs=0.05)
+    assert abs(c["sag"]) < 0.05  # a passive cell has no sag
+    assert math.isnan(c["threshold_i_long_square"])
+    assert math.isnan(c["f_i_curve_slope"])
+
+
+def test_tau_fit_reports_quality() -> None:
+    rec = rc_cell([-50.0])
+    sw = rec[0]
+    fit = time_constant(sw.t, sw.v, 0.2, 0.7)
+    assert fit.tau == pytest.approx(0.02, rel=0.05)
+    assert fit.r2 > 0.99 and fit.snr > 20
+    assert fit.fit_start > 0.2 and fit.fit_end <= 0.7
+    # a deflection buried in noise is rejected, with the reason
+    noisy = time_constant(
+        sw.t, sw.v + np.random.default_rng(0).normal(0, 2, sw.n_samples), 0.2, 0.7
+    )
+    assert math.isnan(noisy.tau) and "SNR" in noisy.reason
+
+
+def test_input_resistance_single_sweep_uses_baseline() -> None:
+    assert input_resistance([-50.0], [-80.0], baselines=[-70.0]) == pytest.approx(200.0)
+    assert math.isnan(input_resistance([], []))
+
+
+@pytest.mark.parametrize("n_sweeps", [0, 1])
+def test_degenerate_recordings_give_nan_not_errors(n_sweeps: int) -> None:
+    rec = rc_cell([-50.0][:n_sweeps])
+    c = cell_features(rec)
+    assert set(CELL_RECORD_FIELDS) <= set(c)
+    assert c["n_sweeps"] == n_sweeps
+
+
+def test_unknown_stimulus_and_bad_sweeps_do_not_crash() -> None:
+    t = np.arange(20000) / 20e3
+    good = Sweep(np.full(t.size, -65.0), None, 20e3, number=0)  # unknown stimulus, no current
+    nan_v = np.full(t.size, -65.0)
+    nan_v[100:200] = np.nan
+    bad = Sweep(
+        nan_v,
+        np.zeros(t.size),
+        20e3,
+        number=1,
+        stimulus=Stimulus(StimulusKind.LONG_SQUARE, 50.0, 0.0, 0.5),
+    )
+    c = cell_features(Recording([good, bad], cell_id="odd"))
+    assert c["n_sweeps_failed"] == 1
+    assert c["n_sweeps_analyzed"] == 1
+    assert math.isnan(c["vrest"])
+    res = analyze_recording(Recording([bad]))
+    assert "NaN" in res[0].error
+
+
+@pytest.fixture(scope="module")
+def real_cells(ephys_data: Path) -> dict[str, dict]:
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for p in sorted(ephys_data.rglob("*.abf")):
+            out[p.name] = cell_features(patchatlas.read(p))
+    return out
+
+
+def test_every_real_abf_gives_the_allen_record(real_cells: dict[str, dict]) -> None:
+    assert len(real_cells) == 10
+    for name, c in real_cells.items():
+        missing = [k for k in ALLEN_NAMES if k not in c]
+        assert not missing, (name, missing)
+        assert c["n_sweeps_failed"] == 0, name
+
+
+def test_real_long_square_cells_are_plausible(real_cells: dict[str, dict]) -> None:
+    for name in ("171116sh_0018.abf", "2019_07_24_0055_fsi.abf", "190619B_0003.abf"):
+        c = real_cells[name]
+        assert -90 < c["vrest"] < -40, name
+        assert 20 < c["ri"] < 2000, name
+        assert 2 < c["tau"] < 200, name
+        assert c["f_i_curve_slope"] > 0, name
+        assert c["threshold_i_long_square"] > 0, name
+        assert c["threshold_v_long_square"] < c["peak_v_long_square"], name
+        assert c["trough_v_long_square"] < c["threshold_v_long_square"], name
+        assert c["upstroke_downstroke_ratio_long_square"] > 0.5, name
+        assert not math.isnan(c["thumbnail_sweep_num"]), name
+    # FSI: narrow spikes, high rates; the notes give IPFX's Ri 338 MΩ and tau 20.0 ms (same data)
+    fsi = real_cells["2019_07_24_0055_fsi.abf"]
+    assert fsi["ri"] == pytest.approx(338, rel=0.02)
+    assert fsi["tau"] == pytest.approx(20.0, rel=0.05)
+
+
+def test_ramp_and_short_square_records(real_cells: dict[str, dict]) -> None:
+    ramp = real_cells["17o05027_ic_ramp.abf"]
+    assert ramp["n_ramp"] == 2
+    assert ramp["threshold_v_ramp"] < ramp["peak_v_ramp"]
+    ss = real_cells["File_axon_6.abf"]
+    assert ss["n_short_square"] > 0
+    assert ss["threshold_i_short_square"] > 0
+    assert ss["peak_v_short_square"] > ss["threshold_v_short_square"]
+
+
+def test_fi_curve_monotone_counts(ephys_data: Path) -> None:
+    rec = patchatlas.read(ephys_data / "abf_pyabf" / "2019_07_24_0055_fsi.abf")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        amps, rates = fi_curve(analyze_recording(rec))
+    assert np.all(np.diff(amps) > 0)
+    assert rates[amps < 0].max() == 0
+    assert rates[-1] > 30
+
+
+def test_sweep_features_windows(ephys_data: Path) -> None:
+    rec = patchatlas.read(ephys_data / "abf_pyabf" / "171116sh_0018.abf")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hyper = sweep_features(rec[0])
+        dep = sweep_features(rec[10])
+    assert hyper["stim_amp"] < 0 and hyper["avg_rate"] == 0
+    assert 0 < hyper["sag"] < 1
+    assert hyper["vm_for_sag"] < hyper["v_baseline"]
+    assert math.isnan(dep["sag"])  # IPFX bug 8: no sag on depolarising sweeps
+    assert dep["avg_rate"] > 0 and dep["latency"] > 0
+    assert dep["filter_khz_used"] == pytest.approx(5.0)
