@@ -25,6 +25,8 @@ FORMATS: dict[str, tuple[str, str]] = {
     ".csv": ("text", "patchatlas.io.text:read_text"),
     ".tsv": ("text", "patchatlas.io.text:read_text"),
     ".dat": ("text", "patchatlas.io.text:read_text"),
+    ".swc": ("swc", "patchatlas.io.swc:read_swc"),
+    ".asc": ("asc", "patchatlas.io.asc:read_asc"),
 }
 _BY_NAME: dict[str, str] = {}
 
@@ -63,7 +65,8 @@ def read(path: str | os.PathLike[str], *, format: str | None = None, **kwargs: A
     path
         File to read. Electrophysiology files (``.nwb``, ``.abf``, ``.ibw``, ``.txt``/``.csv``)
         give a :class:`~patchatlas.ephys.Recording`; a folder of ``.ibw`` waves gives one
-        recording of all its sweeps.
+        recording of all its sweeps. Morphologies (``.swc``, Neurolucida ``.asc``) give a
+        :class:`~patchatlas.morphology.Morphology`.
     format
         Force a reader by name (``"abf"``, ``"nwb"``, ``"igor"``, ``"text"`` ...) instead of the
         extension.
