@@ -14,6 +14,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from patchatlas.morphology.depth import DepthProfilePCA, depth_profiles
+from patchatlas.morphology.feature_sets import (
+    CONVENTIONS,
+    FeatureSpec,
+    feature_registry,
+    features,
+    features_table,
+)
 from patchatlas.morphology.model import (
     APICAL,
     AXON,
@@ -24,6 +32,7 @@ from patchatlas.morphology.model import (
     Morphology,
     MorphologySet,
 )
+from patchatlas.morphology.sholl import sholl_crossings, sholl_frequency, sholl_matrix
 from patchatlas.morphology.validation import CHECKS, PROFILES, ValidationReport, repair, validate
 
 __all__ = [
@@ -31,15 +40,25 @@ __all__ = [
     "AXON",
     "BASAL",
     "CHECKS",
+    "CONVENTIONS",
     "PROFILES",
     "SOMA",
     "TYPE_NAMES",
+    "DepthProfilePCA",
+    "FeatureSpec",
     "Issue",
     "Morphology",
     "MorphologySet",
     "ValidationReport",
+    "depth_profiles",
+    "feature_registry",
+    "features",
+    "features_table",
     "read",
     "repair",
+    "sholl_crossings",
+    "sholl_frequency",
+    "sholl_matrix",
     "validate",
 ]
 
