@@ -8,6 +8,7 @@ Coordinates are upright (pia = +y), µm; nodes every ≈ 2–3 µm.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -15,7 +16,7 @@ import numpy as np
 from patchatlas.errors import DataError
 from patchatlas.morphology.model import APICAL, AXON, BASAL, SOMA, Morphology
 
-__all__ = ["synthetic_morphology"]
+__all__ = ["synthetic_morphology", "write_demo_morphologies"]
 
 
 def _grow(
@@ -180,3 +181,24 @@ def synthetic_morphology(
         name=name or f"synthetic_{kind}_{seed}",
         meta={"synthetic": kind, "seed": seed},
     )
+
+
+def write_demo_morphologies(out_dir: str | Path, *, n: int = 3, seed: int = 0) -> list[Path]:
+    """Write ``n`` pyramidal and ``n`` interneuron synthetic cells as SWC files for the demo.
+
+    Returns the written paths (``pyramidal_0.swc``, ``interneuron_0.swc``, ...).
+    """
+    from patchatlas.io.swc import write_swc
+
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k in range(n):
+        for kind in ("pyramidal", "interneuron"):
+            m = synthetic_morphology(kind, seed=seed + k)
+            paths.append(
+                write_swc(
+                    m, folder / f"{kind}_{k}.swc", header=f"synthetic {kind}, seed {seed + k}"
+                )
+            )
+    return paths
