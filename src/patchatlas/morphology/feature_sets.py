@@ -490,12 +490,17 @@ def _neurom(f: Forest, morphs: Sequence[Morphology]) -> dict[str, FloatArray]:
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(single, 1.0, E / L)
     out["mean_contraction"] = f.mean_rows(ends, ratio)
-    # partition asymmetry: sections in each child subtree
-    nsec = f.subtree_sum(pN, sec_start.astype(np.float64))
+    # partition asymmetry: sections in each child subtree, on the (small) tree of sections
+    heads = np.flatnonzero(sec_start)
+    sec_of = nearest_marked_ancestor(pN, sec_start)
+    ph = pN[heads]
+    parent_sec = np.where(ph >= 0, np.searchsorted(heads, sec_of[np.maximum(ph, 0)]), -1)
+    nsec = f.subtree_sum(parent_sec.astype(np.int64), np.ones(heads.size))
     bif = neur & (nchN == 2)
     kids = np.flatnonzero((pN >= 0) & bif[np.maximum(pN, 0)])
     kids = kids[np.argsort(pN[kids], kind="stable")]
-    n1, n2 = nsec[kids[0::2]], nsec[kids[1::2]]
+    k_sec = np.searchsorted(heads, kids)
+    n1, n2 = nsec[k_sec[0::2]], nsec[k_sec[1::2]]
     with np.errstate(invalid="ignore", divide="ignore"):
         pa = np.where((n1 == 1) & (n2 == 1), 0.0, np.abs(n1 - n2) / (n1 + n2))
     out["mean_partition_asymmetry"] = f.mean_rows(pN[kids[0::2]], pa)
@@ -671,13 +676,23 @@ def _moments(f: Forest, v: Any) -> tuple[FloatArray, FloatArray]:
 
 
 def _early_branch_path(f: Forest) -> FloatArray:
+    from patchatlas.morphology.tree import nearest_marked_ancestor
+
     v = f.view(None)
     path = f.path_full
-    vals = np.where(v.mask, path, -np.inf)
-    smax = f.subtree_max(v.parent, vals)
+    # work on the tree of branches: a branch's deepest path is its end's path (paths grow along
+    # a branch), and subtree maxima over branches are cheap (depth = branch order)
+    heads = np.flatnonzero(v.branch_start)
+    br_of = nearest_marked_ancestor(v.parent, v.branch_start)
+    ph = v.parent[heads]
+    parent_br = np.where(ph >= 0, np.searchsorted(heads, br_of[np.maximum(ph, 0)]), -1)
+    end_path = np.full(heads.size, -np.inf)
+    ends = np.flatnonzero(v.branch_end)
+    np.maximum.at(end_path, np.searchsorted(heads, br_of[ends]), path[ends])
+    smax = f.subtree_max(parent_br.astype(np.int64), end_path)
     kids = np.flatnonzero((v.parent >= 0) & v.bif[np.maximum(v.parent, 0)])
     b = v.parent[kids]
-    lens = smax[kids] - path[b]
+    lens = smax[np.searchsorted(heads, kids)] - path[b]
     shortest = np.full(f.n, np.inf)
     np.minimum.at(shortest, b, lens)
     bif = np.flatnonzero(v.bif)

@@ -39,13 +39,14 @@ def depth_and_cycles(parent: IntArray) -> tuple[IntArray, BoolArray]:
     p = parent.astype(np.int64, copy=True)
     d = (p >= 0).astype(np.int64)
     rounds = int(np.ceil(np.log2(max(n, 2)))) + 2
+    act = np.flatnonzero(p >= 0)
     for _ in range(rounds):
-        m = p >= 0
-        if not m.any():
+        if not act.size:
             break
-        pm = p[m]
-        d[m] = d[m] + d[pm]
-        p[m] = p[pm]
+        pa = p[act]
+        d[act] += d[pa]
+        p[act] = p[pa]
+        act = act[p[act] >= 0]
     bad = p >= 0
     d[bad] = -1
     return d, bad
@@ -67,20 +68,59 @@ def topological_order(parent: IntArray) -> IntArray:
     return np.argsort(depth, kind="stable").astype(np.int64)
 
 
-def ancestor_sum(parent: IntArray, values: FloatArray) -> FloatArray:
-    """``out[i] = values[i] + values[parent[i]] + ...`` up to the root (inclusive sums)."""
+def _runs(parent: IntArray) -> tuple[IntArray, IntArray, IntArray] | None:
+    """Chains of consecutive rows (``parent[i] == i - 1``), as SWC files write unbranched
+    stretches: ``(run_id per row, first row per run, parent run per run)``, or None when the
+    compression would not pay (few chains, or rows not topologically ordered)."""
+    n = parent.size
+    if n < 64:
+        return None
+    idx = np.arange(n, dtype=np.int64)
+    if not bool(np.all(parent < idx)):
+        return None
+    start = np.ones(n, dtype=bool)
+    start[1:] = parent[1:] != idx[:-1]
+    n_runs = int(start.sum())
+    if n_runs > n // 4:
+        return None
+    run_id = np.cumsum(start) - 1
+    first = np.flatnonzero(start)
+    pr = parent[first]
+    run_parent = np.where(pr >= 0, run_id[np.maximum(pr, 0)], -1)
+    return run_id, first, run_parent
+
+
+def _jump_sum(parent: IntArray, values: FloatArray) -> FloatArray:
     s = np.asarray(values, dtype=np.float64).copy()
-    p = parent.copy()
-    while True:
-        m = p >= 0
-        if not m.any():
-            return s
-        pm = p[m]
-        s_new = s.copy()
-        s_new[m] += s[pm]
-        p_new = p.copy()
-        p_new[m] = p[pm]
-        s, p = s_new, p_new
+    p = parent.astype(np.int64, copy=True)
+    act = np.flatnonzero(p >= 0)
+    while act.size:
+        pa = p[act]
+        s[act] += s[pa]  # right-hand side is gathered first: a synchronous update
+        p[act] = p[pa]
+        act = act[p[act] >= 0]
+    return s
+
+
+def ancestor_sum(parent: IntArray, values: FloatArray) -> FloatArray:
+    """``out[i] = values[i] + values[parent[i]] + ...`` up to the root (inclusive sums).
+
+    Chains of consecutive rows are summed with ``cumsum``; the much smaller tree of chains is
+    solved by pointer jumping on a shrinking active set (``ceil(log2(depth))`` rounds).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    runs = _runs(parent)
+    if runs is None:
+        return _jump_sum(parent, v)
+    run_id, first, run_parent = runs
+    cs = np.cumsum(v)
+    before = np.where(first > 0, cs[np.maximum(first - 1, 0)], 0.0)
+    within = cs - before[run_id]
+    pr = parent[first]
+    attach = np.where(pr >= 0, within[np.maximum(pr, 0)], 0.0)
+    # B[r] = attach[r] + B[run_parent[r]]
+    b = ancestor_sum(run_parent, attach)
+    return np.asarray(within + b[run_id], dtype=np.float64)
 
 
 def ancestor_count(parent: IntArray, marks: BoolArray) -> IntArray:
@@ -103,20 +143,30 @@ def nearest_marked_ancestor(
         out[has_parent] = incl[parent[has_parent]]
         return out
     idx = np.arange(n, dtype=np.int64)
-    lab = np.where(marks, idx, -1)
-    p = np.where(marks, -1, parent)
-    while True:
-        m = (lab < 0) & (p >= 0)
-        if not m.any():
-            return lab
-        pm = p[m]
-        lab_new = lab.copy()
-        lab_new[m] = lab[pm]
-        p_new = p.copy()
-        p_new[m] = p[pm]
-        # once a label is found, stop jumping
-        p_new[lab_new >= 0] = -1
-        lab, p = lab_new, p_new
+    runs = _runs(parent)
+    if runs is not None:
+        run_id, first, run_parent = runs
+        acc = np.maximum.accumulate(np.where(marks, idx, -1))
+        local = np.where(acc >= first[run_id], acc, -1)
+        pr = parent[first]
+        attach = np.where(pr >= 0, local[np.maximum(pr, 0)], -1)
+        # nearest labelled run at or above each run, through the run tree
+        run_lab = _nearest_label(run_parent, attach)
+        return np.where(local >= 0, local, run_lab[run_id])
+    return _nearest_label(parent, np.where(marks, idx, -1))
+
+
+def _nearest_label(parent: IntArray, labels: IntArray) -> IntArray:
+    """First label ``>= 0`` found at or above each node (``-1`` if none)."""
+    lab = labels.astype(np.int64, copy=True)
+    p = np.where(lab >= 0, -1, parent).astype(np.int64)
+    act = np.flatnonzero(p >= 0)
+    while act.size:
+        pa = p[act]
+        lab[act] = lab[pa]
+        p[act] = np.where(lab[act] >= 0, -1, p[pa])
+        act = act[p[act] >= 0]
+    return lab
 
 
 def subtree_max(
@@ -131,16 +181,8 @@ def subtree_max(
     out = np.asarray(values, dtype=np.float64).copy()
     if n == 0:
         return out
-    depth, _ = depth_and_cycles(parent)
-    if order is None:
-        order = np.argsort(-depth, kind="stable")
-    # group rows by depth, deepest first
-    d_sorted = depth[order]
-    bounds = np.flatnonzero(np.diff(d_sorted)) + 1
-    for rows in np.split(order, bounds):
-        rows = rows[parent[rows] >= 0]
-        if rows.size:
-            np.maximum.at(out, parent[rows], out[rows])
+    for rows in _levels_deepest_first(parent):
+        np.maximum.at(out, parent[rows], out[rows])
     return out
 
 
@@ -151,15 +193,22 @@ def subtree_sum(parent: IntArray, values: FloatArray) -> FloatArray:
     out = vals.copy()
     if n == 0:
         return out
-    depth, _ = depth_and_cycles(parent)
-    order = np.argsort(-depth, kind="stable")
+    for rows in _levels_deepest_first(parent):
+        np.add.at(out, parent[rows], out[rows])
+    return out
+
+
+def _levels_deepest_first(parent: IntArray) -> list[IntArray]:
+    """Non-root rows grouped by depth, deepest level first."""
+    if parent.size and bool(np.all(parent < np.arange(parent.size))):
+        depth = np.rint(ancestor_sum(parent, (parent >= 0).astype(np.float64))).astype(np.int64)
+    else:
+        depth, _ = depth_and_cycles(parent)
+    rows = np.flatnonzero(parent >= 0)
+    order = rows[np.argsort(-depth[rows], kind="stable")]
     d_sorted = depth[order]
     bounds = np.flatnonzero(np.diff(d_sorted)) + 1
-    for rows in np.split(order, bounds):
-        rows = rows[parent[rows] >= 0]
-        if rows.size:
-            out += np.bincount(parent[rows], weights=out[rows], minlength=n)
-    return out
+    return np.split(order, bounds)
 
 
 def as_int(a: Any) -> IntArray:
