@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "info": "patchatlas.cli.info:info",
     "demo": "patchatlas.cli.demo:demo",
     "ephys": "patchatlas.cli.ephys:ephys",
+    "morph": "patchatlas.cli.morph:morph",
 }
 
 

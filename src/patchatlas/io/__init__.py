@@ -26,6 +26,8 @@ FORMATS: dict[str, tuple[str, str]] = {
     ".tsv": ("text", "patchatlas.io.text:read_text"),
     ".dat": ("text", "patchatlas.io.text:read_text"),
     ".nwb": ("nwb", "patchatlas.io.nwb:read_nwb"),
+    ".swc": ("swc", "patchatlas.io.swc:read_swc"),
+    ".asc": ("asc", "patchatlas.io.asc:read_asc"),
 }
 _BY_NAME: dict[str, str] = {}
 
@@ -64,7 +66,8 @@ def read(path: str | os.PathLike[str], *, format: str | None = None, **kwargs: A
     path
         File to read. Electrophysiology files (``.nwb``, ``.abf``, ``.ibw``, ``.txt``/``.csv``)
         give a :class:`~patchatlas.ephys.Recording`; a folder of ``.ibw`` waves gives one
-        recording of all its sweeps.
+        recording of all its sweeps. Morphologies (``.swc``, Neurolucida ``.asc``) give a
+        :class:`~patchatlas.morphology.Morphology`.
     format
         Force a reader by name (``"abf"``, ``"nwb"``, ``"igor"``, ``"text"`` ...) instead of the
         extension.

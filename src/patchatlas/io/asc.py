@@ -1,0 +1,195 @@
+"""Neurolucida ASCII (``.asc``) reader.
+
+The file is an S-expression: a ``("CellBody" ... (x y z d) ...)`` contour for the soma and one
+``( (Color ...) (Axon|Dendrite|Apical) (x y z d) ... ( branch | branch ) )`` form per neurite.
+Diameters are halved to radii. The soma becomes one node at the contour centroid with the mean
+centroid distance as radius (the contour is kept in ``morph.soma_contour``); neurite roots hang
+from it. Markers, spines, colours and names are skipped. The parser is iterative (no recursion),
+so deep trees cannot overflow the stack.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from patchatlas.errors import CorruptFileError, ReadError
+from patchatlas.io._common import check_file
+
+if TYPE_CHECKING:
+    from patchatlas.morphology.model import Morphology
+
+__all__ = ["parse_asc", "read_asc"]
+
+_TOKEN = re.compile(r'"[^"]*"|\(|\)|\||[^\s()|"]+')
+_TYPES = {"axon": 2, "dendrite": 3, "apical": 4, "basal": 3}
+_MAX_BYTES = 256 * 1024 * 1024
+
+
+def _tokenize(text: str) -> list[str]:
+    text = re.sub(r";[^\n]*", "", text)
+    return _TOKEN.findall(text)
+
+
+def _nest(tokens: list[str], where: Path | None) -> list[Any]:
+    root: list[Any] = []
+    stack: list[list[Any]] = [root]
+    for tok in tokens:
+        if tok == "(":
+            new: list[Any] = []
+            stack[-1].append(new)
+            stack.append(new)
+        elif tok == ")":
+            if len(stack) == 1:
+                raise CorruptFileError(where, "unbalanced ')' in the Neurolucida file")
+            stack.pop()
+        else:
+            stack[-1].append(tok)
+    if len(stack) != 1:
+        raise CorruptFileError(
+            where, "the Neurolucida file ends inside an open '('", "the file may be truncated"
+        )
+    return root
+
+
+def _as_point(item: Any) -> list[float] | None:
+    if not isinstance(item, list) or len(item) < 3:
+        return None
+    vals: list[float] = []
+    for v in item:
+        if isinstance(v, list):
+            break
+        try:
+            vals.append(float(v))
+        except ValueError:
+            return None
+    if len(vals) < 3:
+        return None
+    if len(vals) == 3:
+        vals.append(0.0)
+    return vals[:4]
+
+
+def _keyword(form: list[Any]) -> str | None:
+    for item in form:
+        if isinstance(item, list) and len(item) == 1 and isinstance(item[0], str):
+            k = item[0].strip('"').lower()
+            if k in _TYPES or k == "cellbody":
+                return k
+        if isinstance(item, str):
+            k = item.strip('"').lower()
+            if k == "cellbody":
+                return k
+    return None
+
+
+def parse_asc(text: str, *, name: str = "", source: str | None = None) -> Morphology:
+    """Parse Neurolucida ASCII text into a :class:`~patchatlas.morphology.Morphology`."""
+    from patchatlas.morphology.model import Morphology
+
+    where = Path(source) if source else None
+    forms = _nest(_tokenize(text), where)
+    contour: list[list[float]] = []
+    rows: list[list[float]] = []  # id type x y z r parent (parent as row index, -1 = soma)
+    n_neurites = 0
+    for form in forms:
+        if not isinstance(form, list):
+            continue
+        kind = _keyword(form)
+        if kind == "cellbody":
+            contour.extend(p for p in (_as_point(i) for i in form) if p is not None)
+            continue
+        if kind not in _TYPES:
+            continue
+        n_neurites += 1
+        ntype = _TYPES[kind]
+        # iterative walk: (items, parent_row)
+        work: list[tuple[list[Any], int]] = [(form, -1)]
+        while work:
+            items, par = work.pop()
+            last = par
+            for item in items:
+                if item == "|":
+                    continue
+                pt = _as_point(item)
+                if pt is not None:
+                    rows.append([ntype, pt[0], pt[1], pt[2], pt[3] / 2.0, last])
+                    last = len(rows) - 1
+                    continue
+                if isinstance(item, list) and item and isinstance(item[0], list):
+                    # a branch block: children separated by '|'
+                    child: list[Any] = []
+                    children: list[list[Any]] = []
+                    for sub in item:
+                        if sub == "|":
+                            children.append(child)
+                            child = []
+                        else:
+                            child.append(sub)
+                    children.append(child)
+                    work.extend((c, last) for c in reversed(children) if c)
+    if not rows and not contour:
+        raise CorruptFileError(
+            where, "no soma contour and no neurite found in the Neurolucida file"
+        )
+    table = np.asarray(rows, dtype=np.float64).reshape(-1, 6)
+    n = table.shape[0]
+    have_soma = bool(contour)
+    c = np.asarray(contour, dtype=np.float64)[:, :3] if have_soma else None
+    ids = np.arange(1, n + 1 + int(have_soma), dtype=np.int64)
+    types = [1] if have_soma else []
+    xyz = [c.mean(axis=0)] if c is not None else []
+    rad = [float(np.linalg.norm(c - c.mean(axis=0), axis=1).mean())] if c is not None else []
+    shift = int(have_soma)
+    par_rows = table[:, 5].astype(np.int64)
+    parent_ids = np.where(par_rows >= 0, par_rows + 1 + shift, 1 if have_soma else -1)
+    all_types = np.concatenate([np.asarray(types, dtype=np.int64), table[:, 0].astype(np.int64)])
+    all_xyz = np.vstack([np.asarray(xyz).reshape(-1, 3), table[:, 1:4]])
+    all_r = np.concatenate([np.asarray(rad, dtype=np.float64), table[:, 4]])
+    all_par = np.concatenate([np.asarray([-1] if have_soma else [], dtype=np.int64), parent_ids])
+    return Morphology.from_arrays(
+        ids,
+        all_types,
+        all_xyz,
+        all_r,
+        all_par,
+        name=name,
+        source=source,
+        soma_contour=c,
+        meta={"format": "asc", "n_neurites": n_neurites},
+    )
+
+
+def read_asc(
+    path: str | Path, *, name: str | None = None, max_bytes: int | None = _MAX_BYTES
+) -> Morphology:
+    """Read a Neurolucida ``.asc`` file.
+
+    Parameters
+    ----------
+    path
+        The file.
+    name
+        Label (default: the file stem).
+    max_bytes
+        Refuse larger files before reading (``None``: no limit).
+
+    Raises
+    ------
+    patchatlas.errors.ReadError
+        Missing, empty, oversize or malformed file.
+    """
+    p = Path(path)
+    check_file(p)
+    size = p.stat().st_size
+    if max_bytes is not None and size > max_bytes:
+        raise ReadError(
+            p,
+            f"is {size / 2**20:.0f} MiB, over the {max_bytes / 2**20:.0f} MiB limit",
+            "pass max_bytes=None to read it anyway",
+        )
+    text = p.read_bytes().decode("utf-8", errors="replace")
+    return parse_asc(text, name=name if name is not None else p.stem, source=str(p))

@@ -1,0 +1,180 @@
+"""SWC / ASC reading: quirks, refusals, bad input."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import patchatlas
+from patchatlas.errors import CorruptFileError, ReadError, UnsupportedFormatError
+from patchatlas.io.swc import parse_swc, read_swc, write_swc
+from patchatlas.morphology import Morphology, read
+
+SIMPLE = b"""# simple
+ 1 1  0  0 0 1. -1
+ 2 3  0  0 0 1.  1
+ 3 3  0  5 0 1.  2
+ 4 3 -5  5 0 0.  3
+ 5 3  6  5 0 0.  3
+ 6 2  0  0 0 1.  1
+ 7 2  0 -4 0 1.  6
+ 8 2  6 -4 0 0.  7
+ 9 2 -5 -4 0 0.  7
+"""
+
+
+def test_read_dispatch_and_topological_order(edge: Path) -> None:
+    m = patchatlas.read(edge / "simple.swc")
+    assert isinstance(m, Morphology)
+    assert len(m) == 9
+    assert np.all(m.parent < np.arange(len(m)))
+    m2 = read(edge / "simple.swc")
+    assert np.array_equal(m.xyz, m2.xyz)
+
+
+def test_quirks_tabs_floats_comments_crlf_unsorted() -> None:
+    lines = SIMPLE.decode().strip().splitlines()[1:]
+    rows = [ln.split() for ln in lines]
+    # floats for ids, tabs, CRLF, trailing comments, reversed order
+    text = "# header\r\n" + "\r\n".join(
+        "\t".join([f"{float(r[0]):.6f}", f"{float(r[1]):.6f}", *r[2:6], f"{float(r[6]):.6f}"])
+        + "  # trailing"
+        for r in reversed(rows)
+    )
+    m = parse_swc(text.encode())
+    ref = parse_swc(SIMPLE)
+    order = np.argsort(m.ids)
+    assert np.array_equal(m.ids[order], ref.ids)
+    assert np.allclose(m.xyz[order], ref.xyz)
+    assert np.all(m.parent < np.arange(len(m)))
+    codes = {i.code for i in m.issues}
+    assert "UNSORTED" in codes and "FLOAT_IDS" in codes
+    # line numbers point into the original file (header is line 1)
+    assert m.lines is not None
+    assert int(m.lines[m.ids == 9][0]) == 2
+
+
+def test_extra_columns_and_custom_types() -> None:
+    text = b"1 1 0 0 0 1 -1 extra\n2 0 0 1 0 1 1\n3 7 0 2 0 1 2\n"
+    m = parse_swc(text)
+    assert list(m.types) == [1, 0, 7]
+    assert "EXTRA_COLUMNS" in {i.code for i in m.issues}
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (b"", "empty"),
+        (b"# only a comment\n\n", "no data lines"),
+        (b"1 1 0 0 0 1\n", "needs 7"),
+        (b"1 1 0 0 zero 1 -1\n", "not numeric"),
+        (b"1.5 1 0 0 0 1 -1\n", "whole numbers"),
+        (b"1 1 0 0 0 1 2\n2 3 0 0 0 1 1\n", "cycle"),
+        (b"1 1 0 0 0 1 1\n", "own parent"),
+        (b"\x00\x01\x02binary", "NUL"),
+    ],
+)
+def test_bad_input_clear_errors(tmp_path: Path, content: bytes, match: str) -> None:
+    f = tmp_path / "bad.swc"
+    f.write_bytes(content)
+    with pytest.raises(ReadError, match=match) as info:
+        read_swc(f)
+    assert "bad.swc" in str(info.value)
+
+
+def test_long_cycle_does_not_hang() -> None:
+    n = 200_000
+    ids = np.arange(1, n + 1)
+    par = np.roll(ids, 1)  # one big cycle
+    text = "\n".join(f"{i} 3 {i} 0 0 1 {p}" for i, p in zip(ids, par, strict=True)).encode()
+    t0 = time.perf_counter()
+    with pytest.raises(CorruptFileError, match="cycle"):
+        parse_swc(text)
+    assert time.perf_counter() - t0 < 60  # generous: it must terminate, not be fast
+
+
+def test_nan_coordinates_are_reported_not_dropped() -> None:
+    m = parse_swc(b"1 1 0 0 0 1 -1\n2 3 nan 0 0 1 1\n3 3 0 2 0 1 2\n")
+    assert len(m) == 3
+    from patchatlas.morphology import validate
+
+    rep = validate(m, profile="lenient")
+    assert "NON_FINITE" in rep.codes
+    fixed = validate(m, profile="analysis", repair=True)
+    assert len(fixed.morphology) == 1 and fixed.repairs
+
+
+def test_oversize_file_refused_before_reading(tmp_path: Path) -> None:
+    f = tmp_path / "huge.swc"
+    with f.open("wb") as fh:  # sparse 600 MB file: nothing is read
+        fh.truncate(600 * 2**20)
+    with pytest.raises(ReadError, match="limit"):
+        read_swc(f)
+
+
+def test_marker_files_refused(morph_data: Path) -> None:
+    markers = sorted((morph_data / "allen_swc").glob("*_marker_m.swc"))
+    assert markers
+    for f in markers:
+        with pytest.raises(UnsupportedFormatError, match="marker"):
+            patchatlas.read(f)
+
+
+def test_all_real_swc_parse(morph_data: Path) -> None:
+    files = [f for f in morph_data.rglob("*.swc") if "marker" not in f.name]
+    assert len(files) >= 25
+    for f in files:
+        m = read(f)
+        assert len(m) > 0
+        assert np.all(m.parent < np.arange(len(m)))
+        assert np.isfinite(m.xyz).all()
+
+
+def test_unsorted_many_roots(morph_data: Path) -> None:
+    m = read(morph_data / "neuron_morphology_tests" / "17545-6151-X24259-Y36270.swc")
+    assert len(m) == 3397
+    assert int((m.types == 1).sum()) == 11
+    assert "UNSORTED" in {i.code for i in m.issues}
+    assert int((m.parent < 0).sum()) == 289
+
+
+def test_axon_from_dendrite_is_kept(morph_data: Path) -> None:
+    f = morph_data / "neuron_morphology_tests"
+    m = read(f / "Ctgf-2A-dgCre-D_Ai14_BT_-245170.06.06.01_539748835_m_pia.swc")
+    axon = m.types == 2
+    assert int(axon.sum()) == 12  # MorphIO (permissive) absorbs these into a basal section
+    first = np.flatnonzero(axon & (m.types[np.maximum(m.parent, 0)] != 2))
+    assert first.size == 1
+    assert m.types[m.parent[first[0]]] == 3  # the axon leaves a dendrite
+
+
+def test_swc_roundtrip(tmp_path: Path, edge: Path) -> None:
+    m = read(edge / "Neuron.swc")
+    out = write_swc(m, tmp_path / "n.swc")
+    m2 = read(out)
+    assert np.array_equal(m.ids, m2.ids)
+    assert np.array_equal(m.parent, m2.parent)
+    assert np.allclose(m.xyz, m2.xyz, atol=1e-6)
+
+
+def test_asc_reader(edge: Path) -> None:
+    m = patchatlas.read(edge / "bio_neuron-000.asc")
+    assert isinstance(m, Morphology)
+    assert m.soma_contour is not None and len(m.soma_contour) == 14
+    assert int((m.types == 2).sum()) > 0 and int((m.types == 3).sum()) > 0
+    roots = np.flatnonzero(m.parent == m.root)
+    assert roots.size == m.meta["n_neurites"] == 7
+    # diameters halved
+    assert float(m.radius[roots[0]]) == pytest.approx(0.55 / 2) or m.radius.max() < 10
+
+
+def test_asc_truncated(tmp_path: Path) -> None:
+    f = tmp_path / "t.asc"
+    f.write_text(
+        '("CellBody" (CellBody) (0 0 0 1) (1 0 0 1) (0 1 0 1)\n( (Axon) (0 0 0 1) (0 5 0 1)'
+    )
+    with pytest.raises(CorruptFileError, match="open"):
+        patchatlas.read(f)
