@@ -9,7 +9,7 @@ from patchatlas.ephys import StimulusKind
 def test_demo_simulates_writes_and_reads_back(tmp_path):
     seen = []
     result = run_demo(tmp_path / "demo", n_cells=2, seed=3, report=lambda s: seen.append(s.name))
-    assert seen[:2] == ["dataset", "recordings"]
+    assert seen == ["dataset", "recordings", "ephys", "morphology"]
     assert len(result.files) == 2 and all(p.suffix == ".nwb" and p.exists() for p in result.files)
     assert not result.failed
     assert [r.format for r in result.recordings] == ["nwb2", "nwb2"]
@@ -23,3 +23,16 @@ def test_demo_simulates_writes_and_reads_back(tmp_path):
 def test_demo_on_real_folder(tmp_path, ephys_data):
     result = run_demo(tmp_path / "out", data_dir=ephys_data / "nwb")
     assert len(result.recordings) == 1 and len(result.recordings[0]) == 16
+
+    feats = result.cell_features
+    assert list(feats.index) == [r.cell_id for r in result.recordings]
+    # the RS and FS presets: both spike, the FS cell fires faster per pA and adapts less
+    rs, fs = feats.iloc[0], feats.iloc[1]
+    assert rs["rheobase_sweep_num"] >= 0 and fs["rheobase_sweep_num"] >= 0
+    assert fs["f_i_curve_slope"] > rs["f_i_curve_slope"]
+    assert -80 < rs["vrest"] < -60 and rs["ri"] > 50
+    pngs = [p for p in result.figures if p.suffix == ".png"]
+    assert len(pngs) == 3 and all(p.stat().st_size > 10_000 for p in pngs)
+    morph = result.morphology_features
+    assert len(morph) == 4 and (morph["total_length"] > 1000).all()
+    assert (morph["issues"] == 0).all()

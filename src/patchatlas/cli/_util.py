@@ -13,7 +13,7 @@ def console() -> Console:
     """A console that writes to stdout without colour codes when piped."""
     con = Console(highlight=False, soft_wrap=False)
     if not con.is_terminal:
-        con.width = max(con.width, 120)
+        con.width = max(con.width, 160)
     return con
 
 
@@ -34,3 +34,12 @@ def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
     for r in rows:
         t.add_row(*[fmt(v) for v in r])
     return t
+
+
+def frame_table(title: str, frame: Any, *, index_name: str | None = None) -> Table:
+    """A rich table of a pandas DataFrame (index as the first column)."""
+    cols = [index_name or str(frame.index.name or "")] + [str(c) for c in frame.columns]
+    rows = [
+        [idx, *row] for idx, row in zip(frame.index, frame.itertuples(index=False), strict=True)
+    ]
+    return table(title, cols, rows)

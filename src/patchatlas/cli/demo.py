@@ -28,8 +28,9 @@ from patchatlas.cli._util import console
 @click.option("--seed", default=0, show_default=True, help="Seed of the simulated dataset.")
 def demo(data_dir: Path | None, out_dir: Path, n_cells: int, seed: int) -> None:
     """Run the patchatlas demo end to end, offline."""
+    from patchatlas.cli._util import frame_table
     from patchatlas.cli.info import recording_table
-    from patchatlas.datasets.demo import Step, run_demo
+    from patchatlas.datasets.demo import EPHYS_COLUMNS, MORPH_COLUMNS, Step, run_demo
 
     con = console()
 
@@ -40,9 +41,25 @@ def demo(data_dir: Path | None, out_dir: Path, n_cells: int, seed: int) -> None:
             for rec in step.payload:
                 con.print(recording_table(rec))
                 con.print()
+        elif step.name == "ephys" and len(step.payload):
+            cols = [c for c in EPHYS_COLUMNS if c in step.payload.columns]
+            con.print(
+                frame_table(
+                    "cell features (Allen names)", step.payload[cols].T, index_name="feature"
+                )
+            )
+        elif step.name == "morphology" and len(step.payload):
+            cols = [c for c in MORPH_COLUMNS if c in step.payload.columns]
+            con.print(
+                frame_table(
+                    "morphology features (Allen names)", step.payload[cols].T, index_name="feature"
+                )
+            )
 
     with con.status("running the demo…"):
         result = run_demo(out_dir, data_dir=data_dir, n_cells=n_cells, seed=seed, report=report)
     for path, reason in result.failed:
         con.print(f"[yellow]skipped[/yellow] {path}: {reason}")
+    for fig in result.figures:
+        con.print(f"figure: {fig}")
     con.print(f"\nDemo outputs are in {result.out_dir.resolve()}")

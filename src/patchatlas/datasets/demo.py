@@ -7,10 +7,12 @@ callback as soon as it is ready, so the command line can print while the demo go
    Allen-style long-square, short-square and ramp protocols, and write one NWB 2 file per cell
    (or, with ``data_dir``, take the real recordings found there);
 2. ``recordings`` — read every file back through :func:`patchatlas.read` (the same path a user's
-   files take) and report its sweep table.
-
-Later steps (features, morphology, atlas, expression → physiology, portal) join this list as
-their engines land.
+   files take) and report its sweep table;
+3. ``ephys`` — the Allen cell-level features of every recording (a table, one row per cell), and
+   per cell a figure of its f-I curve and of its hero sweep with the detected spikes and the
+   first-spike phase plot (``figures/``);
+4. ``morphology`` — synthetic pyramidal and interneuron reconstructions written as SWC, read back,
+   validated, their Allen whole-cell features and a 2-D render each.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ class DemoResult:
     recordings: list[Recording] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
+    cell_features: Any = None  # pandas DataFrame, one row per recording
+    morphology_features: Any = None  # pandas DataFrame, one row per reconstruction
+    figures: list[Path] = field(default_factory=list)
 
 
 def _ephys_files(data_dir: Path) -> list[Path]:
@@ -134,7 +139,141 @@ def run_demo(
             list(result.recordings),
         )
     )
+    _ephys_step(result, done)
+    _morphology_step(result, done, seed=seed)
     return result
+
+
+# Columns of the printed cell feature table (all are in the returned DataFrame).
+EPHYS_COLUMNS = (
+    "vrest",
+    "ri",
+    "tau",
+    "sag",
+    "threshold_i_long_square",
+    "f_i_curve_slope",
+    "adaptation",
+    "avg_isi",
+    "threshold_v_long_square",
+    "upstroke_downstroke_ratio_long_square",
+    "width_long_square",
+)
+
+
+MORPH_COLUMNS = (
+    "issues",
+    "total_length",
+    "number_bifurcations",
+    "number_branches",
+    "max_branch_order",
+    "max_euclidean_distance",
+    "average_contraction",
+    "soma_surface",
+)
+
+
+def _ephys_step(result: DemoResult, done: Callable[[Step], None]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pandas as pd
+
+    from patchatlas.ephys import cell_features, detect_spikes, sweep_features
+    from patchatlas.plot.ephys import plot_fi_curve, plot_phase, plot_sweep
+
+    fig_dir = result.out_dir / "figures"
+    fig_dir.mkdir(exist_ok=True)
+    rows = []
+    for rec in result.recordings:
+        feats = cell_features(rec)
+        rows.append({"cell_id": rec.cell_id, **feats})
+        longs = [s for s in rec.select(kind="long_square") if s.clamp_mode == "current_clamp"]
+        if not longs:
+            continue
+        train = [sweep_features(s) for s in longs]
+        amps = np.array([f["stim_amp"] for f in train], dtype=float)
+        rates = np.array([f["avg_rate"] for f in train], dtype=float)
+        fig, (a1, a2, a3) = plt.subplots(
+            1, 3, figsize=(14, 3.4), gridspec_kw={"width_ratios": [1.1, 3, 1]}
+        )
+        order = np.argsort(amps)
+        plot_fi_curve(amps[order], rates[order], slope=feats.get("f_i_curve_slope"), ax=a1)
+        a1.set_title(f"{rec.cell_id}: f-I", fontsize=9)
+        hero = feats.get("thumbnail_sweep_num", feats.get("rheobase_sweep_num"))
+        sweep = next((s for s in longs if s.number == hero), longs[-1])
+        spikes = detect_spikes(sweep.t, sweep.v, start=sweep.stimulus.start, end=sweep.stimulus.end)
+        window = (sweep.stimulus.start, sweep.stimulus.end)
+        plot_sweep(
+            sweep.t,
+            sweep.v,
+            spikes,
+            window=window,
+            ax=a2,
+            title=f"sweep {sweep.number}: {sweep.stimulus.amplitude:g} pA (hero sweep)",
+        )
+        plot_phase(sweep.t, sweep.v, spikes, ax=a3)
+        a3.set_title("first spike", fontsize=9)
+        fig.tight_layout()
+        path = fig_dir / f"{rec.cell_id}_ephys.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        result.figures.append(path)
+    table = pd.DataFrame(rows).set_index("cell_id") if rows else pd.DataFrame()
+    result.cell_features = table
+    done(
+        Step(
+            "ephys",
+            f"Allen cell features of {len(rows)} recordings; f-I and spike figures in {fig_dir}",
+            table,
+        )
+    )
+
+
+def _morphology_step(result: DemoResult, done: Callable[[Step], None], *, seed: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    import patchatlas.morphology as morph
+    from patchatlas.datasets.morphology import write_demo_morphologies
+    from patchatlas.plot.morphology import plot_morphology
+
+    swc_dir = result.out_dir / "morphology"
+    paths = write_demo_morphologies(swc_dir, n=2, seed=seed)
+    rows = []
+    fig, axes = plt.subplots(1, len(paths), figsize=(3.2 * len(paths), 4.2))
+    for ax, path in zip(axes, paths, strict=True):
+        m = morph.read(path)
+        report = morph.validate(m)
+        rows.append(
+            {
+                "cell": path.stem,
+                "issues": len(report),
+                **morph.features(m, convention="allen"),
+            }
+        )
+        plot_morphology(m, ax=ax)
+        ax.set_title(path.stem, fontsize=9)
+    fig.tight_layout()
+    render = result.out_dir / "figures" / "morphologies.png"
+    render.parent.mkdir(exist_ok=True)
+    fig.savefig(render, dpi=110)
+    plt.close(fig)
+    result.figures.append(render)
+    table = pd.DataFrame(rows).set_index("cell")
+    result.morphology_features = table
+    done(
+        Step(
+            "morphology",
+            f"{len(paths)} synthetic reconstructions (SWC in {swc_dir}): Allen features and a "
+            f"render in {render}",
+            table,
+        )
+    )
 
 
 def demo_summary(steps: Sequence[Step]) -> str:
