@@ -19,11 +19,6 @@ def test_demo_simulates_writes_and_reads_back(tmp_path):
         longs = rec.select(kind="long_square")
         assert len(longs) >= 10 and all(s.stimulus.start > 1.0 for s in longs)
 
-
-def test_demo_on_real_folder(tmp_path, ephys_data):
-    result = run_demo(tmp_path / "out", data_dir=ephys_data / "nwb")
-    assert len(result.recordings) == 1 and len(result.recordings[0]) == 16
-
     feats = result.cell_features
     assert list(feats.index) == [r.cell_id for r in result.recordings]
     # the RS and FS presets: both spike, the FS cell fires faster per pA and adapts less
@@ -36,3 +31,8 @@ def test_demo_on_real_folder(tmp_path, ephys_data):
     morph = result.morphology_features
     assert len(morph) == 4 and (morph["total_length"] > 1000).all()
     assert (morph["issues"] == 0).all()
+
+
+def test_demo_on_real_folder(tmp_path, ephys_data):
+    result = run_demo(tmp_path / "out", data_dir=ephys_data / "nwb")
+    assert len(result.recordings) == 1 and len(result.recordings[0]) == 16
