@@ -21,7 +21,7 @@ def test_demo_simulates_writes_and_reads_back(tmp_path):
 
     feats = result.cell_features
     assert list(feats.index) == [r.cell_id for r in result.recordings]
-    # the RS and FS presets: both spike, the FS cell fires faster per pA and adapts less
+    # the RS and FS presets: both spike, and the FS cell gains more rate per pA
     rs, fs = feats.iloc[0], feats.iloc[1]
     assert rs["rheobase_sweep_num"] >= 0 and fs["rheobase_sweep_num"] >= 0
     assert fs["f_i_curve_slope"] > rs["f_i_curve_slope"]
