@@ -58,3 +58,23 @@ def test_entry_point_installed():
 def test_subcommand_help(capsys, cmd):
     code, out, _ = run(capsys, cmd, "--help")
     assert code == 0 and "Usage" in out
+
+
+def _ephys_files():
+    from tests.conftest import SHARED
+
+    root = SHARED / "ephys"
+    files = sorted(
+        p
+        for p in root.rglob("*")
+        if p.suffix.lower() in (".abf", ".nwb", ".ibw", ".txt", ".csv")
+        and "allen_metadata" not in p.parts  # tables of metadata, not traces
+    )
+    return files or [root / "missing"]
+
+
+@pytest.mark.parametrize("path", _ephys_files(), ids=lambda p: p.name)
+def test_info_on_every_real_file(capsys, ephys_data, path):
+    code, out, err = run(capsys, "info", str(path))
+    assert code == 0, err
+    assert "sweep" in out and "kind" in out
