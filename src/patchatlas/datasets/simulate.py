@@ -192,7 +192,7 @@ PRESETS: dict[str, NeuronModel] = {
         v_traub=-50.0,
         g_m=0.03,
         tau_max_m=4000.0,
-        g_t=0.4,
+        g_t=0.5,
         g_h=0.01,
     ),
     "ib_pyramidal": NeuronModel(
