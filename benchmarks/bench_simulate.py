@@ -46,8 +46,8 @@ def main() -> None:
         print(f"fine step cost, {n:3d} sweeps: {t / 20000 * 1e6:.1f} µs per 20 µs step")
 
     print(
-        "\n| preset | sweeps | samples | simulate_cell s | rheobase pA | spikes at +50/+150/+250 pA "
-        "| ramp: first spike pA |"
+        "\n| preset | sweeps | samples | simulate_cell s | rheobase pA "
+        "| spikes at +50/+150/+250 pA | ramp: first spike pA |"
     )
     print("|---|---|---|---|---|---|---|")
     for name in sim.PRESETS:
@@ -66,7 +66,7 @@ def main() -> None:
         fi = "/".join(str(int(cnt[np.flatnonzero(amps == a)[0]])) for a in (50, 150, 250))
         ramp = rec.select(kind="ramp")[0]
         tr = crossings(ramp.v, ramp.sampling_rate)
-        i_first = ramp.i[int(round(tr[0] * ramp.sampling_rate))] if tr.size else float("nan")
+        i_first = ramp.i[round(tr[0] * ramp.sampling_rate)] if tr.size else float("nan")
         n_samples = sum(s.n_samples for s in rec)
         print(
             f"| {name} | {len(rec)} | {n_samples / 1e6:.2f} M | {t:.2f} | {rheo:.0f} | {fi} "
@@ -112,8 +112,8 @@ def main() -> None:
             default=0.0,
         )
         print(
-            f"{name}: spikes dt=5 µs {[a.size for a in c_ref]} vs dt=20 µs {[a.size for a in c_20]}, "
-            f"max spike-time shift over 1 s {shift * 1e3:.2f} ms"
+            f"{name}: spikes dt=5 µs {[a.size for a in c_ref]} vs dt=20 µs "
+            f"{[a.size for a in c_20]}, max spike-time shift over 1 s {shift * 1e3:.2f} ms"
         )
 
 
