@@ -389,6 +389,7 @@ def test_demo_dataset() -> None:
         lambda: sim.simulate("rs_pyramidal", np.zeros((1, 10)), dt=3e-5),
         lambda: sim.simulate(["rs_pyramidal"], np.zeros((2, 10))),
         lambda: sim.simulate("pyramidal", np.zeros((1, 10))),
+        lambda: sim.simulate("fs_interneuron", np.full((1, 30000), -5000.0)),  # V off the table
         lambda: sim.simulate_cell("rs_pyramidal", protocols=("chirp",)),
         lambda: sim.NeuronModel(g_leak=-1.0),
         lambda: sim.demo_dataset(n_cells=0),

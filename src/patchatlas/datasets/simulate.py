@@ -56,8 +56,8 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 
 # Voltage grid of the rate tables (mV).
-_V_MIN = -150.0
-_V_MAX = 100.0
+_V_MIN = -200.0
+_V_MAX = 120.0
 _DV = 0.02
 # Multirate integration: when every sweep is below its model's v_traub + _SLOW_ABOVE_TRAUB mV
 # (subthreshold), changes by less than _SLOW_MAX_RATE mV/ms, and the command is constant, one
@@ -484,6 +484,15 @@ def _simulate_groups(
     )
 
 
+def _check_range(v: FloatArray, where: str) -> None:
+    lo, hi = float(np.min(v)), float(np.max(v))
+    if lo < _V_MIN + 1.0 or hi > _V_MAX - 1.0:
+        raise DataError(
+            f"simulate: the membrane voltage left [{_V_MIN:g}, {_V_MAX:g}] mV ({lo:.0f} to "
+            f"{hi:.0f} mV) in {where}; reduce the injected current"
+        )
+
+
 def _integrate(
     models: Sequence[NeuronModel],
     cmd: FloatArray,
@@ -517,30 +526,43 @@ def _integrate(
     nc = len(chans)
     vgrid = np.arange(_V_MIN, _V_MAX + _DV / 2, _DV)
     nv = vgrid.size
-    infs, decs = zip(*(_tables(m, chans, vgrid, dt_ms) for m in uniq), strict=True)
-    # One row per (model, voltage): [inf (2nc) | decay (2nc)].
-    table = np.concatenate(
-        [np.concatenate([i, d], axis=1) for i, d in zip(infs, decs, strict=True)], axis=0
-    )
-    slow_decs = [_tables(m, chans, vgrid, dt_ms * sub * _SLOW_BLOCK)[1] for m in uniq]
-    table_slow = np.concatenate(
-        [np.concatenate([i, d], axis=1) for i, d in zip(infs, slow_decs, strict=True)], axis=0
-    )
+    two_nc = 2 * nc
+
+    def stacked(step_ms: float) -> FloatArray:
+        # One row per (model, voltage): [decay (2nc) | inf·(1 − decay) (2nc)], so that a gate
+        # update is g ← g·decay + inf·(1 − decay): two in-place operations per step.
+        parts = []
+        for m in uniq:
+            inf, dec_ = _tables(m, chans, vgrid, step_ms)
+            parts.append(np.concatenate([dec_, inf * (1.0 - dec_)], axis=1))
+        return np.concatenate(parts, axis=0)
+
+    table = stacked(dt_ms)
+    table_slow = stacked(dt_ms * sub * _SLOW_BLOCK)
     # Rows below this voltage (mV) are far from spike threshold.
     v_slow = np.array([m.v_traub + _SLOW_ABOVE_TRAUB for m in uniq])[row_model]
-    offset = (row_model * nv).astype(np.intp)
-    powers = np.array([_CHANNELS[k][2] for k in chans[1:]], dtype=np.float64)
     gbar_all = np.array(
         [[m.conductance_ns(getattr(m, _CHANNELS[k][4])) for k in chans] for m in uniq]
     )
     erev_all = np.array([[getattr(m, _CHANNELS[k][5]) for k in chans] for m in uniq])
-    gbar = gbar_all[row_model, 1:]
-    erev = erev_all[:, 1:]
-    # Leak (column 0) is constant: its g and g·E are added as a (n, 2) array.
-    leak = np.stack([gbar_all[:, 0], gbar_all[:, 0] * erev_all[:, 0]], axis=1)[row_model]
-    shared_e = bool(np.all(erev == erev[:1]))
-    e_mat = np.stack([np.ones(nc - 1), erev[0]], axis=1)  # (nc-1, 2)
-    ge_rows = (gbar * erev_all[row_model, 1:]) if not shared_e else gbar
+    single = len(uniq) == 1
+    if single:
+        # One model: conductances and reversals fold into one (nc, 2) matrix, leak included.
+        powers = np.array([_CHANNELS[k][2] for k in chans], dtype=np.float64)
+        e_mat = np.stack([gbar_all[0], gbar_all[0] * erev_all[0]], axis=1)
+        gbar = ge_rows = leak = np.zeros((n, 0))
+        shared_e = True
+        first = 0
+    else:
+        powers = np.array([_CHANNELS[k][2] for k in chans[1:]], dtype=np.float64)
+        gbar = gbar_all[row_model, 1:]
+        erev = erev_all[:, 1:]
+        # Leak (column 0) is constant: its g and g·E are added as a (n, 2) array.
+        leak = np.stack([gbar_all[:, 0], gbar_all[:, 0] * erev_all[:, 0]], axis=1)[row_model]
+        shared_e = bool(np.all(erev == erev[:1]))
+        e_mat = np.stack([np.ones(nc - 1), erev[0]], axis=1)  # (nc-1, 2)
+        ge_rows = gbar if shared_e else gbar * erev_all[row_model, 1:]
+        first = 1
     neg_dt_over_c = -dt_ms / np.array([m.capacitance_pf for m in uniq])[row_model]
 
     if v_init is None:
@@ -548,12 +570,14 @@ def _integrate(
     else:
         v = np.broadcast_to(np.asarray(v_init, dtype=np.float64), (n,)).copy()
     inv_dv = 1.0 / _DV
-    idx = np.clip(np.rint((v - _V_MIN) * inv_dv).astype(np.intp), 0, nv - 1) + offset
-    two_nc = 2 * nc
-    gates = table[idx, :two_nc].copy()
+    _check_range(v, "v_init")
+    # Table row of voltage v for row r: floor(v/dv + shift_r), shift_r = row offset + rounding.
+    shift = (row_model * nv).astype(np.float64) - _V_MIN * inv_dv + 0.5
+    idx = (v * inv_dv + shift).astype(np.intp)
+    gates = np.concatenate([_tables(m, chans, vgrid, dt_ms)[0] for m in uniq], axis=0)[idx].copy()
     # Views into the gate state (kept valid by in-place updates); column 0/nc is the leak.
-    act = gates[:, 1:nc]
-    inact = gates[:, nc + 1 :]
+    act = gates[:, first:nc]
+    inact = gates[:, nc + first :]
 
     # Ornstein-Uhlenbeck current noise, exact AR(1) discretisation on the dt grid, generated
     # chunk by chunk with a linear filter along time (no per-step Python work).
@@ -565,29 +589,30 @@ def _integrate(
     out = np.empty((n_samples, n))
     # Chunks of samples share one block of pre-drawn noise; a whole number of slow blocks.
     chunk = max(_SLOW_BLOCK, (20000 // sub) // _SLOW_BLOCK * _SLOW_BLOCK)
-    opn = np.empty((n, nc - 1))
+    opn = np.empty((n, nc - first))
     gs = np.empty((n, 2))
     vinf = np.empty(n)
     dec = np.empty(n)
     vf = np.empty(n)
     row = np.empty((n, 2 * two_nc))
-    row_inf = row[:, :two_nc]
-    row_dec = row[:, two_nc:]
-    lo, hi = 0.0, float(nv - 1)
-    shift = -_V_MIN * inv_dv + 0.5
+    row_dec = row[:, :two_nc]
+    row_inf = row[:, two_nc:]
 
     def step(drive_now: FloatArray, tab: FloatArray, ndc: FloatArray) -> None:
         # Conductances from the gates at the step's start, then the exact solution of the
         # linear membrane equation over the step, then every gate relaxed at the new voltage.
         np.power(act, powers, out=opn)
         opn[...] *= inact
-        if shared_e:
-            opn[...] *= gbar
+        if single:
             np.matmul(opn, e_mat, out=gs)
         else:
-            gs[:, 0] = np.einsum("ij,ij->i", opn, gbar)
-            gs[:, 1] = np.einsum("ij,ij->i", opn, ge_rows)
-        gs[...] += leak
+            if shared_e:
+                opn[...] *= gbar
+                np.matmul(opn, e_mat, out=gs)
+            else:
+                gs[:, 0] = np.einsum("ij,ij->i", opn, gbar)
+                gs[:, 1] = np.einsum("ij,ij->i", opn, ge_rows)
+            gs[...] += leak
         np.add(gs[:, 1], drive_now, out=vinf)
         vinf[...] /= gs[:, 0]
         np.multiply(gs[:, 0], ndc, out=dec)
@@ -597,12 +622,9 @@ def _integrate(
         v[...] += vinf
         np.multiply(v, inv_dv, out=vf)
         vf[...] += shift
-        np.maximum(vf, lo, out=vf)
-        np.minimum(vf, hi, out=vf)
         idx[...] = vf
-        idx[...] += offset
-        np.take(tab, idx, axis=0, out=row)
-        gates[...] -= row_inf
+        # mode="clip" only guards the table's ends; voltages are range-checked per chunk.
+        np.take(tab, idx, axis=0, out=row, mode="clip")
         gates[...] *= row_dec
         gates[...] += row_inf
 
@@ -619,6 +641,8 @@ def _integrate(
     while j < n_samples:
         jj = j % chunk
         if jj == 0:
+            if j:
+                _check_range(out[j - chunk : j], f"the sweeps at {j / (sub * dt):g} s")
             m_ = min(chunk, n_samples - j)
             if current_noise_pa > 0:
                 xi = draw(m_ * sub) * ou_b
@@ -655,6 +679,7 @@ def _integrate(
         for s_ in range(sub):
             step(drive[base + s_], table, neg_dt_over_c)
         j += 1
+    _check_range(out[max(0, n_samples - chunk) :], "the sweeps' end")
     res = np.ascontiguousarray(out.T)
     if recording_noise_mv > 0:
         res += draw(n_samples).T * recording_noise_mv
