@@ -724,6 +724,9 @@ class Protocol:
         One :class:`~patchatlas.ephys.model.Stimulus` per sweep (``source="simulated"``).
     sampling_rate
         Hz.
+    lengths
+        Each sweep's own number of samples (ramps of different final levels differ in length;
+        ``command`` is zero-padded to the longest).
     """
 
     name: str
@@ -830,7 +833,8 @@ def protocol(
         a_ = float(a)
         e = int(i1[r])
         if k is StimulusKind.RAMP:
-            # The line leaves 0 at t_start and reaches the amplitude on the ramp's last sample.
+            # Samples i0 .. e-1 rise by slope/fs each, from slope/fs to exactly the amplitude
+            # (held over each sample interval); the described window is [i0, e) / fs.
             slope = a_ / (e - i0) * fs
             command[r, i0:e] = slope * (np.arange(1, e - i0 + 1) / fs)
             epoch = Epoch("ramp", i0 / fs, e / fs, a_, slope=slope)
