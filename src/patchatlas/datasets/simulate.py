@@ -49,6 +49,7 @@ __all__ = [
     "Protocol",
     "demo_dataset",
     "get_model",
+    "noise_amplitudes",
     "protocol",
     "ramp_amplitude",
     "simulate",
@@ -698,6 +699,7 @@ _PROTOCOL_NAMES = {
     StimulusKind.LONG_SQUARE: "Long Square",
     StimulusKind.SHORT_SQUARE: "Short Square",
     StimulusKind.RAMP: "Ramp",
+    StimulusKind.NOISE: "Noise",
 }
 
 #: Default windows (s) per kind: stimulus start, stimulus duration, sweep duration.
@@ -705,6 +707,7 @@ _DEFAULT_TIMING = {
     StimulusKind.LONG_SQUARE: (1.02, 1.0, 3.0),
     StimulusKind.SHORT_SQUARE: (1.02, 3e-3, 1.5),
     StimulusKind.RAMP: (1.02, math.nan, math.nan),
+    StimulusKind.NOISE: (1.02, 3.0, 4.5),
 }
 
 
@@ -752,6 +755,9 @@ def protocol(
     sweep_duration: float | None = None,
     ramp_slope: float = 25.0,
     ramp_tail: float = 0.5,
+    noise_cv: float = 0.2,
+    noise_band: tuple[float, float] = (1.0, 100.0),
+    noise_seed: int = 0,
 ) -> Protocol:
     """Build the command waveforms of an Allen-style current-clamp protocol.
 
@@ -759,11 +765,13 @@ def protocol(
     ----------
     kind
         ``"long_square"`` (default 1 s step at 1.02 s in a 3 s sweep), ``"short_square"``
-        (3 ms step at 1.02 s in a 1.5 s sweep) or ``"ramp"`` (from 0 at 1.02 s, rising at
-        ``ramp_slope``).
+        (3 ms step at 1.02 s in a 1.5 s sweep), ``"ramp"`` (from 0 at 1.02 s, rising at
+        ``ramp_slope``) or ``"noise"`` (3 s of pink noise at 1.02 s in a 4.5 s sweep).
     amplitudes
-        One amplitude per sweep in pA: the step level, or for a ramp the level reached at its
-        end (the Allen convention), which sets the ramp's duration.
+        One amplitude per sweep in pA: the step level; for a ramp the level reached at its end
+        (the Allen convention), which sets the ramp's duration; for noise the mean level, around
+        which the noise has SD ``noise_cv · amplitude`` (the description's amplitude is then
+        the RMS about 0 pA, as for inferred noise epochs).
     sampling_rate
         Hz.
     start, duration, sweep_duration
@@ -772,6 +780,9 @@ def protocol(
         unless ``sweep_duration`` is given; the command is then zero-padded to the longest.
     ramp_slope, ramp_tail
         Ramp rate (pA/s) and the time recorded after the ramp ends (s).
+    noise_cv, noise_band, noise_seed
+        Noise SD relative to the mean level, its band (Hz; power ∝ 1/f inside it) and the seed
+        of the waveform, which is the same for every sweep (as Allen's noise stimuli).
 
     Returns
     -------
@@ -817,6 +828,13 @@ def protocol(
             lengths = np.full_like(lengths, round(sweep_duration * fs))
         i1 = i0 + n_ramp
     else:
+        if k is StimulusKind.NOISE and not (
+            noise_cv > 0 and 0 < noise_band[0] < noise_band[1] < fs / 2
+        ):
+            raise DataError(
+                f"protocol noise: need noise_cv > 0 and 0 < band < Nyquist, got {noise_cv!r}, "
+                f"{noise_band!r}"
+            )
         t_dur = t_dur if duration is None else float(duration)
         t_sweep = t_sweep if sweep_duration is None else float(sweep_duration)
         n_step = round(t_dur * fs)
@@ -838,6 +856,11 @@ def protocol(
             slope = a_ / (e - i0) * fs
             command[r, i0:e] = slope * (np.arange(1, e - i0 + 1) / fs)
             epoch = Epoch("ramp", i0 / fs, e / fs, a_, slope=slope)
+        elif k is StimulusKind.NOISE:
+            wave = a_ * (1.0 + noise_cv * _pink(e - i0, fs, noise_band, noise_seed))
+            command[r, i0:e] = wave
+            a_ = round(float(np.sqrt(np.mean(wave * wave))), 3)
+            epoch = Epoch("noise", i0 / fs, e / fs, a_)
         else:
             command[r, i0:e] = a_
             epoch = Epoch("step", i0 / fs, e / fs, a_)
@@ -845,16 +868,37 @@ def protocol(
     return Protocol(name, k, command, tuple(stimuli), fs, tuple(int(x) for x in lengths))
 
 
+def _pink(n: int, fs: float, band: tuple[float, float], seed: int) -> FloatArray:
+    """Unit-SD noise of n samples with power ∝ 1/f inside ``band`` (Hz), zero outside."""
+    rng = np.random.default_rng(seed)
+    f = np.fft.rfftfreq(n, 1.0 / fs)
+    spec = rng.standard_normal(f.size) + 1j * rng.standard_normal(f.size)
+    inside = (f >= band[0]) & (f <= band[1])
+    spec = np.where(inside, spec / np.sqrt(np.maximum(f, 1e-12)), 0.0)
+    x = np.fft.irfft(spec, n)
+    x -= x.mean()
+    sd = float(x.std())
+    return x / sd if sd > 0 else x
+
+
 # --------------------------------------------------------------------------------------------
 # Cells and the demo dataset
 # --------------------------------------------------------------------------------------------
 
-#: Default amplitudes (pA) per protocol; the ramp's final level is set per model (see
-#: :func:`ramp_amplitude`).
+#: Default amplitudes (pA) per protocol; ramp and noise levels are set per model (see
+#: :func:`ramp_amplitude` and :func:`noise_amplitudes`).
 DEFAULT_AMPLITUDES: dict[str, tuple[float, ...]] = {
     "long_square": tuple(float(a) for a in range(-110, 251, 20)),
     "short_square": tuple(float(a) for a in range(200, 1001, 100)),
 }
+
+
+def _fold_current(model: NeuronModel) -> float:
+    """Top of the fold of the steady-state I-V above rest (pA): about the slow-ramp rheobase."""
+    v = np.arange(model.resting_potential(), -20.0, 0.01)
+    i = _ss_current(model, v)
+    down = np.flatnonzero(np.diff(i) < 0)
+    return float(i[down[0]]) if down.size else float(i[np.argmin(np.abs(v + 50.0))])
 
 
 def ramp_amplitude(model: NeuronModel | str, *, margin: float = 20.0) -> float:
@@ -864,12 +908,17 @@ def ramp_amplitude(model: NeuronModel | str, *, margin: float = 20.0) -> float:
     steady-state I-V curve; the ramp ends ``margin`` pA above it, rounded up to 10 pA, so the
     sweep stops soon after firing starts (as Allen's acquisition stops ramps).
     """
-    m = get_model(model)
-    v = np.arange(m.resting_potential(), -20.0, 0.01)
-    i = _ss_current(m, v)
-    down = np.flatnonzero(np.diff(i) < 0)
-    fold = float(i[down[0]]) if down.size else float(i[np.argmin(np.abs(v + 50.0))])
+    fold = _fold_current(get_model(model))
     return float(math.ceil((fold + margin) / 10.0) * 10.0)
+
+
+def noise_amplitudes(model: NeuronModel | str) -> tuple[float, ...]:
+    """Mean levels (pA) for noise sweeps: 0.75, 1 and 1.5 × the slow-ramp rheobase estimate.
+
+    These are the multiples of rheobase Allen's noise stimuli use, rounded to 10 pA.
+    """
+    fold = _fold_current(get_model(model))
+    return tuple(float(round(f * fold / 10.0) * 10.0) for f in (0.75, 1.0, 1.5))
 
 
 def _cell_protocols(
@@ -890,6 +939,8 @@ def _cell_protocols(
             amps: Sequence[float] = amplitudes[p]
         elif k is StimulusKind.RAMP:
             amps = [ramp_amplitude(model)]
+        elif k is StimulusKind.NOISE:
+            amps = noise_amplitudes(model)
         else:
             amps = DEFAULT_AMPLITUDES[p]
         out.append(protocol(k, amps, sampling_rate=sampling_rate))
@@ -972,7 +1023,9 @@ def simulate_cell(
     seed
         Seed of the noise; the same seed gives the same recording.
     protocols
-        Protocol kinds in acquisition order.
+        Protocol kinds in acquisition order (``"long_square"``, ``"short_square"``,
+        ``"ramp"``, ``"noise"``; noise is not in the default because its 3 s of changing
+        command take fine steps throughout).
     amplitudes
         Amplitudes (pA) per protocol kind, overriding :data:`DEFAULT_AMPLITUDES` (and
         :func:`ramp_amplitude` for ramps).
