@@ -544,7 +544,7 @@ def _integrate(
 
     table = stacked(dt_ms)
     table_slow = stacked(dt_ms * sub * _SLOW_BLOCK)
-    # Rows below this voltage (mV) are far from spike threshold.
+    # Long (multirate) steps only while every row is below this voltage (mV), see _SLOW_*.
     v_slow = np.array([m.v_traub + _SLOW_ABOVE_TRAUB for m in uniq])[row_model]
     gbar_all = np.array(
         [[m.conductance_ns(getattr(m, _CHANNELS[k][4])) for k in chans] for m in uniq]
