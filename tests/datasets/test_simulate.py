@@ -167,6 +167,25 @@ def test_input_resistance(
     assert rin == pytest.approx(sim.PRESETS[name].input_resistance(), rel=0.15)
 
 
+def test_membrane_time_constant_matches_truth() -> None:
+    from scipy.optimize import curve_fit
+
+    p = sim.protocol("long_square", [-10.0], start=0.05, duration=0.2, sweep_duration=0.3)
+    names = list(sim.PRESETS)
+    v = sim.simulate(
+        names, np.repeat(p.command, len(names), axis=0), current_noise_pa=0, recording_noise_mv=0
+    )
+    t = np.arange(int(0.03 * FS)) / FS
+    for name, trace in zip(names, v, strict=True):
+        seg = trace[int(0.05 * FS) :][: t.size]
+        (_, _, tau), _ = curve_fit(
+            lambda x, a, b, tau: a + b * np.exp(-x / tau), t, seg, p0=(seg[-1], 1.0, 0.01)
+        )
+        truth = sim.PRESETS[name].ground_truth()
+        assert tau == pytest.approx(truth["tau_s"], rel=0.2), name
+        assert seg[0] == pytest.approx(truth["v_rest_mv"], abs=0.05), name
+
+
 def test_lts_rebound_burst(long_squares: dict[str, np.ndarray]) -> None:
     end = START + STEP
     lts = crossings(long_squares["lts_interneuron"][row(-110.0)], t0=end, t1=end + 0.2)
@@ -376,6 +395,7 @@ def test_simulate_cell_recording() -> None:
     assert md["species"] == "synthetic" and md["seed"] == 3
     assert md["model"] == "fs_interneuron"
     assert md["model_parameters"]["g_kd"] == sim.PRESETS["fs_interneuron"].g_kd
+    assert md["model_truth"]["input_resistance_mohm"] == pytest.approx(114.3, abs=1.0)
     assert rec.cell_id == "sim_fs_interneuron_s3"
     # The +250 pA step fires, the -90 pA one does not; the 900 pA short square fires.
     assert crossings(rec[2].v).size > 50 and crossings(rec[0].v).size == 0

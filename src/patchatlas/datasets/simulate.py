@@ -158,6 +158,25 @@ class NeuronModel:
         i = _ss_current(self, np.array([v0 - 0.5, v0 + 0.5]))
         return float(1e3 / (i[1] - i[0]))
 
+    def membrane_time_constant(self) -> float:
+        """Membrane time constant at rest (s): capacitance / total chord conductance at rest.
+
+        This is the time constant of small, fast voltage changes (gates frozen at rest); slow
+        gates (Ih, M-current) add slower components to step responses.
+        """
+        v0 = self.resting_potential()
+        g = _ss_conductance(self, np.array([v0]))[0]
+        return float(self.capacitance_pf / g * 1e-3)
+
+    def ground_truth(self) -> dict[str, float]:
+        """Passive properties at rest, for checking feature extraction on simulated data."""
+        return {
+            "v_rest_mv": self.resting_potential(),
+            "input_resistance_mohm": self.input_resistance(),
+            "capacitance_pf": self.capacitance_pf,
+            "tau_s": self.membrane_time_constant(),
+        }
+
 
 PRESETS: dict[str, NeuronModel] = {
     "rs_pyramidal": NeuronModel(
@@ -334,6 +353,18 @@ def _ss_current(model: NeuronModel, v: FloatArray) -> FloatArray:
         _, _, power, _, gattr, eattr = _CHANNELS[k]
         open_ = inf[:, c] ** power * inf[:, nc + c]
         total += model.conductance_ns(getattr(model, gattr)) * open_ * (v - getattr(model, eattr))
+    return total
+
+
+def _ss_conductance(model: NeuronModel, v: FloatArray) -> FloatArray:
+    """Total steady-state chord conductance (nS) on the grid ``v``."""
+    chans = _channels_in([model])
+    inf, _ = _tables(model, chans, v, 0.01)
+    nc = len(chans)
+    total = np.zeros_like(v)
+    for c, k in enumerate(chans):
+        _, _, power, _, gattr, _ = _CHANNELS[k]
+        total += model.conductance_ns(getattr(model, gattr)) * inf[:, c] ** power * inf[:, nc + c]
     return total
 
 
@@ -985,6 +1016,7 @@ def _recording(
             "model": model.name,
             "model_description": model.description,
             "model_parameters": model.to_dict(),
+            "model_truth": model.ground_truth(),
             "seed": seed,
             "generator": "patchatlas.datasets.simulate",
             "patchatlas_version": __version__,
