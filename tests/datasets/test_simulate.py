@@ -271,6 +271,12 @@ def test_one_dimensional_command() -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def test_protocol_lengths_default_to_command_width() -> None:
+    p = sim.protocol("short_square", [300.0, 600.0])
+    q = sim.Protocol(p.name, p.kind, p.command, p.stimuli, p.sampling_rate)
+    assert q.lengths == (int(1.5 * FS),) * 2 == p.lengths
+
+
 def test_long_square_protocol() -> None:
     p = sim.protocol("long_square", np.arange(-110, 251, 20))
     assert p.command.shape == (19, int(3.0 * FS))
@@ -452,6 +458,7 @@ def test_demo_dataset() -> None:
         lambda: sim.simulate_cell("rs_pyramidal", protocols=("chirp",)),
         lambda: sim.NeuronModel(g_leak=-1.0),
         lambda: sim.demo_dataset(n_cells=0),
+        lambda: sim.Protocol("x", StimulusKind.LONG_SQUARE, np.zeros((2, 5)), (), 50e3),
     ],
 )
 def test_bad_input_raises_typed_errors(call: object) -> None:

@@ -770,6 +770,22 @@ class Protocol:
     sampling_rate: float
     lengths: tuple[int, ...] = field(default=())
 
+    def __post_init__(self) -> None:
+        if self.command.ndim != 2 or len(self.stimuli) != self.command.shape[0]:
+            raise DataError(
+                f"Protocol {self.name!r}: command must be (n_sweeps, n_samples) with one "
+                f"stimulus per sweep; got {self.command.shape} and {len(self.stimuli)} stimuli"
+            )
+        if not self.lengths:
+            object.__setattr__(self, "lengths", (self.command.shape[1],) * self.command.shape[0])
+        elif (
+            len(self.lengths) != self.command.shape[0] or max(self.lengths) > self.command.shape[1]
+        ):
+            raise DataError(
+                f"Protocol {self.name!r}: lengths {self.lengths} do not fit a command of shape "
+                f"{self.command.shape}"
+            )
+
     @property
     def n_sweeps(self) -> int:
         """Number of sweeps."""
