@@ -43,12 +43,15 @@ from patchatlas.ephys.model import Epoch, Recording, Stimulus, StimulusKind, Swe
 from patchatlas.errors import DataError
 
 __all__ = [
+    "DEFAULT_AMPLITUDES",
     "PRESETS",
     "NeuronModel",
     "Protocol",
     "demo_dataset",
     "get_model",
+    "noise_amplitudes",
     "protocol",
+    "ramp_amplitude",
     "simulate",
     "simulate_cell",
 ]
@@ -56,8 +59,8 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 
 # Voltage grid of the rate tables (mV).
-_V_MIN = -150.0
-_V_MAX = 100.0
+_V_MIN = -200.0
+_V_MAX = 120.0
 _DV = 0.02
 # Multirate integration: when every sweep is below its model's v_traub + _SLOW_ABOVE_TRAUB mV
 # (subthreshold), changes by less than _SLOW_MAX_RATE mV/ms, and the command is constant, one
@@ -155,6 +158,25 @@ class NeuronModel:
         i = _ss_current(self, np.array([v0 - 0.5, v0 + 0.5]))
         return float(1e3 / (i[1] - i[0]))
 
+    def membrane_time_constant(self) -> float:
+        """Membrane time constant at rest (s): capacitance / total chord conductance at rest.
+
+        This is the time constant of small, fast voltage changes (gates frozen at rest); slow
+        gates (Ih, M-current) add slower components to step responses.
+        """
+        v0 = self.resting_potential()
+        g = _ss_conductance(self, np.array([v0]))[0]
+        return float(self.capacitance_pf / g * 1e-3)
+
+    def ground_truth(self) -> dict[str, float]:
+        """Passive properties at rest, for checking feature extraction on simulated data."""
+        return {
+            "v_rest_mv": self.resting_potential(),
+            "input_resistance_mohm": self.input_resistance(),
+            "capacitance_pf": self.capacitance_pf,
+            "tau_s": self.membrane_time_constant(),
+        }
+
 
 PRESETS: dict[str, NeuronModel] = {
     "rs_pyramidal": NeuronModel(
@@ -192,7 +214,7 @@ PRESETS: dict[str, NeuronModel] = {
         v_traub=-50.0,
         g_m=0.03,
         tau_max_m=4000.0,
-        g_t=0.4,
+        g_t=0.5,
         g_h=0.01,
     ),
     "ib_pyramidal": NeuronModel(
@@ -334,6 +356,18 @@ def _ss_current(model: NeuronModel, v: FloatArray) -> FloatArray:
     return total
 
 
+def _ss_conductance(model: NeuronModel, v: FloatArray) -> FloatArray:
+    """Total steady-state chord conductance (nS) on the grid ``v``."""
+    chans = _channels_in([model])
+    inf, _ = _tables(model, chans, v, 0.01)
+    nc = len(chans)
+    total = np.zeros_like(v)
+    for c, k in enumerate(chans):
+        _, _, power, _, gattr, _ = _CHANNELS[k]
+        total += model.conductance_ns(getattr(model, gattr)) * inf[:, c] ** power * inf[:, nc + c]
+    return total
+
+
 def _rest_potentials(models: Sequence[NeuronModel]) -> FloatArray:
     """Most hyperpolarised stable zero of the steady-state current for each model (mV)."""
     v = np.arange(_V_MIN, _V_MAX, 0.01)
@@ -383,8 +417,9 @@ def simulate(
         Samples per second of the command and the returned voltage (Hz).
     dt
         Integration step in s; ``1 / sampling_rate`` must be a whole multiple of it. The default
-        20 µs equals the 50 kHz sample interval; 10 µs changes spike times by well under one
-        sample (see ``benchmarks/RESULTS-datasets.md``).
+        20 µs equals the 50 kHz sample interval; against a 5 µs reference it gives the same
+        spike counts, with spike times drifting by < 1 ms over a 1 s train (see
+        ``benchmarks/RESULTS-datasets.md``).
     seed
         Seed or generator of the current and recording noise.
     current_noise_pa, current_noise_tau
@@ -410,8 +445,9 @@ def simulate(
     Raises
     ------
     DataError
-        On a malformed command, a ``dt`` that does not divide the sample interval, or unknown
-        models.
+        On a malformed command, a ``dt`` that does not divide the sample interval, unknown
+        models, or a voltage that leaves the tabulated range (-200 to 120 mV; a command far too
+        large for the cell).
     """
     cmd = np.asarray(command_pa, dtype=np.float64)
     squeeze = cmd.ndim == 1
@@ -484,6 +520,15 @@ def _simulate_groups(
     )
 
 
+def _check_range(v: FloatArray, where: str) -> None:
+    lo, hi = float(np.min(v)), float(np.max(v))
+    if lo < _V_MIN + 1.0 or hi > _V_MAX - 1.0:
+        raise DataError(
+            f"simulate: the membrane voltage left [{_V_MIN:g}, {_V_MAX:g}] mV ({lo:.0f} to "
+            f"{hi:.0f} mV) in {where}; reduce the injected current"
+        )
+
+
 def _integrate(
     models: Sequence[NeuronModel],
     cmd: FloatArray,
@@ -517,30 +562,43 @@ def _integrate(
     nc = len(chans)
     vgrid = np.arange(_V_MIN, _V_MAX + _DV / 2, _DV)
     nv = vgrid.size
-    infs, decs = zip(*(_tables(m, chans, vgrid, dt_ms) for m in uniq), strict=True)
-    # One row per (model, voltage): [inf (2nc) | decay (2nc)].
-    table = np.concatenate(
-        [np.concatenate([i, d], axis=1) for i, d in zip(infs, decs, strict=True)], axis=0
-    )
-    slow_decs = [_tables(m, chans, vgrid, dt_ms * sub * _SLOW_BLOCK)[1] for m in uniq]
-    table_slow = np.concatenate(
-        [np.concatenate([i, d], axis=1) for i, d in zip(infs, slow_decs, strict=True)], axis=0
-    )
-    # Rows below this voltage (mV) are far from spike threshold.
+    two_nc = 2 * nc
+
+    def stacked(step_ms: float) -> FloatArray:
+        # One row per (model, voltage): [decay (2nc) | inf·(1 − decay) (2nc)], so that a gate
+        # update is g ← g·decay + inf·(1 − decay): two in-place operations per step.
+        parts = []
+        for m in uniq:
+            inf, dec_ = _tables(m, chans, vgrid, step_ms)
+            parts.append(np.concatenate([dec_, inf * (1.0 - dec_)], axis=1))
+        return np.concatenate(parts, axis=0)
+
+    table = stacked(dt_ms)
+    table_slow = stacked(dt_ms * sub * _SLOW_BLOCK)
+    # Long (multirate) steps only while every row is below this voltage (mV), see _SLOW_*.
     v_slow = np.array([m.v_traub + _SLOW_ABOVE_TRAUB for m in uniq])[row_model]
-    offset = (row_model * nv).astype(np.intp)
-    powers = np.array([_CHANNELS[k][2] for k in chans[1:]], dtype=np.float64)
     gbar_all = np.array(
         [[m.conductance_ns(getattr(m, _CHANNELS[k][4])) for k in chans] for m in uniq]
     )
     erev_all = np.array([[getattr(m, _CHANNELS[k][5]) for k in chans] for m in uniq])
-    gbar = gbar_all[row_model, 1:]
-    erev = erev_all[:, 1:]
-    # Leak (column 0) is constant: its g and g·E are added as a (n, 2) array.
-    leak = np.stack([gbar_all[:, 0], gbar_all[:, 0] * erev_all[:, 0]], axis=1)[row_model]
-    shared_e = bool(np.all(erev == erev[:1]))
-    e_mat = np.stack([np.ones(nc - 1), erev[0]], axis=1)  # (nc-1, 2)
-    ge_rows = (gbar * erev_all[row_model, 1:]) if not shared_e else gbar
+    single = len(uniq) == 1
+    if single:
+        # One model: conductances and reversals fold into one (nc, 2) matrix, leak included.
+        powers = np.array([_CHANNELS[k][2] for k in chans], dtype=np.float64)
+        e_mat = np.stack([gbar_all[0], gbar_all[0] * erev_all[0]], axis=1)
+        gbar = ge_rows = leak = np.zeros((n, 0))
+        shared_e = True
+        first = 0
+    else:
+        powers = np.array([_CHANNELS[k][2] for k in chans[1:]], dtype=np.float64)
+        gbar = gbar_all[row_model, 1:]
+        erev = erev_all[:, 1:]
+        # Leak (column 0) is constant: its g and g·E are added as a (n, 2) array.
+        leak = np.stack([gbar_all[:, 0], gbar_all[:, 0] * erev_all[:, 0]], axis=1)[row_model]
+        shared_e = bool(np.all(erev == erev[:1]))
+        e_mat = np.stack([np.ones(nc - 1), erev[0]], axis=1)  # (nc-1, 2)
+        ge_rows = gbar if shared_e else gbar * erev_all[row_model, 1:]
+        first = 1
     neg_dt_over_c = -dt_ms / np.array([m.capacitance_pf for m in uniq])[row_model]
 
     if v_init is None:
@@ -548,12 +606,14 @@ def _integrate(
     else:
         v = np.broadcast_to(np.asarray(v_init, dtype=np.float64), (n,)).copy()
     inv_dv = 1.0 / _DV
-    idx = np.clip(np.rint((v - _V_MIN) * inv_dv).astype(np.intp), 0, nv - 1) + offset
-    two_nc = 2 * nc
-    gates = table[idx, :two_nc].copy()
+    _check_range(v, "v_init")
+    # Table row of voltage v for row r: floor(v/dv + shift_r), shift_r = row offset + rounding.
+    shift = (row_model * nv).astype(np.float64) - _V_MIN * inv_dv + 0.5
+    idx = (v * inv_dv + shift).astype(np.intp)
+    gates = np.concatenate([_tables(m, chans, vgrid, dt_ms)[0] for m in uniq], axis=0)[idx].copy()
     # Views into the gate state (kept valid by in-place updates); column 0/nc is the leak.
-    act = gates[:, 1:nc]
-    inact = gates[:, nc + 1 :]
+    act = gates[:, first:nc]
+    inact = gates[:, nc + first :]
 
     # Ornstein-Uhlenbeck current noise, exact AR(1) discretisation on the dt grid, generated
     # chunk by chunk with a linear filter along time (no per-step Python work).
@@ -565,29 +625,30 @@ def _integrate(
     out = np.empty((n_samples, n))
     # Chunks of samples share one block of pre-drawn noise; a whole number of slow blocks.
     chunk = max(_SLOW_BLOCK, (20000 // sub) // _SLOW_BLOCK * _SLOW_BLOCK)
-    opn = np.empty((n, nc - 1))
+    opn = np.empty((n, nc - first))
     gs = np.empty((n, 2))
     vinf = np.empty(n)
     dec = np.empty(n)
     vf = np.empty(n)
     row = np.empty((n, 2 * two_nc))
-    row_inf = row[:, :two_nc]
-    row_dec = row[:, two_nc:]
-    lo, hi = 0.0, float(nv - 1)
-    shift = -_V_MIN * inv_dv + 0.5
+    row_dec = row[:, :two_nc]
+    row_inf = row[:, two_nc:]
 
     def step(drive_now: FloatArray, tab: FloatArray, ndc: FloatArray) -> None:
         # Conductances from the gates at the step's start, then the exact solution of the
         # linear membrane equation over the step, then every gate relaxed at the new voltage.
         np.power(act, powers, out=opn)
         opn[...] *= inact
-        if shared_e:
-            opn[...] *= gbar
+        if single:
             np.matmul(opn, e_mat, out=gs)
         else:
-            gs[:, 0] = np.einsum("ij,ij->i", opn, gbar)
-            gs[:, 1] = np.einsum("ij,ij->i", opn, ge_rows)
-        gs[...] += leak
+            if shared_e:
+                opn[...] *= gbar
+                np.matmul(opn, e_mat, out=gs)
+            else:
+                gs[:, 0] = np.einsum("ij,ij->i", opn, gbar)
+                gs[:, 1] = np.einsum("ij,ij->i", opn, ge_rows)
+            gs[...] += leak
         np.add(gs[:, 1], drive_now, out=vinf)
         vinf[...] /= gs[:, 0]
         np.multiply(gs[:, 0], ndc, out=dec)
@@ -597,12 +658,9 @@ def _integrate(
         v[...] += vinf
         np.multiply(v, inv_dv, out=vf)
         vf[...] += shift
-        np.maximum(vf, lo, out=vf)
-        np.minimum(vf, hi, out=vf)
         idx[...] = vf
-        idx[...] += offset
-        np.take(tab, idx, axis=0, out=row)
-        gates[...] -= row_inf
+        # mode="clip" only guards the table's ends; voltages are range-checked per chunk.
+        np.take(tab, idx, axis=0, out=row, mode="clip")
         gates[...] *= row_dec
         gates[...] += row_inf
 
@@ -619,6 +677,8 @@ def _integrate(
     while j < n_samples:
         jj = j % chunk
         if jj == 0:
+            if j:
+                _check_range(out[j - chunk : j], f"the sweeps at {j / (sub * dt):g} s")
             m_ = min(chunk, n_samples - j)
             if current_noise_pa > 0:
                 xi = draw(m_ * sub) * ou_b
@@ -655,6 +715,7 @@ def _integrate(
         for s_ in range(sub):
             step(drive[base + s_], table, neg_dt_over_c)
         j += 1
+    _check_range(out[max(0, n_samples - chunk) :], "the sweeps' end")
     res = np.ascontiguousarray(out.T)
     if recording_noise_mv > 0:
         res += draw(n_samples).T * recording_noise_mv
@@ -669,6 +730,7 @@ _PROTOCOL_NAMES = {
     StimulusKind.LONG_SQUARE: "Long Square",
     StimulusKind.SHORT_SQUARE: "Short Square",
     StimulusKind.RAMP: "Ramp",
+    StimulusKind.NOISE: "Noise",
 }
 
 #: Default windows (s) per kind: stimulus start, stimulus duration, sweep duration.
@@ -676,6 +738,7 @@ _DEFAULT_TIMING = {
     StimulusKind.LONG_SQUARE: (1.02, 1.0, 3.0),
     StimulusKind.SHORT_SQUARE: (1.02, 3e-3, 1.5),
     StimulusKind.RAMP: (1.02, math.nan, math.nan),
+    StimulusKind.NOISE: (1.02, 3.0, 4.5),
 }
 
 
@@ -695,6 +758,9 @@ class Protocol:
         One :class:`~patchatlas.ephys.model.Stimulus` per sweep (``source="simulated"``).
     sampling_rate
         Hz.
+    lengths
+        Each sweep's own number of samples (ramps of different final levels differ in length;
+        ``command`` is zero-padded to the longest).
     """
 
     name: str
@@ -703,6 +769,22 @@ class Protocol:
     stimuli: tuple[Stimulus, ...]
     sampling_rate: float
     lengths: tuple[int, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.command.ndim != 2 or len(self.stimuli) != self.command.shape[0]:
+            raise DataError(
+                f"Protocol {self.name!r}: command must be (n_sweeps, n_samples) with one "
+                f"stimulus per sweep; got {self.command.shape} and {len(self.stimuli)} stimuli"
+            )
+        if not self.lengths:
+            object.__setattr__(self, "lengths", (self.command.shape[1],) * self.command.shape[0])
+        elif (
+            len(self.lengths) != self.command.shape[0] or max(self.lengths) > self.command.shape[1]
+        ):
+            raise DataError(
+                f"Protocol {self.name!r}: lengths {self.lengths} do not fit a command of shape "
+                f"{self.command.shape}"
+            )
 
     @property
     def n_sweeps(self) -> int:
@@ -720,6 +802,9 @@ def protocol(
     sweep_duration: float | None = None,
     ramp_slope: float = 25.0,
     ramp_tail: float = 0.5,
+    noise_cv: float = 0.2,
+    noise_band: tuple[float, float] = (1.0, 100.0),
+    noise_seed: int = 0,
 ) -> Protocol:
     """Build the command waveforms of an Allen-style current-clamp protocol.
 
@@ -727,11 +812,13 @@ def protocol(
     ----------
     kind
         ``"long_square"`` (default 1 s step at 1.02 s in a 3 s sweep), ``"short_square"``
-        (3 ms step at 1.02 s in a 1.5 s sweep) or ``"ramp"`` (from 0 at 1.02 s, rising at
-        ``ramp_slope``).
+        (3 ms step at 1.02 s in a 1.5 s sweep), ``"ramp"`` (from 0 at 1.02 s, rising at
+        ``ramp_slope``) or ``"noise"`` (3 s of pink noise at 1.02 s in a 4.5 s sweep).
     amplitudes
-        One amplitude per sweep in pA: the step level, or for a ramp the level reached at its
-        end (the Allen convention), which sets the ramp's duration.
+        One amplitude per sweep in pA: the step level; for a ramp the level reached at its end
+        (the Allen convention), which sets the ramp's duration; for noise the mean level, around
+        which the noise has SD ``noise_cv · amplitude`` (the description's amplitude is then
+        the RMS about 0 pA, as for inferred noise epochs).
     sampling_rate
         Hz.
     start, duration, sweep_duration
@@ -740,6 +827,9 @@ def protocol(
         unless ``sweep_duration`` is given; the command is then zero-padded to the longest.
     ramp_slope, ramp_tail
         Ramp rate (pA/s) and the time recorded after the ramp ends (s).
+    noise_cv, noise_band, noise_seed
+        Noise SD relative to the mean level, its band (Hz; power ∝ 1/f inside it) and the seed
+        of the waveform, which is the same for every sweep (as Allen's noise stimuli).
 
     Returns
     -------
@@ -785,6 +875,13 @@ def protocol(
             lengths = np.full_like(lengths, round(sweep_duration * fs))
         i1 = i0 + n_ramp
     else:
+        if k is StimulusKind.NOISE and not (
+            noise_cv > 0 and 0 < noise_band[0] < noise_band[1] < fs / 2
+        ):
+            raise DataError(
+                f"protocol noise: need noise_cv > 0 and 0 < band < Nyquist, got {noise_cv!r}, "
+                f"{noise_band!r}"
+            )
         t_dur = t_dur if duration is None else float(duration)
         t_sweep = t_sweep if sweep_duration is None else float(sweep_duration)
         n_step = round(t_dur * fs)
@@ -801,10 +898,16 @@ def protocol(
         a_ = float(a)
         e = int(i1[r])
         if k is StimulusKind.RAMP:
-            # The line leaves 0 at t_start and reaches the amplitude on the ramp's last sample.
+            # Samples i0 .. e-1 rise by slope/fs each, from slope/fs to exactly the amplitude
+            # (held over each sample interval); the described window is [i0, e) / fs.
             slope = a_ / (e - i0) * fs
             command[r, i0:e] = slope * (np.arange(1, e - i0 + 1) / fs)
             epoch = Epoch("ramp", i0 / fs, e / fs, a_, slope=slope)
+        elif k is StimulusKind.NOISE:
+            wave = a_ * (1.0 + noise_cv * _pink(e - i0, fs, noise_band, noise_seed))
+            command[r, i0:e] = wave
+            a_ = round(float(np.sqrt(np.mean(wave * wave))), 3)
+            epoch = Epoch("noise", i0 / fs, e / fs, a_)
         else:
             command[r, i0:e] = a_
             epoch = Epoch("step", i0 / fs, e / fs, a_)
@@ -812,16 +915,37 @@ def protocol(
     return Protocol(name, k, command, tuple(stimuli), fs, tuple(int(x) for x in lengths))
 
 
+def _pink(n: int, fs: float, band: tuple[float, float], seed: int) -> FloatArray:
+    """Unit-SD noise of n samples with power ∝ 1/f inside ``band`` (Hz), zero outside."""
+    rng = np.random.default_rng(seed)
+    f = np.fft.rfftfreq(n, 1.0 / fs)
+    spec = rng.standard_normal(f.size) + 1j * rng.standard_normal(f.size)
+    inside = (f >= band[0]) & (f <= band[1])
+    spec = np.where(inside, spec / np.sqrt(np.maximum(f, 1e-12)), 0.0)
+    x = np.fft.irfft(spec, n)
+    x -= x.mean()
+    sd = float(x.std())
+    return x / sd if sd > 0 else x
+
+
 # --------------------------------------------------------------------------------------------
 # Cells and the demo dataset
 # --------------------------------------------------------------------------------------------
 
-#: Default amplitudes (pA) per protocol; the ramp's final level is set per model (see
-#: :func:`ramp_amplitude`).
+#: Default amplitudes (pA) per protocol; ramp and noise levels are set per model (see
+#: :func:`ramp_amplitude` and :func:`noise_amplitudes`).
 DEFAULT_AMPLITUDES: dict[str, tuple[float, ...]] = {
     "long_square": tuple(float(a) for a in range(-110, 251, 20)),
     "short_square": tuple(float(a) for a in range(200, 1001, 100)),
 }
+
+
+def _fold_current(model: NeuronModel) -> float:
+    """Top of the fold of the steady-state I-V above rest (pA): about the slow-ramp rheobase."""
+    v = np.arange(model.resting_potential(), -20.0, 0.01)
+    i = _ss_current(model, v)
+    down = np.flatnonzero(np.diff(i) < 0)
+    return float(i[down[0]]) if down.size else float(i[np.argmin(np.abs(v + 50.0))])
 
 
 def ramp_amplitude(model: NeuronModel | str, *, margin: float = 20.0) -> float:
@@ -831,12 +955,17 @@ def ramp_amplitude(model: NeuronModel | str, *, margin: float = 20.0) -> float:
     steady-state I-V curve; the ramp ends ``margin`` pA above it, rounded up to 10 pA, so the
     sweep stops soon after firing starts (as Allen's acquisition stops ramps).
     """
-    m = get_model(model)
-    v = np.arange(m.resting_potential(), -20.0, 0.01)
-    i = _ss_current(m, v)
-    down = np.flatnonzero(np.diff(i) < 0)
-    fold = float(i[down[0]]) if down.size else float(i[np.argmin(np.abs(v + 50.0))])
+    fold = _fold_current(get_model(model))
     return float(math.ceil((fold + margin) / 10.0) * 10.0)
+
+
+def noise_amplitudes(model: NeuronModel | str) -> tuple[float, ...]:
+    """Mean levels (pA) for noise sweeps: 0.75, 1 and 1.5 × the slow-ramp rheobase estimate.
+
+    These are the multiples of rheobase Allen's noise stimuli use, rounded to 10 pA.
+    """
+    fold = _fold_current(get_model(model))
+    return tuple(float(round(f * fold / 10.0) * 10.0) for f in (0.75, 1.0, 1.5))
 
 
 def _cell_protocols(
@@ -857,6 +986,8 @@ def _cell_protocols(
             amps: Sequence[float] = amplitudes[p]
         elif k is StimulusKind.RAMP:
             amps = [ramp_amplitude(model)]
+        elif k is StimulusKind.NOISE:
+            amps = noise_amplitudes(model)
         else:
             amps = DEFAULT_AMPLITUDES[p]
         out.append(protocol(k, amps, sampling_rate=sampling_rate))
@@ -901,6 +1032,7 @@ def _recording(
             "model": model.name,
             "model_description": model.description,
             "model_parameters": model.to_dict(),
+            "model_truth": model.ground_truth(),
             "seed": seed,
             "generator": "patchatlas.datasets.simulate",
             "patchatlas_version": __version__,
@@ -939,7 +1071,9 @@ def simulate_cell(
     seed
         Seed of the noise; the same seed gives the same recording.
     protocols
-        Protocol kinds in acquisition order.
+        Protocol kinds in acquisition order (``"long_square"``, ``"short_square"``,
+        ``"ramp"``, ``"noise"``; noise is not in the default because its 3 s of changing
+        command take fine steps throughout).
     amplitudes
         Amplitudes (pA) per protocol kind, overriding :data:`DEFAULT_AMPLITUDES` (and
         :func:`ramp_amplitude` for ramps).
