@@ -364,15 +364,7 @@ def _assert_inferred_matches(rec: Recording) -> None:
         ("long_square", list(range(-110, 251, 20))),
         ("short_square", [200, 500, 1000]),
         ("ramp", [60.0]),
-        pytest.param(
-            "noise",
-            [50.0, 100.0],
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="ephys.stimulus.infer_epochs cuts band-limited (1-100 Hz) noise into "
-                "many short steps",
-            ),
-        ),
+        pytest.param("noise", [50.0, 100.0]),
     ],
 )
 def test_stimulus_inference_recovers_protocols(kind: str, amps: list[float]) -> None:

@@ -75,11 +75,16 @@ def _holding_level(x: npt.NDArray[np.float64], tol: float) -> float:
     return float(np.median(sel))
 
 
-def _pieces_clean(x: npt.NDArray[np.float64], tol: float, sigma: float) -> list[_Piece]:
-    """Cut an exact (digitally generated) command into flat, ramp and noise pieces."""
+def _pieces_clean(x: npt.NDArray[np.float64], tol: float, rel_eps: float) -> list[_Piece]:
+    """Cut an exact (digitally generated) command into flat, ramp and noise pieces.
+
+    A sample is "moving" when it differs from the previous one by more than the number format's
+    rounding (``rel_eps`` of the largest level): flat stretches of a generated command repeat one
+    value exactly, while ramps and (even slow, band-limited) noise change at every sample.
+    """
     d = np.diff(x)
     scale = max(float(np.max(np.abs(x))), 1.0)
-    eps = max(4.0 * sigma, 1e-6 * scale)
+    eps = max(rel_eps * scale, 1e-12)
     moving = np.abs(d) > eps
     jump = np.abs(d) > tol
     # A jump is a boundary on its own; between jumps, runs of flat vs moving samples.
@@ -185,7 +190,10 @@ def infer_epochs(
         The holding level in pA, and the non-baseline epochs in time order, with amplitudes
         relative to the holding level. Windows are ``[start, end)`` in s.
     """
-    x = np.asarray(i, dtype=np.float64)
+    raw = np.asarray(i)
+    # rounding of the stored number format: float32 commands (ABF, NWB) jitter at ~1e-7
+    rel_eps = 1e-6 if raw.dtype == np.float32 else 1e-9
+    x = raw.astype(np.float64, copy=False)
     if x.ndim != 1 or x.size < 2 or not np.all(np.isfinite(x)):
         finite = x[np.isfinite(x)] if x.ndim == 1 else np.empty(0)
         return (float(np.median(finite)) if finite.size else 0.0), []
@@ -196,7 +204,7 @@ def infer_epochs(
     tol = max(abs_tol, 8.0 * sigma, 1e-4 * span)
     clean = sigma <= 1e-3 * max(span, 1.0) or float(np.mean(d == 0.0)) > 0.5
     if clean:
-        pieces = _pieces_clean(x, tol, sigma)
+        pieces = _pieces_clean(x, tol, rel_eps)
         # Protocols start at the holding level (ABF's pre-epoch holding period, MIES/Allen
         # sweeps, ...); fall back to the most common level when the sweep starts mid-epoch.
         first = pieces[0] if pieces else None
