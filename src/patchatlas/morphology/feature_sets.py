@@ -765,10 +765,26 @@ def features_table(
     """
     import pandas as pd
 
+    names, cols = _compute(
+        morphs, convention=convention, aligned=aligned, depth_pca=depth_pca, fit_pca=fit_pca
+    )
+    df = pd.DataFrame({k: np.asarray(v, dtype=np.float64) for k, v in cols.items()})
+    df.index = pd.Index(list(names), name="cell")
+    return df
+
+
+def _compute(
+    morphs: Sequence[Morphology] | MorphologySet,
+    *,
+    convention: str,
+    aligned: Sequence[Morphology] | None,
+    depth_pca: dict[str, DepthProfilePCA] | None,
+    fit_pca: bool,
+) -> tuple[tuple[str, ...], dict[str, FloatArray]]:
     _check_conv(convention)
     if isinstance(morphs, MorphologySet):
         ms = morphs
-        cells: list[Morphology] = list(ms)
+        cells: list[Morphology] = list(ms) if convention == "neurom" else []
     else:
         cells = list(morphs)
         if not cells:
@@ -777,7 +793,7 @@ def features_table(
         if empty:
             raise DataError(f"morphology {empty[0]} has no nodes; nothing to compute")
         ms = MorphologySet.pack(cells)
-    if aligned is not None and len(aligned) != len(cells):
+    if aligned is not None and len(aligned) != len(ms):
         raise DataError("aligned= must hold one layer-aligned morphology per cell, same order")
     f = Forest(ms)
     if convention == "allen":
@@ -786,9 +802,7 @@ def features_table(
         cols = _neurom(f, cells)
     else:
         cols = _gouwens(f, aligned=aligned, depth_pca=depth_pca, fit_pca=fit_pca)
-    df = pd.DataFrame({k: np.asarray(v, dtype=np.float64) for k, v in cols.items()})
-    df.index = pd.Index(list(ms.names), name="cell")
-    return df
+    return ms.names, cols
 
 
 def features(
@@ -818,11 +832,11 @@ def features(
     >>> f["total_length"] > 0
     True
     """
-    df = features_table(
+    _, cols = _compute(
         [morph],
         convention=convention,
         aligned=None if aligned is None else [aligned],
         depth_pca=depth_pca,
         fit_pca=False,
     )
-    return {str(k): float(v) for k, v in df.iloc[0].items()}
+    return {k: float(np.asarray(v, dtype=np.float64)[0]) for k, v in cols.items()}
