@@ -134,6 +134,12 @@ def test_synthetic_generator_plausible() -> None:
     f = features(pyr, convention="gouwens")
     assert 500 < f["apical_dendrite_total_length"] < 10_000
     assert f["apical_dendrite_bias_y"] > 0  # apical goes toward pia
+    assert f["dendrite_total_length"] == pytest.approx(
+        f["basal_dendrite_total_length"] + f["apical_dendrite_total_length"]
+    )
+    assert f["dendrite_max_euclidean_distance"] == pytest.approx(
+        max(f["basal_dendrite_max_euclidean_distance"], f["apical_dendrite_max_euclidean_distance"])
+    )
     assert f["axon_bias_y"] < 0
     a = features(inh)
     assert 2_000 < a["total_length"] < 30_000

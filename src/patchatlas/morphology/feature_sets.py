@@ -188,6 +188,7 @@ GOUWENS_TYPES: dict[str, tuple[int, ...]] = {
     "axon": (2,),
     "basal_dendrite": (3,),
     "apical_dendrite": (4,),
+    "dendrite": (3, 4),
 }
 _G_COMMON = [
     ("extent_x", "µm", "max − min of x over type-T nodes"),
