@@ -337,7 +337,7 @@ def _allen(f: Forest) -> dict[str, FloatArray]:
     v = f.view(ALLEN_NEURITES)
     out: dict[str, FloatArray] = {}
     out["number_nodes"] = f.count(v.mask)
-    stems = f.neurite & f.has & (f.pp == f.root[f.cell])
+    stems = f.neurite & f.has & (f.pp == f.root[f.cell]) & f.soma[f.root][f.cell]
     out["number_stems"] = f.count(stems)
     out["number_tips"] = f.count(v.tips)
     extra = np.where(v.bif, v.nch - 1, 0).astype(np.float64)
@@ -641,7 +641,7 @@ def _gouwens(
             out[pre + "mean_moments_along_max_distance_projection"] = mean_m
             out[pre + "std_moments_along_max_distance_projection"] = std_m
     out["none_early_branch_path"] = _early_branch_path(f)
-    out["soma_surface_area"] = 4.0 * np.pi * f.r[f.root] ** 2
+    out["soma_surface_area"] = np.where(f.soma[f.root], 4.0 * np.pi * f.r[f.root] ** 2, np.nan)
     # depth features
     if aligned is not None:
         out.update(_depth_features(aligned, depth_pca=depth_pca, fit_pca=fit_pca))
