@@ -448,7 +448,7 @@ def _section_end(parent: IntArray, branch_end: npt.NDArray[np.bool_]) -> IntArra
     return end_of_chain[chain]
 
 
-def _neurom(f: Forest, morphs: Sequence[Morphology]) -> dict[str, FloatArray]:
+def _neurom(f: Forest, cells: Sequence[Morphology]) -> dict[str, FloatArray]:
     from patchatlas.morphology.tree import nearest_marked_ancestor
 
     out: dict[str, FloatArray] = {}
@@ -456,8 +456,10 @@ def _neurom(f: Forest, morphs: Sequence[Morphology]) -> dict[str, FloatArray]:
     pN = f.neurite_parent
     nchN = np.bincount(pN[pN >= 0], minlength=f.n).astype(np.int64)
     roots = neur & (pN < 0)
-    sec_start = roots | (neur & (pN >= 0) & (nchN[np.maximum(pN, 0)] >= 2))
+    forced = _forced_section_starts(f, cells) & neur & (pN >= 0)
+    sec_start = roots | (neur & (pN >= 0) & (nchN[np.maximum(pN, 0)] >= 2)) | forced
     sec_end = neur & (nchN != 1)
+    sec_end[pN[forced]] = True
     leaves = neur & (nchN == 0)
     comp = neur & (pN >= 0)
     out["number_of_neurites"] = f.count(roots)
@@ -465,7 +467,9 @@ def _neurom(f: Forest, morphs: Sequence[Morphology]) -> dict[str, FloatArray]:
     out["number_of_bifurcations"] = f.count(neur & (nchN == 2))
     out["number_of_forking_points"] = f.count(neur & (nchN >= 2))
     out["number_of_leaves"] = f.count(leaves)
-    lens = _lengths(f, comp, prefix="")
+    # a Neurolucida child section starts with its own copy of the branch point: no segment
+    # joins it to the parent section (MorphIO), so that zero-length link has no area/volume
+    lens = _lengths(f, comp & ~(forced & (f.seg == 0)), prefix="")
     out["total_length"] = lens["total_length"]
     out["total_area"] = lens["total_surface"]
     out["total_volume"] = lens["total_volume"]
@@ -473,7 +477,7 @@ def _neurom(f: Forest, morphs: Sequence[Morphology]) -> dict[str, FloatArray]:
 
     order = ancestor_sum(pN, sec_start.astype(np.float64)) - 1.0
     out["max_branch_order"] = np.nan_to_num(f.max(order, neur), nan=0.0)
-    center = _neurom_soma_centers(morphs)
+    center = _neurom_soma_centers(cells)
     d_end = np.linalg.norm(f.xyz - center[f.cell], axis=1)
     out["max_radial_distance"] = np.nan_to_num(f.max(d_end, leaves), nan=0.0)
     pathN = ancestor_sum(pN, np.where(comp, f.seg, 0.0))
@@ -508,9 +512,24 @@ def _neurom(f: Forest, morphs: Sequence[Morphology]) -> dict[str, FloatArray]:
     for ax, nm in enumerate(("total_width", "total_height", "total_depth")):
         w = f.max(f.xyz[:, ax], neur) - f.min(f.xyz[:, ax], neur)
         out[nm] = np.nan_to_num(w, nan=0.0)
-    radius, area = _neurom_soma(morphs)
+    radius, area = _neurom_soma(cells)
     out["soma_radius"] = radius
     out["soma_surface_area"] = area
+    return out
+
+
+def _forced_section_starts(f: Forest, cells: Sequence[Morphology]) -> npt.NDArray[np.bool_]:
+    """Rows that start a section because the file says so (Neurolucida branch blocks)."""
+    out = np.zeros(f.n, dtype=bool)
+    for k, m in enumerate(cells):
+        ids = m.meta.get("section_start_ids")
+        if not ids:
+            continue
+        order = np.argsort(m.ids)
+        pos = np.searchsorted(m.ids[order], np.asarray(ids, dtype=np.int64))
+        pos = np.clip(pos, 0, len(m) - 1)
+        rows = order[pos][m.ids[order][pos] == np.asarray(ids)]
+        out[rows + int(f.offsets[k])] = True
     return out
 
 
