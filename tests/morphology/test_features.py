@@ -134,6 +134,12 @@ def test_synthetic_generator_plausible() -> None:
     f = features(pyr, convention="gouwens")
     assert 500 < f["apical_dendrite_total_length"] < 10_000
     assert f["apical_dendrite_bias_y"] > 0  # apical goes toward pia
+    assert f["dendrite_total_length"] == pytest.approx(
+        f["basal_dendrite_total_length"] + f["apical_dendrite_total_length"]
+    )
+    assert f["dendrite_max_euclidean_distance"] == pytest.approx(
+        max(f["basal_dendrite_max_euclidean_distance"], f["apical_dendrite_max_euclidean_distance"])
+    )
     assert f["axon_bias_y"] < 0
     a = features(inh)
     assert 2_000 < a["total_length"] < 30_000
@@ -156,3 +162,14 @@ def test_sholl_difference_array_matches_brute_force() -> None:
     mat = sholl_matrix([m, synthetic_morphology("pyramidal", seed=1)], radii)
     np.testing.assert_array_equal(mat[0], got)
     assert mat.shape == (2, radii.size)
+
+
+def test_cell_without_soma() -> None:
+    m = parse_swc(b"1 3 0 0 0 1 -1\n2 3 0 1 0 1 1\n3 3 1 2 0 1 2\n")
+    a = features(m, convention="allen")
+    assert a["number_stems"] == 0 and np.isnan(a["soma_surface"])
+    assert a["total_length"] == pytest.approx(1 + math.sqrt(2))
+    g = features(m, convention="gouwens")
+    assert np.isnan(g["soma_surface_area"]) and np.isnan(g["axon_total_length"])
+    n = features(m, convention="neurom")
+    assert n["number_of_neurites"] == 1 and np.isnan(n["soma_surface_area"])

@@ -178,3 +178,35 @@ def test_asc_truncated(tmp_path: Path) -> None:
     )
     with pytest.raises(CorruptFileError, match="open"):
         patchatlas.read(f)
+
+
+def test_fuzzed_input_only_raises_patchatlas_errors() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from patchatlas.errors import PatchAtlasError
+
+    line = st.lists(
+        st.one_of(
+            st.integers(-3, 12).map(str),
+            st.floats(allow_nan=True, allow_infinity=True).map(repr),
+            st.sampled_from(["#", "x", "1.000000", "-1", ",", "\t"]),
+        ),
+        min_size=0,
+        max_size=9,
+    ).map(" ".join)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(line, max_size=30))
+    def check(lines: list[str]) -> None:
+        try:
+            m = parse_swc("\n".join(lines).encode())
+        except PatchAtlasError:
+            return
+        assert np.all(m.parent < np.arange(len(m)))
+        from patchatlas.morphology import features, validate
+
+        validate(m, profile="lenient")
+        features(m, convention="allen")
+
+    check()

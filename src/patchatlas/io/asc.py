@@ -94,6 +94,7 @@ def parse_asc(text: str, *, name: str = "", source: str | None = None) -> Morpho
     forms = _nest(_tokenize(text), where)
     contour: list[list[float]] = []
     rows: list[list[float]] = []  # id type x y z r parent (parent as row index, -1 = soma)
+    block_starts: list[int] = []  # first point of each child section written in the file
     n_neurites = 0
     for form in forms:
         if not isinstance(form, list):
@@ -107,10 +108,11 @@ def parse_asc(text: str, *, name: str = "", source: str | None = None) -> Morpho
         n_neurites += 1
         ntype = _TYPES[kind]
         # iterative walk: (items, parent_row)
-        work: list[tuple[list[Any], int]] = [(form, -1)]
+        work: list[tuple[list[Any], int, bool]] = [(form, -1, False)]
         while work:
-            items, par = work.pop()
+            items, par, from_block = work.pop()
             last = par
+            first = from_block
             for item in items:
                 if item == "|":
                     continue
@@ -118,6 +120,9 @@ def parse_asc(text: str, *, name: str = "", source: str | None = None) -> Morpho
                 if pt is not None:
                     rows.append([ntype, pt[0], pt[1], pt[2], pt[3] / 2.0, last])
                     last = len(rows) - 1
+                    if first:
+                        block_starts.append(last)
+                        first = False
                     continue
                 if isinstance(item, list) and item and isinstance(item[0], list):
                     # a branch block: children separated by '|'
@@ -130,7 +135,7 @@ def parse_asc(text: str, *, name: str = "", source: str | None = None) -> Morpho
                         else:
                             child.append(sub)
                     children.append(child)
-                    work.extend((c, last) for c in reversed(children) if c)
+                    work.extend((c, last, True) for c in reversed(children) if c)
     if not rows and not contour:
         raise CorruptFileError(
             where, "no soma contour and no neurite found in the Neurolucida file"
@@ -159,7 +164,13 @@ def parse_asc(text: str, *, name: str = "", source: str | None = None) -> Morpho
         name=name,
         source=source,
         soma_contour=c,
-        meta={"format": "asc", "n_neurites": n_neurites},
+        meta={
+            "format": "asc",
+            "n_neurites": n_neurites,
+            # ids of the first point of every child section written as a branch block: the
+            # neurom convention starts a section there even with a single child (MorphIO does)
+            "section_start_ids": (np.asarray(block_starts, dtype=np.int64) + 1 + shift).tolist(),
+        },
     )
 
 

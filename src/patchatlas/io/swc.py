@@ -116,6 +116,12 @@ def parse_swc(data: bytes, *, name: str = "", source: str | None = None) -> Morp
         raise CorruptFileError(
             where, f"line {int(line_no[k])}: id, type or parent is not a finite number"
         )
+    huge = np.abs(int_cols) > 2.0**53
+    if huge.any():
+        k = int(np.flatnonzero(huge.any(axis=1))[0])
+        raise CorruptFileError(
+            where, f"line {int(line_no[k])}: id, type or parent is too large to be an id"
+        )
     nonint = int_cols != np.round(int_cols)
     if nonint.any():
         k = int(np.flatnonzero(nonint.any(axis=1))[0])

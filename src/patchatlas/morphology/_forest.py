@@ -89,11 +89,12 @@ class Forest:
         self.pp: IntArray = np.where(self.has, self.p, 0)
         self.soma: BoolArray = self.t == SOMA
         self.neurite: BoolArray = ~self.soma
-        d = self.xyz - self.xyz[self.pp]
-        self.seg: FloatArray = np.where(self.has, np.sqrt(np.einsum("ij,ij->i", d, d)), 0.0)
-        self.center: FloatArray = self.xyz[self.root]
-        self.rel: FloatArray = self.xyz - self.center[self.cell]
-        self.dist: FloatArray = np.sqrt(np.einsum("ij,ij->i", self.rel, self.rel))
+        with np.errstate(invalid="ignore", over="ignore"):  # non-finite input → NaN features
+            d = self.xyz - self.xyz[self.pp]
+            self.seg: FloatArray = np.where(self.has, np.sqrt(np.einsum("ij,ij->i", d, d)), 0.0)
+            self.center: FloatArray = self.xyz[self.root]
+            self.rel: FloatArray = self.xyz - self.center[self.cell]
+            self.dist: FloatArray = np.sqrt(np.einsum("ij,ij->i", self.rel, self.rel))
         self.nch: IntArray = np.bincount(self.p[self.has], minlength=self.n).astype(np.int64)
         self._views: dict[tuple[int, ...] | None, TypeView] = {}
 

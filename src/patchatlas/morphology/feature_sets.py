@@ -188,6 +188,7 @@ GOUWENS_TYPES: dict[str, tuple[int, ...]] = {
     "axon": (2,),
     "basal_dendrite": (3,),
     "apical_dendrite": (4,),
+    "dendrite": (3, 4),
 }
 _G_COMMON = [
     ("extent_x", "µm", "max − min of x over type-T nodes"),
@@ -336,7 +337,7 @@ def _allen(f: Forest) -> dict[str, FloatArray]:
     v = f.view(ALLEN_NEURITES)
     out: dict[str, FloatArray] = {}
     out["number_nodes"] = f.count(v.mask)
-    stems = f.neurite & f.has & (f.pp == f.root[f.cell])
+    stems = f.neurite & f.has & (f.pp == f.root[f.cell]) & f.soma[f.root][f.cell]
     out["number_stems"] = f.count(stems)
     out["number_tips"] = f.count(v.tips)
     extra = np.where(v.bif, v.nch - 1, 0).astype(np.float64)
@@ -447,7 +448,7 @@ def _section_end(parent: IntArray, branch_end: npt.NDArray[np.bool_]) -> IntArra
     return end_of_chain[chain]
 
 
-def _neurom(f: Forest, morphs: Sequence[Morphology]) -> dict[str, FloatArray]:
+def _neurom(f: Forest, cells: Sequence[Morphology]) -> dict[str, FloatArray]:
     from patchatlas.morphology.tree import nearest_marked_ancestor
 
     out: dict[str, FloatArray] = {}
@@ -455,8 +456,10 @@ def _neurom(f: Forest, morphs: Sequence[Morphology]) -> dict[str, FloatArray]:
     pN = f.neurite_parent
     nchN = np.bincount(pN[pN >= 0], minlength=f.n).astype(np.int64)
     roots = neur & (pN < 0)
-    sec_start = roots | (neur & (pN >= 0) & (nchN[np.maximum(pN, 0)] >= 2))
+    forced = _forced_section_starts(f, cells) & neur & (pN >= 0)
+    sec_start = roots | (neur & (pN >= 0) & (nchN[np.maximum(pN, 0)] >= 2)) | forced
     sec_end = neur & (nchN != 1)
+    sec_end[pN[forced]] = True
     leaves = neur & (nchN == 0)
     comp = neur & (pN >= 0)
     out["number_of_neurites"] = f.count(roots)
@@ -464,7 +467,9 @@ def _neurom(f: Forest, morphs: Sequence[Morphology]) -> dict[str, FloatArray]:
     out["number_of_bifurcations"] = f.count(neur & (nchN == 2))
     out["number_of_forking_points"] = f.count(neur & (nchN >= 2))
     out["number_of_leaves"] = f.count(leaves)
-    lens = _lengths(f, comp, prefix="")
+    # a Neurolucida child section starts with its own copy of the branch point: no segment
+    # joins it to the parent section (MorphIO), so that zero-length link has no area/volume
+    lens = _lengths(f, comp & ~(forced & (f.seg == 0)), prefix="")
     out["total_length"] = lens["total_length"]
     out["total_area"] = lens["total_surface"]
     out["total_volume"] = lens["total_volume"]
@@ -472,7 +477,7 @@ def _neurom(f: Forest, morphs: Sequence[Morphology]) -> dict[str, FloatArray]:
 
     order = ancestor_sum(pN, sec_start.astype(np.float64)) - 1.0
     out["max_branch_order"] = np.nan_to_num(f.max(order, neur), nan=0.0)
-    center = _neurom_soma_centers(morphs)
+    center = _neurom_soma_centers(cells)
     d_end = np.linalg.norm(f.xyz - center[f.cell], axis=1)
     out["max_radial_distance"] = np.nan_to_num(f.max(d_end, leaves), nan=0.0)
     pathN = ancestor_sum(pN, np.where(comp, f.seg, 0.0))
@@ -507,9 +512,24 @@ def _neurom(f: Forest, morphs: Sequence[Morphology]) -> dict[str, FloatArray]:
     for ax, nm in enumerate(("total_width", "total_height", "total_depth")):
         w = f.max(f.xyz[:, ax], neur) - f.min(f.xyz[:, ax], neur)
         out[nm] = np.nan_to_num(w, nan=0.0)
-    radius, area = _neurom_soma(morphs)
+    radius, area = _neurom_soma(cells)
     out["soma_radius"] = radius
     out["soma_surface_area"] = area
+    return out
+
+
+def _forced_section_starts(f: Forest, cells: Sequence[Morphology]) -> npt.NDArray[np.bool_]:
+    """Rows that start a section because the file says so (Neurolucida branch blocks)."""
+    out = np.zeros(f.n, dtype=bool)
+    for k, m in enumerate(cells):
+        ids = m.meta.get("section_start_ids")
+        if not ids:
+            continue
+        order = np.argsort(m.ids)
+        pos = np.searchsorted(m.ids[order], np.asarray(ids, dtype=np.int64))
+        pos = np.clip(pos, 0, len(m) - 1)
+        rows = order[pos][m.ids[order][pos] == np.asarray(ids)]
+        out[rows + int(f.offsets[k])] = True
     return out
 
 
@@ -640,7 +660,7 @@ def _gouwens(
             out[pre + "mean_moments_along_max_distance_projection"] = mean_m
             out[pre + "std_moments_along_max_distance_projection"] = std_m
     out["none_early_branch_path"] = _early_branch_path(f)
-    out["soma_surface_area"] = 4.0 * np.pi * f.r[f.root] ** 2
+    out["soma_surface_area"] = np.where(f.soma[f.root], 4.0 * np.pi * f.r[f.root] ** 2, np.nan)
     # depth features
     if aligned is not None:
         out.update(_depth_features(aligned, depth_pca=depth_pca, fit_pca=fit_pca))
@@ -765,10 +785,26 @@ def features_table(
     """
     import pandas as pd
 
+    names, cols = _compute(
+        morphs, convention=convention, aligned=aligned, depth_pca=depth_pca, fit_pca=fit_pca
+    )
+    df = pd.DataFrame({k: np.asarray(v, dtype=np.float64) for k, v in cols.items()})
+    df.index = pd.Index(list(names), name="cell")
+    return df
+
+
+def _compute(
+    morphs: Sequence[Morphology] | MorphologySet,
+    *,
+    convention: str,
+    aligned: Sequence[Morphology] | None,
+    depth_pca: dict[str, DepthProfilePCA] | None,
+    fit_pca: bool,
+) -> tuple[tuple[str, ...], dict[str, FloatArray]]:
     _check_conv(convention)
     if isinstance(morphs, MorphologySet):
         ms = morphs
-        cells: list[Morphology] = list(ms)
+        cells: list[Morphology] = list(ms) if convention == "neurom" else []
     else:
         cells = list(morphs)
         if not cells:
@@ -777,7 +813,7 @@ def features_table(
         if empty:
             raise DataError(f"morphology {empty[0]} has no nodes; nothing to compute")
         ms = MorphologySet.pack(cells)
-    if aligned is not None and len(aligned) != len(cells):
+    if aligned is not None and len(aligned) != len(ms):
         raise DataError("aligned= must hold one layer-aligned morphology per cell, same order")
     f = Forest(ms)
     if convention == "allen":
@@ -786,9 +822,7 @@ def features_table(
         cols = _neurom(f, cells)
     else:
         cols = _gouwens(f, aligned=aligned, depth_pca=depth_pca, fit_pca=fit_pca)
-    df = pd.DataFrame({k: np.asarray(v, dtype=np.float64) for k, v in cols.items()})
-    df.index = pd.Index(list(ms.names), name="cell")
-    return df
+    return ms.names, cols
 
 
 def features(
@@ -818,11 +852,11 @@ def features(
     >>> f["total_length"] > 0
     True
     """
-    df = features_table(
+    _, cols = _compute(
         [morph],
         convention=convention,
         aligned=None if aligned is None else [aligned],
         depth_pca=depth_pca,
         fit_pca=False,
     )
-    return {str(k): float(v) for k, v in df.iloc[0].items()}
+    return {k: float(np.asarray(v, dtype=np.float64)[0]) for k, v in cols.items()}

@@ -263,15 +263,16 @@ class Morphology:
                     ln(rows),
                 )
             )
-        # cycles
-        _, bad = depth_and_cycles(parent_row)
+        # cycles (impossible when every parent row precedes its child: skip the check then)
+        sorted_rows = bool(np.all(parent_row < np.arange(n)))
+        bad = np.zeros(n, dtype=bool) if sorted_rows else depth_and_cycles(parent_row)[1]
         if bad.any():
             raise ValidationError(
                 f"{label}: parent links form a cycle through node(s) "
                 f"{list(_ids(ids_a[bad], 10))}; fix the parent column"
             )
-        perm = topological_order(parent_row)
-        if not np.array_equal(perm, np.arange(n)):
+        perm = np.arange(n) if sorted_rows else topological_order(parent_row)
+        if not sorted_rows and not np.array_equal(perm, np.arange(n)):
             inv = np.empty(n, dtype=np.int64)
             inv[perm] = np.arange(n)
             pr = parent_row[perm]
