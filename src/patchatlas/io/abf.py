@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import struct
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,59 @@ def _sniff(path: Path) -> str:
     )
 
 
+# ABF2 section map: 18 entries of (block index uint32, entry size uint32, entry count int32, pad)
+# from byte 76; the names follow the Axon ABF2 header layout.
+_ABF2_SECTIONS = (
+    "Protocol", "ADC", "DAC", "Epoch", "ADCPerDAC", "EpochPerDAC", "UserList", "StatsRegion",
+    "Math", "Strings", "Data", "Tag", "Scope", "Delta", "VoiceTag", "SynchArray", "Annotation",
+    "Stats",
+)  # fmt: skip
+
+
+def _check_header(path: Path, version: str) -> None:
+    """Reject headers whose counts point past the end of the file before pyabf allocates them.
+
+    A damaged count (a flipped bit) otherwise makes pyabf build lists or arrays of billions of
+    entries, which can exhaust the machine's memory instead of raising an error.
+    """
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(6144)
+    if version == "abf2":
+        if len(head) < 76 + 16 * len(_ABF2_SECTIONS):
+            raise CorruptFileError(path, f"ABF2 header is truncated ({len(head)} bytes)")
+        for k, name in enumerate(_ABF2_SECTIONS):
+            block, entry, count = struct.unpack_from("<IIi", head, 76 + 16 * k)
+            if count < 0 or (count > 0 and (entry == 0 or block * 512 + entry * count > size)):
+                raise CorruptFileError(
+                    path,
+                    f"ABF2 {name} section ({count} entries of {entry} bytes at block {block}) "
+                    f"does not fit in the {size}-byte file",
+                    "the file is truncated or its header is damaged",
+                )
+        return
+    if len(head) < 2048:
+        raise CorruptFileError(path, f"ABF1 header is truncated ({len(head)} bytes)")
+    (acq_len,) = struct.unpack_from("<i", head, 10)
+    (episodes,) = struct.unpack_from("<i", head, 16)
+    (data_ptr,) = struct.unpack_from("<i", head, 40)
+    (fmt,) = struct.unpack_from("<h", head, 100)
+    (n_adc,) = struct.unpack_from("<h", head, 120)
+    sample_bytes = 4 if fmt == 1 else 2
+    if not 1 <= n_adc <= 16:
+        raise CorruptFileError(path, f"ABF1 header declares {n_adc} ADC channels (1-16 allowed)")
+    if acq_len < 0 or episodes < 0 or data_ptr < 0 or episodes > max(acq_len, 1):
+        raise CorruptFileError(
+            path, f"ABF1 header has inconsistent counts ({acq_len} samples, {episodes} sweeps)"
+        )
+    if data_ptr * 512 + acq_len * sample_bytes > size:
+        raise CorruptFileError(
+            path,
+            f"ABF1 header declares {acq_len} samples, more than the {size}-byte file holds",
+            "the file is truncated or its header is damaged",
+        )
+
+
 def _load(path: Path) -> Any:
     import pyabf
 
@@ -68,6 +122,7 @@ def read_abf(path: str | Path, *, cell_id: str | None = None) -> Recording:
     p = Path(path)
     check_file(p)
     version = _sniff(p)
+    _check_header(p, version)
     with wrap_errors(p, "ABF"):
         abf = _load(p)
         recording = _to_recording(abf, p, version, cell_id)

@@ -107,6 +107,47 @@ def _is_hdf5(path: Path) -> bool:
     return False
 
 
+def _check_global_heaps(path: Path) -> None:
+    """Walk every HDF5 global heap collection ("GCOL") and reject damaged ones.
+
+    Variable-length strings live in global heap collections. A damaged object size in one of
+    them makes the HDF5 library loop forever when it parses the collection, in C code that no
+    Python timeout can interrupt; checking the collections first turns that into an error. A
+    collection is a 16-byte header (signature, version 1, 3 reserved bytes, 8-byte size) and
+    objects of a 16-byte header (2-byte index, 2-byte reference count, 4 reserved bytes, 8-byte
+    size) plus data padded to 8 bytes; index 0 is the free space that ends it.
+    """
+    import mmap
+    import struct
+
+    size = os.path.getsize(path)
+    obj_header = struct.Struct("<HHIQ").unpack_from
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        pos = mm.find(b"GCOL\x01\x00\x00\x00")
+        while pos >= 0:
+            if pos + 16 <= size:
+                (coll,) = struct.unpack_from("<Q", mm, pos + 8)
+                if 4096 <= coll <= size - pos:
+                    end = pos + coll
+                    o = pos + 16
+                    while o + 16 <= end:
+                        idx, _, _, osz = obj_header(mm, o)
+                        if idx == 0:
+                            # the free-space object spans the rest of the collection
+                            step = osz if osz == end - o else end + 1 - o
+                        else:
+                            step = 16 + (osz + 7) // 8 * 8
+                        if o + step > end:
+                            raise CorruptFileError(
+                                path,
+                                f"HDF5 global heap at byte {pos} is damaged (object {idx} of "
+                                f"{osz} bytes does not fit the collection)",
+                                "the file is damaged; re-copy or re-export it",
+                            )
+                        o += step
+            pos = mm.find(b"GCOL\x01\x00\x00\x00", pos + 4)
+
+
 def _text(value: Any) -> str:
     """Decode an HDF5 scalar / 1-element array / bytes into a str."""
     if isinstance(value, np.ndarray):
@@ -141,6 +182,7 @@ def sniff_nwb(path: str | os.PathLike[str]) -> tuple[str, str]:
         )
     import h5py
 
+    _check_global_heaps(p)
     with wrap_errors(p, "an HDF5/NWB file"), h5py.File(p, "r") as h5:
         return _sniff_open(h5, p)
 
@@ -771,20 +813,36 @@ def _attach_labnotebook(h5: Any, pairs: list[_Pair]) -> None:
     wanted = {p.number for p in pairs}
     if "numericalKeys" in dev and "numericalValues" in dev:
         keys = _key_names(dev["numericalKeys"])
-        vals = np.asarray(dev["numericalValues"][()], dtype=np.float64)
-        if vals.ndim == 3 and keys and "SweepNum" in keys and vals.shape[1] == len(keys):
-            sweep_col = vals[:, keys.index("SweepNum"), 0]
+        nds = dev["numericalValues"]
+        if len(nds.shape) == 3 and keys and "SweepNum" in keys and nds.shape[1] == len(keys):
+            # The notebook grows with every sweep ever acquired (tens of MB once unpacked):
+            # read the sweep column, then only the rows of the sweeps in the file.
+            sweep_col = np.asarray(nds[:, keys.index("SweepNum"), 0], dtype=np.float64)
             for n in wanted:
-                rows = vals[sweep_col == n]
+                idx = np.flatnonzero(sweep_col == n)
+                rows = (
+                    np.asarray(nds[idx.tolist(), :, :], dtype=np.float64)
+                    if idx.size
+                    else np.empty((0, *nds.shape[1:]))
+                )
                 numeric[n] = {"_rows": rows}
             numeric[-1] = {"_keys": keys}
     if "textualKeys" in dev and "textualValues" in dev:
         tkeys = _key_names(dev["textualKeys"])
-        tvals = np.asarray(dev["textualValues"][()])
-        if tvals.ndim == 3 and tkeys and "SweepNum" in tkeys and tvals.shape[1] == len(tkeys):
-            tsweep = np.array([_text(x) for x in tvals[:, tkeys.index("SweepNum"), 0]])
+        tds = dev["textualValues"]
+        if len(tds.shape) == 3 and tkeys and "SweepNum" in tkeys and tds.shape[1] == len(tkeys):
+            # Variable-length strings are slow to read: read the sweep column, then only the
+            # rows of the sweeps in the file.
+            col = tds[:, tkeys.index("SweepNum"), 0]
+            tsweep = np.array([_text(x) for x in np.asarray(col).reshape(-1)])
             for n in wanted:
-                text[n] = {"_rows": tvals[tsweep == str(n)]}
+                idx = np.flatnonzero(tsweep == str(n))
+                rows = (
+                    np.asarray(tds[idx.tolist(), :, :])
+                    if idx.size
+                    else np.empty((0, *tds.shape[1:]), dtype=object)
+                )
+                text[n] = {"_rows": rows}
             text[-1] = {"_keys": tkeys}
     for p in pairs:
         hs = _headstage(p)

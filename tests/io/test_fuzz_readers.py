@@ -1,0 +1,176 @@
+"""Fuzz every reader with truncated and bit-flipped copies of real files (hypothesis).
+
+Contract: a damaged file either reads or raises a :class:`patchatlas.errors.ReadError` that names
+the file; no other exception may escape, and no read may hang or exhaust memory.
+
+* Examples are derandomised (the same damaged files on every run) and written to ``tmp_path``.
+* Each example is armed with a watchdog (``faulthandler.dump_traceback_later``): a read that hangs
+  (e.g. inside libhdf5) kills the run with a traceback instead of blocking CI.
+* The address space is capped for this module (``RLIMIT_AS``), so a damaged header that asks for
+  a huge allocation raises ``MemoryError`` (which readers must wrap) instead of swapping the
+  machine.
+* Example counts keep the whole module around a minute on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import logging
+import os
+import random
+import resource
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import patchatlas
+from patchatlas.errors import PatchAtlasError, ReadError
+
+WATCHDOG_S = 60.0
+ADDRESS_SPACE = 8 << 30
+
+# A mutation is a kind and a seed: positions are drawn uniformly from the seed, so damage lands
+# anywhere in the file (hypothesis' own integers and floats cluster near 0, i.e. the signature).
+MUTATIONS = st.tuples(
+    st.sampled_from(["truncate", "flip", "header", "mixed"]), st.integers(0, 2**32 - 1)
+)
+
+
+def _mutate(data: bytes, kind: str, seed: int) -> bytes:
+    """Truncate, flip 1-8 bits anywhere, overwrite 1-4 header bytes, or flip and overwrite."""
+    rng = random.Random(seed)
+    b = bytearray(data)
+    if not b:
+        return bytes(b)
+    if kind == "truncate":
+        return bytes(b[: rng.randrange(len(b))])
+    if kind in ("flip", "mixed"):
+        for _ in range(rng.randint(1, 8)):
+            b[rng.randrange(len(b))] ^= 1 << rng.randrange(8)
+    if kind in ("header", "mixed"):
+        for _ in range(rng.randint(1, 4)):
+            b[rng.randrange(min(len(b), 4096))] = rng.randrange(256)
+    return bytes(b)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _guards() -> Iterator[None]:
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = ADDRESS_SPACE if hard == resource.RLIM_INFINITY else min(ADDRESS_SPACE, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    logging.disable(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+        logging.disable(logging.NOTSET)
+
+
+def _check(path: Path, data: bytes, **kwargs: object) -> None:
+    path.write_bytes(data)
+    faulthandler.dump_traceback_later(WATCHDOG_S, exit=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            patchatlas.read(path, **kwargs)
+    except ReadError as exc:
+        assert exc.path is not None, f"error does not name the file: {exc}"
+        assert path.name in str(exc)
+    except PatchAtlasError as exc:  # pragma: no cover - a failure to report
+        pytest.fail(f"{type(exc).__name__} without the file name escaped: {exc}")
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+def _fuzz(n: int):  # type: ignore[no-untyped-def]
+    return settings(
+        max_examples=n,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+
+
+CASES = [
+    # (reader, file under ../shared/data/ephys, examples)
+    ("abf", "abf_pyabf/17o05027_ic_ramp.abf", 60),
+    ("abf", "abf_pyabf/190619B_0003.abf", 40),  # ABF 1
+    ("abf", "abf_pyabf/File_axon_5.abf", 40),
+    ("igor", "ibw_bluepyefe/B95_Ch3_IDRest_107.ibw", 60),
+    ("text", "text_efel/current.txt", 40),
+    ("text", "text_allensdk/spike_test_var_dt.txt", 40),
+    ("nwb1-mies", "nwb_mies/Sst-IRES-CreAi14-395722.01.01.01.nwb", 50),
+    ("nwb2-legacy", "nwb_mies/valid_v2_MIES-NWBv2-0655f7e4.nwb", 20),
+    ("nwb2", "nwb/bluepyefe_hippocampus-portal_99111002.nwb", 12),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("reader", "name", "examples"), CASES, ids=[c[1] for c in CASES])
+def test_damaged_real_files(
+    reader: str, name: str, examples: int, ephys_data: Path, tmp_path: Path
+) -> None:
+    src = ephys_data / name
+    data = src.read_bytes()
+    target = tmp_path / src.name
+    if reader == "igor":
+        # keep the intact current wave beside the damaged voltage wave, so pairing runs too
+        partner = src.with_name(src.name.replace("_Ch3_", "_Ch0_"))
+        (tmp_path / partner.name).write_bytes(partner.read_bytes())
+
+    @_fuzz(examples)
+    @given(muts=MUTATIONS)
+    def run(muts: tuple[str, int]) -> None:
+        _check(target, _mutate(data, *muts))
+
+    run()
+
+
+@pytest.mark.slow
+def test_damaged_allen_nwb1(ephys_data: Path, tmp_path: Path) -> None:
+    """The Allen NWB 1 layout (written from real traces, see allen_nwb1.py), damaged."""
+    from allen_nwb1 import allen_sweeps, write_allen_nwb1
+
+    sweeps = [s for s in allen_sweeps(ephys_data) if not s.voltage_clamp][:3]
+    data = write_allen_nwb1(tmp_path / "allen.nwb", sweeps).read_bytes()
+    target = tmp_path / "damaged.nwb"
+
+    @_fuzz(40)
+    @given(muts=MUTATIONS)
+    def run(muts: tuple[str, int]) -> None:
+        _check(target, _mutate(data, *muts))
+
+    run()
+
+
+def test_mutation_changes_the_file() -> None:
+    data = bytes(range(256)) * 64
+    for kind in ("truncate", "flip", "header", "mixed"):
+        out = _mutate(data, kind, 12345)
+        assert out != data
+        assert out == _mutate(data, kind, 12345)  # deterministic
+    assert len(_mutate(data, "truncate", 1)) < len(data)
+    assert _mutate(data, "header", 7)[4096:] == data[4096:]
+
+
+def test_empty_files_all_readers(tmp_path: Path) -> None:
+    for ext in (".abf", ".ibw", ".txt", ".nwb"):
+        p = tmp_path / f"empty{ext}"
+        p.write_bytes(b"")
+        with pytest.raises(ReadError, match="empty"):
+            patchatlas.read(p)
+
+
+def test_wrong_content_all_readers(tmp_path: Path) -> None:
+    junk = os.urandom(5000)
+    for ext in (".abf", ".ibw", ".txt", ".nwb"):
+        p = tmp_path / f"junk{ext}"
+        p.write_bytes(junk)
+        with pytest.raises(ReadError) as info:
+            patchatlas.read(p)
+        assert p.name in str(info.value)
