@@ -729,6 +729,8 @@ def _series_pairs_h5(
             grp = root.get(key)
             if grp is None or not hasattr(grp, "keys") or "data" not in grp:
                 continue
+            if "Clamp" not in _type_name(grp) and not _MIES_NAME.match(key):
+                continue  # TTL, temperature ... series: not a sweep
             number = _sweep_number_h5(grp, key, sweep_of, order)
             el = _electrode_h5(grp)
             tr = _h5_trace(grp, path, is_stimulus=is_stim)
@@ -1139,6 +1141,8 @@ def _legacy_pairs_pynwb(nwb: Any, path: Path) -> list[_Pair]:
             ts = container[key]
             if not hasattr(ts, "data") or ts.data is None:
                 continue
+            if "Clamp" not in _clamp_type_name(ts) and not _MIES_NAME.match(str(key)):
+                continue  # TTL, temperature ... series: not a sweep
             number = getattr(ts, "sweep_number", None)
             if number is None:
                 number = sweep_of.get(id(ts))
