@@ -148,6 +148,31 @@ def test_damaged_allen_nwb1(ephys_data: Path, tmp_path: Path) -> None:
     run()
 
 
+@pytest.mark.slow
+def test_damaged_igor_folder(ephys_data: Path, tmp_path: Path) -> None:
+    """A folder of waves (read_igor_folder) with one damaged wave among intact ones."""
+    src = ephys_data / "ibw_bluepyefe/B6"
+    waves = sorted(src.glob("*_18[12].ibw"))
+    for w in waves:
+        (tmp_path / w.name).write_bytes(w.read_bytes())
+    victim = tmp_path / waves[-1].name
+    data = waves[-1].read_bytes()
+
+    @_fuzz(20)
+    @given(muts=MUTATIONS)
+    def run(muts: tuple[str, int]) -> None:
+        victim.write_bytes(_mutate(data, *muts))
+        faulthandler.dump_traceback_later(WATCHDOG_S, exit=True)
+        try:
+            patchatlas.read(tmp_path)
+        except ReadError as exc:
+            assert exc.path is not None
+        finally:
+            faulthandler.cancel_dump_traceback_later()
+
+    run()
+
+
 def test_mutation_changes_the_file() -> None:
     data = bytes(range(256)) * 64
     for kind in ("truncate", "flip", "header", "mixed"):
