@@ -283,3 +283,31 @@ def test_plain_nwb2_electrodes_and_non_clamp_series(tmp_path: Path) -> None:
     for s in other:
         assert s.stimulus.kind is StimulusKind.LONG_SQUARE
         assert (s.stimulus.start, s.stimulus.end) == (0.05, 0.15)
+
+
+def _same(eager: Any, lazy: Any) -> int:
+    assert lazy.sweep_numbers == eager.sweep_numbers
+    mapped = 0
+    for a, b in zip(eager.sweeps, lazy.sweeps, strict=True):
+        assert not isinstance(a.v, np.memmap)
+        mapped += isinstance(b.v, np.memmap) + isinstance(b.i, np.memmap)
+        np.testing.assert_array_equal(a.v, b.v)
+        assert a.i is not None and b.i is not None
+        np.testing.assert_array_equal(a.i, b.i)
+        assert a.stimulus == b.stimulus
+    return mapped
+
+
+@pytest.mark.parametrize("name", [ICEPHYS, LEGACY, MIES1[0]])
+def test_lazy_read_of_compressed_files_reads(ephys_data: Path, name: str) -> None:
+    # these files are gzip-compressed: nothing can be mapped, lazy=True reads as usual
+    assert _same(read_nwb(ephys_data / name), read_nwb(ephys_data / name, lazy=True)) == 0
+
+
+def test_lazy_read_maps_uncompressed_traces(ephys_data: Path, tmp_path: Path) -> None:
+    from patchatlas.io import write_nwb
+
+    rec = patchatlas.read(ephys_data / "abf_pyabf/17o05028_ic_steps.abf")
+    path = write_nwb(rec, tmp_path / "w.nwb")
+    # stored in mV / pA with conversion 1e-3 / 1e-12: no scaling, so v and i are both mapped
+    assert _same(read_nwb(path), read_nwb(path, lazy=True)) == 2 * len(rec)
