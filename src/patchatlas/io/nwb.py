@@ -65,7 +65,7 @@ from patchatlas.errors import (
 )
 from patchatlas.io._common import check_file, uniform_time, unit_factor, wrap_errors
 
-__all__ = ["PATCHATLAS_COLUMNS", "read_nwb", "sniff_nwb"]
+__all__ = ["FILE_LAYOUT_KEYS", "PATCHATLAS_COLUMNS", "read_nwb", "sniff_nwb"]
 
 log = logging.getLogger("patchatlas.io.nwb")
 
@@ -83,6 +83,9 @@ PATCHATLAS_COLUMNS = {
     "patchatlas_t0_s": "time of the first sample on the sweep clock, s",
     "patchatlas_metadata": "JSON object of the sweep's metadata",
 }
+# Sweep metadata that describes where a sweep sits in the file it was read from; write_nwb does
+# not store these (the file it writes has its own), the reader sets them afresh.
+FILE_LAYOUT_KEYS = ("icephys", "response_series", "stimulus_series", "series_type", "units")
 # read_nwb(lazy=True): map traces from the file instead of reading them
 _LAZY: contextvars.ContextVar[bool] = contextvars.ContextVar("patchatlas_nwb_lazy", default=False)
 # Refuse to allocate arrays far larger than the file could hold (damaged headers).
