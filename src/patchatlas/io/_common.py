@@ -104,8 +104,5 @@ def uniform_time(
     if np.any(dt == 0):
         log.warning("repeated time stamps (%d); keeping the samples as given", int(np.sum(dt == 0)))
     uniform = bool(np.max(np.abs(dt - med)) <= rtol * med)
-    if uniform:
-        rate = (t.size - 1) / float(t[-1] - t[0])
-    else:
-        rate = 1.0 / med
+    rate = (t.size - 1) / float(t[-1] - t[0]) if uniform else 1.0 / med
     return uniform, rate, float(t[0])

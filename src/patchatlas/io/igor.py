@@ -40,7 +40,14 @@ class _Wave:
         unit: str,
         note: str,
     ) -> None:
-        self.path, self.data, self.dt, self.x0, self.unit, self.note = path, data, dt, x0, unit, note
+        self.path, self.data, self.dt, self.x0, self.unit, self.note = (
+            path,
+            data,
+            dt,
+            x0,
+            unit,
+            note,
+        )
         self.quantity = quantity_of(unit)
 
 

@@ -53,18 +53,16 @@ def _parse_header(line: str) -> list[tuple[str | None, str | None]] | None:
         role = next((r for r, words in _ROLE_WORDS.items() if name in words), None)
         if role is None and unit is not None:
             role = next(
-                (
-                    q
-                    for q in ("time", "voltage", "current")
-                    if unit_factor(unit, q) is not None
-                ),
+                (q for q in ("time", "voltage", "current") if unit_factor(unit, q) is not None),
                 None,
             )
         out.append((role, unit))
     return out
 
 
-def _load_table(path: Path) -> tuple[npt.NDArray[np.float64], list[tuple[str | None, str | None]] | None]:
+def _load_table(
+    path: Path,
+) -> tuple[npt.NDArray[np.float64], list[tuple[str | None, str | None]] | None]:
     with path.open("r", encoding="utf-8", errors="replace") as fh:
         first = ""
         for line in fh:
@@ -211,4 +209,6 @@ def read_text(
         time=None if uniform else t,
         metadata=meta,
     )
-    return Recording(sweeps=[sweep], cell_id=cell_id or p.stem, source=p, format="text", metadata=meta)
+    return Recording(
+        sweeps=[sweep], cell_id=cell_id or p.stem, source=p, format="text", metadata=meta
+    )
