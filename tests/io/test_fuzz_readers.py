@@ -133,7 +133,8 @@ def test_damaged_real_files(
 
 @pytest.mark.slow
 def test_damaged_allen_nwb1(ephys_data: Path, tmp_path: Path) -> None:
-    """The Allen NWB 1 layout (written from real traces, see allen_nwb1.py), damaged."""
+    """The Allen NWB 1 layout (written from real traces, see allen_nwb1.py), damaged, read
+    eagerly and lazily (memory-mapped traces)."""
     from allen_nwb1 import allen_sweeps, write_allen_nwb1
 
     sweeps = [s for s in allen_sweeps(ephys_data) if not s.voltage_clamp][:3]
@@ -141,9 +142,35 @@ def test_damaged_allen_nwb1(ephys_data: Path, tmp_path: Path) -> None:
     target = tmp_path / "damaged.nwb"
 
     @_fuzz(40)
+    @given(muts=MUTATIONS, lazy=st.booleans())
+    def run(muts: tuple[str, int], lazy: bool) -> None:
+        # uncompressed traces: lazy=True maps them, which must not crash on damaged files
+        _check(target, _mutate(data, *muts), lazy=lazy)
+
+    run()
+
+
+@pytest.mark.slow
+def test_damaged_igor_folder(ephys_data: Path, tmp_path: Path) -> None:
+    """A folder of waves (read_igor_folder) with one damaged wave among intact ones."""
+    src = ephys_data / "ibw_bluepyefe/B6"
+    waves = sorted(src.glob("*_18[12].ibw"))
+    for w in waves:
+        (tmp_path / w.name).write_bytes(w.read_bytes())
+    victim = tmp_path / waves[-1].name
+    data = waves[-1].read_bytes()
+
+    @_fuzz(20)
     @given(muts=MUTATIONS)
     def run(muts: tuple[str, int]) -> None:
-        _check(target, _mutate(data, *muts))
+        victim.write_bytes(_mutate(data, *muts))
+        faulthandler.dump_traceback_later(WATCHDOG_S, exit=True)
+        try:
+            patchatlas.read(tmp_path)
+        except ReadError as exc:
+            assert exc.path is not None
+        finally:
+            faulthandler.cancel_dump_traceback_later()
 
     run()
 

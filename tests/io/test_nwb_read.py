@@ -236,3 +236,78 @@ def test_without_pynwb(ephys_data: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         read_nwb(ephys_data / ICEPHYS)
     # NWB 1 needs only h5py
     assert len(read_nwb(ephys_data / MIES1[0])) == 1
+
+
+def _plain_nwb2(path: Path) -> Path:
+    """NWB 2 without icephys tables: two electrodes, plus a non-clamp series (temperature)."""
+    from datetime import UTC, datetime
+
+    from pynwb import NWBHDF5IO, NWBFile, TimeSeries
+    from pynwb.icephys import CurrentClampSeries, CurrentClampStimulusSeries
+
+    nwb = NWBFile("plain", "plain-1", datetime(2020, 1, 1, tzinfo=UTC))
+    dev = nwb.create_device(name="amp")
+    els = [nwb.create_icephys_electrode(name=f"hs{k}", description="", device=dev) for k in (0, 1)]
+    cmd = np.zeros(2000)
+    cmd[500:1500] = 0.1  # nA
+    for sweep in (3, 4):
+        for k, el in enumerate(els):
+            kw = {"rate": 10000.0, "electrode": el, "gain": 1.0, "sweep_number": np.uint32(sweep)}
+            nwb.add_acquisition(
+                CurrentClampSeries(
+                    name=f"v_{sweep}_{k}", data=np.full(2000, -0.07 + 0.01 * k), **kw
+                )
+            )
+            nwb.add_stimulus(
+                CurrentClampStimulusSeries(
+                    name=f"i_{sweep}_{k}", data=cmd * (sweep + k), conversion=1e-9, **kw
+                )
+            )
+    nwb.add_acquisition(TimeSeries(name="temperature", data=np.ones(10), unit="C", rate=1.0))
+    with NWBHDF5IO(str(path), "w") as io:
+        io.write(nwb)
+    return path
+
+
+def test_plain_nwb2_electrodes_and_non_clamp_series(tmp_path: Path) -> None:
+    path = _plain_nwb2(tmp_path / "plain.nwb")
+    rec = read_nwb(path)
+    assert rec.format == "nwb2-legacy"
+    assert rec.metadata["electrodes"] == ["hs0", "hs1"]
+    assert rec.sweep_numbers == [3, 4]  # the temperature series is not a sweep
+    assert [s.stimulus.amplitude for s in rec] == [300.0, 400.0]
+    assert float(rec.sweeps[0].v[0]) == pytest.approx(-70.0)
+    other = read_nwb(path, electrode="hs1")
+    assert [s.stimulus.amplitude for s in other] == [400.0, 500.0]
+    assert float(other.sweeps[0].v[0]) == pytest.approx(-60.0)
+    for s in other:
+        assert s.stimulus.kind is StimulusKind.LONG_SQUARE
+        assert (s.stimulus.start, s.stimulus.end) == (0.05, 0.15)
+
+
+def _same(eager: Any, lazy: Any) -> int:
+    assert lazy.sweep_numbers == eager.sweep_numbers
+    mapped = 0
+    for a, b in zip(eager.sweeps, lazy.sweeps, strict=True):
+        assert not isinstance(a.v, np.memmap)
+        mapped += isinstance(b.v, np.memmap) + isinstance(b.i, np.memmap)
+        np.testing.assert_array_equal(a.v, b.v)
+        assert a.i is not None and b.i is not None
+        np.testing.assert_array_equal(a.i, b.i)
+        assert a.stimulus == b.stimulus
+    return mapped
+
+
+@pytest.mark.parametrize("name", [ICEPHYS, LEGACY, MIES1[0]])
+def test_lazy_read_of_compressed_files_reads(ephys_data: Path, name: str) -> None:
+    # these files are gzip-compressed: nothing can be mapped, lazy=True reads as usual
+    assert _same(read_nwb(ephys_data / name), read_nwb(ephys_data / name, lazy=True)) == 0
+
+
+def test_lazy_read_maps_uncompressed_traces(ephys_data: Path, tmp_path: Path) -> None:
+    from patchatlas.io import write_nwb
+
+    rec = patchatlas.read(ephys_data / "abf_pyabf/17o05028_ic_steps.abf")
+    path = write_nwb(rec, tmp_path / "w.nwb")
+    # stored in mV / pA with conversion 1e-3 / 1e-12: no scaling, so v and i are both mapped
+    assert _same(read_nwb(path), read_nwb(path, lazy=True)) == 2 * len(rec)

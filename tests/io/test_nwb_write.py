@@ -60,6 +60,15 @@ def test_round_trip_real_nwb2(ephys_data: Path, tmp_path: Path) -> None:
     _assert_round_trip(rec, back)
     assert back.metadata["species"] == "Rattus norvegicus"
     assert back.metadata["institution"] == "University College London"
+    for a, b in zip(rec.sweeps, back.sweeps, strict=True):
+        # where the sweep sits in the new file, not in the file it came from
+        assert b.metadata["response_series"] == f"sweep_{a.number:05d}"
+        assert b.metadata["icephys"]["stimulus_type"] == "long_square"
+        assert a.metadata["icephys"]["stimulus_type"] == "Step"
+        # everything else comes back as stored
+        assert b.metadata["gain"] == a.metadata["gain"]
+        assert b.metadata["starting_time"] == a.metadata["starting_time"]
+        assert b.metadata["stimulus_code"] == a.metadata["stimulus_code"]
 
 
 def test_written_icephys_tables(ephys_data: Path, tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ NWB 1 needs only h5py; NWB 2 needs pynwb (``pip install patchatlas[nwb]``).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import logging
 import math
@@ -64,7 +65,7 @@ from patchatlas.errors import (
 )
 from patchatlas.io._common import check_file, uniform_time, unit_factor, wrap_errors
 
-__all__ = ["PATCHATLAS_COLUMNS", "read_nwb", "sniff_nwb"]
+__all__ = ["FILE_LAYOUT_KEYS", "PATCHATLAS_COLUMNS", "read_nwb", "sniff_nwb"]
 
 log = logging.getLogger("patchatlas.io.nwb")
 
@@ -82,6 +83,11 @@ PATCHATLAS_COLUMNS = {
     "patchatlas_t0_s": "time of the first sample on the sweep clock, s",
     "patchatlas_metadata": "JSON object of the sweep's metadata",
 }
+# Sweep metadata that describes where a sweep sits in the file it was read from; write_nwb does
+# not store these (the file it writes has its own), the reader sets them afresh.
+FILE_LAYOUT_KEYS = ("icephys", "response_series", "stimulus_series", "series_type", "units")
+# read_nwb(lazy=True): map traces from the file instead of reading them
+_LAZY: contextvars.ContextVar[bool] = contextvars.ContextVar("patchatlas_nwb_lazy", default=False)
 # Refuse to allocate arrays far larger than the file could hold (damaged headers).
 _MAX_EXPANSION = 1000
 _MAX_UNCHECKED_BYTES = 1 << 30
@@ -324,7 +330,32 @@ def _read_slice(ds: Any, path: Path, what: str, start: int = 0, count: int | Non
             return np.asarray(ds[()]).reshape(-1)[start : None if count is None else start + count]
         raise CorruptFileError(path, f"{what} has shape {shape}; expected a 1-D trace")
     stop = None if count is None else start + count
+    if _LAZY.get():
+        mapped = _memmap(ds, path, what, start, stop)
+        if mapped is not None:
+            return mapped
     return np.asarray(ds[start:stop])
+
+
+def _memmap(ds: Any, path: Path, what: str, start: int, stop: int | None) -> Any:
+    """Map a contiguous, uncompressed float dataset from the file (read on demand), or None."""
+    if ds.chunks is not None or ds.compression is not None or ds.dtype.kind != "f":
+        return None
+    if not ds.dtype.isnative:
+        return None
+    offset = ds.id.get_offset()
+    if offset is None:  # not allocated, or stored in an external file
+        return None
+    n = int(ds.shape[0])
+    a = min(max(start, 0), n)
+    b = n if stop is None else min(max(stop, a), n)
+    if b == a:
+        return None
+    item = ds.dtype.itemsize
+    fname = Path(ds.file.filename)
+    if offset + n * item > os.path.getsize(fname):
+        raise CorruptFileError(path, f"{what}: data run past the end of the file", "truncated?")
+    return np.memmap(fname, dtype=ds.dtype, mode="r", offset=offset + a * item, shape=(b - a,))
 
 
 # --------------------------------------------------------------------------------------------
@@ -338,6 +369,7 @@ def read_nwb(
     ontology: StimulusOntology | str | os.PathLike[str] | None = None,
     cell_id: str | None = None,
     electrode: str | None = None,
+    lazy: bool = False,
 ) -> Recording:
     """Read the intracellular sweeps of an NWB 1 or NWB 2 file.
 
@@ -350,10 +382,16 @@ def read_nwb(
         map MIES/Allen stimulus codes to names and kinds. Without one, only names the file
         spells out (``"Long Square"``) set kinds; otherwise the inferred kind stays.
     cell_id
-        Identifier of the recording (defaults to the file's identifier or stem).
+        Identifier of the recording (defaults to the cell id stored by
+        :func:`patchatlas.io.write_nwb`, else the file stem).
     electrode
         Name of the electrode / headstage to read in multi-electrode files (default: the first
         one; the names found are listed in ``Recording.metadata["electrodes"]``).
+    lazy
+        Map contiguous, uncompressed traces that need no scaling (values stored in mV / pA, the
+        usual case) from the file with ``numpy.memmap`` instead of reading them: samples are
+        read when used (stimulus inference still reads the command currents).
+        Do not truncate or rewrite the file in place while such a recording is in use.
 
     Returns
     -------
@@ -369,6 +407,21 @@ def read_nwb(
     p = Path(path)
     onto = _ontology(ontology)
     version, layout = sniff_nwb(p)
+    token = _LAZY.set(lazy)
+    try:
+        return _read(p, onto, version, layout, cell_id, electrode)
+    finally:
+        _LAZY.reset(token)
+
+
+def _read(
+    p: Path,
+    onto: StimulusOntology | None,
+    version: str,
+    layout: str,
+    cell_id: str | None,
+    electrode: str | None,
+) -> Recording:
     import h5py
 
     with wrap_errors(p, "NWB"):
@@ -729,6 +782,8 @@ def _series_pairs_h5(
             grp = root.get(key)
             if grp is None or not hasattr(grp, "keys") or "data" not in grp:
                 continue
+            if "Clamp" not in _type_name(grp) and not _MIES_NAME.match(key):
+                continue  # TTL, temperature ... series: not a sweep
             number = _sweep_number_h5(grp, key, sweep_of, order)
             el = _electrode_h5(grp)
             tr = _h5_trace(grp, path, is_stimulus=is_stim)
@@ -1139,6 +1194,8 @@ def _legacy_pairs_pynwb(nwb: Any, path: Path) -> list[_Pair]:
             ts = container[key]
             if not hasattr(ts, "data") or ts.data is None:
                 continue
+            if "Clamp" not in _clamp_type_name(ts) and not _MIES_NAME.match(str(key)):
+                continue  # TTL, temperature ... series: not a sweep
             number = getattr(ts, "sweep_number", None)
             if number is None:
                 number = sweep_of.get(id(ts))

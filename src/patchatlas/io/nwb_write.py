@@ -39,7 +39,7 @@ import numpy as np
 
 from patchatlas.ephys.model import ClampMode, Recording, Sweep
 from patchatlas.errors import WriteError
-from patchatlas.io.nwb import PATCHATLAS_COLUMNS
+from patchatlas.io.nwb import FILE_LAYOUT_KEYS, PATCHATLAS_COLUMNS
 
 __all__ = ["write_nwb"]
 
@@ -224,7 +224,10 @@ def _build_file(recording: Recording) -> Any:
             patchatlas_stimulus_name=st.name or "",
             patchatlas_stimulus_source=st.source,
             patchatlas_t0_s=float(sweep.t0),
-            patchatlas_metadata=json.dumps(_json_dict(sweep.metadata), default=_jsonable),
+            patchatlas_metadata=json.dumps(
+                _json_dict({k: v for k, v in sweep.metadata.items() if k not in FILE_LAYOUT_KEYS}),
+                default=_jsonable,
+            ),
         )
         sim = nwbfile.add_icephys_simultaneous_recording(recordings=[row])
         seq_members.setdefault(st.kind.value, []).append(sim)
