@@ -303,8 +303,9 @@ def kernel_l1(cutoff_hz: float, sampling_rate: float) -> float:
 class LazyDvdt:
     """Filtered dV/dt computed on demand, chunk by chunk (vectorised over chunks).
 
-    ``y`` has length ``n - 1``. Samples in chunks that were not requested hold the unfiltered
-    difference (``fill="raw"``) or NaN (``fill="nan"``). :meth:`ensure` filters every chunk that
+    ``y`` has length ``n - 1``. Samples in chunks that were not requested hold 0
+    (``fill="zero"``) or are uninitialised (``fill="empty"``); :meth:`raw_range` gives the
+    unfiltered difference anywhere. :meth:`ensure` filters every chunk that
     intersects the requested ranges: each chunk is filtered forward-backward together with a
     settling margin on both sides (30 e-folds of the slowest pole by default), all chunks in one
     2-D call, so the values equal whole-trace filtering to ~1e-13. Chunks at the ends of the
@@ -317,7 +318,7 @@ class LazyDvdt:
         step: float,
         cutoff_hz: float | None,
         *,
-        fill: str = "raw",
+        fill: str = "zero",
         efolds: float = 30.0,
     ) -> None:
         self.v = v
@@ -326,9 +327,10 @@ class LazyDvdt:
         self.scale = 1e-3 / step
         self.fs = 1.0 / step
         self.cutoff_hz = cutoff_hz
-        self.raw = np.diff(v) * self.scale
         self.filtered = cutoff_hz is not None and n > 1
+        self._known_cache: npt.NDArray[np.bool_] | None = None
         if not self.filtered:
+            self.raw = np.diff(v) * self.scale
             self.y = self.raw
             self.margin = 0
             self.chunk = max(n, 1)
@@ -339,7 +341,9 @@ class LazyDvdt:
         self.chunk = max(256, 8 * self.margin)
         n_chunks = max(1, -(-(n - 1) // self.chunk))
         self.known = np.zeros(n_chunks, bool)
-        self.y = self.raw.copy() if fill == "raw" else np.full(n - 1, np.nan)
+        # unrequested samples: 0 (never a candidate, never "negative"), or uninitialised for
+        # consumers that read only what they requested
+        self.y = np.zeros(n - 1) if fill == "zero" else np.empty(n - 1)
         self.g1 = kernel_l1(cutoff_hz, self.fs)
         if n - 1 <= 2 * self.chunk + 2 * self.margin:
             self.ensure_all()
@@ -354,6 +358,7 @@ class LazyDvdt:
         obj.fs = math.nan
         obj.cutoff_hz = None
         obj.raw = dvdt
+        obj._known_cache = None
         obj.filtered = False
         obj.y = dvdt
         obj.margin = 0
@@ -368,6 +373,7 @@ class LazyDvdt:
             return
         self.y = np.diff(bessel_filtfilt(self.v, float(self.cutoff_hz), self.fs)) * self.scale  # type: ignore[arg-type]
         self.known[:] = True
+        self._known_cache = None
 
     def ensure(self, starts: npt.ArrayLike, ends: npt.ArrayLike) -> None:
         """Filter the chunks intersecting every range ``[starts[k], ends[k])``."""
@@ -421,6 +427,7 @@ class LazyDvdt:
             k0 = int(ids[r]) * c
             self.y[k0:ny] = f[r, off[r] : off[r] + ny - k0]
         self.known[ids] = True
+        self._known_cache = None
 
     def ensure_windows(self, starts: npt.ArrayLike, ends: npt.ArrayLike) -> None:
         """Filter exactly the ranges ``[s, e)`` (rows of equal width, one 2-D call).
@@ -453,16 +460,17 @@ class LazyDvdt:
         pos = np.repeat(s, lens) + k
         self.y[pos] = f[r, pos - lo[r]]
 
-    def abs_raw(self) -> FloatArray:
-        """|unfiltered dV/dt| (cached)."""
-        cached: FloatArray | None = getattr(self, "_absraw", None)
-        if cached is None:
-            cached = np.abs(self.raw)
-            self._absraw = cached
-        return cached
+    def raw_range(self, a: int, b: int) -> FloatArray:
+        """Unfiltered dV/dt (V/s) of samples ``[a, b)``."""
+        if not self.filtered:
+            return self.y[a:b]
+        return np.diff(self.v[a : b + 1]) * self.scale
 
     def known_samples(self) -> npt.NDArray[np.bool_]:
-        """Per-sample flag: dV/dt is filtered there."""
-        if not self.filtered:
-            return np.ones(self.n - 1, bool)
-        return np.repeat(self.known, self.chunk)[: self.n - 1]
+        """Per-sample flag: dV/dt is filtered there (cached until more is filtered)."""
+        if self._known_cache is None:
+            if not self.filtered:
+                self._known_cache = np.ones(self.n - 1, bool)
+            else:
+                self._known_cache = np.repeat(self.known, self.chunk)[: self.n - 1]
+        return self._known_cache

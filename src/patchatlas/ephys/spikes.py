@@ -263,7 +263,6 @@ def _argext_lazy(
     res = seg_argext(lz.y, starts, ends, mode=mode)
     rest = ends > head_end
     if rest.any():
-        absraw = lz.abs_raw()
         m = lz.margin
         rs, re = head_end[rest], ends[rest]
         lo, hi = int(rs.min()), int(re.max())
@@ -275,8 +274,8 @@ def _argext_lazy(
         # of k: bound each range by that sliding maximum over its unfiltered samples
         from scipy.ndimage import maximum_filter1d
 
-        a0, b0 = max(lo - m, 0), min(hi + m, absraw.size)
-        reachmax = maximum_filter1d(absraw[a0:b0], size=2 * m + 1, mode="nearest")
+        a0, b0 = max(lo - m, 0), min(hi + m, lz.y.size)
+        reachmax = maximum_filter1d(np.abs(lz.raw_range(a0, b0)), size=2 * m + 1, mode="nearest")
         ar = np.where(lz.known_samples()[a0:b0], 0.0, reachmax)
         big = seg_argext(ar, rs - a0, re - a0, mode="max")
         bound = lz.g1 * ar[np.maximum(big, 0)] * (1 + 1e-9) + 1e-9
@@ -345,8 +344,8 @@ def _allen_indices(
     look = max(8, math.ceil(0.003 * lz.fs)) if math.isfinite(lz.fs) else 64
     # candidates: filtered dV/dt can only reach the cutoff within the filter's reach of a raw
     # difference of at least cutoff / sum|h|
-    raw_w = lz.raw[si:ei]
     if lz.filtered:
+        raw_w = lz.raw_range(si, ei)
         zone = np.flatnonzero(np.abs(raw_w) >= 0.9 * cutoff / lz.g1) + si
         lz.ensure_points(zone, lz.margin + 2)
     w = lz.y[si:ei]
@@ -444,9 +443,12 @@ def _allen_indices(
                 hv = lz.y
             else:
                 reach = np.searchsorted(t, t[tf] + p.adp_max_delta_t) + 2
-                hz.ensure_windows(tf, np.minimum(np.minimum(reach, nx), hz.y.size))
+                hend = np.minimum(np.minimum(reach, nx), hz.y.size)
+                hz.ensure_windows(tf, hend)
                 hv = hz.y
-            adp_h, slow_h = _adp(t, v, hv, tf, nx, p)
+            if hz is None:
+                hend = np.minimum(nx, lz.y.size)
+            adp_h, slow_h = _adp(t, v, hv, tf, nx, hend, p)
             no_adp = adp_h < 0
             mins = seg_argext(v, tf, nx, mode="min")
             mins_c = np.maximum(mins, 0)
@@ -531,12 +533,14 @@ def _adp(
     heavy: FloatArray,
     term: IntArray,
     nxt: IntArray,
+    hend: IntArray,
     p: AllenParameters,
 ) -> tuple[IntArray, IntArray]:
+    """ADP and slow trough; ``heavy`` is read only in ``[term, hend)``: the ADP rules never
+    look further than ``adp_max_delta_t`` after the fast trough."""
     n = term.size
     adp = np.full(n, -1, np.int64)
     slow = np.full(n, -1, np.int64)
-    hend = np.minimum(nxt, heavy.size)
     cross = seg_first_where(heavy, term, hend, p.adp_thresh, op=">=")
     ok = cross >= 0
     ok[ok] = (t[cross[ok]] - t[term[ok]]) < p.flat_interval
@@ -759,7 +763,7 @@ def detect_spikes(
     if p.heavy_filter_khz is not None and finfo.uniform and finfo.applied:
         hk = effective_cutoff(float(p.heavy_filter_khz), finfo.sampling_rate)[0]
         if hk is not None:
-            hz = LazyDvdt(vf, uni[1], hk * 1e3, fill="nan", efolds=20.0)
+            hz = LazyDvdt(vf, uni[1], hk * 1e3, fill="empty", efolds=20.0)
             prov["heavy_filter_khz"] = hk
     idx = _allen_indices(tt, vf, lz, hz, a, b, p, cutoff=cutoff)
     if not idx:
