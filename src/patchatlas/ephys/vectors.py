@@ -50,7 +50,9 @@ def _closest(results: list[SweepResult], amp: float, tol: float = 5.0) -> SweepR
     return best
 
 
-def _binned_mean(t: FloatArray, v: FloatArray, a: float, b: float, n: int) -> FloatArray:
+def _binned_mean(t_: npt.ArrayLike, v_: npt.ArrayLike, a: float, b: float, n: int) -> FloatArray:
+    t = np.asarray(t_, dtype=np.float64)
+    v = np.asarray(v_, dtype=np.float64)
     edges = np.linspace(a, b, n + 1)
     idx = np.searchsorted(t, edges)
     sums = np.add.reduceat(v, np.minimum(idx[:-1], v.size - 1)) if v.size else np.zeros(n)
