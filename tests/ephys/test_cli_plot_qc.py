@@ -37,6 +37,10 @@ def test_registry_covers_every_output() -> None:
         assert f.unit is not None and f.definition and f.window
         assert f.convention in ("allen", "patchatlas", "efel")
     assert get_feature("ri").unit == "MΩ"
+    from patchatlas.ephys.efel_names import EFEL_FEATURES
+
+    for c in EFEL_FEATURES:
+        assert get_feature(c, "efel").convention == "efel"
     assert list_features("spike")
     with pytest.raises(DataError, match="list-features"):
         get_feature("nope")
