@@ -460,6 +460,23 @@ class LazyDvdt:
         pos = np.repeat(s, lens) + k
         self.y[pos] = f[r, pos - lo[r]]
 
+    def chunk_bound(self) -> FloatArray:
+        """Per chunk: an upper bound of |filtered dV/dt| anywhere in it (cached).
+
+        ``sum|h|`` x the largest |unfiltered dV/dt| in the chunk and its two neighbours (the
+        filter reaches ``margin`` < ``chunk`` samples), with a relative slack of 1e-9.
+        """
+        cached: FloatArray | None = getattr(self, "_chunk_bound", None)
+        if cached is None:
+            raw = np.abs(np.diff(self.v)) * self.scale
+            cm = np.maximum.reduceat(raw, np.arange(0, raw.size, self.chunk))
+            dil = cm.copy()
+            dil[1:] = np.maximum(dil[1:], cm[:-1])
+            dil[:-1] = np.maximum(dil[:-1], cm[1:])
+            cached = self.g1 * dil * (1 + 1e-9) + 1e-9
+            self._chunk_bound = cached
+        return cached
+
     def raw_range(self, a: int, b: int) -> FloatArray:
         """Unfiltered dV/dt (V/s) of samples ``[a, b)``."""
         if not self.filtered:

@@ -263,22 +263,13 @@ def _argext_lazy(
     res = seg_argext(lz.y, starts, ends, mode=mode)
     rest = ends > head_end
     if rest.any():
-        m = lz.margin
+        c = lz.chunk
         rs, re = head_end[rest], ends[rest]
-        lo, hi = int(rs.min()), int(re.max())
-        known = lz.known_samples()[lo:hi]
-        kc = np.zeros(hi - lo + 1, np.int64)
-        np.cumsum(~known, out=kc[1:])
-        has_unknown = (kc[re - lo] - kc[rs - lo]) > 0
-        # |filtered| at an unfiltered sample k <= sum|h| * max |raw| within the filter's reach
-        # of k: bound each range by that sliding maximum over its unfiltered samples
-        from scipy.ndimage import maximum_filter1d
-
-        a0, b0 = max(lo - m, 0), min(hi + m, lz.y.size)
-        reachmax = maximum_filter1d(np.abs(lz.raw_range(a0, b0)), size=2 * m + 1, mode="nearest")
-        ar = np.where(lz.known_samples()[a0:b0], 0.0, reachmax)
-        big = seg_argext(ar, rs - a0, re - a0, mode="max")
-        bound = lz.g1 * ar[np.maximum(big, 0)] * (1 + 1e-9) + 1e-9
+        cb = np.where(lz.known, 0.0, lz.chunk_bound())
+        c0, c1 = rs // c, (re - 1) // c + 1
+        big = seg_argext(cb, c0, c1, mode="max")
+        bound = cb[np.maximum(big, 0)]
+        has_unknown = bound > 0
         best = lz.y[np.maximum(res[rest], 0)]
         beaten = (bound >= best) if mode == "max" else (-bound <= best)
         redo = has_unknown & (beaten | (res[rest] < 0))
