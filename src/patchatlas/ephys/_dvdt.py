@@ -178,9 +178,10 @@ def bessel_filtfilt(x: FloatArray, cutoff_hz: float, sampling_rate: float) -> Fl
     zshape = (1,) * (x.ndim - 1) + (zi.size,)
     zi_ = zi.reshape(zshape)
     y, _ = lfilter(b, a, ext, axis=-1, zi=zi_ * ext[..., :1])
-    y = y[..., ::-1]
+    # reversed views make lfilter ~3x slower: reverse into contiguous memory
+    y = np.ascontiguousarray(y[..., ::-1])
     y, _ = lfilter(b, a, y, axis=-1, zi=zi_ * y[..., :1])
-    return np.asarray(y[..., ::-1][..., pad : pad + n], dtype=np.float64)
+    return np.ascontiguousarray(y[..., ::-1][..., pad : pad + n], dtype=np.float64)
 
 
 def settle_samples(cutoff_hz: float, sampling_rate: float, *, efolds: float = 30.0) -> int:
@@ -463,17 +464,28 @@ class LazyDvdt:
     def chunk_bound(self) -> FloatArray:
         """Per chunk: an upper bound of |filtered dV/dt| anywhere in it (cached).
 
-        ``sum|h|`` x the largest |unfiltered dV/dt| in the chunk and its two neighbours (the
-        filter reaches ``margin`` < ``chunk`` samples), with a relative slack of 1e-9.
+        ``sum|h|`` x the largest |unfiltered dV/dt| within ``margin`` samples of the chunk (its
+        own samples, the last ``margin`` of the chunk before, the first ``margin`` of the chunk
+        after), with a relative slack of 1e-9.
         """
         cached: FloatArray | None = getattr(self, "_chunk_bound", None)
         if cached is None:
             raw = np.abs(np.diff(self.v)) * self.scale
-            cm = np.maximum.reduceat(raw, np.arange(0, raw.size, self.chunk))
-            dil = cm.copy()
-            dil[1:] = np.maximum(dil[1:], cm[:-1])
-            dil[:-1] = np.maximum(dil[:-1], cm[1:])
-            cached = self.g1 * dil * (1 + 1e-9) + 1e-9
+            c, m, n = self.chunk, self.margin, raw.size
+            starts = np.arange(0, n, c)
+            core = np.maximum.reduceat(raw, starts)
+            ends = np.minimum(starts + c, n)
+            # first / last m samples of each chunk
+            hs = np.empty(2 * starts.size, np.int64)
+            hs[0::2], hs[1::2] = starts, np.minimum(starts + m, ends)
+            head = np.maximum.reduceat(raw, np.minimum(hs, n - 1))[0::2]
+            ts = np.empty(2 * starts.size, np.int64)
+            ts[0::2], ts[1::2] = np.maximum(ends - m, starts), ends
+            tail = np.maximum.reduceat(raw, np.minimum(ts, n - 1))[0::2]
+            b = core.copy()
+            b[1:] = np.maximum(b[1:], tail[:-1])
+            b[:-1] = np.maximum(b[:-1], head[1:])
+            cached = self.g1 * b * (1 + 1e-9) + 1e-9
             self._chunk_bound = cached
         return cached
 
