@@ -215,3 +215,11 @@ def test_robust_flags_depolarisation_block() -> None:
     assert tab.provenance["depolarization_block"] is True
     normal = detect_spikes(t, v, start=0.3, end=0.9, profile="robust")
     assert normal.provenance["depolarization_block"] is False
+
+
+def test_nan_time_stamps_are_a_clear_error() -> None:
+    t, v = synthetic_train()
+    t = t.copy()
+    t[10] = np.nan
+    with pytest.raises(DataError, match="time stamps"):
+        detect_spikes(t, v)

@@ -97,7 +97,9 @@ class FilterInfo:
         return {f: getattr(self, f) for f in self.__dataclass_fields__}
 
 
-def is_uniform(t: FloatArray, *, rtol: float = UNIFORM_RTOL) -> tuple[bool, float]:
+def is_uniform(
+    t: FloatArray, *, rtol: float = UNIFORM_RTOL, dt: FloatArray | None = None
+) -> tuple[bool, float]:
     """Whether ``t`` lies on a uniform grid; and the grid step (s).
 
     Uniform means the time stamps increase and each lies within ``rtol`` of a step, or within
@@ -111,7 +113,8 @@ def is_uniform(t: FloatArray, *, rtol: float = UNIFORM_RTOL) -> tuple[bool, floa
     step = (float(t[-1]) - float(t[0])) / (n - 1)
     if not step > 0:
         return False, step
-    dt = np.diff(t)
+    if dt is None:
+        dt = np.diff(t)
     lo, hi = float(dt.min()), float(dt.max())
     if hi - lo <= rtol * step:  # fast path: steps equal to within rtol
         return True, step

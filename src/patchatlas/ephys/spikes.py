@@ -676,10 +676,13 @@ def detect_spikes(
         prov.update(window=(start, end), filter=None, note="fewer than 3 samples: no spikes")
         return _empty(ii is not None, profile, prov)
     dts = np.diff(tt)
-    if np.any(dts < 0):
+    dt_min = float(dts.min())
+    if not math.isfinite(dt_min):
+        raise DataError("detect_spikes: time stamps contain NaN or infinite values")
+    if dt_min < 0:
         raise DataError("detect_spikes: time stamps decrease; sort the sweep by time first")
-    dup = dts == 0
-    if dup.any():
+    if dt_min == 0:
+        dup = dts == 0
         # A repeated time stamp is not a new sample: drop the later one (explicitly, so that
         # indexes refer to the de-duplicated trace) instead of dividing by a zero time step.
         keep = np.concatenate(([True], ~dup))
@@ -709,14 +712,14 @@ def detect_spikes(
         )
     s, e = max(s, t_first), min(e, t_last)
     si, ei = int(time_index(tt, s)), int(time_index(tt, e))
-    if not np.all(np.isfinite(vv[si : ei + 1])):
+    finite = np.isfinite(vv)
+    if not finite[si : ei + 1].all():
         raise DataError(
             "detect_spikes: v has NaN or infinite samples inside the analysis window; "
             "crop or interpolate them first"
         )
-    finite = np.isfinite(vv)
     vf = vv if finite.all() else np.where(finite, vv, np.interp(tt, tt[finite], vv[finite]))
-    uni = is_uniform(tt)
+    uni = is_uniform(tt, dt=None if dt_min == 0 else dts)
     robust = profile == "robust"
     a, b = (0, n - 1) if robust else (si, ei)
     if uni[0]:
