@@ -41,6 +41,7 @@ def test_registry_covers_every_output() -> None:
 
     for c in EFEL_FEATURES:
         assert get_feature(c, "efel").convention == "efel"
+    assert len(list_features("vector")) == 12
     assert list_features("spike")
     with pytest.raises(DataError, match="list-features"):
         get_feature("nope")

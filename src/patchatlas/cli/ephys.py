@@ -16,7 +16,9 @@ def ephys() -> None:
 
 
 @ephys.command("list-features")
-@click.option("--level", type=click.Choice(["spike", "sweep", "cell", "efel"]), default=None)
+@click.option(
+    "--level", type=click.Choice(["spike", "sweep", "cell", "efel", "vector"]), default=None
+)
 def list_features_cmd(level: str | None) -> None:
     """List the feature registry (name, unit, window, convention, definition)."""
     from patchatlas.ephys.registry import list_features

@@ -288,12 +288,64 @@ _efel = [
     )
 ]
 
-FEATURES: tuple[Feature, ...] = (*_spike, *_sweep, *_cell, *_efel)
+_GV = "long-square sweeps"
+_vectors = [
+    Feature(n, "vector", u, d, w, "patchatlas")
+    for n, u, d, w in (
+        (
+            "step_subthresh",
+            "mV",
+            "mean V in 140 bins, [start − 10 %, end + 20 %] of the step, at "
+            "−90/−70/−50/−30/−10 pA (±5), concatenated (Gouwens-style)",
+            _GV,
+        ),
+        (
+            "subthresh_norm",
+            "1",
+            "the most hyperpolarised step's binned V, baseline-subtracted, "
+            "divided by |peak deflection|",
+            _GV,
+        ),
+        (
+            "isi_shape",
+            "mV",
+            "mean V from fast trough to next threshold (100 points) of the hero "
+            "sweep, minus mean threshold",
+            "hero sweep",
+        ),
+        (
+            "first_ap_v",
+            "mV",
+            "first AP of the rheobase sweep, threshold − 1 ms, 3 ms, 150 points",
+            "rheobase sweep",
+        ),
+        ("first_ap_dv", "V/s", "derivative of first_ap_v (149 points)", "rheobase sweep"),
+        ("psth", "Hz", "rate in 50 ms bins at rheobase + 0…100 pA (20 pA steps)", _GV),
+        ("inst_freq", "Hz", "1/ISI averaged in 20 ms bins, same sweeps", _GV),
+        *(
+            (
+                f"spiking_{f}",
+                "",
+                f"{f} averaged in 20 ms bins (by threshold time), same sweeps",
+                _GV,
+            )
+            for f in (
+                "upstroke_downstroke_ratio",
+                "peak_v",
+                "fast_trough_v",
+                "threshold_v",
+                "width",
+            )
+        ),
+    )
+]
+
+FEATURES: tuple[Feature, ...] = (*_spike, *_sweep, *_cell, *_efel, *_vectors)
 _BY_NAME = {(f.level, f.name): f for f in FEATURES}
 
 
 def list_features(level: str | None = None) -> list[Feature]:
-    """Registry entries, optionally of one ``level`` (spike, sweep, cell, efel)."""
+    """Registry entries, optionally of one ``level`` (spike, sweep, cell, efel, vector)."""
     return [f for f in FEATURES if level is None or f.level == level]
 
 
