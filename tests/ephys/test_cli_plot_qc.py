@@ -111,6 +111,7 @@ def test_cli_ephys(ephys_data: Path, tmp_path: Path) -> None:
     f = ephys_data / "abf_pyabf" / "2019_07_24_0055_fsi.abf"
     res = runner.invoke(cli, ["ephys", "list-features", "--level", "sweep"])
     assert res.exit_code == 0 and "avg_rate" in res.output
+    assert "[start, end]" in res.output  # windows are printed, not eaten as markup
     out = tmp_path / "cell.csv"
     res = runner.invoke(cli, ["ephys", "features", str(f), "--out", str(out)])
     assert res.exit_code == 0, res.output

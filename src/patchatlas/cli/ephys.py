@@ -23,8 +23,13 @@ def list_features_cmd(level: str | None) -> None:
     """List the feature registry (name, unit, window, convention, definition)."""
     from patchatlas.ephys.registry import list_features
 
+    from rich.markup import escape
+
     feats = list_features(level)
-    rows = [[f.level, f.name, f.unit, f.convention, f.window, f.definition] for f in feats]
+    rows = [
+        [escape(x) for x in (f.level, f.name, f.unit, f.convention, f.window, f.definition)]
+        for f in feats
+    ]
     con = console()
     con.width = max(con.width, 160)
     con.print(
