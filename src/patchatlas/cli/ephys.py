@@ -21,9 +21,9 @@ def ephys() -> None:
 )
 def list_features_cmd(level: str | None) -> None:
     """List the feature registry (name, unit, window, convention, definition)."""
-    from patchatlas.ephys.registry import list_features
-
     from rich.markup import escape
+
+    from patchatlas.ephys.registry import list_features
 
     feats = list_features(level)
     rows = [
