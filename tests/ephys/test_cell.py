@@ -189,3 +189,24 @@ def test_sweep_features_windows(ephys_data: Path) -> None:
     assert math.isnan(dep["sag"])  # IPFX bug 8: no sag on depolarising sweeps
     assert dep["avg_rate"] > 0 and dep["latency"] > 0
     assert dep["filter_khz_used"] == pytest.approx(5.0)
+
+
+def test_gouwens_vectors_have_fixed_lengths(ephys_data: Path) -> None:
+    from patchatlas.ephys.vectors import feature_vectors
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fsi = feature_vectors(patchatlas.read(ephys_data / "abf_pyabf" / "2019_07_24_0055_fsi.abf"))
+        pyr = feature_vectors(patchatlas.read(ephys_data / "abf_pyabf" / "171116sh_0018.abf"))
+        ramp = feature_vectors(patchatlas.read(ephys_data / "abf_pyabf" / "17o05027_ic_ramp.abf"))
+    assert ramp == {}  # no long squares: no vectors, no error
+    for fv in (fsi, pyr):
+        assert fv["step_subthresh"].shape == (700,)
+        assert fv["first_ap_v"].shape == (150,) and fv["first_ap_dv"].shape == (149,)
+        assert fv["isi_shape"].shape == (100,)
+        assert fv["psth"].shape == (6 * 10,)  # 0.5 s steps, 50 ms bins, 6 amplitudes
+        assert fv["inst_freq"].shape == fv["spiking_width"].shape == (6 * 25,)
+        assert np.nanmax(fv["first_ap_v"]) > 0 > np.nanmin(fv["first_ap_v"])
+        assert np.nanmax(fv["first_ap_dv"]) > 50  # V/s upstroke
+    # the fast-spiking interneuron fires faster than the pyramidal cell
+    assert np.nanmean(fsi["psth"]) > np.nanmean(pyr["psth"])

@@ -37,6 +37,11 @@ def test_registry_covers_every_output() -> None:
         assert f.unit is not None and f.definition and f.window
         assert f.convention in ("allen", "patchatlas", "efel")
     assert get_feature("ri").unit == "MΩ"
+    from patchatlas.ephys.efel_names import EFEL_FEATURES
+
+    for c in EFEL_FEATURES:
+        assert get_feature(c, "efel").convention == "efel"
+    assert len(list_features("vector")) == 12
     assert list_features("spike")
     with pytest.raises(DataError, match="list-features"):
         get_feature("nope")
@@ -106,6 +111,7 @@ def test_cli_ephys(ephys_data: Path, tmp_path: Path) -> None:
     f = ephys_data / "abf_pyabf" / "2019_07_24_0055_fsi.abf"
     res = runner.invoke(cli, ["ephys", "list-features", "--level", "sweep"])
     assert res.exit_code == 0 and "avg_rate" in res.output
+    assert "[start, end]" in res.output  # windows are printed, not eaten as markup
     out = tmp_path / "cell.csv"
     res = runner.invoke(cli, ["ephys", "features", str(f), "--out", str(out)])
     assert res.exit_code == 0, res.output

@@ -202,3 +202,24 @@ def test_flat_and_clipped_traces() -> None:
     v = np.where((t > 0.3) & (t < 0.6), 100.0, -70.0)
     tab = detect_spikes(t, v, filter_khz=5)
     assert tab.n_rows <= 1
+
+
+def test_robust_flags_depolarisation_block() -> None:
+    t, v = synthetic_train(times=(0.32, 0.36, 0.40))
+    blocked = v.copy()
+    late = t > 0.45
+    blocked[late & (t < 0.95)] = -38.0 + np.random.default_rng(2).normal(
+        0, 0.01, (late & (t < 0.95)).sum()
+    )
+    tab = detect_spikes(t, blocked, start=0.3, end=0.9, profile="robust")
+    assert tab.provenance["depolarization_block"] is True
+    normal = detect_spikes(t, v, start=0.3, end=0.9, profile="robust")
+    assert normal.provenance["depolarization_block"] is False
+
+
+def test_nan_time_stamps_are_a_clear_error() -> None:
+    t, v = synthetic_train()
+    t = t.copy()
+    t[10] = np.nan
+    with pytest.raises(DataError, match="time stamps"):
+        detect_spikes(t, v)

@@ -16,13 +16,20 @@ def ephys() -> None:
 
 
 @ephys.command("list-features")
-@click.option("--level", type=click.Choice(["spike", "sweep", "cell"]), default=None)
+@click.option(
+    "--level", type=click.Choice(["spike", "sweep", "cell", "efel", "vector"]), default=None
+)
 def list_features_cmd(level: str | None) -> None:
     """List the feature registry (name, unit, window, convention, definition)."""
+    from rich.markup import escape
+
     from patchatlas.ephys.registry import list_features
 
     feats = list_features(level)
-    rows = [[f.level, f.name, f.unit, f.convention, f.window, f.definition] for f in feats]
+    rows = [
+        [escape(x) for x in (f.level, f.name, f.unit, f.convention, f.window, f.definition)]
+        for f in feats
+    ]
     con = console()
     con.width = max(con.width, 160)
     con.print(

@@ -26,10 +26,13 @@ __all__ = [
     "Sweep",
     "cell_features",
     "detect_spikes",
+    "efel_features",
+    "feature_vectors",
     "infer_epochs",
     "infer_recording_stimuli",
     "infer_stimulus",
     "sweep_features",
+    "sweep_qc",
 ]
 
 _LAZY = {
@@ -37,6 +40,9 @@ _LAZY = {
     "sweep_features": "patchatlas.ephys.train",
     "cell_features": "patchatlas.ephys.cell",
     "FeatureTable": "patchatlas.ephys._table",
+    "feature_vectors": "patchatlas.ephys.vectors",
+    "efel_features": "patchatlas.ephys.efel_names",
+    "sweep_qc": "patchatlas.ephys.qc",
 }
 
 

@@ -56,6 +56,48 @@ def last_true(cond: BoolArray, offs: IntArray) -> IntArray:
     return out
 
 
+def _disjoint(starts: IntArray, ends: IntArray) -> bool:
+    """Windows sorted and non-overlapping (the usual case: spike after spike)."""
+    return bool(np.all(ends >= starts) and np.all(starts[1:] >= ends[:-1]))
+
+
+def _argext_disjoint(
+    x: npt.NDArray[Any], starts: IntArray, ends: IntArray, mode: str
+) -> IntArray | None:
+    """Fast path for sorted, non-overlapping windows (None: use the general path)."""
+    lo, hi = int(starts[0]), int(ends[-1])
+    out = np.full(starts.size, -1, np.int64)
+    if hi <= lo:
+        return out
+    xs = x[lo:hi]
+    m = xs.size
+    # boundaries [s0, e0, s1, e1, ..., s_last] relative to lo: reduceat segment k runs from
+    # b[k] to b[k+1] (the last to the end of xs); even k are windows, odd k the gaps
+    b = np.empty(2 * starts.size - 1, np.int64)
+    b[0::2] = starts - lo
+    b[1::2] = ends[:-1] - lo
+    if b[-1] >= m:
+        return None
+    lens = np.diff(np.append(b, m))
+    red = np.maximum.reduceat if mode == "max" else np.minimum.reduceat
+    ext = red(xs, b).astype(np.float64)
+    win = ext[0::2].copy()
+    nonempty = lens[0::2] > 0
+    if np.isnan(win[nonempty]).any():
+        return None  # NaN inside a window: the general path treats NaN as the extreme
+    ext[1::2] = np.nan  # gaps never match
+    win[~nonempty] = np.nan
+    ext[0::2] = win
+    hits = np.flatnonzero(xs == np.repeat(ext, lens))
+    if hits.size == 0:
+        return out
+    rel0 = b[0::2]
+    pos = np.minimum(np.searchsorted(hits, rel0), hits.size - 1)
+    ok = nonempty & (hits[pos] >= rel0) & (hits[pos] < ends - lo)
+    out[ok] = hits[pos[ok]] + lo
+    return out
+
+
 def seg_argext(x: npt.NDArray[Any], starts: IntArray, ends: IntArray, *, mode: str) -> IntArray:
     """Absolute index of the first max (``mode="max"``) or min of ``x[s:e]`` per window.
 
@@ -66,6 +108,10 @@ def seg_argext(x: npt.NDArray[Any], starts: IntArray, ends: IntArray, *, mode: s
     out = np.full(starts.size, -1, np.int64)
     if starts.size == 0:
         return out
+    if _disjoint(starts, ends):
+        fast = _argext_disjoint(x, starts, ends, mode)
+        if fast is not None:
+            return fast
     idx, offs, lens = gather(starts, ends)
     if idx.size == 0:
         return out
@@ -117,6 +163,24 @@ def _seg_where(
     ends = np.asarray(ends, np.int64)
     out = np.full(starts.size, -1, np.int64)
     if starts.size == 0:
+        return out
+    if np.ndim(level) == 0 and _disjoint(starts, ends):
+        lo, hi = int(starts[0]), int(ends[-1])
+        if hi <= lo:
+            return out
+        hits = np.flatnonzero(_OPS[op](x[lo:hi], float(level)))  # type: ignore[arg-type]
+        if hits.size == 0:
+            return out
+        rs, re = starts - lo, ends - lo
+        if last:
+            pos = np.searchsorted(hits, re, side="left") - 1
+            posc = np.maximum(pos, 0)
+            ok = (pos >= 0) & (hits[posc] >= rs) & (re > rs)
+        else:
+            pos = np.searchsorted(hits, rs, side="left")
+            posc = np.minimum(pos, hits.size - 1)
+            ok = (pos < hits.size) & (hits[posc] < re) & (re > rs)
+        out[ok] = hits[posc[ok]] + lo
         return out
     idx, offs, lens = gather(starts, ends)
     if idx.size == 0:

@@ -248,12 +248,25 @@ def _long_square(ls: list[SweepResult], out: dict[str, Any]) -> None:
         [feats[k]["peak_deflect_v"] for k in mem],
         baselines=[feats[k]["v_baseline"] for k in mem],
     )
+    # each fit ends at its sweep's minimum, but no later than the median time-to-minimum of
+    # the membrane-property sweeps (IPFX rule: long steps with slow drifts otherwise stretch
+    # the fit window)
+    t_peak = np.array(
+        [
+            float(ls[k].sweep.t[int(feats[k]["peak_deflect_index"])]) - ls[k].sweep.stimulus.start
+            if math.isfinite(feats[k]["peak_deflect_index"])
+            else math.nan
+            for k in mem
+        ]
+    )
+    med = float(np.nanmedian(t_peak)) if np.isfinite(t_peak).any() else math.nan
     fits = []
-    for k in mem:
+    for k, tp in zip(mem, t_peak, strict=True):
         sw = ls[k].sweep
         t = np.asarray(sw.t, dtype=np.float64)
         v = np.asarray(sw.v, dtype=np.float64)
-        fits.append(time_constant(t, v, sw.stimulus.start, sw.stimulus.end))
+        end = sw.stimulus.start + med if math.isfinite(med) and tp > med else None
+        fits.append(time_constant(t, v, sw.stimulus.start, sw.stimulus.end, peak_time=end))
     taus = np.array([f.tau for f in fits])
     good = np.isfinite(taus)
     out["tau_n_fits"] = int(good.sum())

@@ -15,7 +15,7 @@ class Feature:
     """One registry entry."""
 
     name: str
-    level: str  # "spike", "sweep", "cell"
+    level: str  # "spike", "sweep", "cell", "efel"
     unit: str
     definition: str
     window: str
@@ -224,12 +224,128 @@ for _f, (_u, _d) in _REC_FEATS.items():
         _c(f"{_f}_ramp", _u, f"mean {_d} of the first spike over spiking ramps", "ramp sweeps"),
     ]
 
-FEATURES: tuple[Feature, ...] = (*_spike, *_sweep, *_cell)
+_EF = "trace, interpolated to 0.1 ms"
+_STIM = "[stim_start, stim_end]"
+_efel = [
+    Feature(n, "efel", u, d, w, "efel")
+    for n, u, d, w in (
+        ("Spikecount", "1", "−20 mV up/down crossing pairs (peaks) anywhere in the trace", _EF),
+        ("Spikecount_stimint", "1", "peaks inside the stimulus", _STIM),
+        ("peak_time", "ms", "time of each peak (last sample of a flat peak)", _EF),
+        ("peak_voltage", "mV", "V at each peak", _EF),
+        (
+            "time_to_first_spike",
+            "ms",
+            "first peak time − stim_start (negative with spontaneous "
+            "spikes; Allen latency uses the threshold inside the window)",
+            _EF,
+        ),
+        ("mean_frequency", "Hz", "peaks in the stimulus / (last such peak − stim_start)", _STIM),
+        ("all_ISI_values", "ms", "intervals between consecutive peaks", _EF),
+        ("ISI_values", "ms", "all_ISI_values without the first", _EF),
+        ("ISI_CV", "1", "SD (ddof 1) / mean of ISI_values (Allen isi_cv: ddof 0, all ISIs)", _EF),
+        ("inv_first_ISI", "Hz", "1000 / first ISI", _EF),
+        (
+            "voltage_base",
+            "mV",
+            "mean V over [0.9 stim_start, stim_start)",
+            "[0.9 stim_start, stim_start)",
+        ),
+        ("steady_state_voltage", "mV", "mean V after stim_end", "(stim_end, end]"),
+        (
+            "steady_state_voltage_stimend",
+            "mV",
+            "mean V over the last 10 % of the stimulus",
+            "(stim_end − 10 %, stim_end]",
+        ),
+        ("minimum_voltage", "mV", "min V in the stimulus", _STIM),
+        ("maximum_voltage", "mV", "max V in the stimulus", _STIM),
+        (
+            "sag_amplitude",
+            "mV",
+            "steady_state_voltage_stimend − minimum_voltage (hyperpolarising, no spikes)",
+            _STIM,
+        ),
+        (
+            "sag_ratio1",
+            "1",
+            "sag_amplitude / (voltage_base − minimum_voltage) (≈ Allen sag)",
+            _STIM,
+        ),
+        (
+            "sag_ratio2",
+            "1",
+            "(voltage_base − steady_state_voltage_stimend) / (voltage_base − minimum_voltage)",
+            _STIM,
+        ),
+        (
+            "ohmic_input_resistance_vb_ssse",
+            "MΩ",
+            "(steady_state_voltage_stimend − "
+            "voltage_base) / stimulus current (single sweep; Allen ri is a multi-sweep slope)",
+            _STIM,
+        ),
+    )
+]
+
+_GV = "long-square sweeps"
+_vectors = [
+    Feature(n, "vector", u, d, w, "patchatlas")
+    for n, u, d, w in (
+        (
+            "step_subthresh",
+            "mV",
+            "mean V in 140 bins, [start − 10 %, end + 20 %] of the step, at "
+            "−90/−70/−50/−30/−10 pA (±5), concatenated (Gouwens-style)",
+            _GV,
+        ),
+        (
+            "subthresh_norm",
+            "1",
+            "the most hyperpolarised step's binned V, baseline-subtracted, "
+            "divided by |peak deflection|",
+            _GV,
+        ),
+        (
+            "isi_shape",
+            "mV",
+            "mean V from fast trough to next threshold (100 points) of the hero "
+            "sweep, minus mean threshold",
+            "hero sweep",
+        ),
+        (
+            "first_ap_v",
+            "mV",
+            "first AP of the rheobase sweep, threshold − 1 ms, 3 ms, 150 points",
+            "rheobase sweep",
+        ),
+        ("first_ap_dv", "V/s", "derivative of first_ap_v (149 points)", "rheobase sweep"),
+        ("psth", "Hz", "rate in 50 ms bins at rheobase + 0…100 pA (20 pA steps)", _GV),
+        ("inst_freq", "Hz", "1/ISI averaged in 20 ms bins, same sweeps", _GV),
+        *(
+            (
+                f"spiking_{f}",
+                "",
+                f"{f} averaged in 20 ms bins (by threshold time), same sweeps",
+                _GV,
+            )
+            for f in (
+                "upstroke_downstroke_ratio",
+                "peak_v",
+                "fast_trough_v",
+                "threshold_v",
+                "width",
+            )
+        ),
+    )
+]
+
+FEATURES: tuple[Feature, ...] = (*_spike, *_sweep, *_cell, *_efel, *_vectors)
 _BY_NAME = {(f.level, f.name): f for f in FEATURES}
 
 
 def list_features(level: str | None = None) -> list[Feature]:
-    """Registry entries, optionally only one ``level`` (``"spike"``, ``"sweep"``, ``"cell"``)."""
+    """Registry entries, optionally of one ``level`` (spike, sweep, cell, efel, vector)."""
     return [f for f in FEATURES if level is None or f.level == level]
 
 

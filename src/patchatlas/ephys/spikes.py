@@ -51,15 +51,22 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from patchatlas._version import __version__
-from patchatlas.ephys._dvdt import filtered_dvdt, heavy_dvdt, is_uniform
+from patchatlas.ephys._dvdt import (
+    FilterCutoffWarning,
+    FilterInfo,
+    LazyDvdt,
+    effective_cutoff,
+    filtered_dvdt,
+    is_uniform,
+)
 from patchatlas.ephys._segments import seg_argext, seg_first_where, seg_last_where
 from patchatlas.ephys._table import FeatureTable
 from patchatlas.errors import DataError, StimulusError
@@ -76,6 +83,9 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 PROFILES = ("allen", "robust")
+
+#: filter dV/dt only where the algorithm looks (exact to ~1e-13; False: whole sweep, for tests)
+LAZY_FILTER = True
 
 #: per-spike column names (IPFX names; ``*_i`` columns only when a current trace is given)
 SPIKE_COLUMNS = (
@@ -153,6 +163,15 @@ class AllenParameters:
     adp_max_delta_v: float = 10.0
 
 
+@lru_cache(maxsize=32)
+def _params_cached(p: AllenParameters) -> tuple[tuple[str, Any], ...]:
+    return tuple(asdict(p).items())
+
+
+def _params_dict(p: AllenParameters) -> dict[str, Any]:
+    return dict(_params_cached(p))
+
+
 class DuplicateTimestampWarning(UserWarning):
     """Samples with a repeated time stamp were dropped before detection."""
 
@@ -167,8 +186,16 @@ def time_index(t: FloatArray, x: float | FloatArray) -> Any:
 
     Equal to ``argmin(|t - x|)``, computed by binary search instead of an O(n) scan.
     """
-    xs = np.asarray(x, dtype=np.float64)
     n = t.size
+    if np.ndim(x) == 0:
+        xf = float(x)
+        j = int(np.searchsorted(t, xf, side="left"))
+        if j <= 0:
+            return 0
+        if j >= n:
+            return n - 1
+        return j - 1 if abs(xf - float(t[j - 1])) <= abs(float(t[j]) - xf) else j
+    xs = np.asarray(x, dtype=np.float64)
     k = np.searchsorted(t, xs, side="left")
     k = np.clip(k, 1, max(n - 1, 1))
     lo = t[k - 1]
@@ -186,37 +213,137 @@ def time_index(t: FloatArray, x: float | FloatArray) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def _candidates(dvdt: FloatArray, si: int, ei: int, cutoff: float | FloatArray) -> IntArray:
-    w = dvdt[si:ei]
-    ge = w >= cutoff
-    cand = np.flatnonzero(~ge[:-1] & ge[1:]).astype(np.int64) + si
-    return cand
+def _any_below_zero(lz: LazyDvdt, a: IntArray, b: IntArray) -> npt.NDArray[np.bool_]:
+    """Per pair: does filtered dV/dt go below 0 somewhere in ``[a, b)``?
+
+    Negative samples are looked for among filtered samples first; a pair without one whose
+    range still has unfiltered samples gets its whole range filtered and checked again.
+    """
+    n = lz.y.size
+    a = np.minimum(np.maximum(a, 0), n)
+    b = np.minimum(np.maximum(a, b), n)
+    lo, hi = int(a.min()), int(b.max())
+    ra, rb = a - lo, b - lo
+    res = np.zeros(a.size, bool)
+    for _ in range(2):
+        seg = lz.y[lo:hi]
+        if lz.filtered:
+            known = lz.known_samples()[lo:hi]
+            neg = (seg < 0) & known
+        else:
+            known = None
+            neg = seg < 0
+        negc = np.zeros(hi - lo + 1, np.int64)
+        np.cumsum(neg, out=negc[1:])
+        res = (negc[rb] - negc[ra]) > 0
+        if known is None:
+            return res
+        knc = np.zeros(hi - lo + 1, np.int64)
+        np.cumsum(~known, out=knc[1:])
+        unsure = ~res & ((knc[rb] - knc[ra]) > 0)
+        if not unsure.any():
+            return res
+        lz.ensure(a[unsure], b[unsure])
+    return res
 
 
-def _any_below_zero(negc: IntArray, a: IntArray, b: IntArray) -> npt.NDArray[np.bool_]:
-    a = np.clip(a, 0, negc.size - 1)
-    b = np.clip(b, 0, negc.size - 1)
-    return (negc[np.maximum(b, a)] - negc[a]) > 0
+def _argext_lazy(
+    lz: LazyDvdt, starts: IntArray, ends: IntArray, *, mode: str, look: int
+) -> IntArray:
+    """First argmax/argmin of filtered dV/dt over ``[s, e)``, filtering as little as possible.
+
+    The first ``look`` samples of each range are filtered; the extreme found there is accepted
+    when the filtered values in the rest of the range provably cannot beat it (|filtered| is at
+    most ``sum|h|`` x max|raw| nearby); otherwise the whole range is filtered.
+    """
+    if not lz.filtered or starts.size == 0:
+        return seg_argext(lz.y, starts, ends, mode=mode)
+    head_end = np.minimum(ends, starts + look)
+    lz.ensure(starts, head_end)
+    res = seg_argext(lz.y, starts, ends, mode=mode)
+    rest = ends > head_end
+    if rest.any():
+        c = lz.chunk
+        rs, re = head_end[rest], ends[rest]
+        cb = np.where(lz.known, 0.0, lz.chunk_bound())
+        c0, c1 = rs // c, (re - 1) // c + 1
+        big = seg_argext(cb, c0, c1, mode="max")
+        bound = cb[np.maximum(big, 0)]
+        has_unknown = bound > 0
+        best = lz.y[np.maximum(res[rest], 0)]
+        beaten = (bound >= best) if mode == "max" else (-bound <= best)
+        redo = has_unknown & (beaten | (res[rest] < 0))
+        if redo.any():
+            idx = np.flatnonzero(rest)[redo]
+            lz.ensure(starts[idx], ends[idx])
+            res[idx] = seg_argext(lz.y, starts[idx], ends[idx], mode=mode)
+    return res
+
+
+def _where_lazy(
+    lz: LazyDvdt,
+    starts: IntArray,
+    ends: IntArray,
+    level: npt.ArrayLike,
+    *,
+    op: str,
+    last: bool,
+    look: int,
+) -> IntArray:
+    """First (or last) sample of ``[s, e)`` with ``y op level``, filtering near the search start.
+
+    Forward searches (``last=False``) filter ``[s, s + look)`` first, backward searches
+    ``[e - look, e)``; ranges without a hit there are searched again with a 4x longer reach,
+    then in full. A hit in a partial range is final: it is the first (last) one of the range.
+    """
+    fn = seg_last_where if last else seg_first_where
+    lev = np.array(np.broadcast_to(np.asarray(level, dtype=np.float64), starts.shape))
+    if not lz.filtered or starts.size == 0:
+        return fn(lz.y, starts, ends, lev, op=op)
+    res = np.full(starts.size, -1, np.int64)
+    todo = np.arange(starts.size)
+    reach: int | None = look
+    while todo.size:
+        s, e = starts[todo], ends[todo]
+        if reach is None:
+            ps, pe = s, e
+        elif last:
+            ps, pe = np.maximum(s, e - reach), e
+        else:
+            ps, pe = s, np.minimum(e, s + reach)
+        lz.ensure(ps, pe)
+        got = fn(lz.y, ps, pe, lev[todo], op=op)
+        res[todo] = got
+        partial = (ps > s) | (pe < e)
+        todo = todo[(got < 0) & partial]
+        reach = None if reach is None or reach >= 16 * look else 4 * reach
+    return res
 
 
 def _allen_indices(
     t: FloatArray,
     v: FloatArray,
-    dvdt: FloatArray,
-    heavy: Callable[[int, int], FloatArray] | None,
+    lz: LazyDvdt,
+    hz: LazyDvdt | None,
     si: int,
     ei: int,
     p: AllenParameters,
     *,
-    cutoff: float | FloatArray,
+    cutoff: float,
 ) -> dict[str, Any]:
     """All spike indices of one sweep (window ``[si, ei]``); empty arrays when none."""
-    negc = np.zeros(dvdt.size + 1, np.int64)
-    np.cumsum(dvdt < 0, out=negc[1:])
-
-    cand = _candidates(dvdt, si, ei, cutoff)
+    look = max(8, math.ceil(0.003 * lz.fs)) if math.isfinite(lz.fs) else 64
+    # candidates: filtered dV/dt can only reach the cutoff within the filter's reach of a raw
+    # difference of at least cutoff / sum|h|
+    if lz.filtered:
+        raw_w = lz.raw_range(si, ei)
+        zone = np.flatnonzero(np.abs(raw_w) >= 0.9 * cutoff / lz.g1) + si
+        lz.ensure_points(zone, lz.margin + 2)
+    w = lz.y[si:ei]
+    ge = w >= cutoff
+    cand = np.flatnonzero(~ge[:-1] & ge[1:]).astype(np.int64) + si
     if cand.size > 1:
-        keep = np.concatenate(([True], _any_below_zero(negc, cand[:-1], cand[1:])))
+        keep = np.concatenate(([True], _any_below_zero(lz, cand[:-1], cand[1:])))
         cand = cand[keep]
     if cand.size == 0:
         return {}
@@ -229,7 +356,7 @@ def _allen_indices(
         return {}
     # merge a candidate into the previous one when dV/dt never goes negative in between
     if cand.size > 1:
-        dmask = _any_below_zero(negc, peaks[:-1], cand[1:])
+        dmask = _any_below_zero(lz, peaks[:-1], cand[1:])
         peaks = peaks[np.append(dmask, True)]
         cand = cand[np.concatenate(([True], dmask))]
     vp = v[peaks]
@@ -238,12 +365,13 @@ def _allen_indices(
     if cand.size == 0:
         return {}
 
-    ups = seg_argext(dvdt, cand, peaks, mode="max")
+    lz.ensure(cand, peaks)
+    ups = seg_argext(lz.y, cand, peaks, mode="max")
     ok = ups >= 0
     cand, peaks, ups = cand[ok], peaks[ok], ups[ok]
     if cand.size == 0:
         return {}
-    thr = _refine_thresholds(dvdt, ups, p.thresh_frac)
+    thr = _refine_thresholds(lz, ups, p.thresh_frac, look)
 
     # clipped last spike: V never returns to threshold + tol before the window end
     clipped = np.zeros(thr.size, bool)
@@ -261,18 +389,20 @@ def _allen_indices(
         thr, ups, clipped = thr[smask], ups[pmask], clipped[smask]
         peaks = peaks[pmask]
 
-    thr, peaks, ups, clipped = _fix_long_threshold_peak(t, v, dvdt, thr, peaks, ups, clipped, p)
+    thr, peaks, ups, clipped = _fix_long_threshold_peak(t, v, lz, thr, peaks, ups, clipped, p)
     if thr.size == 0:
         return {}
 
-    ups = seg_argext(dvdt, thr, peaks, mode="max")
+    lz.ensure(thr, peaks)
+    ups = seg_argext(lz.y, thr, peaks, mode="max")
     n = thr.size
     nxt_thr = np.append(thr[1:], ei)
     troughs = seg_argext(v, peaks, nxt_thr, mode="min")
     troughs[clipped] = -1
-    downs = np.where(
-        troughs >= 0, seg_argext(dvdt, peaks, np.maximum(troughs, peaks), mode="min"), -1
-    )
+    has_tr = troughs >= 0
+    downs = np.full(n, -1, np.int64)
+    if has_tr.any():
+        downs[has_tr] = _argext_lazy(lz, peaks[has_tr], troughs[has_tr], mode="min", look=look)
 
     # fast trough / ADP / slow trough: for the spikes not clipped at the window end, each up
     # to the next such spike's threshold (the window end for the last of them)
@@ -280,29 +410,36 @@ def _allen_indices(
     adp = np.full(n, -1, np.int64)
     slow = np.full(n, -1, np.int64)
     isi_type = np.full(n, None, dtype=object)
-    end_clipped = clipped.copy()
-    sel = np.flatnonzero(~end_clipped)
+    sel = np.flatnonzero(~clipped)
     if sel.size:
         pk_s = peaks[sel]
         nx_s = np.append(thr[sel][1:], ei)
-        dend = np.minimum(nx_s, dvdt.size)
-        ds2 = seg_argext(dvdt, pk_s, dend, mode="min")
-        target = p.term_frac * dvdt[np.maximum(ds2, 0)]
-        term = seg_first_where(
-            dvdt, np.maximum(ds2, 0), np.where(ds2 >= 0, dend, 0), target, op=">="
-        )
+        dend = np.minimum(nx_s, lz.y.size)
+        ds2 = _argext_lazy(lz, pk_s, dend, mode="min", look=look)
+        ok2 = ds2 >= 0
+        ds2c = np.maximum(ds2, 0)
+        target = p.term_frac * lz.y[ds2c]
+        term = np.full(sel.size, -1, np.int64)
+        if ok2.any():
+            term[ok2] = _where_lazy(
+                lz, ds2c[ok2], dend[ok2], target[ok2], op=">=", last=False, look=look
+            )
         has_ft = term >= 0
         clipped[sel[~has_ft]] = True
         if has_ft.any():
             k = sel[has_ft]
             tf = term[has_ft]
             nx = nx_s[has_ft]
-            if heavy is None:
-                hv = dvdt
+            if hz is None:
+                hv = lz.y
             else:
-                reach = int(np.searchsorted(t, t[tf.max()] + p.adp_max_delta_t)) + 2
-                hv = heavy(int(tf.min()), min(reach, t.size))
-            adp_h, slow_h = _adp(t, v, hv, tf, nx, p)
+                reach = np.searchsorted(t, t[tf] + p.adp_max_delta_t) + 2
+                hend = np.minimum(np.minimum(reach, nx), hz.y.size)
+                hz.ensure_windows(tf, hend)
+                hv = hz.y
+            if hz is None:
+                hend = np.minimum(nx, lz.y.size)
+            adp_h, slow_h = _adp(t, v, hv, tf, nx, hend, p)
             no_adp = adp_h < 0
             mins = seg_argext(v, tf, nx, mode="min")
             mins_c = np.maximum(mins, 0)
@@ -334,17 +471,17 @@ def _allen_indices(
     }
 
 
-def _refine_thresholds(dvdt: FloatArray, ups: IntArray, frac: float) -> IntArray:
-    target = float(np.mean(dvdt[ups])) * frac
+def _refine_thresholds(lz: LazyDvdt, ups: IntArray, frac: float, look: int) -> IntArray:
+    target = float(np.mean(lz.y[ups])) * frac
     prev = np.concatenate(([0], ups[:-1]))
-    found = seg_last_where(dvdt, prev + 1, ups + 1, target, op="<=")
+    found = _where_lazy(lz, prev + 1, ups + 1, target, op="<=", last=True, look=look)
     return np.where(found >= 0, found, prev).astype(np.int64)
 
 
 def _fix_long_threshold_peak(
     t: FloatArray,
     v: FloatArray,
-    dvdt: FloatArray,
+    lz: LazyDvdt,
     thr: IntArray,
     peaks: IntArray,
     ups: IntArray,
@@ -356,10 +493,12 @@ def _fix_long_threshold_peak(
         return thr, peaks, ups, clipped
     thr = thr.copy()
     peaks = peaks.copy()
-    target = float(np.mean(dvdt[ups])) * p.thresh_frac
+    lz.ensure(ups, ups + 1)
+    target = float(np.mean(lz.y[ups])) * p.thresh_frac
     # 1. keep the peak, search the threshold again back to peak - max_interval
     t0 = time_index(t, t[peaks[long_]] - p.max_interval)
-    below = seg_last_where(dvdt, t0 + 1, ups[long_] + 1, target, op="<=")
+    lz.ensure(t0 + 1, ups[long_] + 1)
+    below = seg_last_where(lz.y, t0 + 1, ups[long_] + 1, target, op="<=")
     got = below >= 0
     thr[long_[got]] = below[got]
     # 2. keep the threshold, search the peak again within 2 * max_interval
@@ -385,12 +524,14 @@ def _adp(
     heavy: FloatArray,
     term: IntArray,
     nxt: IntArray,
+    hend: IntArray,
     p: AllenParameters,
 ) -> tuple[IntArray, IntArray]:
+    """ADP and slow trough; ``heavy`` is read only in ``[term, hend)``: the ADP rules never
+    look further than ``adp_max_delta_t`` after the fast trough."""
     n = term.size
     adp = np.full(n, -1, np.int64)
     slow = np.full(n, -1, np.int64)
-    hend = np.minimum(nxt, heavy.size)
     cross = seg_first_where(heavy, term, hend, p.adp_thresh, op=">=")
     ok = cross >= 0
     ok[ok] = (t[cross[ok]] - t[term[ok]]) < p.flat_interval
@@ -529,16 +670,19 @@ def detect_spikes(
     prov: dict[str, Any] = {
         "engine": f"patchatlas {__version__}",
         "profile": profile,
-        "parameters": asdict(p),
+        "parameters": _params_dict(p),
     }
     if n < 3:
         prov.update(window=(start, end), filter=None, note="fewer than 3 samples: no spikes")
         return _empty(ii is not None, profile, prov)
     dts = np.diff(tt)
-    if np.any(dts < 0):
+    dt_min = float(dts.min())
+    if not math.isfinite(dt_min):
+        raise DataError("detect_spikes: time stamps contain NaN or infinite values")
+    if dt_min < 0:
         raise DataError("detect_spikes: time stamps decrease; sort the sweep by time first")
-    dup = dts == 0
-    if dup.any():
+    if dt_min == 0:
+        dup = dts == 0
         # A repeated time stamp is not a new sample: drop the later one (explicitly, so that
         # indexes refer to the de-duplicated trace) instead of dividing by a zero time step.
         keep = np.concatenate(([True], ~dup))
@@ -568,44 +712,57 @@ def detect_spikes(
         )
     s, e = max(s, t_first), min(e, t_last)
     si, ei = int(time_index(tt, s)), int(time_index(tt, e))
-    if not np.all(np.isfinite(vv[si : ei + 1])):
+    finite = np.isfinite(vv)
+    if not finite[si : ei + 1].all():
         raise DataError(
             "detect_spikes: v has NaN or infinite samples inside the analysis window; "
             "crop or interpolate them first"
         )
-    finite = np.isfinite(vv)
     vf = vv if finite.all() else np.where(finite, vv, np.interp(tt, tt[finite], vv[finite]))
-    uni = is_uniform(tt)
+    uni = is_uniform(tt, dt=None if dt_min == 0 else dts)
     robust = profile == "robust"
     a, b = (0, n - 1) if robust else (si, ei)
-    # Filter the analysis window plus 20 ms (threshold searches may reach back before the
-    # window start); fall back to the whole sweep if a search leaves the filtered range.
-    pre = math.ceil(0.02 / uni[1]) if uni[0] and uni[1] > 0 else 0
-    dvdt, finfo = filtered_dvdt(tt, vf, p.filter_khz, region=(a - pre, b + 2), uniform=uni)
+    if uni[0]:
+        # filtered dV/dt on demand (see LazyDvdt): only where the algorithm looks
+        fs = 1.0 / uni[1]
+        used, note = effective_cutoff(p.filter_khz, fs)
+        if note:
+            warnings.warn(note, FilterCutoffWarning, stacklevel=2)
+        lz = LazyDvdt(vf, uni[1], None if used is None else used * 1e3)
+        if not LAZY_FILTER:
+            lz.ensure_all()
+        finfo = FilterInfo(
+            requested_khz=None if p.filter_khz is None else float(p.filter_khz),
+            used_khz=used,
+            sampling_rate=fs,
+            uniform=True,
+            applied=used is not None,
+            note=note,
+        )
+    else:
+        dvdt0, finfo = filtered_dvdt(tt, vf, p.filter_khz, uniform=uni)
+        lz = LazyDvdt.from_array(vf, dvdt0)
     prov.update(window=(s, e), window_index=(si, ei), filter=finfo.as_dict())
     prov["filter"].pop("valid", None)
-    if dvdt.size < 2:
+    if lz.y.size < 2:
         return _empty(ii is not None, profile, prov)
     if robust:
-        cutoff = _noise_cutoff(dvdt[si:ei], p.dv_cutoff)
+        lz.ensure_all()
+        cutoff = _noise_cutoff(lz.y[si:ei], p.dv_cutoff)
         prov["dv_cutoff_used"] = cutoff
     else:
         cutoff = p.dv_cutoff
 
-    heavy: Callable[[int, int], FloatArray] | None = None
+    hz: LazyDvdt | None = None
     if p.heavy_filter_khz is not None and finfo.uniform and finfo.applied:
-        hk, fs, step = float(p.heavy_filter_khz), finfo.sampling_rate, uni[1]
-
-        def heavy(lo: int, hi: int) -> FloatArray:
-            return heavy_dvdt(vf, hk, fs, step, lo, hi)
-
-        prov["heavy_filter_khz"] = hk
-    idx = _allen_indices(tt, vf, dvdt, heavy, a, b, p, cutoff=cutoff)
-    if idx and finfo.valid != (0, n) and int(idx["threshold"].min()) <= finfo.valid[0]:
-        dvdt, finfo = filtered_dvdt(tt, vf, p.filter_khz, uniform=uni, warn=False)
-        idx = _allen_indices(tt, vf, dvdt, heavy, a, b, p, cutoff=cutoff)
+        hk = effective_cutoff(float(p.heavy_filter_khz), finfo.sampling_rate)[0]
+        if hk is not None:
+            hz = LazyDvdt(vf, uni[1], hk * 1e3, fill="empty", efolds=20.0)
+            prov["heavy_filter_khz"] = hk
+    idx = _allen_indices(tt, vf, lz, hz, a, b, p, cutoff=cutoff)
     if not idx:
         return _empty(ii is not None, profile, prov)
+    dvdt = lz.y
     table = _assemble(tt, vf, dvdt, ii, idx, prov)
     if robust:
         th_t = table["threshold_t"]
