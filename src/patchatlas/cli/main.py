@@ -19,6 +19,7 @@ from patchatlas._version import __version__
 COMMANDS: dict[str, str] = {
     "info": "patchatlas.cli.info:info",
     "demo": "patchatlas.cli.demo:demo",
+    "crossmodal": "patchatlas.cli.crossmodal:crossmodal",
 }
 
 

@@ -1,0 +1,1 @@
+"""Matplotlib figures; every function takes ``ax=`` and returns it."""
