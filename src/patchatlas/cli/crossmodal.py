@@ -195,3 +195,74 @@ def predict(model_file: Path, expr_file: Path, out_file: Path | None) -> None:
     else:
         write_results(out_file.parent, texts={out_file.name: pred.to_csv(index_label="cell")})
         con.print(f"wrote predictions for {len(pred)} cells to {out_file}")
+
+
+@crossmodal.command()
+@click.option(
+    "--data",
+    "data_dir",
+    type=_DIR,
+    required=True,
+    help="The patchseq data folder holding human_berg2021_L23_ephys_only, "
+    "human_lee2023_gaba_ephys_only and v1_gouwens2020_ephys_only.",
+)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True)
+@click.option("--figures/--no-figures", default=True, show_default=True)
+def species(data_dir: Path, out_dir: Path, figures: bool) -> None:
+    """Descriptive human vs mouse comparison of AP kinetics and passive properties."""
+    from patchatlas.crossmodal.species import compare_groups, species_markdown
+    from patchatlas.io.results import write_results
+    from patchatlas.io.species_tables import read_berg2021_species, read_lee2023_gouwens2020
+
+    con = console()
+    tables, caveats, raw = {}, {}, {}
+    berg_dir = data_dir / "human_berg2021_L23_ephys_only"
+    if berg_dir.is_dir():
+        berg = read_berg2021_species(berg_dir)
+        tables["L2/3 pyramidal cells (Berg 2021)"] = compare_groups(berg)
+        caveats["L2/3 pyramidal cells (Berg 2021)"] = berg.attrs["caveat"]
+        raw["berg2021_L23"] = berg
+    lee_dir, gou_dir = (
+        data_dir / "human_lee2023_gaba_ephys_only",
+        data_dir / "v1_gouwens2020_ephys_only",
+    )
+    if lee_dir.is_dir() and gou_dir.is_dir():
+        gaba = read_lee2023_gouwens2020(lee_dir, gou_dir)
+        name = "Interneurons by subclass (Lee 2023 human vs Gouwens 2020 mouse)"
+        tables[name] = compare_groups(gaba, by="subclass")
+        caveats[name] = gaba.attrs["caveat"]
+        raw["lee2023_gouwens2020_gaba"] = gaba
+    if not tables:
+        raise click.ClickException(f"no human/mouse ephys folders found in {data_dir}")
+    figs = {}
+    if figures:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from patchatlas.plot.crossmodal import plot_group_comparison
+
+        for key, df in raw.items():
+            feats = [
+                f
+                for f in (
+                    "ap_width_ms",
+                    "upstroke_downstroke_ratio",
+                    "input_resistance_mohm",
+                    "tau_ms",
+                    "sag",
+                    "rheobase_pa",
+                )
+                if f in df.columns
+            ]
+            fig, axes = plt.subplots(1, len(feats), figsize=(2.6 * len(feats), 3.2))
+            for ax, f in zip(axes, feats, strict=True):
+                plot_group_comparison(df, f, ax=ax)
+            fig.tight_layout()
+            figs[key] = fig
+    text = species_markdown(tables, caveats=caveats)
+    out_tables = {f"species_{i}": t for i, t in enumerate(tables.values())}
+    written = write_results(out_dir, tables=out_tables, texts={"species.md": text}, figures=figs)
+    con.print(text, markup=False)
+    con.print(f"wrote {len(written)} files to {out_dir}")

@@ -1,0 +1,18 @@
+"""Datasets: demo/synthetic generators and clients (the only package besides ``io`` that may
+touch files or the network)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["synthetic_expression", "synthetic_patchseq"]
+
+
+def __getattr__(name: str) -> Any:  # lazy: keep `import patchatlas.datasets` light
+    if name in ("synthetic_expression", "synthetic_patchseq"):
+        import importlib
+
+        _mod = importlib.import_module("patchatlas.datasets.synthetic_omics")
+
+        return getattr(_mod, name)
+    raise AttributeError(name)
