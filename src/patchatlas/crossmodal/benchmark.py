@@ -420,8 +420,8 @@ def benchmark_markdown(rep: BenchmarkReport) -> str:
         lines.append(
             f"* The t-type lookup (no expression used at prediction, only the cell's t-type) "
             f"scores {lk:.3f}; single-cell {model0} {cmp} it ({sc:.3f}). t-types were assigned "
-            "from the full transcriptome, so the lookup uses information the gene panel "
-            "models do not have."
+            "from expression (for Scala 2021 from the full transcriptome, more genes than the "
+            "models see), so the lookup carries expression information of its own."
         )
     if rep.within_type is not None:
         w = rep.within_type

@@ -426,23 +426,26 @@ def paired_difference(
     sst = np.sum((y - y.mean(axis=0)) ** 2, axis=0)
     point = d.sum(axis=0) / sst
     c = _boot_counts(y.shape[0], n_boot, seed)
-    boot = (c @ d) / _weighted_sst(y, c)  # B × q
+    wsst = _weighted_sst(y, c)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # a resample where a feature is constant has no R²: leave it out (NaN)
+        boot = np.where(wsst > 1e-12 * np.maximum(sst, 1e-300), (c @ d) / wsst, np.nan)
     lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
-    mean_boot = boot.mean(axis=1)
+    mean_boot = np.nanmean(boot, axis=1)
     per = pd.DataFrame(
         {
             "feature": result.feature_names,
             "diff": point,
-            "ci_low": np.quantile(boot, lo_q, axis=0),
-            "ci_high": np.quantile(boot, hi_q, axis=0),
+            "ci_low": np.nanquantile(boot, lo_q, axis=0),
+            "ci_high": np.nanquantile(boot, hi_q, axis=0),
         }
     )
     return {
         "a": a,
         "b": b,
         "mean": float(point.mean()),
-        "ci_low": float(np.quantile(mean_boot, lo_q)),
-        "ci_high": float(np.quantile(mean_boot, hi_q)),
+        "ci_low": float(np.nanquantile(mean_boot, lo_q)),
+        "ci_high": float(np.nanquantile(mean_boot, hi_q)),
         "n_repeats": n_rep,
         "per_feature": per,
     }
@@ -469,21 +472,23 @@ def within_type_interval(
     ssw = np.mean((y[None] - result.type_means) ** 2, axis=0)
     point = 1.0 - sse.sum(axis=0) / ssw.sum(axis=0)
     c = _boot_counts(y.shape[0], n_boot, seed)
-    boot = 1.0 - (c @ sse) / (c @ ssw)
+    den = c @ ssw
+    with np.errstate(divide="ignore", invalid="ignore"):
+        boot = np.where(den > 0, 1.0 - (c @ sse) / den, np.nan)
     lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
-    mb = boot.mean(axis=1)
+    mb = np.nanmean(boot, axis=1)
     per = pd.DataFrame(
         {
             "feature": result.feature_names,
             "within_type_r2": point,
-            "ci_low": np.quantile(boot, lo_q, axis=0),
-            "ci_high": np.quantile(boot, hi_q, axis=0),
+            "ci_low": np.nanquantile(boot, lo_q, axis=0),
+            "ci_high": np.nanquantile(boot, hi_q, axis=0),
         }
     )
     return {
         "spec": spec,
         "mean": float(point.mean()),
-        "ci_low": float(np.quantile(mb, lo_q)),
-        "ci_high": float(np.quantile(mb, hi_q)),
+        "ci_low": float(np.nanquantile(mb, lo_q)),
+        "ci_high": float(np.nanquantile(mb, hi_q)),
         "per_feature": per,
     }
