@@ -59,6 +59,13 @@ def crossmodal() -> None:
     show_default=True,
     help="Genes chosen in-fold (HVG) when the dataset is a full transcriptome.",
 )
+@click.option(
+    "--gene-set",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="Restrict to the genes of this table (e.g. the HGNC ion-channel group 177 CSV; "
+    "matched case-insensitively).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--figures/--no-figures", default=True, show_default=True)
 def benchmark(
@@ -70,6 +77,7 @@ def benchmark(
     scheme: str,
     held_out_type: bool,
     n_genes: int,
+    gene_set: Path | None,
     seed: int,
     figures: bool,
 ) -> None:
@@ -77,11 +85,12 @@ def benchmark(
     from rich.progress import Progress
 
     from patchatlas.crossmodal import benchmark_markdown, default_preprocess, run_benchmark
-    from patchatlas.io.expression import read_patchseq_dataset
+    from patchatlas.io.expression import read_gene_set, read_patchseq_dataset
     from patchatlas.io.results import write_results
 
     con = console()
     ds = read_patchseq_dataset(data_dir)
+    genes = read_gene_set(gene_set) if gene_set is not None else None
     con.print(repr(ds))
     for rep in ds.reports:
         con.print(rep.summary(), markup=False)
@@ -95,7 +104,7 @@ def benchmark(
             n_folds=folds,
             scheme=scheme,
             seed=seed,
-            preprocess=default_preprocess(ds, n_genes=n_genes),
+            preprocess=default_preprocess(ds, n_genes=n_genes, genes=genes),
             held_out_type=held_out_type,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
