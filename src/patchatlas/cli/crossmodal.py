@@ -67,6 +67,7 @@ def crossmodal() -> None:
     "matched case-insensitively).",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--n-jobs", type=int, default=1, show_default=True, help="Parallel fold workers.")
 @click.option("--figures/--no-figures", default=True, show_default=True)
 def benchmark(
     data_dir: Path,
@@ -79,6 +80,7 @@ def benchmark(
     n_genes: int,
     gene_set: Path | None,
     seed: int,
+    n_jobs: int,
     figures: bool,
 ) -> None:
     """Cross-validated benchmark of regimes, models and baselines on one dataset."""
@@ -106,6 +108,7 @@ def benchmark(
             seed=seed,
             preprocess=default_preprocess(ds, n_genes=n_genes, genes=genes),
             held_out_type=held_out_type,
+            n_jobs=n_jobs,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     text = benchmark_markdown(report)
