@@ -118,3 +118,26 @@ def test_synthetic_expression_structure_and_signal() -> None:
     assert noise.shape == ad.shape
     with pytest.raises(DataError, match="n_informative"):
         synthetic_expression(f, 0, n_genes=10)
+
+
+def test_tiny_demo_benchmark_on_synthetic_cells() -> None:
+    """What `patchatlas demo` can run: synthetic expression for demo cells → full report."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from patchatlas.crossmodal import benchmark_markdown, run_benchmark
+    from patchatlas.plot.crossmodal import benchmark_figures
+
+    f, types = _features(n=60)
+    ds = synthetic_patchseq(f, 0, types=types, n_genes=120, n_informative=12, n_markers=6)
+    rep = run_benchmark(
+        ds, models=["ridge"], n_repeats=1, n_folds=3, n_boot=100, held_out_type=True
+    )
+    text = benchmark_markdown(rep)
+    assert "## What the data support" in text and "Held-out t-types" in text
+    s = rep.summary.set_index(["regime", "model"])
+    assert s.loc[("single_cell", "ridge"), "r2"] > s.loc[("global_mean", "-"), "r2"] + 0.3
+    assert rep.paired is not None and rep.within_type is not None
+    assert set(rep.top_genes["feature"]) == set(f.columns)
+    figs = benchmark_figures(rep)
+    assert set(figs) == {"r2_per_feature", "predicted_vs_observed", "top_genes"}
