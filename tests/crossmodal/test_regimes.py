@@ -177,3 +177,21 @@ def test_make_estimator_errors() -> None:
     with pytest.raises(DataError, match="bad spec"):
         make_estimator("ridge")
     assert isinstance(make_estimator("family_lookup"), LookupRegressor)
+
+
+def test_permutation_gene_importance_finds_planted_genes() -> None:
+    from patchatlas.crossmodal import permutation_gene_importance
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(300, 12))
+    y = np.column_stack(
+        [2 * x[:, 3] + 0.1 * rng.normal(size=300), -x[:, 7] + 0.1 * rng.normal(size=300)]
+    )
+    est = CrossModalRegressor("ridge").fit(x[:200], y[:200])
+    names = [f"g{i}" for i in range(12)]
+    imp = permutation_gene_importance(est, x[200:], y[200:], names, ["a", "b"], top=2)
+    first = imp[imp["rank"] == 1].set_index("feature")["gene"]
+    assert first["a"] == "g3" and first["b"] == "g7"
+    assert imp.loc[imp["rank"] == 1, "importance"].min() > 0.5
+    with pytest.raises(DataError, match="gene names"):
+        permutation_gene_importance(est, x, y, names[:3], ["a", "b"])

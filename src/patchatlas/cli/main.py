@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "demo": "patchatlas.cli.demo:demo",
     "ephys": "patchatlas.cli.ephys:ephys",
     "morph": "patchatlas.cli.morph:morph",
+    "crossmodal": "patchatlas.cli.crossmodal:crossmodal",
 }
 
 

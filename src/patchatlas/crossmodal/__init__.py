@@ -22,6 +22,7 @@ from patchatlas.crossmodal.benchmark import (
     expression_matrix,
     fit_model,
     gene_importance,
+    permutation_gene_importance,
     run_benchmark,
 )
 from patchatlas.crossmodal.evaluation import (
@@ -70,6 +71,7 @@ __all__ = [
     "multivariate_r2",
     "paired_difference",
     "pearson_r",
+    "permutation_gene_importance",
     "r2_per_feature",
     "run_benchmark",
     "split_spec",

@@ -173,6 +173,46 @@ def _genes_after_preprocess(est: Any, gene_names: Sequence[str] | None) -> list[
     return [str(g) for g in out]
 
 
+def _run_fold(
+    x: Array,
+    y: Array,
+    t: NDArray[np.str_],
+    f: NDArray[np.str_] | None,
+    tr: NDArray[np.intp],
+    te: NDArray[np.intp],
+    estimators: dict[str, Any],
+    gene_names: Sequence[str] | None,
+) -> tuple[Array, dict[str, Array], dict[str, dict[str, Any]]]:
+    """Fit every spec on the training cells of one fold; predict its test cells."""
+    ft_tr = f[tr] if f is not None else None
+    ft_te = f[te] if f is not None else None
+    gm = GroupMeans(y[tr], t[tr], ft_tr)
+    tm = gm.lookup(t[te], ft_te)[0]
+    preds: dict[str, Array] = {}
+    infos: dict[str, dict[str, Any]] = {}
+    for s, proto in estimators.items():
+        est = clone(proto)
+        est.fit(x[tr], y[tr], types=t[tr], families=ft_tr)
+        preds[s] = est.predict(x[te], types=t[te], families=ft_te)
+        infos[s] = _fold_info(est, gene_names)
+    return tm, preds, infos
+
+
+def _run_fold_job(
+    x: Array,
+    y: Array,
+    t: NDArray[np.str_],
+    f: NDArray[np.str_] | None,
+    job: tuple[int, NDArray[np.intp], NDArray[np.intp]],
+    estimators: dict[str, Any],
+    gene_names: Sequence[str] | None,
+) -> tuple[Any, ...]:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # one BLAS thread per worker process
+        return (job, *_run_fold(x, y, t, f, job[1], job[2], estimators, gene_names))
+
+
 def cross_validate(
     X: ArrayLike,
     Y: ArrayLike,
@@ -189,6 +229,7 @@ def cross_validate(
     feature_names: Sequence[str] | None = None,
     gene_names: Sequence[str] | None = None,
     progress: Progress | None = None,
+    n_jobs: int = 1,
 ) -> CrossModalResult:
     """Repeated cross-validation of several regime/model specs on identical folds.
 
@@ -217,6 +258,9 @@ def cross_validate(
         Column names of Y and X.
     progress
         Called as ``progress(done, total)`` after each fold (for progress bars).
+    n_jobs
+        Folds run in parallel worker processes (joblib, one BLAS thread each) when > 1.
+        Results do not depend on it.
 
     Returns
     -------
@@ -250,24 +294,28 @@ def cross_validate(
     tmeans = np.full((n_repeats, *y.shape), np.nan)
     info: dict[str, list[dict[str, Any]]] = {s: [] for s in specs}
     folds_all = [_folds(n_folds, scheme, t, seed + r) for r in range(n_repeats)]
-    total = sum(len(fl) for fl in folds_all)
-    done = 0
-    for rep, folds in enumerate(folds_all):
-        for tr, te in folds:
-            ft_tr = f[tr] if f is not None else None
-            ft_te = f[te] if f is not None else None
-            gm = GroupMeans(y[tr], t[tr], ft_tr)
-            tmeans[rep, te] = gm.lookup(t[te], ft_te)[0]
-            for s, proto in estimators.items():
-                est = clone(proto)
-                est.fit(x[tr], y[tr], types=t[tr], families=ft_tr)
-                preds[s][rep, te] = est.predict(x[te], types=t[te], families=ft_te)
-                fi = _fold_info(est, gene_names)
-                if fi:
-                    info[s].append({"repeat": rep, **fi})
-            done += 1
-            if progress is not None:
-                progress(done, total)
+    jobs = [(rep, tr, te) for rep, folds in enumerate(folds_all) for tr, te in folds]
+    total = len(jobs)
+
+    def run(job: tuple[int, NDArray[np.intp], NDArray[np.intp]]) -> tuple[Any, ...]:
+        return (job, *_run_fold(x, y, t, f, job[1], job[2], estimators, gene_names))
+
+    if n_jobs == 1:
+        outputs: Any = (run(j) for j in jobs)
+    else:
+        from joblib import Parallel, delayed
+
+        outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+            delayed(_run_fold_job)(x, y, t, f, j, estimators, gene_names) for j in jobs
+        )
+    for done, ((rep, _tr, te), tm, fold_preds, fold_info) in enumerate(outputs, start=1):
+        tmeans[rep, te] = tm
+        for s_, pr in fold_preds.items():
+            preds[s_][rep, te] = pr
+            if fold_info[s_]:
+                info[s_].append({"repeat": rep, **fold_info[s_]})
+        if progress is not None:
+            progress(done, total)
     rows: list[dict[str, Any]] = []
     for s in specs:
         regime, model = split_spec(s)
@@ -378,23 +426,26 @@ def paired_difference(
     sst = np.sum((y - y.mean(axis=0)) ** 2, axis=0)
     point = d.sum(axis=0) / sst
     c = _boot_counts(y.shape[0], n_boot, seed)
-    boot = (c @ d) / _weighted_sst(y, c)  # B × q
+    wsst = _weighted_sst(y, c)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # a resample where a feature is constant has no R²: leave it out (NaN)
+        boot = np.where(wsst > 1e-12 * np.maximum(sst, 1e-300), (c @ d) / wsst, np.nan)
     lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
-    mean_boot = boot.mean(axis=1)
+    mean_boot = np.nanmean(boot, axis=1)
     per = pd.DataFrame(
         {
             "feature": result.feature_names,
             "diff": point,
-            "ci_low": np.quantile(boot, lo_q, axis=0),
-            "ci_high": np.quantile(boot, hi_q, axis=0),
+            "ci_low": np.nanquantile(boot, lo_q, axis=0),
+            "ci_high": np.nanquantile(boot, hi_q, axis=0),
         }
     )
     return {
         "a": a,
         "b": b,
         "mean": float(point.mean()),
-        "ci_low": float(np.quantile(mean_boot, lo_q)),
-        "ci_high": float(np.quantile(mean_boot, hi_q)),
+        "ci_low": float(np.nanquantile(mean_boot, lo_q)),
+        "ci_high": float(np.nanquantile(mean_boot, hi_q)),
         "n_repeats": n_rep,
         "per_feature": per,
     }
@@ -421,21 +472,23 @@ def within_type_interval(
     ssw = np.mean((y[None] - result.type_means) ** 2, axis=0)
     point = 1.0 - sse.sum(axis=0) / ssw.sum(axis=0)
     c = _boot_counts(y.shape[0], n_boot, seed)
-    boot = 1.0 - (c @ sse) / (c @ ssw)
+    den = c @ ssw
+    with np.errstate(divide="ignore", invalid="ignore"):
+        boot = np.where(den > 0, 1.0 - (c @ sse) / den, np.nan)
     lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
-    mb = boot.mean(axis=1)
+    mb = np.nanmean(boot, axis=1)
     per = pd.DataFrame(
         {
             "feature": result.feature_names,
             "within_type_r2": point,
-            "ci_low": np.quantile(boot, lo_q, axis=0),
-            "ci_high": np.quantile(boot, hi_q, axis=0),
+            "ci_low": np.nanquantile(boot, lo_q, axis=0),
+            "ci_high": np.nanquantile(boot, hi_q, axis=0),
         }
     )
     return {
         "spec": spec,
         "mean": float(point.mean()),
-        "ci_low": float(np.quantile(mb, lo_q)),
-        "ci_high": float(np.quantile(mb, hi_q)),
+        "ci_low": float(np.nanquantile(mb, lo_q)),
+        "ci_high": float(np.nanquantile(mb, hi_q)),
         "per_feature": per,
     }

@@ -310,6 +310,8 @@ class RidgeLOO(RegressorMixin, BaseEstimator):  # type: ignore[misc]
             raise DataError("RidgeLOO: alphas must be positive numbers")
         y2 = yy.reshape(-1, 1) if yy.ndim == 1 else yy
         n, p = x.shape
+        if n < 2:
+            raise DataError(f"RidgeLOO needs at least 2 cells for leave-one-out, n_samples = {n}")
         if sample_weight is None:
             sw = np.ones(n)
         else:
@@ -347,18 +349,22 @@ class RidgeLOO(RegressorMixin, BaseEstimator):  # type: ignore[misc]
             bounds = np.flatnonzero(np.diff(inv[order])) + 1
             blocks = [b for b in np.split(order, bounds) if b.size > 1]
         rw = np.sqrt(sw)
-        for i, a in enumerate(alphas):
-            d = s2 / (s2 + a)
-            yhat = u @ (d[:, None] * uty)
-            h = np.minimum(u2 @ d + wn, 1.0 - 1e-12)
-            loo = (yc - yhat) / (1.0 - h)[:, None]  # = sqrt(w) × LOO residual
-            if blocks:
-                res = yc - yhat
-                for b in blocks:
-                    ub = u[b]
-                    hb = (ub * d) @ ub.T + np.outer(rw[b], rw[b]) / sw.sum()
-                    loo[b] = np.linalg.solve(np.eye(b.size) - hb, res[b])
-            mse[i] = np.sum(loo * loo, axis=0) / sw.sum()
+        q = y2.shape[1]
+        dd = s2[None, :] / (s2[None, :] + alphas[:, None])  # alphas × k shrinkage factors
+        # fitted values for every α at once: n × (α·q)
+        yhat = (u @ (dd[:, :, None] * uty[None]).transpose(1, 0, 2).reshape(len(s2), -1)).reshape(
+            n, alphas.size, q
+        )
+        res = yc[:, None, :] - yhat  # n × α × q (sqrt(w)-scaled residuals)
+        h = np.minimum(u2 @ dd.T + wn[:, None], 1.0 - 1e-12)  # n × α leverages
+        loo = res / (1.0 - h)[:, :, None]
+        for b in blocks:
+            ub = u[b]
+            hb = (ub[None] * dd[:, None, :]) @ ub.T  # α × m × m
+            hb += (np.outer(rw[b], rw[b]) / sw.sum())[None]
+            lhs = np.eye(b.size)[None] - hb
+            loo[b] = np.linalg.solve(lhs, res[b].transpose(1, 0, 2)).transpose(1, 0, 2)
+        mse[:] = np.sum(loo * loo, axis=0) / sw.sum()
         best = alphas[np.argmin(mse, axis=0)]
         coef = v @ ((sv[:, None] / (s2[:, None] + best[None, :])) * uty)  # p × q
         self.loo_mse_ = mse

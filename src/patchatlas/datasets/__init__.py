@@ -1,5 +1,22 @@
 """Datasets: the built-in simulator that generates the offline demo data, synthetic
-morphologies, and dataset clients (with ``io``, the only packages that touch files or the network).
+morphologies and expression, and dataset clients (with ``io``, the only packages that touch files
+or the network).
 
 Submodules are imported on first use (``from patchatlas.datasets import simulate``).
 """
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["synthetic_expression", "synthetic_patchseq"]
+
+
+def __getattr__(name: str) -> Any:  # lazy: keep `import patchatlas.datasets` light
+    if name in ("synthetic_expression", "synthetic_patchseq"):
+        import importlib
+
+        _mod = importlib.import_module("patchatlas.datasets.synthetic_omics")
+
+        return getattr(_mod, name)
+    raise AttributeError(name)

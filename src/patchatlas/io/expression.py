@@ -43,6 +43,7 @@ __all__ = [
     "read_fuzik2016_ephys",
     "read_gene_lengths",
     "read_gene_set",
+    "read_patchseq_dataset",
     "read_scala2021_m1",
     "read_scala2021_phys_temp",
 ]
@@ -444,8 +445,10 @@ def read_scala2021_m1(
             "use 'exon_reads', 'exon_intron_reads' or 'gene_sum'",
         )
     _standard_obs(adata, type_col="RNA type", family_col="RNA family", lib=lib)
+    n_before = adata.n_obs
     if drop_low_quality:
         adata = adata[adata.obs["family"] != "low quality"].copy()
+    dropped = n_before - adata.n_obs
     ephys = ephys.loc[adata.obs_names].astype(np.float64)
     return PatchseqDataset(
         name="m1_scala2021",
@@ -459,6 +462,7 @@ def read_scala2021_m1(
             "information that the 1000-gene models do not have.",
             "AP amp CV, AI and ISI CV are log-transformed upstream.",
             f"CPM library size: {library_size}.",
+            f"{dropped} cells with RNA family 'low quality' dropped.",
         ],
     )
 
@@ -509,6 +513,7 @@ def read_scala2021_phys_temp(
         family_col="RNA family",
         lib=np.asarray(adata.X.sum(axis=1)).ravel(),
     )
+    n_before = adata.n_obs
     if drop_low_quality:
         adata = adata[adata.obs["family"] != "low quality"].copy()
     return PatchseqDataset(
@@ -516,7 +521,10 @@ def read_scala2021_phys_temp(
         adata=adata,
         ephys=ephys.loc[adata.obs_names].astype(np.float64),
         reports=[rep_meta, rep_ephys],
-        notes=["Full transcriptome: gene selection must run inside CV folds."],
+        notes=[
+            "Full transcriptome: gene selection must run inside CV folds.",
+            f"{n_before - adata.n_obs} cells with RNA family 'low quality' dropped.",
+        ],
     )
 
 
@@ -698,4 +706,40 @@ def read_fuzik2016(folder: PathLike, *, features: Sequence[str] | None = None) -
         ephys=ephys_num.loc[adata.obs_names].astype(np.float64),
         reports=[rep_match, rep_ephys],
         notes=["UMI counts, whole transcriptome; small n (smoke test only)."],
+    )
+
+
+DATASET_READERS: dict[str, tuple[str, Callable[..., PatchseqDataset]]] = {
+    "m1_scala2021": ("sbnn_gene_counts_1000genes.csv", read_scala2021_m1),
+    "m1_scala2021_phys_temp": (
+        "m1_patchseq_phys_temp_exon_counts.csv.gz",
+        read_scala2021_phys_temp,
+    ),
+    "fuzik2016": ("GSE70844_Fuzik_et_al_molcounts.xls.gz", read_fuzik2016),
+}
+
+
+def read_patchseq_dataset(folder: PathLike, *, dataset: str | None = None) -> PatchseqDataset:
+    """Load a known Patch-seq dataset folder, recognised by its files (or named by ``dataset``).
+
+    Known: ``m1_scala2021``, ``m1_scala2021_phys_temp``, ``fuzik2016`` (see their MANIFEST).
+    """
+    d = Path(folder)
+    if not d.is_dir():
+        raise ReadError(
+            d, "not a folder", "pass the dataset folder, e.g. .../patchseq/m1_scala2021"
+        )
+    if dataset is not None:
+        if dataset not in DATASET_READERS:
+            raise UnsupportedFormatError(
+                d, f"unknown dataset {dataset!r}", f"choose one of {sorted(DATASET_READERS)}"
+            )
+        return DATASET_READERS[dataset][1](d)
+    for marker, reader in DATASET_READERS.values():
+        if (d / marker).exists():
+            return reader(d)
+    raise UnsupportedFormatError(
+        d,
+        "no known Patch-seq dataset in this folder",
+        "expected one of " + ", ".join(m for m, _ in DATASET_READERS.values()),
     )

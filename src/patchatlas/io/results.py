@@ -1,0 +1,47 @@
+"""Writing result tables, texts and figures of an analysis into a folder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from patchatlas.errors import WriteError
+
+__all__ = ["write_results"]
+
+
+def write_results(
+    out_dir: str | os.PathLike[str],
+    *,
+    tables: Mapping[str, pd.DataFrame] | None = None,
+    texts: Mapping[str, str] | None = None,
+    figures: Mapping[str, Any] | None = None,
+    dpi: int = 120,
+) -> list[Path]:
+    """Write ``tables`` as ``<name>.csv``, ``texts`` as given file names, ``figures`` (matplotlib)
+    as ``figures/<name>.png`` under ``out_dir``; returns the written paths."""
+    out = Path(out_dir)
+    written: list[Path] = []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, df in (tables or {}).items():
+            p = out / f"{name}.csv"
+            df.to_csv(p, index=False)
+            written.append(p)
+        for name, text in (texts or {}).items():
+            p = out / name
+            p.write_text(text, encoding="utf-8")
+            written.append(p)
+        if figures:
+            (out / "figures").mkdir(exist_ok=True)
+            for name, fig in figures.items():
+                p = out / "figures" / f"{name}.png"
+                fig.savefig(p, dpi=dpi)
+                written.append(p)
+    except OSError as exc:
+        raise WriteError(f"{out}: cannot write results ({exc})") from exc
+    return written
