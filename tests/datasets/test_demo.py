@@ -9,7 +9,7 @@ from patchatlas.ephys import StimulusKind
 def test_demo_simulates_writes_and_reads_back(tmp_path):
     seen = []
     result = run_demo(tmp_path / "demo", n_cells=2, seed=3, report=lambda s: seen.append(s.name))
-    assert seen == ["dataset", "recordings", "ephys", "morphology"]
+    assert seen == ["dataset", "recordings", "ephys", "morphology", "crossmodal"]
     assert len(result.files) == 2 and all(p.suffix == ".nwb" and p.exists() for p in result.files)
     assert not result.failed
     assert [r.format for r in result.recordings] == ["nwb2", "nwb2"]
@@ -31,6 +31,9 @@ def test_demo_simulates_writes_and_reads_back(tmp_path):
     morph = result.morphology_features
     assert len(morph) == 4 and (morph["total_length"] > 1000).all()
     assert (morph["issues"] == 0).all()
+    xm = result.crossmodal.set_index("regime")
+    # features drive the synthetic expression, so prediction beats the global mean
+    assert xm.loc["single_cell", "r2"] > 0.3 > xm.loc["global_mean", "r2"]
 
 
 def test_demo_on_real_folder(tmp_path, ephys_data):

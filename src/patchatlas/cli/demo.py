@@ -48,6 +48,10 @@ def demo(data_dir: Path | None, out_dir: Path, n_cells: int, seed: int) -> None:
                     "cell features (Allen names)", step.payload[cols].T, index_name="feature"
                 )
             )
+        elif step.name == "crossmodal" and step.payload is not None:
+            cols = ["regime", "model", "r2", "within_type_r2"]
+            frame = step.payload[[c for c in cols if c in step.payload.columns]]
+            con.print(frame_table("mean R² over features", frame.set_index("regime")))
         elif step.name == "morphology" and len(step.payload):
             cols = [c for c in MORPH_COLUMNS if c in step.payload.columns]
             con.print(
