@@ -19,6 +19,8 @@ from patchatlas._version import __version__
 COMMANDS: dict[str, str] = {
     "info": "patchatlas.cli.info:info",
     "demo": "patchatlas.cli.demo:demo",
+    "atlas": "patchatlas.cli.atlas:atlas",
+    "ingest": "patchatlas.cli.ingest:ingest",
 }
 
 
