@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -81,20 +80,22 @@ def write_nwb(
     )
     module = nwb.create_processing_module("patchatlas", "cell-types atlas tables")
     for name, df in tables.items():
-        if name in ("ingest_errors",) or df.shape[1] == 0:
+        if name == "ingest_errors" or df.shape[1] == 0 or len(df) == 0:
             continue
-        table = DynamicTable(name=name, description=f"atlas table {name}")
-        cols: dict[str, Any] = {}
-        for col in df.columns:
-            s = df[col]
+        # DynamicTable reserves "id" and "name" for itself
+        clean = df.rename(columns={"id": "atlas_id", "name": "feature"}).reset_index(drop=True)
+        for col in clean.columns:
+            s = clean[col]
             if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-                cols[str(col)] = s.to_numpy(dtype=np.float64)
+                clean[col] = s.to_numpy(dtype=np.float64)
             else:
-                cols[str(col)] = np.asarray(["" if v is None else str(v) for v in s], dtype=str)
-            table.add_column(name=str(col), description=str(col))
-        for i in range(len(df)):
-            table.add_row({k: v[i] for k, v in cols.items()})
-        module.add(table)
+                clean[col] = ["" if v is None else str(v) for v in s]
+        clean.columns = [str(c) for c in clean.columns]
+        module.add(
+            DynamicTable.from_dataframe(
+                df=clean, name=name, table_description=f"atlas table {name}"
+            )
+        )
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     with NWBHDF5IO(str(p), "w") as io:
