@@ -124,13 +124,25 @@ def _split_metadata(
     return cols, json_safe(extra), donor_name
 
 
-def get_or_create_cell(conn: Connection, name: str, metadata: Mapping[str, Any]) -> int:
+def get_or_create_cell(
+    conn: Connection,
+    name: str,
+    metadata: Mapping[str, Any],
+    *,
+    donor_cache: dict[str, int] | None = None,
+) -> int:
     """Id of cell ``name`` (created when new, annotations updated when given), row-locked on
-    PostgreSQL until the transaction ends."""
+    PostgreSQL until the transaction ends. ``donor_cache`` (name → id) saves donor look-ups in
+    bulk imports."""
     cols, extra, donor_name = _split_metadata(metadata)
     donor_fields = extra.pop("_donor_fields", {})
     if donor_name is not None:
-        cols["donor_id"] = get_or_create_donor(conn, donor_name, donor_fields)
+        if donor_cache is not None and donor_name in donor_cache:
+            cols["donor_id"] = donor_cache[donor_name]
+        else:
+            cols["donor_id"] = get_or_create_donor(conn, donor_name, donor_fields)
+            if donor_cache is not None:
+                donor_cache[donor_name] = cols["donor_id"]
     cells = T["cells"]
     _insert_ignore(conn, cells, {"name": name, "metadata": {}}, "name")
     q = select(cells.c.id, cells.c.metadata).where(cells.c.name == name)
