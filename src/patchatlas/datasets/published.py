@@ -97,9 +97,10 @@ def _read_csv(path: Path, **kwargs: Any) -> pd.DataFrame:
     if not path.exists():
         raise ReadError(path, "missing from the dataset folder", "check the folder or the dataset")
     try:
-        return pd.read_csv(path, encoding="utf-8-sig", **kwargs)
+        df: pd.DataFrame = pd.read_csv(path, encoding="utf-8-sig", **kwargs)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise ReadError(path, f"cannot be parsed as a table ({exc})") from exc
+    return df
 
 
 def _long(
@@ -123,7 +124,8 @@ def _long(
     long["unit"] = [m[1] for m in mapped]
     long["value"] = long["value"].to_numpy(dtype=float) * np.array([m[2] for m in mapped])
     long["native_name"] = names
-    return long[["cell", "name", "value", "unit", "native_name"]]
+    out: pd.DataFrame = long[["cell", "name", "value", "unit", "native_name"]]
+    return out
 
 
 def _split_genotype(genotype: Any) -> tuple[str | None, str | None]:
