@@ -128,7 +128,9 @@ def main() -> None:
     if not abfs:
         sys.exit(f"no ABFs under {SHARED}/ephys/abf_pyabf")
     have_features = getattr(patchatlas.ephys, "cell_features", None) is not None
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     print(f"ephys cell_features available: {have_features}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

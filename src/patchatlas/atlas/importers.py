@@ -16,7 +16,7 @@ from sqlalchemy import Connection, delete, insert, select
 
 from patchatlas.atlas import schema as S
 from patchatlas.atlas.api import Atlas
-from patchatlas.atlas.store import _as_float, get_or_create_cell, insert_provenance
+from patchatlas.atlas.store import _as_float, insert_provenance, upsert_cells
 
 __all__ = ["import_dataset", "import_published"]
 
@@ -66,23 +66,27 @@ def import_published(atlas: Atlas, ds: Any) -> dict[str, int]:
     with atlas.engine.begin() as conn:
         _delete_previous(conn, engine)
         prov = insert_provenance(conn, engine, {"dataset": ds.name, "sources": ds.sources})
-        donors: dict[str, int] = {}
-        ids: dict[str, int] = {}
         c = T["cells"]
         # a cell shared with an earlier dataset keeps its first dataset label
         labelled = {r.name for r in conn.execute(select(c.c.name).where(c.c.dataset.is_not(None)))}
+        metas: dict[str, dict[str, Any]] = {}
         for name, row in ds.cells.iterrows():
             meta = _meta(row, ds.name)
             if str(name) in labelled:
                 meta.pop("dataset")
-            ids[str(name)] = get_or_create_cell(conn, str(name), meta, donor_cache=donors)
+            metas[str(name)] = meta
+        extra_names = set()
+        for table in (ds.ephys, ds.qc, ds.morphology):
+            if table is not None:
+                extra_names |= set(table["cell"].astype(str))
+        if ds.transcriptome is not None:
+            extra_names |= set(ds.transcriptome.samples.index.astype(str))
+        for name in sorted(extra_names - set(metas)):
+            metas[name] = {} if name in labelled else {"dataset": ds.name}
+        ids = upsert_cells(conn, metas)
         counts["cells"] = len(ids)
 
         def cell_id(name: str) -> int:
-            if name not in ids:
-                meta = {} if name in labelled else {"dataset": ds.name}
-                ids[name] = get_or_create_cell(conn, name, meta)
-                counts["cells"] += 1
             return ids[name]
 
         if ds.ephys is not None and len(ds.ephys):
@@ -119,32 +123,40 @@ def import_published(atlas: Atlas, ds: Any) -> dict[str, int]:
             conn.execute(insert(T["qc_results"]), qrows)
             counts["qc"] = len(qrows)
         if ds.morphology is not None and len(ds.morphology):
-            for c, part in ds.morphology.groupby("cell", sort=False):
-                res = conn.execute(
-                    insert(T["morphologies"]).values(
-                        cell_id=cell_id(str(c)),
-                        convention=ds.name,
-                        metadata={},
-                        provenance_id=prov,
-                    )
-                )
-                pk = res.inserted_primary_key
-                assert pk is not None
-                frows = [
+            m = T["morphologies"]
+            morph_cells = list(dict.fromkeys(ds.morphology["cell"].astype(str)))
+            conn.execute(
+                insert(m),
+                [
                     {
-                        "morphology_id": int(pk[0]),
-                        "name": str(n),
-                        "value": _as_float(v),
-                        "unit": None,
-                        "native_name": str(nn),
+                        "cell_id": ids[c],
+                        "convention": ds.name,
+                        "metadata": {},
                         "provenance_id": prov,
                     }
-                    for n, v, nn in zip(
-                        part["name"], part["value"], part["native_name"], strict=True
-                    )
-                ]
-                conn.execute(insert(T["morphology_features"]), frows)
-                counts["morphologies"] += 1
+                    for c in morph_cells
+                ],
+            )
+            mid = {
+                int(r.cell_id): int(r.id)
+                for r in conn.execute(select(m.c.id, m.c.cell_id).where(m.c.provenance_id == prov))
+            }
+            mf = ds.morphology
+            frows = [
+                {
+                    "morphology_id": mid[ids[str(c)]],
+                    "name": str(n),
+                    "value": _as_float(v),
+                    "unit": None,
+                    "native_name": str(nn),
+                    "provenance_id": prov,
+                }
+                for c, n, v, nn in zip(
+                    mf["cell"], mf["name"], mf["value"], mf["native_name"], strict=True
+                )
+            ]
+            conn.execute(insert(T["morphology_features"]), frows)
+            counts["morphologies"] = len(morph_cells)
         tr = ds.transcriptome
         if tr is not None:
             td = T["transcriptome_datasets"]
