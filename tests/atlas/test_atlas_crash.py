@@ -45,11 +45,14 @@ SCRIPT = textwrap.dedent(
         out.features = pd.concat([out.features, pd.DataFrame(rows)], ignore_index=True)
         return out
 
+    # at import time, so that spawned pool workers register it too
     register_engine(Engine(name="ephys", extensions=(".abf",), compute=compute,
                            stores=("recordings", "sweeps", "ephys_features"),
                            version=lambda: "crash-test/1"))
-    s = ingest(sys.argv[1], sys.argv[2], workers=int(sys.argv[3]))
-    print(s)
+
+    if __name__ == "__main__":
+        s = ingest(sys.argv[1], sys.argv[2], workers=int(sys.argv[3]))
+        print(s)
     """
 )
 

@@ -240,3 +240,55 @@ def test_cli_ingest_info_export(abf_folder: Path, tmp_path: Path) -> None:
     assert len(pd.read_csv(tmp_path / "out" / "cells.csv")) == n
     res = runner.invoke(cli, ["atlas", "errors", url])
     assert "corrupt" in res.output
+
+
+def test_ephys_engine_calls_the_feature_functions(
+    abf_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine's contract with ``patchatlas.ephys`` (fakes stand in for the real functions):
+    cell/sweep/spike levels are stored; a data problem in one analysis keeps the recording and
+    is recorded as a failed QC check."""
+    import patchatlas.ephys as ephys
+    from patchatlas.errors import DataError
+
+    calls: list[str] = []
+
+    def cell_features(recording: Any, *, profile: str = "allen") -> dict[str, float]:
+        calls.append(profile)
+        if "ramp" in str(recording.source):
+            raise DataError("no long-square sweeps")
+        return {"vrest": float(np.mean(recording[0].v[:100])), "rheobase_sweep_num": 3}
+
+    def sweep_features(sweep: Any) -> dict[str, Any]:
+        return {"v_max": float(np.max(sweep.v)), "label": "not a number"}
+
+    def detect_spikes(t: Any, v: Any) -> pd.DataFrame:
+        return pd.DataFrame({"peak_v": [float(np.max(v))], "threshold_t": [float(t[0])]})
+
+    monkeypatch.setattr(ephys, "cell_features", cell_features, raising=False)
+    monkeypatch.setattr(ephys, "sweep_features", sweep_features, raising=False)
+    monkeypatch.setattr(ephys, "detect_spikes", detect_spikes, raising=False)
+    d = tmp_path / "d"
+    d.mkdir()
+    for name in ("17o05028_ic_steps.abf", "17o05027_ic_ramp.abf"):
+        (d / name).symlink_to(abf_dir / name)
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    s = ingest(d, url, params={"ephys": {"profile": "allen"}})
+    assert (s.done, s.failed) == (2, 0)
+    assert calls == ["allen", "allen"]
+    atlas = Atlas(url)
+    rec = patchatlas.read(d / "17o05028_ic_steps.abf")
+    cell = atlas.ephys_features()
+    assert cell.loc["17o05028_ic_steps", "vrest"] == pytest.approx(np.mean(rec[0].v[:100]))
+    assert "17o05027_ic_ramp" not in cell.index
+    sweep = atlas.ephys_features("sweep", wide=True)
+    assert sweep.loc[("17o05028_ic_steps", 5), "v_max"] == pytest.approx(np.max(rec.sweep(5).v))
+    assert "label" not in sweep.columns  # non-numeric values are not features
+    spikes = atlas.ephys_features("spike", wide=False)
+    assert set(spikes["name"]) == {"peak_v", "threshold_t"}
+    assert len(atlas.sweeps("17o05027_ic_ramp")) == len(patchatlas.read(d / "17o05027_ic_ramp.abf"))
+    info = atlas.cell("17o05027_ic_ramp")
+    assert info["n_qc_results"] == 1
+    # features becoming available changes the engine version: a plain re-run recomputes
+    monkeypatch.delattr(ephys, "detect_spikes")
+    assert ingest(d, url).done == 2

@@ -184,23 +184,50 @@ def compute_ephys(
     combined = Recording(
         sweeps=sweeps_all, cell_id=Path(paths[0]).stem if paths else "", source=Path(paths[0])
     )
+    from patchatlas.errors import PatchAtlasError
+
     rows: list[dict[str, Any]] = []
+    qc: list[dict[str, Any]] = []
     cell_features = _optional("patchatlas.ephys", "cell_features")
     sweep_features = _optional("patchatlas.ephys", "sweep_features")
     detect_spikes = _optional("patchatlas.ephys", "detect_spikes")
     computed = []
+
+    def not_analysable(check: str, sweep: int | None, exc: PatchAtlasError) -> None:
+        # The data cannot give these features (e.g. no long-square sweep): the recording is still
+        # stored, and why the features are missing is kept as a failed QC check.
+        qc.append(
+            {
+                "sweep_number": sweep,
+                "check": check,
+                "passed": False,
+                "value": None,
+                "message": f"{type(exc).__name__}: {exc}",
+            }
+        )
+
     if cell_features is not None:
-        rows += _feature_rows(cell_features(combined, profile=profile), "cell")
+        try:
+            rows += _feature_rows(cell_features(combined, profile=profile), "cell")
+        except PatchAtlasError as exc:
+            not_analysable("cell_features", None, exc)
         computed.append("cell")
     if sweep_features is not None:
         for s in sweeps_all:
-            rows += _feature_rows(sweep_features(s), "sweep", s.number)
+            try:
+                rows += _feature_rows(sweep_features(s), "sweep", s.number)
+            except PatchAtlasError as exc:
+                not_analysable("sweep_features", s.number, exc)
         computed.append("sweep")
     if detect_spikes is not None and params.get("spikes", True):
         for s in sweeps_all:
             if s.clamp_mode.value != "current_clamp":
                 continue
-            table = detect_spikes(s.t, s.v)
+            try:
+                table = detect_spikes(s.t, s.v)
+            except PatchAtlasError as exc:
+                not_analysable("detect_spikes", s.number, exc)
+                continue
             df = table.to_pandas() if hasattr(table, "to_pandas") else pd.DataFrame(table)
             if len(df) == 0:
                 continue
@@ -226,6 +253,7 @@ def compute_ephys(
         parameters={"profile": profile, "levels": computed, "version": _ephys_version()},
         recordings=recordings,
         features=features,
+        qc=pd.DataFrame(qc, columns=["sweep_number", "check", "passed", "value", "message"]),
     )
 
 
