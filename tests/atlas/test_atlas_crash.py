@@ -100,6 +100,22 @@ def _check_consistent(url: str, n_sweeps: dict[str, int]) -> int:
     return len(rows)
 
 
+def _orphans(script: Path) -> list[int]:
+    """Processes still running that a killed ingest of ``script`` started (its pool workers)."""
+    out = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().decode(errors="replace")
+            env = (proc / "environ").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if str(script) in cmd or f"PATCHATLAS_CRASH_TEST={script}" in env:
+            out.append(int(proc.name))
+    return out
+
+
 def _reset(url: str) -> None:
     atlas = Atlas(url)
     from patchatlas.atlas.schema import Base
@@ -129,6 +145,7 @@ def _folder(abf_dir: Path, root: Path, copies: int) -> tuple[Path, dict[str, int
 def _run(script: Path, folder: Path, url: str, workers: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, str(script), str(folder), url, str(workers)],
+        env={**os.environ, "PATCHATLAS_CRASH_TEST": str(script)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -173,6 +190,12 @@ def test_sigkill_at_random_points(engine: str, abf_dir: Path, tmp_path: Path, re
             kills += 1
         # pool workers of a killed parent exit on their own (their pipe closes)
         stored = _check_consistent(url, n_sweeps)
+
+    # no orphans: pool workers of killed runs have exited
+    deadline = time.monotonic() + 10
+    while _orphans(script) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _orphans(script) == []
 
     final = _run(script, folder, url, 1)
     assert final.wait(timeout=300) == 0, final.stderr.read() if final.stderr else ""

@@ -231,6 +231,21 @@ def compute_and_write(
 # ----------------------------------------------------------------------------------- executors
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Pool-worker initializer: end this worker when the ingest process is gone (even SIGKILLed),
+    instead of lingering as an orphan."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, name="patchatlas-parent-watch", daemon=True).start()
+
+
 def _local_results(
     tasks: Sequence[Task],
     workers: int,
@@ -249,7 +264,9 @@ def _local_results(
     # holding the parent's PostgreSQL socket would keep a killed parent's transaction, and its row
     # locks, alive).
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_exit_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         while True:
             while len(pending) < 2 * workers:
                 nxt = next(it, None)
