@@ -32,7 +32,9 @@ SCRIPT = textwrap.dedent(
     from patchatlas.pipeline.engines import compute_ephys
 
     def compute(paths, idx, params):
-        out = compute_ephys(paths, idx, params)
+        # metadata only from the real engine (fast, independent of the feature engine) ...
+        out = compute_ephys(paths, idx, {**params, "features": False})
+        # ... and deterministic features from the traces
         rows = []
         for p in paths:
             rec = patchatlas.read(p)

@@ -292,3 +292,8 @@ def test_ephys_engine_calls_the_feature_functions(
     # features becoming available changes the engine version: a plain re-run recomputes
     monkeypatch.delattr(ephys, "detect_spikes")
     assert ingest(d, url).done == 2
+    # features=False: recordings and sweep metadata only
+    url2 = f"sqlite:///{tmp_path / 'b.db'}"
+    assert ingest(d, url2, params={"ephys": {"features": False}}).done == 2
+    assert Atlas(url2).summary()["counts"]["ephys_features"] == 0
+    assert Atlas(url2).summary()["counts"]["sweeps"] == atlas.summary()["counts"]["sweeps"]

@@ -164,8 +164,9 @@ def compute_ephys(
     file_indices
         Position of each path in the cell's file list.
     params
-        ``profile`` (feature profile, default ``"allen"``), ``spikes`` (store per-spike features,
-        default True).
+        ``profile`` (feature profile, default ``"allen"``), ``features`` (run the feature
+        extraction, default True; False stores recordings and sweep metadata only), ``spikes``
+        (store per-spike features, default True).
     """
     import patchatlas
     from patchatlas.ephys.model import Recording
@@ -188,9 +189,10 @@ def compute_ephys(
 
     rows: list[dict[str, Any]] = []
     qc: list[dict[str, Any]] = []
-    cell_features = _optional("patchatlas.ephys", "cell_features")
-    sweep_features = _optional("patchatlas.ephys", "sweep_features")
-    detect_spikes = _optional("patchatlas.ephys", "detect_spikes")
+    analyse = bool(params.get("features", True))
+    cell_features = _optional("patchatlas.ephys", "cell_features") if analyse else None
+    sweep_features = _optional("patchatlas.ephys", "sweep_features") if analyse else None
+    detect_spikes = _optional("patchatlas.ephys", "detect_spikes") if analyse else None
     computed = []
 
     def not_analysable(check: str, sweep: int | None, exc: PatchAtlasError) -> None:
@@ -264,7 +266,7 @@ ephys_engine = register_engine(
         compute=compute_ephys,
         stores=("source_files", "recordings", "sweeps", "ephys_features"),
         version=_ephys_version,
-        defaults={"profile": "allen", "spikes": True},
+        defaults={"profile": "allen", "features": True, "spikes": True},
     )
 )
 
