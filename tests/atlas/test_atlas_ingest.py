@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -297,3 +298,72 @@ def test_ephys_engine_calls_the_feature_functions(
     assert ingest(d, url2, params={"ephys": {"features": False}}).done == 2
     assert Atlas(url2).summary()["counts"]["ephys_features"] == 0
     assert Atlas(url2).summary()["counts"]["sweeps"] == atlas.summary()["counts"]["sweeps"]
+
+
+def test_morphology_engine_and_multimodal_manifest(
+    abf_dir: Path, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One cell with a recording and a reconstruction: both engines run and are stored together.
+
+    ``patchatlas.morphology`` lands in another branch; a stand-in module with its documented
+    signatures (``read(path)``, ``features(morph, convention=...)``, ``validate(morph)``) lets
+    the engine's contract be tested here on a real SWC file.
+    """
+    import sys
+    import types
+
+    swc = sorted((shared_data / "morphology" / "allen_swc").glob("*.swc"))[0]
+
+    def read(path: Any) -> pd.DataFrame:
+        return pd.read_csv(
+            path,
+            sep=r"\s+",
+            comment="#",
+            header=None,
+            names=["id", "type", "x", "y", "z", "r", "parent"],
+        )
+
+    def features(morph: pd.DataFrame, *, convention: str = "allen") -> dict[str, float]:
+        return {"n_nodes": float(len(morph)), "max_y": float(morph["y"].max())}
+
+    @dataclasses.dataclass
+    class Issue:
+        severity: str
+        code: str
+        message: str
+
+    def validate(morph: pd.DataFrame) -> list[Issue]:
+        return [Issue("warning", "zero_radius", "n")] if (morph["r"] <= 0).any() else []
+
+    fake = types.ModuleType("patchatlas.morphology")
+    fake.read = read  # type: ignore[attr-defined]
+    fake.features = features  # type: ignore[attr-defined]
+    fake.validate = validate  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "patchatlas.morphology", fake)
+
+    manifest = tmp_path / "cells.yaml"
+    manifest.write_text(
+        "- cell_id: c1\n"
+        f"  files: [{abf_dir / '17o05028_ic_steps.abf'}]\n"
+        f"  morphology: {swc}\n"
+        "  species: mouse\n",
+        encoding="utf-8",
+    )
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    s = ingest(manifest, url)
+    assert (s.done, s.failed) == (1, 0)
+    atlas = Atlas(url)
+    morph = atlas.morphology("c1")
+    table = read(swc)
+    assert morph.features["n_nodes"] == len(table)
+    assert morph.features["max_y"] == pytest.approx(table["y"].max())
+    assert morph.source == str(swc)
+    assert len(morph.issues) == int((table["r"] <= 0).any())
+    assert len(morph.load()) == len(table)
+    info = atlas.cell("c1")
+    assert sorted(f["role"] for f in info["files"]) == ["ephys", "morphology"]
+    assert info["n_recordings"] == 1 and info["n_morphologies"] == 1
+    # re-ingest with another convention replaces the morphology, keeps one recording
+    assert ingest(manifest, url, params={"morphology": {"convention": "neurom"}}).done == 1
+    assert atlas.cell("c1")["n_morphologies"] == 1
+    assert atlas.cell("c1")["n_recordings"] == 1
