@@ -367,3 +367,15 @@ def test_morphology_engine_and_multimodal_manifest(
     assert ingest(manifest, url, params={"morphology": {"convention": "neurom"}}).done == 1
     assert atlas.cell("c1")["n_morphologies"] == 1
     assert atlas.cell("c1")["n_recordings"] == 1
+
+
+def test_callable_with() -> None:
+    from patchatlas.pipeline.engines import _callable_with
+
+    def two(t: Any, v: Any, *, threshold: float = 20.0) -> None: ...
+    def three(t: Any, v: Any, start: float) -> None: ...
+    def kw(t: Any, v: Any, *, start: float) -> None: ...
+
+    assert _callable_with(two, 2)
+    assert not _callable_with(three, 2)
+    assert not _callable_with(kw, 2)

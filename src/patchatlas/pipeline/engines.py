@@ -18,6 +18,7 @@ Built in:
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -143,6 +144,18 @@ def _feature_rows(
     return rows
 
 
+def _callable_with(fn: Any, n_positional: int) -> bool:
+    """True when ``fn`` can be called with ``n_positional`` arguments and nothing else."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return True
+    rest = params[n_positional:]
+    return not any(
+        p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in rest
+    )
+
+
 def _ephys_version() -> str:
     have = [
         n
@@ -193,6 +206,8 @@ def compute_ephys(
     cell_features = _optional("patchatlas.ephys", "cell_features") if analyse else None
     sweep_features = _optional("patchatlas.ephys", "sweep_features") if analyse else None
     detect_spikes = _optional("patchatlas.ephys", "detect_spikes") if analyse else None
+    if detect_spikes is not None and not _callable_with(detect_spikes, 2):
+        detect_spikes = None  # needs more than (t, v): leave per-spike features to the cell level
     computed = []
 
     def not_analysable(check: str, sweep: int | None, exc: PatchAtlasError) -> None:
