@@ -13,9 +13,10 @@ from patchatlas._version import __version__
 from patchatlas.io import read
 
 if TYPE_CHECKING:  # pragma: no cover
+    from patchatlas.atlas import Atlas
     from patchatlas.ephys.model import Recording, Stimulus, Sweep
 
-__all__ = ["Recording", "Stimulus", "Sweep", "__version__", "errors", "read"]
+__all__ = ["Atlas", "Recording", "Stimulus", "Sweep", "__version__", "errors", "read"]
 
 
 def __getattr__(name: str) -> Any:
@@ -23,4 +24,8 @@ def __getattr__(name: str) -> Any:
         from patchatlas.ephys import model
 
         return getattr(model, name)
+    if name == "Atlas":
+        from patchatlas.atlas import Atlas
+
+        return Atlas
     raise AttributeError(f"module 'patchatlas' has no attribute {name!r}")

@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "ephys": "patchatlas.cli.ephys:ephys",
     "morph": "patchatlas.cli.morph:morph",
     "crossmodal": "patchatlas.cli.crossmodal:crossmodal",
+    "atlas": "patchatlas.cli.atlas:atlas",
+    "ingest": "patchatlas.cli.ingest:ingest",
 }
 
 

@@ -1,5 +1,5 @@
 """Datasets: the built-in simulator that generates the offline demo data, synthetic
-morphologies and expression, and dataset clients (with ``io``, the only packages that touch files
+morphologies and expression, the published Patch-seq tables, and dataset clients (with ``io``, the only packages that touch files
 or the network).
 
 Submodules are imported on first use (``from patchatlas.datasets import simulate``).

@@ -1,0 +1,522 @@
+"""The Python API of an atlas: :class:`Atlas`."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import pandas as pd
+from sqlalchemy import Select, and_, func, select, update
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from patchatlas.atlas import schema as S
+from patchatlas.atlas import store
+from patchatlas.atlas.db import AtlasError, MissingDependencyError, make_engine, normalize_url
+from patchatlas.atlas.migrate import current_revision, head_revision, upgrade
+from patchatlas.atlas.records import CELL_FIELDS, CellFailure, CellRecord
+
+__all__ = ["Atlas", "CellMorphology", "CellSweeps"]
+
+T = S.Base.metadata.tables
+EXPORT_FORMATS = ("parquet", "csv", "anndata", "nwb")
+
+
+@dataclass
+class CellSweeps:
+    """A cell's sweeps: metadata now (:attr:`table`), traces on first access (from the source).
+
+    ``len(sweeps)``, ``sweeps[i]`` (a :class:`~patchatlas.ephys.Sweep`, read from its file the
+    first time), iteration, and :meth:`load` for a whole recording.
+    """
+
+    cell_id: str
+    table: pd.DataFrame
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def _recording(self, path: str) -> Any:
+        if path not in self._cache:
+            import patchatlas
+
+            self._cache[path] = patchatlas.read(path)
+        return self._cache[path]
+
+    def __getitem__(self, index: int) -> Any:
+        if not -len(self) <= index < len(self):
+            raise AtlasError(
+                f"cell {self.cell_id!r} has {len(self)} sweeps; index {index} is out of range"
+            )
+        row = self.table.iloc[index]
+        return self._recording(str(row["path"])).sweep(int(row["number"]))
+
+    def __iter__(self) -> Iterator[Any]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def load(self, path: str | None = None) -> Any:
+        """The full :class:`~patchatlas.ephys.Recording` of one source file (the first by
+        default)."""
+        if len(self) == 0:
+            raise AtlasError(f"cell {self.cell_id!r} has no recordings")
+        return self._recording(path or str(self.table["path"].iloc[0]))
+
+
+@dataclass
+class CellMorphology:
+    """A cell's reconstruction as stored: features, validation issues, source file."""
+
+    cell_id: str
+    features: pd.Series
+    issues: pd.DataFrame
+    source: str | None = None
+
+    def load(self) -> Any:
+        """Read the reconstruction from its source file with ``patchatlas.morphology.read``."""
+        if self.source is None:
+            raise AtlasError(f"cell {self.cell_id!r}: the morphology has no source file")
+        try:
+            from patchatlas.morphology import read
+        except ImportError as exc:
+            raise MissingDependencyError(
+                "reading reconstructions needs patchatlas.morphology, not available here"
+            ) from exc
+        return read(self.source)
+
+
+class Atlas:
+    """A cell-types atlas in SQLite (one file) or PostgreSQL (shared).
+
+    Parameters
+    ----------
+    url
+        ``"sqlite:///atlas.db"``, a plain path (SQLite), or ``"postgresql://user@host/db"``.
+    migrate
+        Create the schema in an empty database and upgrade an older one to this version's schema
+        (default). With ``False`` an atlas at another revision raises :class:`AtlasError`.
+
+    Examples
+    --------
+    >>> atlas = Atlas("sqlite:///atlas.db")                      # doctest: +SKIP
+    >>> atlas.cells(species="mouse", layer="5")                  # doctest: +SKIP
+    >>> atlas.ephys_features(level="cell")                       # doctest: +SKIP
+    """
+
+    _workers: ClassVar[dict[str, Atlas]] = {}
+
+    def __init__(self, url: str | os.PathLike[str], *, migrate: bool = True) -> None:
+        self.url = normalize_url(url)
+        self.engine = make_engine(self.url)
+        head = head_revision()
+        try:
+            current = current_revision(self.engine)
+        except DBAPIError as exc:
+            raise AtlasError(f"cannot open the atlas at {self._safe_url}: {exc.orig}") from exc
+        if current != head:
+            if not migrate:
+                raise AtlasError(
+                    f"the atlas at {self._safe_url} is at schema revision {current}; this "
+                    f"patchatlas needs {head}; open it with migrate=True to upgrade"
+                )
+            upgrade(self.engine)
+
+    @property
+    def _safe_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @classmethod
+    def for_worker(cls, url: str) -> Atlas:
+        """One shared :class:`Atlas` per process and URL (for Dask workers)."""
+        if url not in cls._workers:
+            cls._workers[url] = cls(url, migrate=False)
+        return cls._workers[url]
+
+    def __repr__(self) -> str:
+        return f"Atlas({self._safe_url!r})"
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Atlas:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------- writing
+
+    def write_cell(self, record: CellRecord, *, retries: int = 5) -> int:
+        """Store one cell in one transaction (retried on PostgreSQL deadlock/serialisation)."""
+        for attempt in range(retries + 1):
+            try:
+                with self.engine.begin() as conn:
+                    return store.write_cell(conn, record)
+            except OperationalError as exc:
+                code = getattr(exc.orig, "sqlstate", None)
+                retriable = code in ("40P01", "40001") or "locked" in str(exc.orig)
+                if not retriable or attempt == retries:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def record_failure(self, failure: CellFailure) -> None:
+        """Record a failed cell in ``ingest_errors``."""
+        with self.engine.begin() as conn:
+            store.record_failure(conn, failure)
+
+    def _content_keys(self) -> dict[str, str | None]:
+        with self.engine.connect() as conn:
+            return store.content_keys(conn)
+
+    def _start_run(self, source: str, parameters: dict[str, Any]) -> int:
+        from patchatlas._version import __version__
+        from patchatlas.atlas.records import json_safe
+
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                T["ingest_runs"]
+                .insert()
+                .values(
+                    source=source,
+                    started_at=S._now(),
+                    parameters=json_safe(parameters),
+                    package_version=__version__,
+                    n_done=0,
+                    n_skipped=0,
+                    n_failed=0,
+                )
+            )
+            pk = res.inserted_primary_key
+            assert pk is not None
+            return int(pk[0])
+
+    def _finish_run(self, run_id: int, done: int, skipped: int, failed: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(T["ingest_runs"])
+                .where(T["ingest_runs"].c.id == run_id)
+                .values(finished_at=S._now(), n_done=done, n_skipped=skipped, n_failed=failed)
+            )
+
+    # ------------------------------------------------------------------------------- reading
+
+    def _read(self, stmt: Select[Any]) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            res = conn.execute(stmt)
+            return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+
+    def _cell_pk(self, cell_id: str | int) -> tuple[int, str]:
+        c = T["cells"]
+        cond = c.c.id == cell_id if isinstance(cell_id, int) else c.c.name == str(cell_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(c.c.id, c.c.name).where(cond)).first()
+        if row is None:
+            raise AtlasError(
+                f"no cell {cell_id!r} in the atlas at {self._safe_url}; list them with "
+                "atlas.cells()"
+            )
+        return int(row.id), str(row.name)
+
+    _CELL_COLUMNS: ClassVar[tuple[str, ...]] = ("id", *CELL_FIELDS)
+
+    def cells(self, **filters: Any) -> pd.DataFrame:
+        """The cells and their annotations, indexed by ``cell_id``, optionally filtered.
+
+        Parameters
+        ----------
+        **filters
+            Column = value (``species="mouse"``), a list for any of several values
+            (``layer=["5", "6"]``), ``None`` for missing. Columns: ``cell_id``, ``donor``,
+            ``dataset``, ``species``, ``region``, ``layer``, ``depth_um``, ``normalized_depth``,
+            ``cre_line``, ``reporter``, ``dendrite_type``, ``subclass``, ``t_type``,
+            ``t_type_confidence``.
+
+        Raises
+        ------
+        AtlasError
+            An unknown filter column.
+        """
+        c, d = T["cells"], T["donors"]
+        cols: dict[str, Any] = {"cell_id": c.c.name}
+        cols.update({k: c.c[k] for k in self._CELL_COLUMNS})
+        cols["donor"] = d.c.name
+        stmt = select(*[col.label(k) for k, col in cols.items()]).select_from(
+            c.outerjoin(d, c.c.donor_id == d.c.id)
+        )
+        conds = []
+        for key, value in filters.items():
+            if key not in cols:
+                raise AtlasError(
+                    f"atlas.cells(): unknown filter {key!r}; filter on {', '.join(sorted(cols))}"
+                )
+            col = cols[key]
+            if value is None:
+                conds.append(col.is_(None))
+            elif isinstance(value, list | tuple | set | frozenset):
+                conds.append(col.in_(list(value)))
+            else:
+                conds.append(col == value)
+        if conds:
+            stmt = stmt.where(and_(*conds))
+        df = self._read(stmt.order_by(c.c.id))
+        return df.set_index("cell_id")
+
+    def cell(self, cell_id: str | int) -> dict[str, Any]:
+        """Everything stored about one cell: annotations, donor, files, counts.
+
+        ``cell_id`` is the cell's name (``"slice1/cell03"``) or its integer database id.
+        """
+        pk, name = self._cell_pk(cell_id)
+        c, sf = T["cells"], T["source_files"]
+        with self.engine.connect() as conn:
+            row = conn.execute(select(c).where(c.c.id == pk)).mappings().one()
+            out: dict[str, Any] = {"cell_id": name, **dict(row)}
+            out.pop("name", None)
+            if row["donor_id"] is not None:
+                donor = (
+                    conn.execute(select(T["donors"]).where(T["donors"].c.id == row["donor_id"]))
+                    .mappings()
+                    .one()
+                )
+                out["donor"] = dict(donor)
+            out["files"] = [
+                dict(r)
+                for r in conn.execute(
+                    select(sf.c.path, sf.c.size, sf.c.sha256, sf.c.format, sf.c.role).where(
+                        sf.c.cell_id == pk
+                    )
+                ).mappings()
+            ]
+            for table in ("recordings", "ephys_features", "qc_results", "morphologies", "models"):
+                t = T[table]
+                out[f"n_{table}"] = int(
+                    conn.execute(
+                        select(func.count()).select_from(t).where(t.c.cell_id == pk)
+                    ).scalar_one()
+                )
+        return out
+
+    def sweeps(self, cell_id: str | int) -> CellSweeps:
+        """A cell's sweeps: the metadata table, and traces loaded lazily from the source files."""
+        pk, name = self._cell_pk(cell_id)
+        sw, rec, sf = T["sweeps"], T["recordings"], T["source_files"]
+        stmt = (
+            select(
+                sw.c.number,
+                sw.c.clamp_mode,
+                sw.c.stimulus_kind.label("kind"),
+                sw.c.amplitude_pa,
+                sw.c.start_s,
+                sw.c.end_s,
+                sw.c.sampling_rate_hz,
+                sw.c.duration_s,
+                sw.c.stimulus_name,
+                rec.c.id.label("recording_id"),
+                sf.c.path,
+            )
+            .select_from(sw.join(rec, sw.c.recording_id == rec.c.id))
+            .outerjoin(sf, rec.c.source_file_id == sf.c.id)
+            .where(rec.c.cell_id == pk)
+            .order_by(rec.c.id, sw.c.number)
+        )
+        return CellSweeps(name, self._read(stmt))
+
+    def ephys_features(
+        self,
+        level: Literal["cell", "sweep", "spike"] = "cell",
+        *,
+        wide: bool | None = None,
+        cells: Sequence[str] | None = None,
+        names: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Electrophysiology features.
+
+        Parameters
+        ----------
+        level
+            ``"cell"``, ``"sweep"`` or ``"spike"``.
+        wide
+            One row per cell and one column per feature (default for ``level="cell"``); otherwise
+            the long table (``cell_id, level, sweep_number, spike_index, name, value, unit,
+            native_name, provenance_id``).
+        cells, names
+            Restrict to these cells / feature names.
+        """
+        if level not in ("cell", "sweep", "spike"):
+            raise AtlasError(f"ephys_features(level={level!r}): use 'cell', 'sweep' or 'spike'")
+        f, c = T["ephys_features"], T["cells"]
+        stmt = (
+            select(
+                c.c.name.label("cell_id"),
+                f.c.level,
+                f.c.sweep_number,
+                f.c.spike_index,
+                f.c.name,
+                f.c.value,
+                f.c.unit,
+                f.c.native_name,
+                f.c.provenance_id,
+            )
+            .select_from(f.join(c, f.c.cell_id == c.c.id))
+            .where(f.c.level == level)
+            .order_by(f.c.id)
+        )
+        if cells is not None:
+            stmt = stmt.where(c.c.name.in_(list(cells)))
+        if names is not None:
+            stmt = stmt.where(f.c.name.in_(list(names)))
+        df = self._read(stmt)
+        df["value"] = pd.to_numeric(df["value"], errors="coerce").astype(float)
+        if wide is None:
+            wide = level == "cell"
+        if not wide:
+            return df
+        index = ["cell_id"] if level == "cell" else ["cell_id", "sweep_number"]
+        if level == "spike":
+            index.append("spike_index")
+        out = df.pivot_table(
+            index=index, columns="name", values="value", aggfunc="first", dropna=False
+        )
+        out.columns.name = None
+        return out
+
+    def morphology(self, cell_id: str | int) -> CellMorphology:
+        """A cell's (first) reconstruction: features, validation issues, source file."""
+        pk, name = self._cell_pk(cell_id)
+        m, mf, mi, sf = (
+            T["morphologies"],
+            T["morphology_features"],
+            T["morphology_issues"],
+            T["source_files"],
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(m.c.id, sf.c.path)
+                .select_from(m.outerjoin(sf, m.c.source_file_id == sf.c.id))
+                .where(m.c.cell_id == pk)
+                .order_by(m.c.id)
+            ).first()
+        if row is None:
+            raise AtlasError(f"cell {name!r} has no morphology in the atlas")
+        feats = self._read(select(mf.c.name, mf.c.value).where(mf.c.morphology_id == row.id))
+        issues = self._read(
+            select(mi.c.severity, mi.c.code, mi.c.message).where(mi.c.morphology_id == row.id)
+        )
+        series = pd.Series(
+            pd.to_numeric(feats["value"], errors="coerce").to_numpy(dtype=float),
+            index=feats["name"].astype(str),
+            name=name,
+        )
+        return CellMorphology(name, series, issues, row.path)
+
+    def errors(self) -> pd.DataFrame:
+        """Cells that failed to ingest: cell, file, stage, error type, reason."""
+        e = T["ingest_errors"]
+        return self._read(
+            select(
+                e.c.cell_name, e.c.path, e.c.stage, e.c.error_type, e.c.reason, e.c.created_at
+            ).order_by(e.c.id)
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """URL, schema revision and the number of rows in each table."""
+        with self.engine.connect() as conn:
+            counts = store.counts(conn)
+        return {
+            "url": self._safe_url,
+            "revision": current_revision(self.engine),
+            "counts": counts,
+        }
+
+    # ------------------------------------------------------------------------------- exports
+
+    def _tables_for_export(self) -> dict[str, pd.DataFrame]:
+        c, sw, rec, sf = T["cells"], T["sweeps"], T["recordings"], T["source_files"]
+        m, mf = T["morphologies"], T["morphology_features"]
+        sweeps = self._read(
+            select(
+                c.c.name.label("cell_id"),
+                sf.c.path,
+                sw.c.number,
+                sw.c.clamp_mode,
+                sw.c.stimulus_kind,
+                sw.c.stimulus_name,
+                sw.c.amplitude_pa,
+                sw.c.start_s,
+                sw.c.end_s,
+                sw.c.sampling_rate_hz,
+                sw.c.duration_s,
+            )
+            .select_from(
+                sw.join(rec, sw.c.recording_id == rec.c.id).join(c, rec.c.cell_id == c.c.id)
+            )
+            .outerjoin(sf, rec.c.source_file_id == sf.c.id)
+            .order_by(rec.c.id, sw.c.number)
+        )
+        morph = self._read(
+            select(c.c.name.label("cell_id"), mf.c.name, mf.c.value)
+            .select_from(mf.join(m, mf.c.morphology_id == m.c.id).join(c, m.c.cell_id == c.c.id))
+            .order_by(mf.c.id)
+        )
+        return {
+            "cells": self.cells().reset_index(),
+            "ephys_cell_features": self.ephys_features("cell").reset_index(),
+            "ephys_features": pd.concat(
+                [self.ephys_features(lv, wide=False) for lv in ("cell", "sweep", "spike")],
+                ignore_index=True,
+            ),
+            "sweeps": sweeps,
+            "morphology_features": morph,
+            "ingest_errors": self.errors(),
+        }
+
+    def export(
+        self,
+        path: str | os.PathLike[str],
+        format: Literal["parquet", "csv", "anndata", "nwb"] = "parquet",
+    ) -> list[Path]:
+        """Export the atlas.
+
+        Parameters
+        ----------
+        path
+            ``parquet``/``csv``: a folder that receives ``cells``, ``ephys_cell_features`` (wide),
+            ``ephys_features`` (long), ``sweeps``, ``morphology_features`` and ``ingest_errors``.
+            ``anndata``: an ``.h5ad`` file (``obs`` = cells, ``X`` = cell-level ephys features;
+            needs ``anndata``). ``nwb``: an NWB file with the cell and feature tables (needs
+            ``pynwb``).
+        format
+            ``"parquet"``, ``"csv"``, ``"anndata"`` or ``"nwb"``.
+
+        Returns
+        -------
+        list of Path
+            The files written.
+        """
+        if format not in EXPORT_FORMATS:
+            raise AtlasError(f"export format {format!r} is not one of {', '.join(EXPORT_FORMATS)}")
+        needs = {"anndata": "anndata", "nwb": "pynwb", "parquet": "pyarrow"}.get(format)
+        if needs is not None and importlib.util.find_spec(needs) is None:
+            extra = {"anndata": "anndata", "pynwb": "nwb", "pyarrow": "atlas"}[needs]
+            raise MissingDependencyError(
+                f"export(format={format!r}) needs {needs}; install it with "
+                f"`pip install {needs}` (or the patchatlas[{extra}] extra)"
+            )
+        from patchatlas.io.atlas_export import write_anndata, write_nwb, write_tables
+
+        out = Path(path)
+        if format == "anndata":
+            cells = self.cells()
+            feats = self.ephys_features("cell").reindex(cells.index)
+            return [write_anndata(out, cells, feats)]
+        tables = self._tables_for_export()
+        if format == "nwb":
+            return [write_nwb(out, tables, source=self._safe_url)]
+        return write_tables(out, tables, format=format)

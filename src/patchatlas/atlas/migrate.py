@@ -1,0 +1,50 @@
+"""Create and upgrade an atlas database with the migrations shipped in the package."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, text
+
+__all__ = ["alembic_config", "current_revision", "head_revision", "upgrade"]
+
+_LOCK_KEY = 0x70617463  # PostgreSQL advisory lock id for schema changes ("patc")
+
+
+def alembic_config() -> Config:
+    """An Alembic :class:`~alembic.config.Config` pointing at ``patchatlas.atlas:migrations``."""
+    cfg = Config()
+    cfg.set_main_option("script_location", "patchatlas.atlas:migrations")
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest schema revision this version of patchatlas knows."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision an atlas database is at (``None`` for an empty database)."""
+    with engine.connect() as conn:
+        rev: Any = MigrationContext.configure(conn).get_current_revision()
+        return rev if rev is None else str(rev)
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate the database to ``revision`` (creating it when empty).
+
+    On PostgreSQL an advisory lock serialises concurrent callers (several workers opening the same
+    atlas at once).
+    """
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)

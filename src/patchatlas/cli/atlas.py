@@ -1,0 +1,79 @@
+"""``patchatlas atlas``: info, import of published datasets, export, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from patchatlas.cli._util import console, table
+
+
+@click.group()
+def atlas() -> None:
+    """Inspect, fill and export an atlas (sqlite:///atlas.db or postgresql://…)."""
+
+
+@atlas.command()
+@click.argument("url")
+def info(url: str) -> None:
+    """Schema revision and row counts of the atlas at URL."""
+    from patchatlas.atlas import Atlas
+
+    a = Atlas(url)
+    s = a.summary()
+    con = console()
+    con.print(f"atlas {s['url']}  (schema revision {s['revision']})")
+    rows = [[name, n] for name, n in s["counts"].items() if n]
+    con.print(table("rows per table", ["table", "rows"], rows))
+    cells = a.cells()
+    if len(cells):
+        by = cells.groupby(cells["dataset"].fillna("(none)")).size()
+        con.print(table("cells per dataset", ["dataset", "cells"], [[k, v] for k, v in by.items()]))
+
+
+@atlas.command(name="import")
+@click.argument("dataset")
+@click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--atlas", "url", required=True, envvar="PATCHATLAS_ATLAS", help="Atlas URL.")
+def import_(dataset: str, folder: Path, url: str) -> None:
+    """Import the published tables of DATASET from FOLDER.
+
+    DATASET: m1_scala2021, v1_gouwens2020, lee2023, berg2021.
+    """
+    from patchatlas.atlas import Atlas
+    from patchatlas.atlas.importers import import_dataset
+
+    with console().status(f"importing {dataset}"):
+        res = import_dataset(Atlas(url), dataset, folder)
+    console().print(table(f"imported {dataset}", list(res), [list(res.values())]))
+
+
+@atlas.command()
+@click.argument("url")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["parquet", "csv", "anndata", "nwb"]),
+    default="parquet",
+    show_default=True,
+)
+def export(url: str, path: Path, fmt: str) -> None:
+    """Export the atlas at URL to PATH (a folder for parquet/csv, a file for anndata/nwb)."""
+    from patchatlas.atlas import Atlas
+
+    files = Atlas(url).export(path, format=fmt)  # type: ignore[arg-type]
+    for f in files:
+        console().print(str(f))
+
+
+@atlas.command()
+@click.argument("url")
+def errors(url: str) -> None:
+    """Cells that failed to ingest, with the file and the reason."""
+    from patchatlas.atlas import Atlas
+
+    df = Atlas(url).errors()
+    rows = df[["cell_name", "stage", "error_type", "reason"]].values.tolist()
+    console().print(table("ingest errors", ["cell", "stage", "error", "reason"], rows))
