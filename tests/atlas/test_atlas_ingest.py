@@ -290,8 +290,11 @@ def test_ephys_engine_calls_the_feature_functions(
     assert len(atlas.sweeps("17o05027_ic_ramp")) == len(patchatlas.read(d / "17o05027_ic_ramp.abf"))
     info = atlas.cell("17o05027_ic_ramp")
     assert info["n_qc_results"] == 1
-    # features becoming available changes the engine version: a plain re-run recomputes
-    monkeypatch.delattr(ephys, "detect_spikes")
+    # a new engine version (e.g. a feature function added or changed) changes every cell's
+    # content key: a plain re-run recomputes
+    import patchatlas.pipeline.engines as engines
+
+    monkeypatch.setattr(engines, "_ephys_version", lambda: "ephys/test-next")
     assert ingest(d, url).done == 2
     # features=False: recordings and sweep metadata only
     url2 = f"sqlite:///{tmp_path / 'b.db'}"

@@ -280,7 +280,7 @@ ephys_engine = register_engine(
         extensions=(".abf", ".nwb", ".ibw"),
         compute=compute_ephys,
         stores=("source_files", "recordings", "sweeps", "ephys_features"),
-        version=_ephys_version,
+        version=lambda: _ephys_version(),  # looked up at call time (tests patch it)
         defaults={"profile": "allen", "features": True, "spikes": True},
     )
 )
