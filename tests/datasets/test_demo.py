@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from patchatlas.datasets.demo import run_demo
 from patchatlas.ephys import StimulusKind
 
@@ -9,7 +11,7 @@ from patchatlas.ephys import StimulusKind
 def test_demo_simulates_writes_and_reads_back(tmp_path):
     seen = []
     result = run_demo(tmp_path / "demo", n_cells=2, seed=3, report=lambda s: seen.append(s.name))
-    assert seen == ["dataset", "recordings", "ephys", "morphology", "crossmodal"]
+    assert seen == ["dataset", "recordings", "ephys", "morphology", "atlas", "crossmodal"]
     assert len(result.files) == 2 and all(p.suffix == ".nwb" and p.exists() for p in result.files)
     assert not result.failed
     assert [r.format for r in result.recordings] == ["nwb2", "nwb2"]
@@ -31,6 +33,14 @@ def test_demo_simulates_writes_and_reads_back(tmp_path):
     morph = result.morphology_features
     assert len(morph) == 4 and (morph["total_length"] > 1000).all()
     assert (morph["issues"] == 0).all()
+    from patchatlas.atlas import Atlas
+
+    atlas = Atlas(result.atlas_url)
+    cells = atlas.cells()
+    assert sorted(cells.index) == sorted(r.cell_id for r in result.recordings)
+    stored = atlas.ephys_features(level="cell")
+    assert stored.loc[feats.index[0], "vrest"] == pytest.approx(feats.iloc[0]["vrest"])
+    assert result.atlas_summary["counts"]["morphologies"] == 2
     xm = result.crossmodal.set_index("regime")
     # features drive the synthetic expression, so prediction beats the global mean
     assert xm.loc["single_cell", "r2"] > 0.3 > xm.loc["global_mean", "r2"]

@@ -28,7 +28,7 @@ from patchatlas.cli._util import console
 @click.option("--seed", default=0, show_default=True, help="Seed of the simulated dataset.")
 def demo(data_dir: Path | None, out_dir: Path, n_cells: int, seed: int) -> None:
     """Run the patchatlas demo end to end, offline."""
-    from patchatlas.cli._util import frame_table
+    from patchatlas.cli._util import frame_table, table
     from patchatlas.cli.info import recording_table
     from patchatlas.datasets.demo import EPHYS_COLUMNS, MORPH_COLUMNS, Step, run_demo
 
@@ -48,6 +48,9 @@ def demo(data_dir: Path | None, out_dir: Path, n_cells: int, seed: int) -> None:
                     "cell features (Allen names)", step.payload[cols].T, index_name="feature"
                 )
             )
+        elif step.name == "atlas":
+            counts = {k: v for k, v in step.payload.items() if v}
+            con.print(table("atlas tables (rows)", list(counts), [list(counts.values())]))
         elif step.name == "crossmodal" and step.payload is not None:
             cols = ["regime", "model", "r2", "within_type_r2"]
             frame = step.payload[[c for c in cols if c in step.payload.columns]]

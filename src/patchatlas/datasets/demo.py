@@ -13,7 +13,10 @@ callback as soon as it is ready, so the command line can print while the demo go
    first-spike phase plot (``figures/``);
 4. ``morphology`` — synthetic pyramidal and interneuron reconstructions written as SWC, read back,
    validated, their Allen whole-cell features and a 2-D render each;
-5. ``crossmodal`` — a small expression → physiology benchmark: a synthetic Patch-seq cohort (each
+5. ``atlas`` — a SQLite atlas (``atlas.db``) built by the ingest pipeline from a manifest that
+   pairs each simulated recording with a reconstruction and its annotations, so the atlas holds
+   recordings, sweeps, spike/sweep/cell features, morphologies and their features;
+6. ``crossmodal`` — a small expression → physiology benchmark: a synthetic Patch-seq cohort (each
    simulated cell is a "t-type"; 30 cells per type with ±10 % within-type variation of its
    features, and counts generated from those features) run through the same in-fold pipeline as
    the real M1 benchmark (single-cell and type-average ridge, t-type lookup baseline, within-type
@@ -60,6 +63,9 @@ class DemoResult:
     crossmodal: Any = None  # pandas DataFrame: the benchmark summary, one row per regime/model
     morphology_features: Any = None  # pandas DataFrame, one row per reconstruction
     figures: list[Path] = field(default_factory=list)
+    morphology_files: list[Path] = field(default_factory=list)
+    atlas_url: str | None = None
+    atlas_summary: dict[str, Any] = field(default_factory=dict)
 
 
 def _ephys_files(data_dir: Path) -> list[Path]:
@@ -147,6 +153,7 @@ def run_demo(
     )
     _ephys_step(result, done)
     _morphology_step(result, done, seed=seed)
+    _atlas_step(result, done)
     _crossmodal_step(result, done, seed=seed)
     return result
 
@@ -251,6 +258,7 @@ def _morphology_step(result: DemoResult, done: Callable[[Step], None], *, seed: 
 
     swc_dir = result.out_dir / "morphology"
     paths = write_demo_morphologies(swc_dir, n=2, seed=seed)
+    result.morphology_files = list(paths)
     rows = []
     fig, axes = plt.subplots(1, len(paths), figsize=(3.2 * len(paths), 4.2))
     for ax, path in zip(axes, paths, strict=True):
@@ -299,6 +307,50 @@ CROSSMODAL_FEATURES = (
     "upstroke_downstroke_ratio_long_square",
     "width_long_square",
 )
+
+
+def _atlas_step(result: DemoResult, done: Callable[[Step], None]) -> None:
+    import csv
+
+    from patchatlas.atlas import Atlas
+    from patchatlas.pipeline import ingest
+
+    pyramidal = [p for p in result.morphology_files if p.stem.startswith("pyramidal")]
+    interneuron = [p for p in result.morphology_files if p.stem.startswith("interneuron")]
+    manifest = result.out_dir / "manifest.csv"
+    with manifest.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["cell_id", "file", "morphology", "species", "t_type", "dendrite_type"])
+        for k, rec in enumerate(result.recordings):
+            if rec.source is None:
+                continue
+            spiny = "pyramidal" in rec.cell_id
+            pool = pyramidal if spiny else interneuron
+            morph = str(pool[k % len(pool)]) if pool else ""
+            model = str(rec.metadata.get("model", rec.cell_id))
+            species = str(rec.metadata.get("species", ""))
+            w.writerow(
+                [
+                    rec.cell_id,
+                    str(rec.source),
+                    morph,
+                    species,
+                    model,
+                    "spiny" if spiny else "aspiny",
+                ]
+            )
+    url = f"sqlite:///{(result.out_dir / 'atlas.db').resolve()}"
+    summary = ingest(manifest, url, recompute=True)
+    info = Atlas(url).summary()
+    result.atlas_url = url
+    result.atlas_summary = info
+    done(
+        Step(
+            "atlas",
+            f"ingested {summary.done} cells into {url} ({summary.failed} failed)",
+            info["counts"],
+        )
+    )
 
 
 def _crossmodal_step(result: DemoResult, done: Callable[[Step], None], *, seed: int) -> None:
