@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "demo": "patchatlas.cli.demo:demo",
     "atlas": "patchatlas.cli.atlas:atlas",
     "ingest": "patchatlas.cli.ingest:ingest",
+    "serve": "patchatlas.cli.serve:serve",
 }
 
 
