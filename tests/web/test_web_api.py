@@ -103,20 +103,24 @@ def test_cells_range_filter_and_sort(client: TestClient, synth: SyntheticAtlas) 
 
 
 @pytest.mark.parametrize(
-    "params",
+    ("params", "status"),
     [
-        {"range": "nonexistent:1..2"},
-        {"range": "rheobase-1..2"},
-        {"range": "rheobase:a..b"},
-        {"sort": "nonexistent"},
-        {"limit": "0"},
-        {"limit": "100000"},
-        {"offset": "-1"},
+        ({"range": "nonexistent:1..2"}, 400),
+        ({"range": "rheobase-1..2"}, 400),
+        ({"range": "rheobase:a..b"}, 400),
+        ({"range": "rheobase:nan..1"}, 400),
+        ({"sort": "nonexistent"}, 400),
+        ({"features": "nonexistent"}, 400),
+        ({"limit": "0"}, 422),
+        ({"limit": "100000"}, 422),
+        ({"offset": "-1"}, 422),
     ],
 )
-def test_cells_bad_parameters_are_422(client: TestClient, params: dict[str, str]) -> None:
+def test_cells_bad_parameters_are_refused(
+    client: TestClient, params: dict[str, str], status: int
+) -> None:
     r = client.get("/api/cells", params=params)
-    assert r.status_code == 422
+    assert r.status_code == status
     assert r.json()["detail"]
 
 
@@ -222,7 +226,7 @@ def test_registry_and_feature_table(client: TestClient, synth: SyntheticAtlas) -
     assert tab["total"] == N_CELLS and len(tab["items"]) == 10
     row = tab["items"][0]
     assert row["rheobase"] == pytest.approx(synth.ephys.loc[row["cell_id"], "rheobase"])
-    assert client.get("/api/features", params={"names": "nope"}).status_code == 422
+    assert client.get("/api/features", params={"names": "nope"}).status_code == 400
     m = client.get("/api/features", params={"kind": "morphology"}).json()
     assert m["total"] == len(synth.morph_cells)
 
@@ -267,7 +271,7 @@ def test_types_and_type_physiology(client: TestClient, synth: SyntheticAtlas) ->
     truth = synth.ephys.loc[_family(synth.cells) == "Sst", "input_resistance"]
     assert sst["median"] == pytest.approx(float(np.median(truth)))
     r = client.get("/api/types/physiology", params={"feature": "nope"})
-    assert r.status_code == 422
+    assert r.status_code == 400
 
 
 def test_pairs_and_connectivity(client: TestClient) -> None:

@@ -33,7 +33,26 @@ from patchatlas.web.service import AVAILABILITY, PortalData, Snapshot, records, 
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api")
+
+class Message(BaseModel):
+    """An error message."""
+
+    detail: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified (the If-None-Match ETag matched)"},
+    400: {"model": Message, "description": "Bad request (unknown feature, bad range ...)"},
+    404: {"model": Message, "description": "No such cell, sweep, pair or file"},
+}
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Message, "description": "Missing or wrong token"},
+    403: {"model": Message, "description": "Read-only portal (no --token-file)"},
+    409: {"model": Message, "description": "A file of that name exists already"},
+    413: {"model": Message, "description": "Upload larger than the limit"},
+    415: {"model": Message, "description": "File type not accepted"},
+}
+router = APIRouter(prefix="/api", responses=ERRORS)
 
 MAX_LIMIT = 1000
 
@@ -130,14 +149,14 @@ def _parse_ranges(ranges: list[str]) -> dict[str, tuple[float | None, float | No
         name, sep, span = r.rpartition(":")
         lo_s, sep2, hi_s = span.partition("..")
         if not sep or not sep2 or not name:
-            raise HTTPException(422, f"range {r!r}: write it as FEATURE:LOW..HIGH (either empty)")
+            raise HTTPException(400, f"range {r!r}: write it as FEATURE:LOW..HIGH (either empty)")
         try:
             lo = float(lo_s) if lo_s.strip() else None
             hi = float(hi_s) if hi_s.strip() else None
         except ValueError as exc:
-            raise HTTPException(422, f"range {r!r}: bounds must be numbers") from exc
+            raise HTTPException(400, f"range {r!r}: bounds must be numbers") from exc
         if (lo is not None and not math.isfinite(lo)) or (hi is not None and not math.isfinite(hi)):
-            raise HTTPException(422, f"range {r!r}: bounds must be finite")
+            raise HTTPException(400, f"range {r!r}: bounds must be finite")
         out[name] = (lo, hi)
     return out
 
@@ -153,7 +172,7 @@ def _sorted(
         try:
             key = p.feature_column(snap, sort).reindex(df.index)
         except AtlasError as exc:
-            raise HTTPException(422, str(exc)) from exc
+            raise HTTPException(400, str(exc)) from exc
     order = key.sort_values(ascending=not desc, na_position="last", kind="stable").index
     return df.loc[order]
 
@@ -162,13 +181,13 @@ def _sorted(
 def list_cells(
     request: Request,
     p: Portal,
-    species: Annotated[list[str] | None, Query()] = None,
-    region: Annotated[list[str] | None, Query()] = None,
-    layer: Annotated[list[str] | None, Query()] = None,
-    cre_line: Annotated[list[str] | None, Query()] = None,
-    dendrite_type: Annotated[list[str] | None, Query()] = None,
-    t_type_family: Annotated[list[str] | None, Query()] = None,
-    dataset: Annotated[list[str] | None, Query()] = None,
+    species: Annotated[list[str], Query(default_factory=list)],
+    region: Annotated[list[str], Query(default_factory=list)],
+    layer: Annotated[list[str], Query(default_factory=list)],
+    cre_line: Annotated[list[str], Query(default_factory=list)],
+    dendrite_type: Annotated[list[str], Query(default_factory=list)],
+    t_type_family: Annotated[list[str], Query(default_factory=list)],
+    dataset: Annotated[list[str], Query(default_factory=list)],
     has_sweeps: bool | None = None,
     has_ephys: bool | None = None,
     has_morphology: bool | None = None,
@@ -216,14 +235,14 @@ def list_cells(
     try:
         df = p.filter_cells(snap, filters, ranges=_parse_ranges(range or []), query=q)
     except AtlasError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise HTTPException(400, str(exc)) from exc
     df = _sorted(p, snap, df, sort, desc)
     page = df.iloc[offset : offset + limit].copy()
     for name in features or []:
         try:
             page[name] = p.feature_column(snap, name).reindex(page.index)
         except AtlasError as exc:
-            raise HTTPException(422, str(exc)) from exc
+            raise HTTPException(400, str(exc)) from exc
     out = _page(len(df), offset, limit, records(page.reset_index()))
     out["facets"] = p.facet_counts(snap, df)
     return json_response(request, out)
@@ -491,7 +510,7 @@ def features_table(
     if names:
         missing = [n for n in names if n not in df.columns]
         if missing:
-            raise HTTPException(422, f"unknown {kind} features: {', '.join(missing)}")
+            raise HTTPException(400, f"unknown {kind} features: {', '.join(missing)}")
         df = df[names]
     page = df.iloc[offset : offset + limit].reset_index()
     return json_response(request, _page(len(df), offset, limit, records(page)))
@@ -560,7 +579,7 @@ def type_physiology(
     try:
         vals = p.feature_column(snap, feature).reindex(snap.cells.index)
     except AtlasError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise HTTPException(400, str(exc)) from exc
     df = pd.DataFrame({"g": snap.cells[by].astype("string"), "x": vals}).dropna()
     groups = []
     for g, s in df.groupby("g")["x"]:
@@ -720,7 +739,7 @@ def require_token(request: Request, authorization: Annotated[str | None, Header(
 Writer = Annotated[None, Depends(require_token)]
 
 
-@router.post("/cells/{cell_id:path}/annotations", tags=["writes"])
+@router.post("/annotations/{cell_id:path}", tags=["writes"], responses=WRITE_ERRORS)
 def add_annotation(
     request: Request, p: Portal, _w: Writer, cell_id: str, body: AnnotationIn
 ) -> Response:
@@ -731,7 +750,7 @@ def add_annotation(
     return json_response(request, {"cell_id": name, "annotations": notes})
 
 
-@router.post("/uploads", tags=["writes"], status_code=201)
+@router.post("/uploads", tags=["writes"], status_code=201, responses=WRITE_ERRORS)
 async def upload(
     request: Request,
     p: Portal,
