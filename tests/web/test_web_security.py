@@ -94,7 +94,7 @@ def test_upload_ok_is_atomic_and_confined(token_portal, tmp_path: Path) -> None:
     ],
 )
 def test_bad_uploads_are_refused(token_portal, tmp_path: Path, name, content, status) -> None:
-    c, token, atlas_dir = token_portal
+    c, token, _ = token_portal
     before = _tree(tmp_path)
     outside = tmp_path.parent / "evil.swc"
     r = c.post("/api/uploads", files={"file": (name, content)}, headers=_auth(token))
