@@ -315,3 +315,23 @@ def test_import_patchatlas_does_not_import_sqlalchemy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "Atlas"
+
+
+def test_bulk_upsert_cells(atlas_url: str) -> None:
+    from patchatlas.atlas.store import upsert_cells
+
+    atlas = Atlas(atlas_url)
+    first = {f"c{i:05d}": {"species": "mouse", "donor": f"d{i % 3}"} for i in range(6000)}
+    with atlas.engine.begin() as conn:
+        ids1 = upsert_cells(conn, first)
+    second = {f"c{i:05d}": {"layer": "5", "note": "x"} for i in range(3000, 11000)}
+    with atlas.engine.begin() as conn:
+        ids2 = upsert_cells(conn, second)
+    assert len(ids1) == 6000 and len(ids2) == 8000
+    assert all(ids2[n] == ids1[n] for n in second if n in ids1)  # existing cells keep their id
+    cells = atlas.cells()
+    assert len(cells) == 11000 and cells.index.is_unique
+    assert cells.loc["c03500", "species"] == "mouse" and cells.loc["c03500", "layer"] == "5"
+    assert cells.loc["c00001", "layer"] is None and cells.loc["c10999", "species"] is None
+    assert cells.loc["c00004", "donor"] == "d1"
+    assert atlas.cell("c04000")["metadata"] == {"note": "x"}

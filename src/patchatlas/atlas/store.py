@@ -38,6 +38,7 @@ __all__ = [
     "get_or_create_donor",
     "insert_provenance",
     "record_failure",
+    "upsert_cells",
     "write_cell",
     "write_features",
 ]
@@ -124,13 +125,25 @@ def _split_metadata(
     return cols, json_safe(extra), donor_name
 
 
-def get_or_create_cell(conn: Connection, name: str, metadata: Mapping[str, Any]) -> int:
+def get_or_create_cell(
+    conn: Connection,
+    name: str,
+    metadata: Mapping[str, Any],
+    *,
+    donor_cache: dict[str, int] | None = None,
+) -> int:
     """Id of cell ``name`` (created when new, annotations updated when given), row-locked on
-    PostgreSQL until the transaction ends."""
+    PostgreSQL until the transaction ends. ``donor_cache`` (name → id) saves donor look-ups in
+    bulk imports."""
     cols, extra, donor_name = _split_metadata(metadata)
     donor_fields = extra.pop("_donor_fields", {})
     if donor_name is not None:
-        cols["donor_id"] = get_or_create_donor(conn, donor_name, donor_fields)
+        if donor_cache is not None and donor_name in donor_cache:
+            cols["donor_id"] = donor_cache[donor_name]
+        else:
+            cols["donor_id"] = get_or_create_donor(conn, donor_name, donor_fields)
+            if donor_cache is not None:
+                donor_cache[donor_name] = cols["donor_id"]
     cells = T["cells"]
     _insert_ignore(conn, cells, {"name": name, "metadata": {}}, "name")
     q = select(cells.c.id, cells.c.metadata).where(cells.c.name == name)
@@ -146,6 +159,67 @@ def get_or_create_cell(conn: Connection, name: str, metadata: Mapping[str, Any])
         changes["updated_at"] = S._now()
         conn.execute(update(cells).where(cells.c.id == row.id).values(**changes))
     return int(row.id)
+
+
+def upsert_cells(conn: Connection, cells: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
+    """Create or annotate many cells at once (bulk imports); returns ``{name: id}``.
+
+    Same semantics as :func:`get_or_create_cell` per cell, in a handful of statements: donors are
+    created first, new cells inserted with one ``executemany``, existing ones updated.
+    """
+    c = T["cells"]
+    split = {name: _split_metadata(meta) for name, meta in cells.items()}
+    donor_ids: dict[str, int] = {}
+    for _name, (_cols, extra, donor_name) in split.items():
+        fields = extra.pop("_donor_fields", {})
+        if donor_name is not None and donor_name not in donor_ids:
+            donor_ids[donor_name] = get_or_create_donor(conn, donor_name, fields)
+    names = list(cells)
+    existing: dict[str, Any] = {}
+    for k in range(0, len(names), 5000):
+        chunk = names[k : k + 5000]
+        for r in conn.execute(select(c.c.name, c.c.id, c.c.metadata).where(c.c.name.in_(chunk))):
+            existing[r.name] = r
+    now = S._now()
+    new_rows = []
+    for name in names:
+        cols, extra, donor_name = split[name]
+        values = {k: v for k, v in cols.items() if v is not None}
+        if donor_name is not None:
+            values["donor_id"] = donor_ids[donor_name]
+        if name in existing:
+            row = existing[name]
+            if extra:
+                merged = dict(row.metadata or {})
+                merged.update(extra)
+                values["metadata"] = merged
+            if values:
+                values["updated_at"] = now
+                conn.execute(update(c).where(c.c.id == row.id).values(**values))
+            continue
+        full = dict.fromkeys(CELL_FIELDS)
+        full.update(values)
+        full.update(
+            name=name,
+            metadata=extra,
+            created_at=now,
+            updated_at=now,
+            donor_id=values.get("donor_id"),
+        )
+        new_rows.append(full)
+    if new_rows:
+        conn.execute(insert(c), new_rows)
+    ids = {r.name: int(r.id) for r in existing.values()}
+    new_names = [r["name"] for r in new_rows]
+    for k in range(0, len(new_names), 5000):
+        part = new_names[k : k + 5000]
+        ids.update(
+            {
+                r.name: int(r.id)
+                for r in conn.execute(select(c.c.name, c.c.id).where(c.c.name.in_(part)))
+            }
+        )
+    return ids
 
 
 def insert_provenance(conn: Connection, engine: str, parameters: Mapping[str, Any]) -> int:

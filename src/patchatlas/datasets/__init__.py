@@ -1,0 +1,1 @@
+"""Datasets: published Patch-seq tables (and, later, demo data and remote clients)."""
