@@ -29,7 +29,16 @@ from starlette.background import BackgroundTask
 from patchatlas.atlas import AtlasError
 from patchatlas.atlas import portal as Q
 from patchatlas.web import traces
-from patchatlas.web.service import AVAILABILITY, PortalData, Snapshot, records, to_jsonable
+from patchatlas.web.service import (
+    AVAILABILITY,
+    PortalData,
+    Snapshot,
+    records,
+    to_jsonable,
+)
+from patchatlas.web.service import (
+    t_type_family as family_of,
+)
 
 __all__ = ["router"]
 
@@ -643,14 +652,18 @@ def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float | None, float | N
 def connectivity_matrix(
     request: Request,
     p: Portal,
-    by: Annotated[str, Query(pattern="^(subclass|t_type|layer)$")] = "subclass",
+    by: Annotated[str, Query(pattern="^(t_type_family|subclass|t_type|layer)$")] = "t_type_family",
 ) -> Response:
     """Class × class connection probability: tested and connected pair counts, probability and
     Wilson 95 % interval per (pre class, post class)."""
     df = Q.connections(p.atlas)
     df = df[df["connected"].notna()]
-    pre = df[f"pre_{by}"].astype("string").fillna("(unknown)")
-    post = df[f"post_{by}"].astype("string").fillna("(unknown)")
+    if by == "t_type_family":
+        pre = family_of(df["pre_subclass"], df["pre_t_type"]).fillna("(unknown)")
+        post = family_of(df["post_subclass"], df["post_t_type"]).fillna("(unknown)")
+    else:
+        pre = df[f"pre_{by}"].astype("string").fillna("(unknown)")
+        post = df[f"post_{by}"].astype("string").fillna("(unknown)")
     classes = sorted(set(pre) | set(post))
     cells = []
     conn = df["connected"].astype(bool)
@@ -716,6 +729,22 @@ def search_data(request: Request, p: Portal) -> Response:
     numerical features of every cell)."""
     snap = p.snapshot()
     return json_response(request, p.search_payload(snap))
+
+
+@router.get("/search/values", tags=["cells"])
+def search_values(
+    request: Request,
+    p: Portal,
+    names: Annotated[list[str], Query(min_length=1, max_length=50)],
+) -> Response:
+    """Values of numerical features in the cell order of ``/api/search`` (for the features that
+    ``/api/search`` lists but does not include)."""
+    snap = p.snapshot()
+    try:
+        values = p.feature_values(snap, names)
+    except AtlasError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return json_response(request, {"version": snap.etag, "values": values})
 
 
 # ----------------------------------------------------------------------------------- writes

@@ -224,9 +224,14 @@ class PortalData:
             out[col] = {"true": int(df[col].sum()), "false": int((~df[col]).sum())}
         return out
 
-    def search_payload(self, snap: Snapshot) -> bytes:
-        """Everything the search page filters client-side, as compact column-wise JSON."""
-        key = "search"
+    def search_payload(self, snap: Snapshot, *, n_features: int = 24) -> bytes:
+        """Everything the search page filters client-side, as compact column-wise JSON.
+
+        The values of the ``n_features`` numerical features measured in the most cells are
+        included; the others are listed (``features``) and fetched on demand with
+        :meth:`feature_values`.
+        """
+        key = f"search:{n_features}"
         if key in snap._json_cache:
             return snap._json_cache[key]
         cells = snap.cells
@@ -235,18 +240,15 @@ class PortalData:
             cols[col] = [None if pd.isna(v) else str(v) for v in cells[col].tolist()]
         for col in AVAILABILITY:
             cols[col] = [bool(v) for v in cells[col].tolist()]
-        feats = []
-        units = {
-            (r["name"], r["kind"]): r["unit"]
-            for r in snap.catalog.to_dict("records")
-            if r["level"] == "cell"
-        }
-        values: dict[str, list[float | None]] = {}
+        cell_level = snap.catalog[snap.catalog["level"] == "cell"]
+        units = {(r["name"], r["kind"]): r["unit"] for r in cell_level.to_dict("records")}
+        feats: list[dict[str, Any]] = []
         for name, kind in snap.numeric_features():
-            s = (snap.ephys if kind == "ephys" else snap.morph)[name].reindex(cells.index)
-            arr = s.to_numpy(dtype=float)
-            values[name] = [None if not math.isfinite(v) else round(v, 6) for v in arr.tolist()]
-            feats.append({"name": name, "kind": kind, "unit": units.get((name, kind))})
+            frame = snap.ephys if kind == "ephys" else snap.morph
+            n = int(frame[name].notna().sum())
+            feats.append({"name": name, "kind": kind, "unit": units.get((name, kind)), "n": n})
+        feats.sort(key=lambda f: (-int(f["n"]), str(f["name"])))
+        values = {str(f["name"]): self._values(snap, str(f["name"])) for f in feats[:n_features]}
         payload = {
             "version": snap.etag,
             "n": len(cells),
@@ -259,6 +261,14 @@ class PortalData:
         data = json.dumps(to_jsonable(payload), separators=(",", ":"), allow_nan=False).encode()
         snap._json_cache[key] = data
         return data
+
+    def _values(self, snap: Snapshot, name: str) -> list[float | None]:
+        arr = self.feature_column(snap, name).reindex(snap.cells.index).to_numpy(dtype=float)
+        return [None if not math.isfinite(v) else round(v, 6) for v in arr.tolist()]
+
+    def feature_values(self, snap: Snapshot, names: list[str]) -> dict[str, list[float | None]]:
+        """Values of numerical features in the cell order of :meth:`search_payload`."""
+        return {n: self._values(snap, n) for n in names}
 
     def recording(self, path: str) -> Any:
         """The :class:`~patchatlas.ephys.Recording` in ``path`` (the last 16 are kept)."""

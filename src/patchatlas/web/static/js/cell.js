@@ -22,7 +22,7 @@
   const tab = await PA.api(base + "/sweeps");
   const sweeps = tab.items, selEl = document.getElementById("sweep-select"), empty = document.getElementById("sweep-empty");
   if (!sweeps.length) { empty.hidden = false; empty.textContent = "This cell has no sweeps in the atlas (imported features only)."; }
-  selEl.innerHTML = sweeps.map((s) => `<option value="${s.index}">#${s.number} ${PA.esc(s.kind)} ${s.amplitude_pa === null ? "" : PA.fmt(s.amplitude_pa, 4) + " pA"}</option>`).join("");
+  selEl.innerHTML = sweeps.map((s) => `<option value="${s.index}">${s.index}: sweep ${s.number} ${PA.esc(s.kind)} ${s.amplitude_pa === null ? "" : PA.fmt(s.amplitude_pa, 4) + " pA"}</option>`).join("");
   let vPlot = null, iPlot = null;
   const width = () => Math.max(400, document.getElementById("sweep-plot").clientWidth - 10);
   async function showSweep(k) {

@@ -8,7 +8,7 @@
   const avail = new Set();
   const brushes = {};           // feature -> [lo, hi]
   let query = "", shown = 60;
-  const featNames = D.features.map((f) => f.name);
+  const featNames = D.features.map((f) => f.name);  // ordered by the number of cells measured
   const unit = Object.fromEntries(D.features.map((f) => [f.name, f.unit]));
   let axes = featNames.slice(0, 6);
   document.getElementById("total").textContent = N;
@@ -44,8 +44,19 @@
     axSel.insertAdjacentHTML("beforeend", `<option value="${PA.esc(f)}" ${axes.includes(f) ? "selected" : ""}>${PA.esc(f)}</option>`);
     sortSel.insertAdjacentHTML("beforeend", `<option value="${PA.esc(f)}">${PA.esc(f)}</option>`);
   }
-  axSel.addEventListener("change", () => { axes = [...axSel.selectedOptions].map((o) => o.value); for (const k in brushes) if (!axes.includes(k)) delete brushes[k]; update(); });
-  sortSel.addEventListener("change", update);
+  async function ensure(names) {
+    const missing = names.filter((f) => !(f in V));
+    if (!missing.length) return;
+    const q = new URLSearchParams(); missing.forEach((m) => q.append("names", m));
+    const d = await PA.api("/api/search/values?" + q);
+    for (const [k, v] of Object.entries(d.values)) { V[k] = v; extent(k); }
+  }
+  axSel.addEventListener("change", async () => {
+    axes = [...axSel.selectedOptions].map((o) => o.value);
+    for (const k in brushes) if (!axes.includes(k)) delete brushes[k];
+    await ensure(axes); update();
+  });
+  sortSel.addEventListener("change", async () => { if (sortSel.value) await ensure([sortSel.value]); update(); });
   document.getElementById("desc").addEventListener("change", update);
   document.getElementById("more").addEventListener("click", () => { shown += 120; renderCards(lastIdx); });
 
@@ -103,7 +114,8 @@
   // ---- parallel coordinates on a canvas, brushing by dragging along an axis
   const cv = document.getElementById("pc"), M = {l: 40, r: 40, t: 28, b: 24};
   const ext = {};
-  for (const f of featNames) { let lo = Infinity, hi = -Infinity; for (const x of V[f]) if (x !== null) { if (x < lo) lo = x; if (x > hi) hi = x; } if (lo === hi) { lo -= 1; hi += 1; } ext[f] = [lo, hi]; }
+  function extent(f) { let lo = Infinity, hi = -Infinity; for (const x of V[f]) if (x !== null) { if (x < lo) lo = x; if (x > hi) hi = x; } if (lo === hi) { lo -= 1; hi += 1; } if (!isFinite(lo)) { lo = 0; hi = 1; } ext[f] = [lo, hi]; }
+  for (const f of Object.keys(V)) extent(f);
   window.pcAxes = [];
   function layout() {
     cv.width = cv.clientWidth || 900;
