@@ -242,10 +242,10 @@ def list_cells(
         if v is not None:
             filters[k] = [str(v).lower()]
     try:
-        df = p.filter_cells(snap, filters, ranges=_parse_ranges(range or []), query=q)
+        mask = p.filter_mask(snap, filters, ranges=_parse_ranges(range or []), query=q)
     except AtlasError as exc:
         raise HTTPException(400, str(exc)) from exc
-    df = _sorted(p, snap, df, sort, desc)
+    df = _sorted(p, snap, snap.cells[mask], sort, desc)
     page = df.iloc[offset : offset + limit].copy()
     for name in features or []:
         try:
@@ -253,7 +253,7 @@ def list_cells(
         except AtlasError as exc:
             raise HTTPException(400, str(exc)) from exc
     out = _page(len(df), offset, limit, records(page.reset_index()))
-    out["facets"] = p.facet_counts(snap, df)
+    out["facets"] = p.facet_counts(snap, mask)
     return json_response(request, out)
 
 
@@ -617,7 +617,7 @@ def list_pairs(
     limit: Limit = 100,
 ) -> Response:
     """Tested pre → post pairs with their connection calls, paged."""
-    df = Q.connections(p.atlas)
+    df = _connections(p)
     if connected is not None:
         df = df[df["connected"].astype("boolean").fillna(False) == connected]
     return json_response(
@@ -628,13 +628,19 @@ def list_pairs(
 @router.get("/pairs/{pair_id}", tags=["connectivity"])
 def one_pair(request: Request, p: Portal, pair_id: int) -> Response:
     """One pair, its connection call and its synapse measurements."""
-    df = Q.connections(p.atlas)
+    df = _connections(p)
     row = df[df["pair_id"] == pair_id]
     if row.empty:
         raise HTTPException(404, f"no pair {pair_id} in the atlas; list them at /api/pairs")
     out = records(row)[0]
     out["measurements"] = records(Q.synapse_measurements(p.atlas, pair_id))
     return json_response(request, out)
+
+
+def _connections(p: PortalData) -> pd.DataFrame:
+    snap = p.snapshot()
+    df: pd.DataFrame = snap.memo("connections", lambda: Q.connections(p.atlas))
+    return df
 
 
 def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float | None, float | None]:
@@ -656,7 +662,7 @@ def connectivity_matrix(
 ) -> Response:
     """Class × class connection probability: tested and connected pair counts, probability and
     Wilson 95 % interval per (pre class, post class)."""
-    df = Q.connections(p.atlas)
+    df = _connections(p)
     df = df[df["connected"].notna()]
     if by == "t_type_family":
         pre = family_of(df["pre_subclass"], df["pre_t_type"]).fillna("(unknown)")
@@ -665,13 +671,17 @@ def connectivity_matrix(
         pre = df[f"pre_{by}"].astype("string").fillna("(unknown)")
         post = df[f"post_{by}"].astype("string").fillna("(unknown)")
     classes = sorted(set(pre) | set(post))
+    grid = pd.DataFrame(
+        {"pre": pre.to_numpy(), "post": post.to_numpy(), "c": df["connected"].astype(bool)}
+    )
+    agg = grid.groupby(["pre", "post"])["c"].agg(["size", "sum"])
+    tested = agg["size"].to_dict()
+    connected = agg["sum"].to_dict()
     cells = []
-    conn = df["connected"].astype(bool)
     for a in classes:
         for b in classes:
-            m = (pre == a) & (post == b)
-            n = int(m.sum())
-            k = int(conn[m].sum())
+            n = int(tested.get((a, b), 0))
+            k = int(connected.get((a, b), 0))
             lo, hi = wilson(k, n)
             cells.append(
                 {
@@ -695,7 +705,7 @@ def connectivity_distance(
 ) -> Response:
     """Connection probability against intersomatic distance (bins of ``bin_um`` µm) with Wilson
     95 % intervals."""
-    df = Q.connections(p.atlas)
+    df = _connections(p)
     df = df[df["connected"].notna() & df["distance_um"].notna()]
     bins = []
     if not df.empty:

@@ -51,6 +51,7 @@ def create_app(
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
     cors_origins: list[str] | tuple[str, ...] = (),
     refresh_s: float = 5.0,
+    cache_entries: int = 4096,
     title: str = "patchatlas",
 ) -> FastAPI:
     """The web portal and REST API for one atlas.
@@ -72,6 +73,8 @@ def create_app(
         Origins allowed to call the API from a browser (none by default: CORS off).
     refresh_s
         How often the portal checks the atlas for changes made by others.
+    cache_entries
+        API answers kept in memory per data version (0: no response cache).
     title
         Shown in the page header.
 
@@ -103,6 +106,10 @@ def create_app(
     )
     app.state.settings = settings
     app.state.portal = PortalData(atlas, refresh_s=refresh_s)
+    if cache_entries > 0:
+        from patchatlas.web.cache import ResponseCache
+
+        app.add_middleware(ResponseCache, portal=app.state.portal, max_entries=cache_entries)
 
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware

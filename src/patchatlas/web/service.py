@@ -80,8 +80,12 @@ def records(df: pd.DataFrame) -> list[dict[str, Any]]:
     """DataFrame rows as JSON-safe dicts."""
     if df.empty:
         return []
-    obj = df.astype(object).where(pd.notna(df), None)
-    return [to_jsonable(r) for r in obj.to_dict("records")]
+    cols = [str(c) for c in df.columns]
+    arrays = [df.iloc[:, j].to_numpy(dtype=object) for j in range(df.shape[1])]
+    return [
+        {c: to_jsonable(v) for c, v in zip(cols, row, strict=True)}
+        for row in zip(*arrays, strict=True)
+    ]
 
 
 @dataclass
@@ -94,7 +98,16 @@ class Snapshot:
     morph: pd.DataFrame  # wide morphology features, indexed by cell_id
     catalog: pd.DataFrame  # feature_catalog()
     etag: str = ""
+    codes: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
     _json_cache: dict[str, bytes] = field(default_factory=dict)
+    _aligned: dict[str, np.ndarray] = field(default_factory=dict)
+    _memo: dict[str, Any] = field(default_factory=dict)
+
+    def memo(self, key: str, compute: Any) -> Any:
+        """``compute()`` once per snapshot (tables derived from the atlas at this version)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def numeric_features(self) -> list[tuple[str, str]]:
         """``(column, kind)`` of the numerical features offered for brushing (non-empty)."""
@@ -154,36 +167,39 @@ class PortalData:
         morph = Q.morphology_features(self.atlas)
         catalog = Q.feature_catalog(self.atlas)
         etag = hashlib.sha1(version.encode()).hexdigest()[:16]
-        return Snapshot(version, cells, ephys, morph, catalog, etag=etag)
+        codes = {}
+        for col in FACETS:
+            c, uniques = pd.factorize(cells[col].astype("string").fillna(MISSING))
+            codes[col] = (np.asarray(c), [str(u) for u in uniques])
+        return Snapshot(version, cells, ephys, morph, catalog, etag=etag, codes=codes)
 
     # ------------------------------------------------------------------ queries on the snapshot
 
-    def filter_cells(
+    def filter_mask(
         self,
         snap: Snapshot,
         filters: dict[str, list[str]],
         *,
         ranges: dict[str, tuple[float | None, float | None]] | None = None,
         query: str | None = None,
-    ) -> pd.DataFrame:
-        """Cells matching every facet (any of the listed values; ``"(unknown)"`` = missing),
-        every numerical range (inclusive) and a free-text ``query`` on the cell name / t-type."""
+    ) -> np.ndarray:
+        """Boolean mask over ``snap.cells``: every facet matches one of its listed values
+        (``"(unknown)"`` = missing), every numerical range holds (inclusive), and ``query`` is in
+        the cell name or t-type."""
         df = snap.cells
         mask = np.ones(len(df), dtype=bool)
         for col, values in filters.items():
             if not values:
                 continue
             if col in AVAILABILITY:
-                want = {str(v).lower() in ("1", "true", "yes") for v in values}
-                mask &= df[col].isin(list(want)).to_numpy()
+                want = [str(v).lower() in ("1", "true", "yes") for v in values]
+                mask &= np.isin(df[col].to_numpy(dtype=bool), want)
                 continue
-            s = df[col].astype("string")
-            hit = np.array(s.isin([v for v in values if v != MISSING]).fillna(False), dtype=bool)
-            if MISSING in values:
-                hit = hit | s.isna().to_numpy(dtype=bool)
-            mask &= hit
+            codes, uniques = snap.codes[col]
+            wanted = [i for i, u in enumerate(uniques) if u in set(values)]
+            mask &= np.isin(codes, wanted)
         for name, (lo, hi) in (ranges or {}).items():
-            vals = self.feature_column(snap, name).reindex(df.index).to_numpy(dtype=float)
+            vals = self.aligned(snap, name)
             ok = np.isfinite(vals)
             if lo is not None:
                 ok &= vals >= lo
@@ -194,10 +210,28 @@ class PortalData:
             q = query.lower()
             names = df.index.to_series().astype(str).str.lower()
             tt = df["t_type"].astype("string").str.lower().fillna("")
-            mask &= (
-                names.str.contains(q, regex=False) | tt.str.contains(q, regex=False)
-            ).to_numpy()
-        return df[mask]
+            mask &= (names.str.contains(q, regex=False) | tt.str.contains(q, regex=False)).to_numpy(
+                dtype=bool
+            )
+        return mask
+
+    def filter_cells(
+        self,
+        snap: Snapshot,
+        filters: dict[str, list[str]],
+        *,
+        ranges: dict[str, tuple[float | None, float | None]] | None = None,
+        query: str | None = None,
+    ) -> pd.DataFrame:
+        """The rows of ``snap.cells`` selected by :meth:`filter_mask`."""
+        return snap.cells[self.filter_mask(snap, filters, ranges=ranges, query=query)]
+
+    def aligned(self, snap: Snapshot, name: str) -> np.ndarray:
+        """A numerical feature as a float array in the row order of ``snap.cells``."""
+        if name not in snap._aligned:
+            col = self.feature_column(snap, name).reindex(snap.cells.index)
+            snap._aligned[name] = col.to_numpy(dtype=float)
+        return snap._aligned[name]
 
     @staticmethod
     def feature_column(snap: Snapshot, name: str) -> pd.Series:
@@ -214,14 +248,17 @@ class PortalData:
             f"feature {name!r} is not in this atlas; list them at /api/features/registry"
         )
 
-    def facet_counts(self, snap: Snapshot, df: pd.DataFrame) -> dict[str, dict[str, int]]:
-        """Value counts of each facet over ``df`` (missing values counted as ``(unknown)``)."""
+    def facet_counts(self, snap: Snapshot, mask: np.ndarray) -> dict[str, dict[str, int]]:
+        """Value counts of each facet over the selected cells (missing = ``(unknown)``)."""
         out: dict[str, dict[str, int]] = {}
         for col in FACETS:
-            vc = df[col].astype("string").fillna(MISSING).value_counts()
-            out[col] = {str(k): int(v) for k, v in vc.items()}
+            codes, uniques = snap.codes[col]
+            n = np.bincount(codes[mask], minlength=len(uniques))
+            order = np.argsort(-n, kind="stable")
+            out[col] = {uniques[i]: int(n[i]) for i in order if n[i] > 0}
         for col in AVAILABILITY:
-            out[col] = {"true": int(df[col].sum()), "false": int((~df[col]).sum())}
+            flag = snap.cells[col].to_numpy(dtype=bool)[mask]
+            out[col] = {"true": int(flag.sum()), "false": int((~flag).sum())}
         return out
 
     def search_payload(self, snap: Snapshot, *, n_features: int = 24) -> bytes:
