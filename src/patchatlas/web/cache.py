@@ -51,7 +51,9 @@ class ResponseCache:
         ):
             await self.app(scope, receive, send)
             return
-        snap = await anyio.to_thread.run_sync(self.portal.snapshot)
+        snap = self.portal.fresh_snapshot()
+        if snap is None:  # (re)reading the atlas may take a while: not on the event loop
+            snap = await anyio.to_thread.run_sync(self.portal.snapshot)
         key = (snap.etag, scope["path"], scope.get("query_string", b""))
         inm = b""
         for name, value in scope.get("headers", []):

@@ -141,6 +141,13 @@ class PortalData:
             self._snap = None
             self._checked = 0.0
 
+    def fresh_snapshot(self) -> Snapshot | None:
+        """The cached snapshot when it needs no re-check now, else None (no I/O)."""
+        snap = self._snap
+        if snap is not None and time.monotonic() - self._checked < self.refresh_s:
+            return snap
+        return None
+
     def snapshot(self) -> Snapshot:
         """The current snapshot (rebuilt when the atlas changed)."""
         now = time.monotonic()
