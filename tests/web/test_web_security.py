@@ -153,3 +153,19 @@ def test_safe_filename_and_token_file(tmp_path: Path) -> None:
     assert load_token(good) == "k" * 20
     assert load_token(None) is None
     assert os.access(good, os.R_OK)
+
+
+def test_response_cache_serves_repeats_and_follows_writes(token_portal) -> None:
+    from patchatlas.web.cache import ResponseCache
+
+    c, token, _ = token_portal
+    cid = c.get("/api/cells", params={"limit": 1}).json()["items"][0]["cell_id"]
+    first = c.get(f"/api/cells/{cid}").json()
+    assert c.get(f"/api/cells/{cid}").json() == first
+    mw = c.app.middleware_stack
+    while not isinstance(mw, ResponseCache):
+        mw = mw.app
+    assert mw.hits >= 1
+    body = {"key": "k", "value": "v"}
+    assert c.post(f"/api/annotations/{cid}", json=body, headers=_auth(token)).status_code == 200
+    assert c.get(f"/api/cells/{cid}").json()["annotations"] == {"k": "v"}

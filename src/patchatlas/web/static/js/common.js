@@ -28,7 +28,7 @@ const PA = (() => {
     let xs = [], ys = [];
     for (const s of series) { xs = xs.concat(s.x.filter(Number.isFinite)); ys = ys.concat(s.y.filter(Number.isFinite)); if (s.lo) ys = ys.concat(s.lo.filter(Number.isFinite), s.hi.filter(Number.isFinite)); }
     if (!xs.length) return false;
-    let [x0, x1] = [Math.min(...xs), Math.max(...xs)], [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+    let [x0, x1] = o.xticks ? [-0.5, o.xticks.length - 0.5] : [Math.min(...xs), Math.max(...xs)], [y0, y1] = [Math.min(...ys), Math.max(...ys)];
     if (o.y0 !== undefined) y0 = Math.min(y0, o.y0);
     if (x1 === x0) { x0 -= 1; x1 += 1; } if (y1 === y0) { y0 -= 1; y1 += 1; }
     const px = (x) => m.l + (x - x0) / (x1 - x0) * (W - m.l - m.r), py = (y) => H - m.b - (y - y0) / (y1 - y0) * (H - m.t - m.b);
@@ -36,9 +36,10 @@ const PA = (() => {
     ctx.fillStyle = "#445"; ctx.font = "11px sans-serif";
     for (let k = 0; k <= 4; k++) {
       const xv = x0 + (x1 - x0) * k / 4, yv = y0 + (y1 - y0) * k / 4;
-      ctx.textAlign = "center"; ctx.fillText(fmt(xv, 3), px(xv), H - m.b + 14);
+      if (!o.xticks) { ctx.textAlign = "center"; ctx.fillText(fmt(xv, 3), px(xv), H - m.b + 14); }
       ctx.textAlign = "right"; ctx.fillText(fmt(yv, 3), m.l - 4, py(yv) + 4);
     }
+    if (o.xticks) { ctx.textAlign = "center"; o.xticks.forEach((t, k) => ctx.fillText(String(t).slice(0, 14), px(k), H - m.b + 14)); }
     ctx.textAlign = "center"; ctx.fillText(o.xlabel || "", m.l + (W - m.l - m.r) / 2, H - 4);
     ctx.save(); ctx.translate(12, m.t + (H - m.t - m.b) / 2); ctx.rotate(-Math.PI / 2); ctx.fillText(o.ylabel || "", 0, 0); ctx.restore();
     for (const s of series) {

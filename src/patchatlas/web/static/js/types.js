@@ -14,7 +14,7 @@
     const g = d.groups.slice(0, 40);
     if (!g.length) { cv.hidden = true; empty.hidden = false; return; }
     cv.hidden = false; empty.hidden = true;
-    PA.xyPlot(cv, [{x: g.map((_, k) => k), y: g.map((r) => r.median), lo: g.map((r) => r.q1), hi: g.map((r) => r.q3), line: false, points: true, color: "#0f766e"}], {xlabel: g.map((r, k) => `${k}:${r.name}(${r.n})`).join("  ").slice(0, 160), ylabel: d.feature});
+    PA.xyPlot(cv, [{x: g.map((_, k) => k), y: g.map((r) => r.median), lo: g.map((r) => r.q1), hi: g.map((r) => r.q3), line: false, points: true, color: "#0f766e"}], {xticks: g.map((r) => r.name), xlabel: `${bySel.options[bySel.selectedIndex].text} (median and quartiles; n = ${g.map((r) => r.n).join(", ")})`.slice(0, 140), ylabel: d.feature});
   }
   fSel.addEventListener("change", load); bySel.addEventListener("change", load);
   await load(); document.body.dataset.ready = "1";
