@@ -4,9 +4,10 @@ and the Cell Feature Search page of a synthetic atlas.
     .venv/bin/python benchmarks/portal_load.py --cells 5000 --clients 50 --duration 60
 
 Builds (or reuses, in ``--workdir``) a synthetic atlas, starts ``patchatlas serve`` on 127.0.0.1
-in a subprocess, runs closed-loop clients (no think time; each does 4 API calls, then one search
-page load = ``/`` + its script + ``/api/search``), and prints / appends a result table to
-``--out``. Targets: 0 errors, API p99 < 100 ms, search page p99 < 1 s.
+in a subprocess and runs closed-loop clients (``--think``: mean pause between requests, default
+none). Each client does 4 API calls, then one search page load (``/`` + its script +
+``/api/search``). Prints the table and appends it to ``--out``. Targets: 0 errors, API p99 <
+100 ms, search page p99 < 1 s.
 """
 
 from __future__ import annotations
@@ -95,11 +96,16 @@ async def client(
     seed: int,
     lat: dict[str, list[float]],
     errs: list[str],
+    think: float,
 ) -> None:
     rng = random.Random(seed)
     async with httpx.AsyncClient(base_url=base, timeout=30.0) as c:
         i = 0
         while time.perf_counter() < stop:
+            if think > 0:
+                await asyncio.sleep(rng.expovariate(1.0 / think))
+                if time.perf_counter() >= stop:
+                    break
             i += 1
             if i % 5 == 0:
                 t0 = time.perf_counter()
@@ -126,7 +132,9 @@ async def client(
             lat["api"].append(time.perf_counter() - t0)
 
 
-async def run_load(base: str, n_clients: int, duration: float) -> tuple[dict, list[str], float]:
+async def run_load(
+    base: str, n_clients: int, duration: float, think: float
+) -> tuple[dict, list[str], float]:
     async with httpx.AsyncClient(base_url=base, timeout=120.0) as c:
         search = (await c.get("/api/search")).json()
         await c.get("/")
@@ -137,7 +145,9 @@ async def run_load(base: str, n_clients: int, duration: float) -> tuple[dict, li
     errs: list[str] = []
     t0 = time.perf_counter()
     stop = t0 + duration
-    await asyncio.gather(*[client(base, paths, stop, k, lat, errs) for k in range(n_clients)])
+    await asyncio.gather(
+        *[client(base, paths, stop, k, lat, errs, think) for k in range(n_clients)]
+    )
     return lat, errs, time.perf_counter() - t0
 
 
@@ -146,12 +156,14 @@ def main() -> None:
     ap.add_argument("--cells", type=int, default=5000)
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--duration", type=float, default=60.0)
+    ap.add_argument("--think", type=float, default=0.0, help="mean think time between requests (s)")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/patchatlas-portal-load"))
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("RESULTS-web.md"))
     args = ap.parse_args()
     if args.duration > 600 or args.clients > 500:
         ap.error("bounded benchmark: --duration ≤ 600 s and --clients ≤ 500")
     args.workdir.mkdir(parents=True, exist_ok=True)
+    load0 = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     url = build_atlas(args.workdir, args.cells)
     port = _free_port()
     cmd = [
@@ -179,7 +191,7 @@ def main() -> None:
             if time.time() > deadline or server.poll() is not None:
                 raise SystemExit("server did not start: " + server.stderr.read().decode()[-2000:])
             time.sleep(0.3)
-        lat, errs, wall = asyncio.run(run_load(base, args.clients, args.duration))
+        lat, errs, wall = asyncio.run(run_load(base, args.clients, args.duration, args.think))
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -200,14 +212,16 @@ def main() -> None:
     cpu = platform.processor() or platform.machine()
     text = "\n".join(
         [
-            f"## portal load: {args.cells} cells, {args.clients} clients, {args.duration:.0f} s "
+            f"## portal load: {args.cells} cells, {args.clients} clients, {args.duration:.0f} s, "
+            f"think time {args.think:g} s "
             f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
             "",
             f"Command: `.venv/bin/python benchmarks/portal_load.py --cells {args.cells} "
-            f"--clients {args.clients} --duration {args.duration:.0f}`  ",
+            f"--clients {args.clients} --duration {args.duration:.0f} --think {args.think:g}`  ",
             f"Machine: {os.cpu_count()}-core {cpu}, Python {platform.python_version()}; server = "
             "`patchatlas serve` (one uvicorn process), clients = one asyncio/httpx process, "
-            "both on 127.0.0.1, closed loop without think time.",
+            "both on 127.0.0.1, closed loop (exponential think time of the given mean). "
+            f"Load average before the run: {load0}.",
             "",
             "| request | n | per s | p50 ms | p95 ms | p99 ms | max ms |",
             "|---|---|---|---|---|---|---|",

@@ -311,7 +311,13 @@ def test_etag_and_cache_headers(client: TestClient) -> None:
 
 
 def test_search_payload(client: TestClient, synth: SyntheticAtlas) -> None:
-    body = client.get("/api/search").json()
+    r = client.get("/api/search", headers={"Accept-Encoding": "gzip"})
+    assert r.headers["content-encoding"] == "gzip"
+    again = client.get("/api/search", headers={"If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304
+    plain = client.get("/api/search", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.json() == r.json()
+    body = r.json()
     assert body["n"] == N_CELLS
     ids = body["columns"]["cell_id"]
     k = ids.index(synth.cells.index[3])

@@ -738,7 +738,24 @@ def search_data(request: Request, p: Portal) -> Response:
     """Column-wise data behind the Cell Feature Search page (facets, availability, cell-level
     numerical features of every cell)."""
     snap = p.snapshot()
-    return json_response(request, p.search_payload(snap))
+    body = p.search_payload(snap)
+    if "gzip" not in request.headers.get("accept-encoding", ""):
+        return json_response(request, body)
+    # the payload is large (all cells): send it compressed once per data version
+    import gzip
+
+    gz: bytes = snap.memo("search.gz", lambda: gzip.compress(body, 6))
+    etag = '"' + hashlib.sha1(body).hexdigest()[:20] + '-gz"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "public, max-age=0, must-revalidate",
+        "Vary": "Accept-Encoding",
+    }
+    inm = request.headers.get("if-none-match")
+    if inm and etag in [t.strip() for t in inm.split(",")]:
+        return Response(status_code=304, headers=headers)
+    headers["Content-Encoding"] = "gzip"
+    return Response(gz, media_type="application/json", headers=headers)
 
 
 @router.get("/search/values", tags=["cells"])

@@ -54,11 +54,14 @@ class ResponseCache:
         snap = self.portal.fresh_snapshot()
         if snap is None:  # (re)reading the atlas may take a while: not on the event loop
             snap = await anyio.to_thread.run_sync(self.portal.snapshot)
-        key = (snap.etag, scope["path"], scope.get("query_string", b""))
         inm = b""
+        gz = b""
         for name, value in scope.get("headers", []):
             if name == b"if-none-match":
                 inm = value
+            elif name == b"accept-encoding" and b"gzip" in value:
+                gz = b"#gz"
+        key = (snap.etag, scope["path"], scope.get("query_string", b"") + gz)
         entry = self.entries.get(key)
         if entry is not None:
             self.hits += 1
