@@ -44,12 +44,14 @@ def _read(atlas: Atlas, stmt: Any) -> pd.DataFrame:
 def data_version(atlas: Atlas) -> str:
     """A string that changes whenever cells, features, models or pairs change (for caches/ETags).
 
-    Built from row counts and the latest cell update time: cheap, one query per table.
+    Built from the number of cells, the latest cell update time and the largest row id of each
+    data table (an index look-up; a re-ingest deletes and inserts rows, so ids grow).
     """
     c = T["cells"]
     parts: list[str] = []
     with atlas.engine.connect() as conn:
         parts.append(str(conn.execute(select(func.max(c.c.updated_at))).scalar_one()))
+        parts.append(str(conn.execute(select(func.count()).select_from(c)).scalar_one()))
         for name in (
             "cells",
             "ephys_features",
@@ -61,9 +63,7 @@ def data_version(atlas: Atlas) -> str:
             "sweeps",
         ):
             t = T[name]
-            n = conn.execute(select(func.count()).select_from(t)).scalar_one()
-            mx = conn.execute(select(func.max(t.c.id))).scalar_one()
-            parts.append(f"{n}:{mx}")
+            parts.append(str(conn.execute(select(func.max(t.c.id))).scalar_one()))
     return "|".join(parts)
 
 

@@ -154,7 +154,11 @@ class PortalData:
         snap = self._snap
         if snap is not None and now - self._checked < self.refresh_s:
             return snap
-        with self._lock:
+        if snap is not None and not self._lock.acquire(blocking=False):
+            return snap  # another request is re-checking: serve the current one meanwhile
+        if snap is None:
+            self._lock.acquire()
+        try:
             if self._snap is not None and time.monotonic() - self._checked < self.refresh_s:
                 return self._snap
             version = Q.data_version(self.atlas)
@@ -162,6 +166,8 @@ class PortalData:
                 self._snap = self._build(version)
             self._checked = time.monotonic()
             return self._snap
+        finally:
+            self._lock.release()
 
     def _build(self, version: str) -> Snapshot:
         cells = self.atlas.cells()
