@@ -106,6 +106,7 @@ async def client(
     lat: dict[str, list[float]],
     errs: list[str],
     think: float,
+    slow: list[tuple[float, str]],
 ) -> None:
     rng = random.Random(seed)
     async with httpx.AsyncClient(base_url=base, timeout=30.0) as c:
@@ -137,7 +138,9 @@ async def client(
                     errs.append(f"{p}: {status}")
             except httpx.HTTPError as exc:
                 errs.append(f"{p}: {exc!r}")
-            lat["api"].append(time.perf_counter() - t0)
+            dt = time.perf_counter() - t0
+            lat["api"].append(dt)
+            slow.append((dt, p))
 
 
 async def run_load(
@@ -151,11 +154,14 @@ async def run_load(
     paths = api_paths(ids, feats, random.Random(0))
     lat: dict[str, list[float]] = {"api": [], "search page": []}
     errs: list[str] = []
+    slow: list[tuple[float, str]] = []
     t0 = time.perf_counter()
     stop = t0 + duration
     await asyncio.gather(
-        *[client(base, paths, stop, k, lat, errs, think) for k in range(n_clients)]
+        *[client(base, paths, stop, k, lat, errs, think, slow) for k in range(n_clients)]
     )
+    slow.sort(reverse=True)
+    print("slowest API requests:", [(round(d * 1000), p) for d, p in slow[:8]], file=sys.stderr)
     return lat, errs, time.perf_counter() - t0
 
 

@@ -40,6 +40,7 @@ class ResponseCache:
         self.entries: OrderedDict[tuple[str, str, bytes], tuple[list[Any], bytes, bytes]] = (
             OrderedDict()
         )
+        self.pending: dict[tuple[str, str, bytes], anyio.Event] = {}
         self.hits = 0
         self.misses = 0
 
@@ -63,6 +64,10 @@ class ResponseCache:
                 gz = b"#gz"
         key = (snap.etag, scope["path"], scope.get("query_string", b"") + gz)
         entry = self.entries.get(key)
+        if entry is None and key in self.pending:
+            # the same answer is being computed for another request: wait for it (single flight)
+            await self.pending[key].wait()
+            entry = self.entries.get(key)
         if entry is not None:
             self.hits += 1
             self.entries.move_to_end(key)
@@ -88,7 +93,13 @@ class ResponseCache:
                     self._store(key, start, b"".join(chunks))
             await send(message)
 
-        await self.app(scope, receive, capture)
+        done = anyio.Event()
+        self.pending[key] = done
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            self.pending.pop(key, None)
+            done.set()
 
     def _store(self, key: tuple[str, str, bytes], start: dict[str, Any], body: bytes) -> None:
         if start.get("status") != 200 or len(body) > self.max_body:

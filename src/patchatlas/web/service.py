@@ -103,11 +103,17 @@ class Snapshot:
     _aligned: dict[str, np.ndarray] = field(default_factory=dict)
     _memo: dict[str, Any] = field(default_factory=dict)
 
+    _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
     def memo(self, key: str, compute: Any) -> Any:
-        """``compute()`` once per snapshot (tables derived from the atlas at this version)."""
-        if key not in self._memo:
-            self._memo[key] = compute()
-        return self._memo[key]
+        """``compute()`` once per snapshot (tables derived from the atlas at this version);
+        concurrent callers wait for the one computation instead of repeating it."""
+        if key in self._memo:
+            return self._memo[key]
+        with self._memo_lock:
+            if key not in self._memo:
+                self._memo[key] = compute()
+            return self._memo[key]
 
     def numeric_features(self) -> list[tuple[str, str]]:
         """``(column, kind)`` of the numerical features offered for brushing (non-empty)."""
@@ -184,7 +190,9 @@ class PortalData:
         for col in FACETS:
             c, uniques = pd.factorize(cells[col].astype("string").fillna(MISSING))
             codes[col] = (np.asarray(c), [str(u) for u in uniques])
-        return Snapshot(version, cells, ephys, morph, catalog, etag=etag, codes=codes)
+        snap = Snapshot(version, cells, ephys, morph, catalog, etag=etag, codes=codes)
+        snap.memo("connections", lambda: Q.connections(self.atlas))  # ready before serving
+        return snap
 
     # ------------------------------------------------------------------ queries on the snapshot
 
