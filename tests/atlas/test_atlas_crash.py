@@ -32,7 +32,9 @@ SCRIPT = textwrap.dedent(
     from patchatlas.pipeline.engines import compute_ephys
 
     def compute(paths, idx, params):
-        out = compute_ephys(paths, idx, params)
+        # metadata only from the real engine (fast, independent of the feature engine) ...
+        out = compute_ephys(paths, idx, {**params, "features": False})
+        # ... and deterministic features from the traces
         rows = []
         for p in paths:
             rec = patchatlas.read(p)
@@ -45,11 +47,14 @@ SCRIPT = textwrap.dedent(
         out.features = pd.concat([out.features, pd.DataFrame(rows)], ignore_index=True)
         return out
 
+    # at import time, so that spawned pool workers register it too
     register_engine(Engine(name="ephys", extensions=(".abf",), compute=compute,
                            stores=("recordings", "sweeps", "ephys_features"),
                            version=lambda: "crash-test/1"))
-    s = ingest(sys.argv[1], sys.argv[2], workers=int(sys.argv[3]))
-    print(s)
+
+    if __name__ == "__main__":
+        s = ingest(sys.argv[1], sys.argv[2], workers=int(sys.argv[3]))
+        print(s)
     """
 )
 
@@ -97,6 +102,22 @@ def _check_consistent(url: str, n_sweeps: dict[str, int]) -> int:
     return len(rows)
 
 
+def _orphans(script: Path) -> list[int]:
+    """Processes still running that a killed ingest of ``script`` started (its pool workers)."""
+    out = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().decode(errors="replace")
+            env = (proc / "environ").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if str(script) in cmd or f"PATCHATLAS_CRASH_TEST={script}" in env:
+            out.append(int(proc.name))
+    return out
+
+
 def _reset(url: str) -> None:
     atlas = Atlas(url)
     from patchatlas.atlas.schema import Base
@@ -126,6 +147,7 @@ def _folder(abf_dir: Path, root: Path, copies: int) -> tuple[Path, dict[str, int
 def _run(script: Path, folder: Path, url: str, workers: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, str(script), str(folder), url, str(workers)],
+        env={**os.environ, "PATCHATLAS_CRASH_TEST": str(script)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -170,6 +192,12 @@ def test_sigkill_at_random_points(engine: str, abf_dir: Path, tmp_path: Path, re
             kills += 1
         # pool workers of a killed parent exit on their own (their pipe closes)
         stored = _check_consistent(url, n_sweeps)
+
+    # no orphans: pool workers of killed runs have exited
+    deadline = time.monotonic() + 10
+    while _orphans(script) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _orphans(script) == []
 
     final = _run(script, folder, url, 1)
     assert final.wait(timeout=300) == 0, final.stderr.read() if final.stderr else ""

@@ -335,3 +335,15 @@ def test_bulk_upsert_cells(atlas_url: str) -> None:
     assert cells.loc["c00001", "layer"] is None and cells.loc["c10999", "species"] is None
     assert cells.loc["c00004", "donor"] == "d1"
     assert atlas.cell("c04000")["metadata"] == {"note": "x"}
+
+
+def test_missing_sqlalchemy_gives_a_clear_cli_error(tmp_path: Path) -> None:
+    code = (
+        "import sys; sys.modules['sqlalchemy'] = None\n"
+        "from patchatlas.cli.main import main\n"
+        f"main(['atlas', 'info', {str(tmp_path / 'a.db')!r}])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 2, out.stderr
+    assert "needs sqlalchemy" in out.stderr and "patchatlas[atlas]" in out.stderr
+    assert "Traceback" not in out.stderr

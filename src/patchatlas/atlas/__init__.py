@@ -7,9 +7,20 @@ Only this package touches the database. The schema is versioned with Alembic; th
 ship in :mod:`patchatlas.atlas.migrations` and run when an atlas is opened.
 """
 
-from patchatlas.atlas.api import Atlas, CellMorphology, CellSweeps
-from patchatlas.atlas.db import AtlasError, MissingDependencyError, normalize_url
-from patchatlas.atlas.migrate import current_revision, head_revision, upgrade
+import importlib.util
+
+from patchatlas.atlas._errors import AtlasError, MissingDependencyError
+
+_missing = [m for m in ("sqlalchemy", "alembic") if importlib.util.find_spec(m) is None]
+if _missing:
+    raise MissingDependencyError(
+        f"the atlas needs {' and '.join(_missing)}; install it with "
+        "`pip install 'patchatlas[atlas]'`"
+    )
+
+from patchatlas.atlas.api import Atlas, CellMorphology, CellSweeps  # noqa: E402
+from patchatlas.atlas.db import normalize_url  # noqa: E402
+from patchatlas.atlas.migrate import current_revision, head_revision, upgrade  # noqa: E402
 
 __all__ = [
     "Atlas",

@@ -11,17 +11,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from patchatlas.errors import PatchAtlasError
+from patchatlas.atlas._errors import AtlasError, MissingDependencyError
 
 __all__ = ["AtlasError", "MissingDependencyError", "make_engine", "normalize_url"]
-
-
-class AtlasError(PatchAtlasError):
-    """The atlas database cannot be used as asked (bad URL, unknown cell, unknown filter ...)."""
-
-
-class MissingDependencyError(AtlasError, ImportError):
-    """An optional package needed for this operation is not installed."""
 
 
 def normalize_url(url: str | os.PathLike[str]) -> str:

@@ -18,6 +18,7 @@ Built in:
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -143,6 +144,18 @@ def _feature_rows(
     return rows
 
 
+def _callable_with(fn: Any, n_positional: int) -> bool:
+    """True when ``fn`` can be called with ``n_positional`` arguments and nothing else."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return True
+    rest = params[n_positional:]
+    return not any(
+        p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in rest
+    )
+
+
 def _ephys_version() -> str:
     have = [
         n
@@ -164,8 +177,9 @@ def compute_ephys(
     file_indices
         Position of each path in the cell's file list.
     params
-        ``profile`` (feature profile, default ``"allen"``), ``spikes`` (store per-spike features,
-        default True).
+        ``profile`` (feature profile, default ``"allen"``), ``features`` (run the feature
+        extraction, default True; False stores recordings and sweep metadata only), ``spikes``
+        (store per-spike features, default True).
     """
     import patchatlas
     from patchatlas.ephys.model import Recording
@@ -184,23 +198,53 @@ def compute_ephys(
     combined = Recording(
         sweeps=sweeps_all, cell_id=Path(paths[0]).stem if paths else "", source=Path(paths[0])
     )
+    from patchatlas.errors import PatchAtlasError
+
     rows: list[dict[str, Any]] = []
-    cell_features = _optional("patchatlas.ephys", "cell_features")
-    sweep_features = _optional("patchatlas.ephys", "sweep_features")
-    detect_spikes = _optional("patchatlas.ephys", "detect_spikes")
+    qc: list[dict[str, Any]] = []
+    analyse = bool(params.get("features", True))
+    cell_features = _optional("patchatlas.ephys", "cell_features") if analyse else None
+    sweep_features = _optional("patchatlas.ephys", "sweep_features") if analyse else None
+    detect_spikes = _optional("patchatlas.ephys", "detect_spikes") if analyse else None
+    if detect_spikes is not None and not _callable_with(detect_spikes, 2):
+        detect_spikes = None  # needs more than (t, v): leave per-spike features to the cell level
     computed = []
+
+    def not_analysable(check: str, sweep: int | None, exc: PatchAtlasError) -> None:
+        # The data cannot give these features (e.g. no long-square sweep): the recording is still
+        # stored, and why the features are missing is kept as a failed QC check.
+        qc.append(
+            {
+                "sweep_number": sweep,
+                "check": check,
+                "passed": False,
+                "value": None,
+                "message": f"{type(exc).__name__}: {exc}",
+            }
+        )
+
     if cell_features is not None:
-        rows += _feature_rows(cell_features(combined, profile=profile), "cell")
+        try:
+            rows += _feature_rows(cell_features(combined, profile=profile), "cell")
+        except PatchAtlasError as exc:
+            not_analysable("cell_features", None, exc)
         computed.append("cell")
     if sweep_features is not None:
         for s in sweeps_all:
-            rows += _feature_rows(sweep_features(s), "sweep", s.number)
+            try:
+                rows += _feature_rows(sweep_features(s), "sweep", s.number)
+            except PatchAtlasError as exc:
+                not_analysable("sweep_features", s.number, exc)
         computed.append("sweep")
     if detect_spikes is not None and params.get("spikes", True):
         for s in sweeps_all:
             if s.clamp_mode.value != "current_clamp":
                 continue
-            table = detect_spikes(s.t, s.v)
+            try:
+                table = detect_spikes(s.t, s.v)
+            except PatchAtlasError as exc:
+                not_analysable("detect_spikes", s.number, exc)
+                continue
             df = table.to_pandas() if hasattr(table, "to_pandas") else pd.DataFrame(table)
             if len(df) == 0:
                 continue
@@ -226,6 +270,7 @@ def compute_ephys(
         parameters={"profile": profile, "levels": computed, "version": _ephys_version()},
         recordings=recordings,
         features=features,
+        qc=pd.DataFrame(qc, columns=["sweep_number", "check", "passed", "value", "message"]),
     )
 
 
@@ -236,7 +281,7 @@ ephys_engine = register_engine(
         compute=compute_ephys,
         stores=("source_files", "recordings", "sweeps", "ephys_features"),
         version=_ephys_version,
-        defaults={"profile": "allen", "spikes": True},
+        defaults={"profile": "allen", "features": True, "spikes": True},
     )
 )
 

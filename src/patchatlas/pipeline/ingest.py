@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -151,6 +152,16 @@ def compute_cell(
 
     This is what executors run in their workers.
     """
+    missing = [n for n in (engine_names or ()) if n not in ENGINES]
+    if missing:
+        return CellFailure(
+            task.name,
+            task.files[0] if task.files else "",
+            "dispatch",
+            "EngineNotRegistered",
+            f"engine(s) {missing} are not registered in this worker process; register engines "
+            "when a module (or the main script) is imported so that worker processes see them",
+        )
     engines = {n: ENGINES[n] for n in (engine_names or ENGINES)}
     params = params or {}
     files = []
@@ -220,6 +231,21 @@ def compute_and_write(
 # ----------------------------------------------------------------------------------- executors
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Pool-worker initializer: end this worker when the ingest process is gone (even SIGKILLed),
+    instead of lingering as an orphan."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, name="patchatlas-parent-watch", daemon=True).start()
+
+
 def _local_results(
     tasks: Sequence[Task],
     workers: int,
@@ -234,7 +260,13 @@ def _local_results(
 
     pending: dict[Future[CellRecord | CellFailure], Task] = {}
     it = iter(tasks)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # "spawn": workers must not inherit this process's database connections (a forked child
+    # holding the parent's PostgreSQL socket would keep a killed parent's transaction, and its row
+    # locks, alive).
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_exit_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         while True:
             while len(pending) < 2 * workers:
                 nxt = next(it, None)
@@ -352,7 +384,9 @@ def ingest(
         An :class:`~patchatlas.atlas.Atlas` or its URL (``sqlite:///atlas.db``,
         ``postgresql://…``; a plain path means SQLite).
     workers
-        Local worker processes (1: compute in this process).
+        Local worker processes (1: compute in this process). Workers are spawned fresh, so
+        engines added with :func:`register_engine` must be registered when a module (or the
+        main script) is imported, not inside a function, to be seen by them (same on Dask).
     dask
         ``"tcp://host:8786"`` (a running scheduler) or ``"local:N"`` (a LocalCluster of N worker
         processes). Overrides ``workers``.
