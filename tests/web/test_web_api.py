@@ -373,3 +373,26 @@ def test_openapi_lists_the_endpoints(client: TestClient) -> None:
         "/api/uploads",
     ):
         assert p in paths, p
+
+
+def test_cell_names_with_slashes(tmp_path) -> None:
+    from patchatlas.atlas import Atlas
+    from patchatlas.atlas.records import CellRecord, EngineOutput
+
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    feats = pd.DataFrame({"level": ["cell"], "name": ["rheobase"], "value": [42.0], "unit": ["pA"]})
+    with Atlas(url) as atlas:
+        atlas.write_cell(
+            CellRecord(
+                "slice1/cell03", {"species": "mouse"}, [], [EngineOutput("x", {}, features=feats)]
+            )
+        )
+    c = TestClient(create_app(url))
+    assert c.get("/api/cells/slice1/cell03").json()["cell_id"] == "slice1/cell03"
+    assert c.get("/api/cells/slice1%2Fcell03").json()["cell_id"] == "slice1/cell03"
+    f = c.get("/api/cells/slice1/cell03/features").json()["ephys"]
+    assert f[0]["value"] == 42.0
+    assert c.get("/api/cells/slice1/cell03/sweeps").json()["total"] == 0
+    page = c.get("/cells/slice1/cell03")
+    assert page.status_code == 200 and 'data-cell="slice1/cell03"' in page.text
+    assert c.get("/api/cells/slice1/cell03/morphology").status_code == 404
