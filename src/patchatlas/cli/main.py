@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "crossmodal": "patchatlas.cli.crossmodal:crossmodal",
     "atlas": "patchatlas.cli.atlas:atlas",
     "ingest": "patchatlas.cli.ingest:ingest",
+    "serve": "patchatlas.cli.serve:serve",
 }
 
 

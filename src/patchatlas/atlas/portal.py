@@ -1,0 +1,310 @@
+"""Read (and annotate) queries the web portal needs beyond :class:`~patchatlas.atlas.Atlas`.
+
+Only :mod:`patchatlas.atlas` touches the database; the portal calls these functions with an open
+:class:`~patchatlas.atlas.Atlas`. Every function returns plain DataFrames / dicts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import aliased
+
+from patchatlas.atlas import schema as S
+from patchatlas.atlas.api import Atlas
+from patchatlas.atlas.db import AtlasError
+from patchatlas.atlas.records import json_safe
+
+__all__ = [
+    "ANNOTATIONS_KEY",
+    "annotate",
+    "availability",
+    "connections",
+    "data_version",
+    "feature_catalog",
+    "models",
+    "morphology_features",
+    "qc",
+    "synapse_measurements",
+    "write_pairs",
+]
+
+T = S.Base.metadata.tables
+ANNOTATIONS_KEY = "annotations"
+
+
+def _read(atlas: Atlas, stmt: Any) -> pd.DataFrame:
+    with atlas.engine.connect() as conn:
+        res = conn.execute(stmt)
+        return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+
+
+def data_version(atlas: Atlas) -> str:
+    """A string that changes whenever cells, features, models or pairs change (for caches/ETags).
+
+    Built from the number of cells, the latest cell update time and the largest row id of each
+    data table (an index look-up; a re-ingest deletes and inserts rows, so ids grow).
+    """
+    c = T["cells"]
+    parts: list[str] = []
+    with atlas.engine.connect() as conn:
+        parts.append(str(conn.execute(select(func.max(c.c.updated_at))).scalar_one()))
+        parts.append(str(conn.execute(select(func.count()).select_from(c)).scalar_one()))
+        for name in (
+            "cells",
+            "ephys_features",
+            "morphologies",
+            "models",
+            "pairs",
+            "connections",
+            "qc_results",
+            "sweeps",
+        ):
+            t = T[name]
+            parts.append(str(conn.execute(select(func.max(t.c.id))).scalar_one()))
+    return "|".join(parts)
+
+
+def availability(atlas: Atlas) -> pd.DataFrame:
+    """Per cell: which kinds of data the atlas holds (``has_ephys``, ``has_sweeps``,
+    ``has_morphology``, ``has_transcriptome``, ``has_model``), indexed by ``cell_id``."""
+    c = T["cells"]
+    out = _read(atlas, select(c.c.id, c.c.name.label("cell_id")))
+    checks = {
+        "has_ephys": select(T["ephys_features"].c.cell_id).distinct(),
+        "has_sweeps": select(T["recordings"].c.cell_id).distinct(),
+        "has_morphology": select(T["morphologies"].c.cell_id).distinct(),
+        "has_transcriptome": select(T["cell_transcriptomes"].c.cell_id).distinct(),
+        "has_model": select(T["models"].c.cell_id).distinct(),
+    }
+    for key, stmt in checks.items():
+        ids = set(_read(atlas, stmt).iloc[:, 0].tolist()) if len(out) else set()
+        out[key] = out["id"].isin(ids)
+    return out.drop(columns="id").set_index("cell_id")
+
+
+def feature_catalog(atlas: Atlas) -> pd.DataFrame:
+    """The ephys and morphology feature names the atlas holds: ``name, kind, level, unit,
+    native_name, n_cells``."""
+    f = T["ephys_features"]
+    eph = _read(
+        atlas,
+        select(
+            f.c.name,
+            f.c.level,
+            func.max(f.c.unit).label("unit"),
+            func.max(f.c.native_name).label("native_name"),
+            func.count(func.distinct(f.c.cell_id)).label("n_cells"),
+        ).group_by(f.c.name, f.c.level),
+    )
+    eph.insert(1, "kind", "ephys")
+    mf, m = T["morphology_features"], T["morphologies"]
+    mor = _read(
+        atlas,
+        select(
+            mf.c.name,
+            func.max(mf.c.unit).label("unit"),
+            func.max(mf.c.native_name).label("native_name"),
+            func.count(func.distinct(m.c.cell_id)).label("n_cells"),
+        )
+        .select_from(mf.join(m, mf.c.morphology_id == m.c.id))
+        .group_by(mf.c.name),
+    )
+    mor.insert(1, "kind", "morphology")
+    mor.insert(2, "level", "cell")
+    out = pd.concat([eph, mor], ignore_index=True)
+    return out.sort_values(["kind", "level", "name"], ignore_index=True)
+
+
+def morphology_features(atlas: Atlas) -> pd.DataFrame:
+    """Wide table of morphology features: one row per cell (first reconstruction), one column
+    per feature."""
+    mf, m, c = T["morphology_features"], T["morphologies"], T["cells"]
+    long = _read(
+        atlas,
+        select(c.c.name.label("cell_id"), mf.c.name, mf.c.value)
+        .select_from(mf.join(m, mf.c.morphology_id == m.c.id).join(c, m.c.cell_id == c.c.id))
+        .order_by(m.c.id),
+    )
+    if long.empty:
+        return pd.DataFrame(index=pd.Index([], name="cell_id"))
+    long["value"] = pd.to_numeric(long["value"], errors="coerce")
+    out = long.pivot_table(index="cell_id", columns="name", values="value", aggfunc="first")
+    out.columns.name = None
+    return out
+
+
+def qc(atlas: Atlas, cell_id: str | int) -> pd.DataFrame:
+    """A cell's QC results: ``sweep_number, check, passed, value, message``."""
+    pk, _ = atlas._cell_pk(cell_id)
+    q = T["qc_results"]
+    return _read(
+        atlas,
+        select(q.c.sweep_number, q.c.check, q.c.passed, q.c.value, q.c.message)
+        .where(q.c.cell_id == pk)
+        .order_by(q.c.id),
+    )
+
+
+def models(atlas: Atlas, cell_id: str | int | None = None) -> pd.DataFrame:
+    """Fitted models: ``model_id, cell_id, kind, name, parameters, fit_scores`` (dict columns)."""
+    mo, c = T["models"], T["cells"]
+    stmt = (
+        select(
+            mo.c.id.label("model_id"),
+            c.c.name.label("cell_id"),
+            mo.c.kind,
+            mo.c.name,
+            mo.c.parameters,
+            mo.c.fit_scores,
+        )
+        .select_from(mo.join(c, mo.c.cell_id == c.c.id))
+        .order_by(mo.c.id)
+    )
+    if cell_id is not None:
+        pk, _ = atlas._cell_pk(cell_id)
+        stmt = stmt.where(mo.c.cell_id == pk)
+    return _read(atlas, stmt)
+
+
+def connections(atlas: Atlas) -> pd.DataFrame:
+    """Tested pairs with their connection call and both cells' classes.
+
+    Columns: ``pair_id, experiment, pre_cell, post_cell, distance_um, connected, synapse_type,
+    confidence, pre_subclass, post_subclass, pre_t_type, post_t_type, pre_layer, post_layer``
+    (``connected`` is missing where the pair has no call).
+    """
+    p, cn, e = T["pairs"], T["connections"], T["multipatch_experiments"]
+    pre, post = aliased(T["cells"]), aliased(T["cells"])
+    stmt = (
+        select(
+            p.c.id.label("pair_id"),
+            e.c.name.label("experiment"),
+            pre.c.name.label("pre_cell"),
+            post.c.name.label("post_cell"),
+            p.c.distance_um,
+            cn.c.connected,
+            cn.c.synapse_type,
+            cn.c.confidence,
+            pre.c.subclass.label("pre_subclass"),
+            post.c.subclass.label("post_subclass"),
+            pre.c.t_type.label("pre_t_type"),
+            post.c.t_type.label("post_t_type"),
+            pre.c.layer.label("pre_layer"),
+            post.c.layer.label("post_layer"),
+        )
+        .select_from(
+            p.join(e, p.c.experiment_id == e.c.id)
+            .join(pre, p.c.pre_cell_id == pre.c.id)
+            .join(post, p.c.post_cell_id == post.c.id)
+            .outerjoin(cn, cn.c.pair_id == p.c.id)
+        )
+        .order_by(p.c.id)
+    )
+    return _read(atlas, stmt)
+
+
+def synapse_measurements(atlas: Atlas, pair_id: int) -> pd.DataFrame:
+    """Measured synaptic properties of one pair: ``name, value, unit``."""
+    sm = T["synapse_measurements"]
+    return _read(
+        atlas,
+        select(sm.c.name, sm.c.value, sm.c.unit).where(sm.c.pair_id == pair_id).order_by(sm.c.id),
+    )
+
+
+def annotate(atlas: Atlas, cell_id: str | int, key: str, value: Any) -> dict[str, Any]:
+    """Set a free-text annotation ``key = value`` on a cell (stored in ``cells.metadata``).
+
+    Returns the cell's annotations after the change.
+
+    Raises
+    ------
+    AtlasError
+        Unknown cell or an empty key.
+    """
+    key = str(key).strip()
+    if not key:
+        raise AtlasError("annotate(): the annotation key is empty; give a short name")
+    pk, _ = atlas._cell_pk(cell_id)
+    c = T["cells"]
+    with atlas.engine.begin() as conn:
+        q = select(c.c.metadata).where(c.c.id == pk)
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update()
+        meta = dict(conn.execute(q).scalar_one() or {})
+        notes = dict(meta.get(ANNOTATIONS_KEY) or {})
+        notes[key] = json_safe(value)
+        meta[ANNOTATIONS_KEY] = notes
+        conn.execute(update(c).where(c.c.id == pk).values(metadata=meta, updated_at=S._now()))
+    return notes
+
+
+def write_pairs(atlas: Atlas, experiment: str, pairs: pd.DataFrame) -> int:
+    """Store a multipatch experiment's tested pairs and connection calls (one transaction).
+
+    Parameters
+    ----------
+    atlas
+        The atlas; the cells must exist already.
+    experiment
+        Experiment name (created when new; its pairs are replaced).
+    pairs
+        Columns ``pre_cell, post_cell`` (cell names), optional ``distance_um``, ``connected``
+        (bool, missing = no call), ``synapse_type``, ``confidence``.
+
+    Returns
+    -------
+    int
+        Number of pairs stored.
+
+    Raises
+    ------
+    AtlasError
+        A pair names a cell that is not in the atlas.
+    """
+    from sqlalchemy import delete, insert
+
+    from patchatlas.atlas.store import _insert_ignore
+
+    e, p, cn, c = T["multipatch_experiments"], T["pairs"], T["connections"], T["cells"]
+    with atlas.engine.begin() as conn:
+        ids = {r.name: r.id for r in conn.execute(select(c.c.id, c.c.name))}
+        missing = sorted(set(pairs["pre_cell"]).union(pairs["post_cell"]) - set(ids))
+        if missing:
+            raise AtlasError(
+                f"write_pairs({experiment!r}): cells {', '.join(map(str, missing[:5]))} are not in "
+                "the atlas; store the cells first"
+            )
+        _insert_ignore(conn, e, {"name": experiment, "metadata": {}}, "name")
+        eid = conn.execute(select(e.c.id).where(e.c.name == experiment)).scalar_one()
+        old = select(p.c.id).where(p.c.experiment_id == eid)
+        conn.execute(delete(cn).where(cn.c.pair_id.in_(old)))
+        conn.execute(delete(p).where(p.c.experiment_id == eid))
+        for r in pairs.to_dict("records"):
+            dist = r.get("distance_um")
+            res = conn.execute(
+                insert(p).values(
+                    experiment_id=eid,
+                    pre_cell_id=ids[r["pre_cell"]],
+                    post_cell_id=ids[r["post_cell"]],
+                    distance_um=None if dist is None or pd.isna(dist) else float(dist),
+                )
+            )
+            pk = res.inserted_primary_key
+            assert pk is not None
+            call = r.get("connected")
+            if call is None or pd.isna(call):
+                continue
+            conf = r.get("confidence")
+            conn.execute(
+                insert(cn).values(
+                    pair_id=int(pk[0]),
+                    connected=bool(call),
+                    synapse_type=r.get("synapse_type"),
+                    confidence=None if conf is None or pd.isna(conf) else float(conf),
+                )
+            )
+    return len(pairs)

@@ -1,0 +1,150 @@
+"""The portal's FastAPI application: :func:`create_app`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import make_url
+
+from patchatlas._version import __version__
+from patchatlas.atlas import Atlas, AtlasError
+from patchatlas.errors import PatchAtlasError
+from patchatlas.web.security import load_token
+from patchatlas.web.service import PortalData
+
+__all__ = ["Settings", "create_app"]
+
+HERE = Path(__file__).parent
+DEFAULT_MAX_UPLOAD = 200 * 1024 * 1024
+
+
+@dataclass
+class Settings:
+    """How the portal runs (see :func:`create_app`)."""
+
+    atlas_url: str
+    token: str | None = field(default=None, repr=False)
+    data_dir: Path | None = None
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD
+    cors_origins: tuple[str, ...] = ()
+    title: str = "patchatlas"
+
+
+def _default_data_dir(atlas: Atlas) -> Path | None:
+    url = make_url(atlas.url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database).resolve().parent
+    return None
+
+
+def create_app(
+    atlas_url: str | os.PathLike[str] | Atlas,
+    *,
+    token_file: str | os.PathLike[str] | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
+    cors_origins: list[str] | tuple[str, ...] = (),
+    refresh_s: float = 5.0,
+    cache_entries: int = 4096,
+    title: str = "patchatlas",
+) -> FastAPI:
+    """The web portal and REST API for one atlas.
+
+    Parameters
+    ----------
+    atlas_url
+        The atlas (``sqlite:///atlas.db``, a path, ``postgresql://…``) or an open
+        :class:`~patchatlas.atlas.Atlas`.
+    token_file
+        File holding the write token. Without it the portal is read-only: uploads and
+        annotations answer 403.
+    data_dir
+        The atlas data folder; uploads go to ``<data_dir>/uploads/`` and nowhere else. Default:
+        the folder of a SQLite atlas file (none for PostgreSQL: uploads disabled).
+    max_upload_bytes
+        Largest accepted upload.
+    cors_origins
+        Origins allowed to call the API from a browser (none by default: CORS off).
+    refresh_s
+        How often the portal checks the atlas for changes made by others.
+    cache_entries
+        API answers kept in memory per data version (0: no response cache).
+    title
+        Shown in the page header.
+
+    Returns
+    -------
+    fastapi.FastAPI
+        Serve it with uvicorn (``patchatlas serve`` does).
+    """
+    atlas = atlas_url if isinstance(atlas_url, Atlas) else Atlas(atlas_url)
+    ddir = Path(data_dir).resolve() if data_dir is not None else _default_data_dir(atlas)
+    settings = Settings(
+        atlas_url=atlas._safe_url,
+        token=load_token(token_file),
+        data_dir=ddir,
+        max_upload_bytes=int(max_upload_bytes),
+        cors_origins=tuple(cors_origins),
+        title=title,
+    )
+    app = FastAPI(
+        title=f"{title} API",
+        version=__version__,
+        description=(
+            "REST API of a patchatlas cell-types atlas: cells, sweeps, features, morphologies, "
+            "models, cell types and synaptic connectivity. Read-only unless the server was "
+            "started with a token file; writes need `Authorization: Bearer <token>`."
+        ),
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.portal = PortalData(atlas, refresh_s=refresh_s)
+    if cache_entries > 0:
+        from patchatlas.web.cache import ResponseCache
+
+        app.add_middleware(ResponseCache, portal=app.state.portal, max_entries=cache_entries)
+
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET"],
+            allow_headers=["If-None-Match"],
+        )
+
+    @app.exception_handler(AtlasError)
+    async def _atlas_error(request: Request, exc: AtlasError) -> JSONResponse:
+        status = 404 if str(exc).startswith("no cell") or "has no" in str(exc) else 400
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(PatchAtlasError)
+    async def _pa_error(request: Request, exc: PatchAtlasError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    from patchatlas.web.api import router as api_router
+    from patchatlas.web.pages import router as page_router
+
+    @app.get("/docs", include_in_schema=False)
+    def _docs() -> HTMLResponse:
+        # Swagger UI from the vendored copy in static/ (no CDN at run time)
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{title} API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+
+    app.include_router(api_router)
+    app.include_router(page_router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    return app

@@ -1,0 +1,345 @@
+"""What the portal shows, computed from an :class:`~patchatlas.atlas.Atlas` and cached.
+
+The cell table (annotations + data availability + derived ``t_type_family``) and the wide feature
+tables are read once per *data version* (:func:`patchatlas.atlas.portal.data_version`, re-checked
+at most every ``refresh_s`` seconds, and at once after a write through the portal), so that a page
+or API call costs a pandas slice, not a database scan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from patchatlas.atlas import Atlas
+from patchatlas.atlas import portal as Q
+
+__all__ = ["AVAILABILITY", "FACETS", "PortalData", "Snapshot", "t_type_family", "to_jsonable"]
+
+# Discrete facets of the Cell Feature Search, in display order: column -> label.
+FACETS: dict[str, str] = {
+    "species": "Species",
+    "region": "Region / area",
+    "layer": "Layer",
+    "cre_line": "Cre line",
+    "dendrite_type": "Dendrite type",
+    "t_type_family": "t-type family",
+    "dataset": "Dataset",
+}
+AVAILABILITY: dict[str, str] = {
+    "has_sweeps": "Sweeps",
+    "has_ephys": "Ephys features",
+    "has_morphology": "Morphology",
+    "has_transcriptome": "Transcriptome",
+    "has_model": "Model",
+}
+MISSING = "(unknown)"
+
+
+def t_type_family(subclass: pd.Series, t_type: pd.Series) -> pd.Series:
+    """The t-type family of each cell: its ``subclass`` where known, else the first word of its
+    ``t_type`` (``"Sst Calb2 Pdlim5"`` → ``"Sst"``), else missing."""
+    first = t_type.astype("string").str.strip().str.split(r"\s+", n=1, regex=True).str[0]
+    first = first.where(first != "")
+    sub = subclass.astype("string").str.strip()
+    sub = sub.where(sub != "")
+    out: pd.Series = sub.fillna(first)
+    return out
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON values: NaN/inf → None, numpy scalars → Python, timestamps → ISO strings."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return to_jsonable(value.item())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, str | int | bool):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """DataFrame rows as JSON-safe dicts."""
+    if df.empty:
+        return []
+    cols = [str(c) for c in df.columns]
+    arrays = [df.iloc[:, j].to_numpy(dtype=object) for j in range(df.shape[1])]
+    return [
+        {c: to_jsonable(v) for c, v in zip(cols, row, strict=True)}
+        for row in zip(*arrays, strict=True)
+    ]
+
+
+@dataclass
+class Snapshot:
+    """The portal's view of the atlas at one data version."""
+
+    version: str
+    cells: pd.DataFrame  # indexed by cell_id: annotations, t_type_family, has_* flags
+    ephys: pd.DataFrame  # wide cell-level ephys features, indexed by cell_id
+    morph: pd.DataFrame  # wide morphology features, indexed by cell_id
+    catalog: pd.DataFrame  # feature_catalog()
+    etag: str = ""
+    codes: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
+    _json_cache: dict[str, bytes] = field(default_factory=dict)
+    _aligned: dict[str, np.ndarray] = field(default_factory=dict)
+    _memo: dict[str, Any] = field(default_factory=dict)
+
+    _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def memo(self, key: str, compute: Any) -> Any:
+        """``compute()`` once per snapshot (tables derived from the atlas at this version);
+        concurrent callers wait for the one computation instead of repeating it."""
+        if key in self._memo:
+            return self._memo[key]
+        with self._memo_lock:
+            if key not in self._memo:
+                self._memo[key] = compute()
+            return self._memo[key]
+
+    def numeric_features(self) -> list[tuple[str, str]]:
+        """``(column, kind)`` of the numerical features offered for brushing (non-empty)."""
+        out = [(c, "ephys") for c in self.ephys.columns if self.ephys[c].notna().any()]
+        out += [(c, "morphology") for c in self.morph.columns if self.morph[c].notna().any()]
+        return out
+
+
+class PortalData:
+    """Cached, read-mostly access to one atlas for the web layer.
+
+    Parameters
+    ----------
+    atlas
+        The open atlas.
+    refresh_s
+        How often (at most) to check whether the atlas changed under the portal.
+    """
+
+    def __init__(self, atlas: Atlas, *, refresh_s: float = 5.0) -> None:
+        self.atlas = atlas
+        self.refresh_s = refresh_s
+        self._lock = threading.Lock()
+        self._snap: Snapshot | None = None
+        self._checked = 0.0
+        self._recordings: dict[str, Any] = {}
+
+    def invalidate(self) -> None:
+        """Forget the cached snapshot (after a write)."""
+        with self._lock:
+            self._snap = None
+            self._checked = 0.0
+
+    def fresh_snapshot(self) -> Snapshot | None:
+        """The cached snapshot when it needs no re-check now, else None (no I/O)."""
+        snap = self._snap
+        if snap is not None and time.monotonic() - self._checked < self.refresh_s:
+            return snap
+        return None
+
+    def snapshot(self) -> Snapshot:
+        """The current snapshot (rebuilt when the atlas changed)."""
+        now = time.monotonic()
+        snap = self._snap
+        if snap is not None and now - self._checked < self.refresh_s:
+            return snap
+        if snap is not None and not self._lock.acquire(blocking=False):
+            return snap  # another request is re-checking: serve the current one meanwhile
+        if snap is None:
+            self._lock.acquire()
+        try:
+            if self._snap is not None and time.monotonic() - self._checked < self.refresh_s:
+                return self._snap
+            version = Q.data_version(self.atlas)
+            if self._snap is None or self._snap.version != version:
+                self._snap = self._build(version)
+            self._checked = time.monotonic()
+            return self._snap
+        finally:
+            self._lock.release()
+
+    def _build(self, version: str) -> Snapshot:
+        cells = self.atlas.cells()
+        cells = cells.drop(columns=["id"], errors="ignore")
+        cells["t_type_family"] = t_type_family(cells["subclass"], cells["t_type"])
+        avail = Q.availability(self.atlas).reindex(cells.index, fill_value=False)
+        cells = cells.join(avail)
+        ephys = self.atlas.ephys_features(level="cell")
+        ephys = ephys.reindex(cells.index.intersection(ephys.index))
+        morph = Q.morphology_features(self.atlas)
+        catalog = Q.feature_catalog(self.atlas)
+        etag = hashlib.sha1(version.encode()).hexdigest()[:16]
+        codes = {}
+        for col in FACETS:
+            c, uniques = pd.factorize(cells[col].astype("string").fillna(MISSING))
+            codes[col] = (np.asarray(c), [str(u) for u in uniques])
+        snap = Snapshot(version, cells, ephys, morph, catalog, etag=etag, codes=codes)
+        snap.memo("connections", lambda: Q.connections(self.atlas))  # ready before serving
+        return snap
+
+    # ------------------------------------------------------------------ queries on the snapshot
+
+    def filter_mask(
+        self,
+        snap: Snapshot,
+        filters: dict[str, list[str]],
+        *,
+        ranges: dict[str, tuple[float | None, float | None]] | None = None,
+        query: str | None = None,
+    ) -> np.ndarray:
+        """Boolean mask over ``snap.cells``: every facet matches one of its listed values
+        (``"(unknown)"`` = missing), every numerical range holds (inclusive), and ``query`` is in
+        the cell name or t-type."""
+        df = snap.cells
+        mask = np.ones(len(df), dtype=bool)
+        for col, values in filters.items():
+            if not values:
+                continue
+            if col in AVAILABILITY:
+                want = [str(v).lower() in ("1", "true", "yes") for v in values]
+                mask &= np.isin(df[col].to_numpy(dtype=bool), want)
+                continue
+            codes, uniques = snap.codes[col]
+            wanted = [i for i, u in enumerate(uniques) if u in set(values)]
+            mask &= np.isin(codes, wanted)
+        for name, (lo, hi) in (ranges or {}).items():
+            vals = self.aligned(snap, name)
+            ok = np.isfinite(vals)
+            if lo is not None:
+                ok &= vals >= lo
+            if hi is not None:
+                ok &= vals <= hi
+            mask &= ok
+        if query:
+            q = query.lower()
+            names = df.index.to_series().astype(str).str.lower()
+            tt = df["t_type"].astype("string").str.lower().fillna("")
+            mask &= (names.str.contains(q, regex=False) | tt.str.contains(q, regex=False)).to_numpy(
+                dtype=bool
+            )
+        return mask
+
+    def filter_cells(
+        self,
+        snap: Snapshot,
+        filters: dict[str, list[str]],
+        *,
+        ranges: dict[str, tuple[float | None, float | None]] | None = None,
+        query: str | None = None,
+    ) -> pd.DataFrame:
+        """The rows of ``snap.cells`` selected by :meth:`filter_mask`."""
+        return snap.cells[self.filter_mask(snap, filters, ranges=ranges, query=query)]
+
+    def aligned(self, snap: Snapshot, name: str) -> np.ndarray:
+        """A numerical feature as a float array in the row order of ``snap.cells``."""
+        if name not in snap._aligned:
+            col = self.feature_column(snap, name).reindex(snap.cells.index)
+            snap._aligned[name] = col.to_numpy(dtype=float)
+        return snap._aligned[name]
+
+    @staticmethod
+    def feature_column(snap: Snapshot, name: str) -> pd.Series:
+        """A numerical feature (ephys first, then morphology) as a Series over cells."""
+        if name in snap.ephys.columns:
+            return snap.ephys[name]
+        if name in snap.morph.columns:
+            return snap.morph[name]
+        if name in ("depth_um", "normalized_depth", "t_type_confidence"):
+            return pd.to_numeric(snap.cells[name], errors="coerce")
+        from patchatlas.atlas import AtlasError
+
+        raise AtlasError(
+            f"feature {name!r} is not in this atlas; list them at /api/features/registry"
+        )
+
+    def facet_counts(self, snap: Snapshot, mask: np.ndarray) -> dict[str, dict[str, int]]:
+        """Value counts of each facet over the selected cells (missing = ``(unknown)``)."""
+        out: dict[str, dict[str, int]] = {}
+        for col in FACETS:
+            codes, uniques = snap.codes[col]
+            n = np.bincount(codes[mask], minlength=len(uniques))
+            order = np.argsort(-n, kind="stable")
+            out[col] = {uniques[i]: int(n[i]) for i in order if n[i] > 0}
+        for col in AVAILABILITY:
+            flag = snap.cells[col].to_numpy(dtype=bool)[mask]
+            out[col] = {"true": int(flag.sum()), "false": int((~flag).sum())}
+        return out
+
+    def search_payload(self, snap: Snapshot, *, n_features: int = 24) -> bytes:
+        """Everything the search page filters client-side, as compact column-wise JSON.
+
+        The values of the ``n_features`` numerical features measured in the most cells are
+        included; the others are listed (``features``) and fetched on demand with
+        :meth:`feature_values`.
+        """
+        key = f"search:{n_features}"
+        if key in snap._json_cache:
+            return snap._json_cache[key]
+        cells = snap.cells
+        cols: dict[str, Any] = {"cell_id": [str(x) for x in cells.index]}
+        for col in (*FACETS, "t_type", "subclass"):
+            cols[col] = [None if pd.isna(v) else str(v) for v in cells[col].tolist()]
+        for col in AVAILABILITY:
+            cols[col] = [bool(v) for v in cells[col].tolist()]
+        cell_level = snap.catalog[snap.catalog["level"] == "cell"]
+        units = {(r["name"], r["kind"]): r["unit"] for r in cell_level.to_dict("records")}
+        feats: list[dict[str, Any]] = []
+        for name, kind in snap.numeric_features():
+            frame = snap.ephys if kind == "ephys" else snap.morph
+            n = int(frame[name].notna().sum())
+            feats.append({"name": name, "kind": kind, "unit": units.get((name, kind)), "n": n})
+        feats.sort(key=lambda f: (-int(f["n"]), str(f["name"])))
+        values = {str(f["name"]): self._values(snap, str(f["name"])) for f in feats[:n_features]}
+        payload = {
+            "version": snap.etag,
+            "n": len(cells),
+            "facets": FACETS,
+            "availability": AVAILABILITY,
+            "columns": cols,
+            "features": feats,
+            "values": values,
+        }
+        data = json.dumps(to_jsonable(payload), separators=(",", ":"), allow_nan=False).encode()
+        snap._json_cache[key] = data
+        return data
+
+    def _values(self, snap: Snapshot, name: str) -> list[float | None]:
+        arr = self.feature_column(snap, name).reindex(snap.cells.index).to_numpy(dtype=float)
+        return [None if not math.isfinite(v) else round(v, 6) for v in arr.tolist()]
+
+    def feature_values(self, snap: Snapshot, names: list[str]) -> dict[str, list[float | None]]:
+        """Values of numerical features in the cell order of :meth:`search_payload`."""
+        return {n: self._values(snap, n) for n in names}
+
+    def recording(self, path: str) -> Any:
+        """The :class:`~patchatlas.ephys.Recording` in ``path`` (the last 16 are kept)."""
+        with self._lock:
+            rec = self._recordings.get(path)
+            if rec is not None:
+                self._recordings[path] = self._recordings.pop(path)
+                return rec
+        import patchatlas
+
+        rec = patchatlas.read(path)
+        with self._lock:
+            self._recordings[path] = rec
+            while len(self._recordings) > 16:
+                self._recordings.pop(next(iter(self._recordings)))
+        return rec
