@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/patchatlas demo $(DEMO_ARGS)
+	$(BIN)/patchatlas demo $(DEMO_ARGS)   # ends by serving the portal; DEMO_ARGS=--no-serve to skip
 
 test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

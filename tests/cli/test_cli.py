@@ -78,3 +78,15 @@ def test_info_on_every_real_file(capsys, ephys_data, path):
     code, out, err = run(capsys, "info", str(path))
     assert code == 0, err
     assert "sweep" in out and "kind" in out
+
+
+def test_demo_command_end_to_end_without_serving(capsys, tmp_path):
+    """`patchatlas demo --no-serve` on one simulated cell prints every step and exits 0."""
+    code, out, err = run(capsys, "demo", "--cells", "1", "--out", str(tmp_path / "d"), "--no-serve")
+    assert code == 0, err
+    for step in ("dataset", "recordings", "ephys", "morphology", "atlas", "crossmodal"):
+        assert step in out
+    assert "threshold_i_long_square" in out and "total_length" in out
+    assert "skipped: needs at least 2 cells" in out  # one cell is not a cohort
+    assert (tmp_path / "d" / "atlas.db").exists()
+    assert "Serving" not in out

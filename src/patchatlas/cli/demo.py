@@ -26,8 +26,22 @@ from patchatlas.cli._util import console
 )
 @click.option("--cells", "n_cells", default=4, show_default=True, help="Simulated cells.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the simulated dataset.")
-def demo(data_dir: Path | None, out_dir: Path, n_cells: int, seed: int) -> None:
-    """Run the patchatlas demo end to end, offline."""
+@click.option(
+    "--serve/--no-serve",
+    default=True,
+    show_default=True,
+    help="End by serving the demo atlas in the web portal (Ctrl-C stops it).",
+)
+@click.option("--port", default=8000, show_default=True, help="Port of the demo portal.")
+def demo(
+    data_dir: Path | None, out_dir: Path, n_cells: int, seed: int, serve: bool, port: int
+) -> None:
+    """Run the patchatlas demo end to end, offline.
+
+    Simulates a few neurons (or takes the recordings in --data), reads them back, extracts their
+    features, measures synthetic reconstructions, builds an atlas, runs a small expression →
+    physiology benchmark and serves the atlas in the web portal.
+    """
     from patchatlas.cli._util import frame_table, table
     from patchatlas.cli.info import recording_table
     from patchatlas.datasets.demo import EPHYS_COLUMNS, MORPH_COLUMNS, Step, run_demo
@@ -70,3 +84,14 @@ def demo(data_dir: Path | None, out_dir: Path, n_cells: int, seed: int) -> None:
     for fig in result.figures:
         con.print(f"figure: {fig}")
     con.print(f"\nDemo outputs are in {result.out_dir.resolve()}")
+    if serve and result.atlas_url:
+        import uvicorn
+
+        from patchatlas.web import create_app
+
+        app = create_app(result.atlas_url)
+        con.print(
+            f"\nServing the demo atlas on http://127.0.0.1:{port}/ (API docs at /docs); "
+            "Ctrl-C stops it."
+        )
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")

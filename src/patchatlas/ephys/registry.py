@@ -357,3 +357,14 @@ def get_feature(name: str, level: str | None = None) -> Feature:
         if f.name == name and (level is None or f.level == level):
             return f
     raise DataError(f"no ephys feature named {name!r}; `patchatlas ephys list-features` lists them")
+
+
+def feature_registry(level: str | None = None) -> Any:
+    """The registry as a pandas DataFrame (name, level, unit, definition, window, convention).
+
+    The common shape every modality publishes (``patchatlas.morphology.feature_registry`` too),
+    read by the CLI and the web portal.
+    """
+    import pandas as pd
+
+    return pd.DataFrame([f.as_dict() for f in list_features(level)])
