@@ -251,9 +251,10 @@ def _long_square(ls: list[SweepResult], out: dict[str, Any]) -> None:
     # each fit ends at its sweep's minimum, but no later than the median time-to-minimum of
     # the membrane-property sweeps (IPFX rule: long steps with slow drifts otherwise stretch
     # the fit window)
+    traces = {k: np.asarray(ls[k].sweep.t, dtype=np.float64) for k in mem}  # built once
     t_peak = np.array(
         [
-            float(ls[k].sweep.t[int(feats[k]["peak_deflect_index"])]) - ls[k].sweep.stimulus.start
+            float(traces[k][int(feats[k]["peak_deflect_index"])]) - ls[k].sweep.stimulus.start
             if math.isfinite(feats[k]["peak_deflect_index"])
             else math.nan
             for k in mem
@@ -263,10 +264,9 @@ def _long_square(ls: list[SweepResult], out: dict[str, Any]) -> None:
     fits = []
     for k, tp in zip(mem, t_peak, strict=True):
         sw = ls[k].sweep
-        t = np.asarray(sw.t, dtype=np.float64)
         v = np.asarray(sw.v, dtype=np.float64)
         end = sw.stimulus.start + med if math.isfinite(med) and tp > med else None
-        fits.append(time_constant(t, v, sw.stimulus.start, sw.stimulus.end, peak_time=end))
+        fits.append(time_constant(traces[k], v, sw.stimulus.start, sw.stimulus.end, peak_time=end))
     taus = np.array([f.tau for f in fits])
     good = np.isfinite(taus)
     out["tau_n_fits"] = int(good.sum())

@@ -142,12 +142,12 @@ def spike_train_features(
     return out
 
 
-def _window(sweep: Sweep) -> tuple[float, float]:
+def _window(sweep: Sweep, t: FloatArray) -> tuple[float, float]:
     s, e = sweep.stimulus.start, sweep.stimulus.end
     t0 = sweep.t0
     t1 = t0 + sweep.duration
-    if math.isfinite(s) and math.isfinite(e) and e > s and s < t1 and e > t0:
-        return s, min(e, float(sweep.t[-1]))
+    if math.isfinite(s) and math.isfinite(e) and e > s and s < t1 and e > t0 and t.size:
+        return s, min(e, float(t[-1]))
     return math.nan, math.nan
 
 
@@ -157,7 +157,7 @@ def analyze_sweep(
     """Spikes and sweep features of one sweep (the stimulus window is the analysis window)."""
     t = np.asarray(sweep.t, dtype=np.float64)
     v = np.asarray(sweep.v, dtype=np.float64)
-    s, e = _window(sweep)
+    s, e = _window(sweep, t)
     i = None if sweep.i is None else np.asarray(sweep.i, dtype=np.float64)
     spikes = detect_spikes(
         t,
