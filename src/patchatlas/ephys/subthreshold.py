@@ -142,20 +142,24 @@ def _dot(a: FloatArray, b: FloatArray) -> float:
 def _vp_gauss_newton(
     x: FloatArray, y: FloatArray, k: float, iters: int, tol: float
 ) -> tuple[float, float, float] | None:
-    """Variable-projection Gauss-Newton for ``y0 + a exp(-k x)`` (Kaufman's step in ``k``).
+    """Variable-projection fit of ``y0 + a exp(-k x)``: a 1-D root search in ``k``.
 
-    For each ``k`` the linear parameters (a, y0) are solved exactly (2x2 normal equations);
-    the step in ``k`` uses the model derivative projected out of span{exp(-k x), 1}. Returns
-    (a, k, y0) once the relative change in ``k`` is at most ``tol``, None otherwise. Each
-    iteration is one ``exp`` and six reductions over the samples (no BLAS-threaded calls).
+    For each ``k`` the linear parameters (a, y0) are solved exactly (2x2 normal equations), so
+    the least-squares optimum is the root of ``F(k) = g . r`` (``g`` the model derivative, ``r``
+    the residual). The first step is Kaufman's Gauss-Newton step (``F'`` approximated by the
+    squared norm of ``g`` projected out of span{exp(-k x), 1}); later steps are secant steps on
+    ``F`` (superlinear, where the Gauss-Newton step alone converges linearly). Returns
+    (a, k, y0) of the last evaluated ``k`` once the next step is at most ``tol`` relative, None
+    otherwise. Each iteration is one ``exp`` and six reductions (no BLAS-threaded calls).
     """
     n = float(x.size)
     sy = float(y.sum())
+    k_prev = f_prev = math.nan
     for _ in range(iters):
         e = np.exp(x * -k)
         se = float(e.sum())
-        see = float(_dot(e, e))
-        sye = float(_dot(y, e))
+        see = _dot(e, e)
+        sye = _dot(y, e)
         det = n * see - se * se
         if not det > 0:
             return None
@@ -165,30 +169,25 @@ def _vp_gauss_newton(
         g *= a
         r = y - y0
         r -= a * e
-        gr = float(_dot(g, r))
-        gg = float(_dot(g, g))
-        ge = float(_dot(g, e))
-        g1 = float(g.sum())
-        ca = (n * ge - se * g1) / det
-        c0 = (g1 - ca * se) / n
-        jj = gg - (ca * ge + c0 * g1)
-        if not jj > 0:
-            return None
-        k_new = k - gr / jj
+        gr = _dot(g, r)
+        slope = (gr - f_prev) / (k - k_prev) if k != k_prev else math.nan
+        if not (math.isfinite(slope) and slope > 0):
+            gg = _dot(g, g)
+            ge = _dot(g, e)
+            g1 = float(g.sum())
+            ca = (n * ge - se * g1) / det
+            c0 = (g1 - ca * se) / n
+            slope = gg - (ca * ge + c0 * g1)
+            if not slope > 0:
+                return None
+        k_new = k - gr / slope
         if not math.isfinite(k_new):
             return None
         if k_new <= 0 < k:
             k_new = 0.5 * k
-        converged = abs(k_new - k) <= tol * abs(k_new)
-        k = k_new
-        if converged:
-            e = np.exp(x * -k)
-            se, see, sye = float(e.sum()), float(_dot(e, e)), float(_dot(y, e))
-            det = n * see - se * se
-            if not det > 0:
-                return None
-            a = (n * sye - se * sy) / det
-            return float(a), float(k), float((sy - a * se) / n)
+        if abs(k_new - k) <= tol * abs(k_new):
+            return float(a), float(k), float(y0)
+        k_prev, f_prev, k = k, gr, k_new
     return None
 
 
