@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import patchatlas
-from patchatlas.ephys import cell_features, sweep_features
+from patchatlas.ephys import cell_features, detect_spikes, sweep_features
 from patchatlas.ephys.cell import CELL_RECORD_FIELDS, analyze_recording, fi_curve
 from patchatlas.ephys.model import Recording, Stimulus, StimulusKind, Sweep
 from patchatlas.ephys.subthreshold import input_resistance, time_constant
@@ -247,6 +247,12 @@ def test_analyze_sweep_without_per_spike_features(ephys_data: Path) -> None:
         for sw in rec:
             sp_full, f_full = analyze_sweep(sw)
             sp_light, f_light = analyze_sweep(sw, per_spike=False)
+            # analyze_sweep skips the time-step checks of a uniform Sweep: same table as the
+            # public entry point given the same time axis
+            ref = detect_spikes(sw.t, sw.v, start=sw.stimulus.start, end=sw.stimulus.end, i=sw.i)
+            assert list(ref) == list(sp_full)
+            for col in ref:
+                np.testing.assert_array_equal(ref[col], sp_full[col])
             assert set(sp_light) <= set(sp_full)
             assert "trough_v" not in sp_light or sp_light.n_rows == 0
             for col in sp_light:

@@ -688,8 +688,13 @@ def _detect(
     i: npt.ArrayLike | None = None,
     parameters: AllenParameters | None = None,
     full: bool = True,
+    grid: bool = False,
 ) -> FeatureTable:
-    """:func:`detect_spikes`; ``full=False``: threshold and peak columns only (same spikes)."""
+    """:func:`detect_spikes`; ``full=False``: threshold and peak columns only (same spikes).
+
+    ``grid=True`` promises that ``t`` is ``t0 + arange(n) / rate`` (a uniform
+    :class:`~patchatlas.ephys.model.Sweep`): the whole-trace time-step checks are skipped.
+    """
     if profile not in PROFILES:
         raise DataError(f"detect_spikes: unknown profile {profile!r}; use one of {PROFILES}")
     tt = _as_trace(t, "t")
@@ -709,13 +714,14 @@ def _detect(
     if n < 3:
         prov.update(window=(start, end), filter=None, note="fewer than 3 samples: no spikes")
         return _empty(ii is not None, profile, prov)
-    dts = np.diff(tt)
-    dt_min = float(dts.min())
+    on_grid = grid and math.isfinite(float(tt[0])) and float(tt[-1]) > float(tt[0])
+    dts = None if on_grid else np.diff(tt)
+    dt_min = float(tt[-1] - tt[0]) / (n - 1) if dts is None else float(dts.min())
     if not math.isfinite(dt_min):
         raise DataError("detect_spikes: time stamps contain NaN or infinite values")
     if dt_min < 0:
         raise DataError("detect_spikes: time stamps decrease; sort the sweep by time first")
-    if dt_min == 0:
+    if dt_min == 0 and dts is not None:
         dup = dts == 0
         # A repeated time stamp is not a new sample: drop the later one (explicitly, so that
         # indexes refer to the de-duplicated trace) instead of dividing by a zero time step.
@@ -753,7 +759,10 @@ def _detect(
             "crop or interpolate them first"
         )
     vf = vv if finite.all() else np.where(finite, vv, np.interp(tt, tt[finite], vv[finite]))
-    uni = is_uniform(tt, dt=None if dt_min == 0 else dts)
+    if on_grid:
+        uni = (True, (float(tt[-1]) - float(tt[0])) / (n - 1))  # the step is_uniform gives
+    else:
+        uni = is_uniform(tt, dt=None if dt_min == 0 else dts)
     robust = profile == "robust"
     a, b = (0, n - 1) if robust else (si, ei)
     if uni[0]:

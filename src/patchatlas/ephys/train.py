@@ -176,6 +176,7 @@ def analyze_sweep(
         filter_khz=filter_khz,
         i=i,
         full=per_spike,
+        grid=sweep.uniform,
     )
     thr_t = spikes["threshold_t"]
     robust = profile == "robust" and "in_window" in spikes
