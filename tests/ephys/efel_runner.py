@@ -46,6 +46,7 @@ FEATURES = [
     "min_voltage_between_spikes",
     "adaptation_index2",
     "voltage_after_stim",
+    "ISI_log_slope",
 ]
 
 

@@ -16,7 +16,7 @@ stimulus as steady state, ``adaptation_index2`` uses peak times and skips the fi
 amplitudes are measured from ``voltage_base`` (Allen: from the threshold).
 
 Every name in :data:`EFEL_FEATURES` is compared with eFEL 5.7 itself in
-``tests/ephys/test_efel_parity.py`` (35 names).
+``tests/ephys/test_efel_parity.py`` (36 names).
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ EFEL_FEATURES = (
     "min_voltage_between_spikes",
     "adaptation_index2",
     "voltage_after_stim",
+    "ISI_log_slope",
 )
 
 
@@ -218,6 +219,15 @@ def _more(
         out["adaptation_index2"] = float(np.mean((b - a) / (b + a)))
     else:
         out["adaptation_index2"] = nan
+    # ISI trend over ISI_values (first ISI skipped): least-squares slope of log ISI vs log k
+    iv = out["ISI_values"]
+    if iv.size >= 2 and np.all(iv > 0):
+        lk = np.log(np.arange(1, iv.size + 1, dtype=np.float64))
+        li = np.log(iv)
+        lk_c = lk - lk.mean()
+        out["ISI_log_slope"] = float(np.dot(lk_c, li - li.mean()) / np.dot(lk_c, lk_c))
+    else:
+        out["ISI_log_slope"] = nan
     after = tm > s1
     if after.any():
         t_end = float(tm[-1])

@@ -317,6 +317,12 @@ _efel = [
             _STIM,
         ),
         (
+            "ISI_log_slope",
+            "1",
+            "least-squares slope of log(ISI_values[k]) vs log(k), k = 1, 2, ... (≥ 2 ISIs)",
+            _EF,
+        ),
+        (
             "voltage_after_stim",
             "mV",
             "mean V from 25 % to 75 % of the time between stim_end and the trace end",
