@@ -2,9 +2,11 @@
 
 Reads JSON commands from stdin, one per line, answers one JSON line each:
   {"op": "load", "path": NPZ}                      -> {"ok": true}
-  {"op": "ipfx_sweep", "set": S, "k": K}           -> {"s": seconds, "n": spikes}
-  {"op": "efel_sweep", "set": S, "k": K}           -> {"s": seconds, "n": spikes}
-  {"op": "ipfx_cell", "set": S}                    -> {"s": seconds}
+  {"op": "ipfx_sweep", "set": S, "k": K}           -> {"s": seconds, "cpu": s, "n": spikes}
+  {"op": "efel_sweep", "set": S, "k": K}           -> {"s": seconds, "cpu": s, "n": spikes}
+  {"op": "ipfx_cell", "set": S}                    -> {"s": seconds, "cpu": s}
+
+"s" is wall-clock (time.perf_counter), "cpu" this process's CPU time (time.process_time).
 NPZ holds, per set S: S_t, S_V (sweeps x samples), S_I, S_meta = [start, end, filter_khz].
 """
 
@@ -71,12 +73,12 @@ def _sweep(s, k):
 
 def ipfx_sweep(s, k):
     t, v, i, (start, end, filt) = _sweep(s, k)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     sfx = SpikeFeatureExtractor(start=start, end=end, filter=filt)
     df = sfx.process(t, v, i)
     stx = SpikeTrainFeatureExtractor(start=start, end=end)
     stx.process(t, v, i, df, extra_features=["peak_deflect", "v_baseline", "sag"])
-    return time.perf_counter() - t0, len(df)
+    return time.perf_counter() - t0, time.process_time() - c0, len(df)
 
 
 def efel_sweep(s, k):
@@ -84,11 +86,11 @@ def efel_sweep(s, k):
 
     t, v, _i, (start, end, _) = _sweep(s, k)
     trace = {"T": t * 1e3, "V": v, "stim_start": [start * 1e3], "stim_end": [end * 1e3]}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = efel.get_feature_values([trace], EFEL_FEATURES, raise_warnings=False)
-    dt = time.perf_counter() - t0
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
     n = res[0].get("Spikecount_stimint")
-    return dt, int(n[0]) if n is not None and len(n) else 0
+    return dt, dc, int(n[0]) if n is not None and len(n) else 0
 
 
 def ipfx_cell(s):
@@ -104,12 +106,12 @@ def ipfx_cell(s):
         for k in range(DATA[s + "_V"].shape[0])
     ]
     ss = SweepSet(sweeps)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     spx = SpikeFeatureExtractor(start=start, end=end, filter=filt)
     sptx = SpikeTrainFeatureExtractor(start, end, stim_amp_fn=_step_stim_amp)
     lsa = LongSquareAnalysis(spx, sptx, subthresh_min_amp=-100.0)
     lsa.analyze(ss)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def main():
@@ -122,13 +124,14 @@ def main():
                 DATA.update(dict(np.load(cmd["path"])))
                 out = {"ok": True}
             elif op == "ipfx_sweep":
-                s, n = ipfx_sweep(cmd["set"], cmd["k"])
-                out = {"s": s, "n": n}
+                s, c, n = ipfx_sweep(cmd["set"], cmd["k"])
+                out = {"s": s, "cpu": c, "n": n}
             elif op == "efel_sweep":
-                s, n = efel_sweep(cmd["set"], cmd["k"])
-                out = {"s": s, "n": n}
+                s, c, n = efel_sweep(cmd["set"], cmd["k"])
+                out = {"s": s, "cpu": c, "n": n}
             elif op == "ipfx_cell":
-                out = {"s": ipfx_cell(cmd["set"])}
+                s, c = ipfx_cell(cmd["set"])
+                out = {"s": s, "cpu": c}
             else:
                 out = {"error": f"unknown op {op}"}
         except Exception as exc:

@@ -30,6 +30,23 @@ FEATURES = [
     "sag_ratio1",
     "sag_ratio2",
     "ohmic_input_resistance_vb_ssse",
+    "AP_height",
+    "time_to_second_spike",
+    "time_to_last_spike",
+    "inv_time_to_first_spike",
+    "inv_second_ISI",
+    "inv_third_ISI",
+    "inv_fourth_ISI",
+    "inv_fifth_ISI",
+    "inv_last_ISI",
+    "doublet_ISI",
+    "AP_amplitude_from_voltagebase",
+    "maximum_voltage_from_voltagebase",
+    "voltage_deflection_vb_ssse",
+    "min_voltage_between_spikes",
+    "adaptation_index2",
+    "voltage_after_stim",
+    "ISI_log_slope",
 ]
 
 

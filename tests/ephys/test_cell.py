@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import patchatlas
-from patchatlas.ephys import cell_features, sweep_features
+from patchatlas.ephys import cell_features, detect_spikes, sweep_features
 from patchatlas.ephys.cell import CELL_RECORD_FIELDS, analyze_recording, fi_curve
 from patchatlas.ephys.model import Recording, Stimulus, StimulusKind, Sweep
 from patchatlas.ephys.subthreshold import input_resistance, time_constant
@@ -210,3 +210,53 @@ def test_gouwens_vectors_have_fixed_lengths(ephys_data: Path) -> None:
         assert np.nanmax(fv["first_ap_dv"]) > 50  # V/s upstroke
     # the fast-spiking interneuron fires faster than the pyramidal cell
     assert np.nanmean(fsi["psth"]) > np.nanmean(pyr["psth"])
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
+
+
+@pytest.mark.parametrize("profile", ["allen", "robust"])
+def test_cell_features_light_path_equals_full_analysis(ephys_data: Path, profile: str) -> None:
+    """cell_features computes per-spike features only for the rheobase long square; the record
+    must be identical to the one built from the full analysis of every sweep."""
+    from patchatlas.ephys.cell import cell_record
+
+    n_spiking = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for p in sorted(ephys_data.rglob("*.abf")):
+            rec = patchatlas.read(p)
+            fast = cell_features(rec, profile=profile)
+            full = cell_record(analyze_recording(rec, profile=profile), n_sweeps=len(rec))
+            diff = [k for k in CELL_RECORD_FIELDS if not _same(fast[k], full[k])]
+            assert not diff, (p.name, diff)
+            n_spiking += math.isfinite(full["threshold_v_long_square"])
+    assert n_spiking >= 4  # the comparison covered real spiking long-square cells
+
+
+def test_analyze_sweep_without_per_spike_features(ephys_data: Path) -> None:
+    from patchatlas.ephys.train import analyze_sweep
+
+    rec = patchatlas.read(ephys_data / "abf_pyabf" / "2019_07_24_0055_fsi.abf")
+    n_spikes = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for sw in rec:
+            sp_full, f_full = analyze_sweep(sw)
+            sp_light, f_light = analyze_sweep(sw, per_spike=False)
+            # analyze_sweep skips the time-step checks of a uniform Sweep: same table as the
+            # public entry point given the same time axis
+            ref = detect_spikes(sw.t, sw.v, start=sw.stimulus.start, end=sw.stimulus.end, i=sw.i)
+            assert list(ref) == list(sp_full)
+            for col in ref:
+                np.testing.assert_array_equal(ref[col], sp_full[col])
+            assert set(sp_light) <= set(sp_full)
+            assert "trough_v" not in sp_light or sp_light.n_rows == 0
+            for col in sp_light:
+                np.testing.assert_array_equal(sp_light[col], sp_full[col])
+            assert all(_same(f_light[k], f_full[k]) for k in f_full), sw.number
+            n_spikes += sp_full.n_rows
+    assert n_spikes > 100

@@ -54,6 +54,7 @@ def pairs(ephys_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list[tu
 def test_efel_layer_matches_efel(pairs: list[tuple[Any, Any]]) -> None:
     assert len(pairs) >= 10
     compared, bad = 0, []
+    seen: set[str] = set()  # names with a non-empty eFEL value somewhere
     for k, (mine, ref) in enumerate(pairs):
         if mine["Spikecount"] > 50:
             continue  # noise-riddled -20 mV crossings (see docs): plateau tie-breaks differ
@@ -66,10 +67,13 @@ def test_efel_layer_matches_efel(pairs: list[tuple[Any, Any]]) -> None:
             if name.startswith("Spikecount") and r is None:
                 b = np.array([0.0])
             compared += 1
+            if b.size:
+                seen.add(name)
             if a.shape != b.shape or not np.allclose(a, b, rtol=1e-4, atol=1e-6):
                 bad.append((k, name, a[:3], b[:3]))
     assert compared > 150
     assert not bad, bad[:5]
+    assert not set(EFEL_FEATURES) - seen, "names never compared on a real value"
 
 
 def test_efel_counts_noise_crossings_allen_does_not(pairs: list[tuple[Any, Any]]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from patchatlas.ephys.cell import analyze_recording, cell_record
+from patchatlas.ephys.cell import analyze_recording, cell_features
 from patchatlas.ephys.model import Recording
 from patchatlas.errors import DataError
 
@@ -32,11 +32,11 @@ def recording_features(
 
     if level not in LEVELS:
         raise DataError(f"unknown feature level {level!r}; use one of {LEVELS}")
-    results = analyze_recording(recording, profile=profile)
     ident = _ident(recording)
     if level == "cell":
-        row = {**ident, **cell_record(results, n_sweeps=len(recording)), "profile": profile}
-        return pd.DataFrame([row])
+        # cell_features: per-spike features only where the record reads them (same record)
+        return pd.DataFrame([{**ident, **cell_features(recording, profile=profile)}])
+    results = analyze_recording(recording, profile=profile)
     if level == "sweep":
         rows = []
         for r in results:

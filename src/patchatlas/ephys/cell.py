@@ -130,21 +130,47 @@ def analyze_recording(
 
     A sweep whose analysis raises is kept with ``error`` set (and logged), never re-raised.
     """
+    return _analyze(recording, profile=profile, filter_khz=filter_khz, light=False)
+
+
+def _analyze_one(
+    sw: Sweep, cell_id: str, profile: str, filter_khz: float | None, *, full: bool
+) -> SweepResult:
+    try:
+        spikes, feats = analyze_sweep(sw, profile=profile, filter_khz=filter_khz, per_spike=full)
+    except Exception as exc:  # a bad sweep must not stop a cell (documented contract)
+        log.warning("recording %r sweep %s: analysis failed: %s", cell_id, sw.number, exc)
+        return SweepResult(sw, error=f"{type(exc).__name__}: {exc}")
+    return SweepResult(sw, spikes, feats)
+
+
+def _analyze(
+    recording: Recording, *, profile: str, filter_khz: float | None, light: bool
+) -> list[SweepResult]:
+    """:func:`analyze_recording`; with ``light``, long squares other than the rheobase sweep get
+    threshold/peak columns only (the cell record reads per-spike features of no other long
+    square, and spike counts and times do not depend on it)."""
     out: list[SweepResult] = []
+    cid = recording.cell_id
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for sw in recording:
             if sw.clamp_mode != ClampMode.CURRENT_CLAMP:
                 continue
-            try:
-                spikes, feats = analyze_sweep(sw, profile=profile, filter_khz=filter_khz)
-            except Exception as exc:  # a bad sweep must not stop a cell (documented contract)
-                log.warning(
-                    "recording %r sweep %s: analysis failed: %s", recording.cell_id, sw.number, exc
-                )
-                out.append(SweepResult(sw, error=f"{type(exc).__name__}: {exc}"))
-                continue
-            out.append(SweepResult(sw, spikes, feats))
+            full = not (light and sw.stimulus.kind == StimulusKind.LONG_SQUARE)
+            out.append(_analyze_one(sw, cid, profile, filter_khz, full=full))
+        if light:
+            ls = [
+                j
+                for j, r in enumerate(out)
+                if r.ok and r.sweep.stimulus.kind == StimulusKind.LONG_SQUARE
+            ]
+            k = _rheobase_pick([out[j].features for j in ls])
+            if k is not None:
+                j = ls[k]
+                redo = _analyze_one(out[j].sweep, cid, profile, filter_khz, full=True)
+                if redo.ok:
+                    out[j] = redo
     # one warning per distinct message (filter lowered, non-uniform sampling ...), not per sweep
     seen: set[tuple[type[Warning], str]] = set()
     for w in caught:
@@ -153,8 +179,21 @@ def analyze_recording(
         key = (w.category, str(w.message))
         if key not in seen:
             seen.add(key)
-            warnings.warn(f"{recording.cell_id}: {w.message}", w.category, stacklevel=2)
+            warnings.warn(f"{recording.cell_id}: {w.message}", w.category, stacklevel=3)
     return out
+
+
+def _rheobase_pick(feats: list[dict[str, Any]]) -> int | None:
+    """Position of the rheobase sweep among long-square sweep features (None: no spiking one)."""
+    if not feats:
+        return None
+    amps = np.array([f["stim_amp"] for f in feats], dtype=np.float64)
+    rates = np.array([f["avg_rate"] for f in feats], dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        pos = np.flatnonzero((rates > 0) & np.isfinite(amps) & (amps > 0))
+    if pos.size == 0:
+        return None
+    return int(pos[np.argmin(amps[pos])])
 
 
 def _first_spike(res: SweepResult) -> dict[str, float]:
@@ -251,9 +290,10 @@ def _long_square(ls: list[SweepResult], out: dict[str, Any]) -> None:
     # each fit ends at its sweep's minimum, but no later than the median time-to-minimum of
     # the membrane-property sweeps (IPFX rule: long steps with slow drifts otherwise stretch
     # the fit window)
+    traces = {k: np.asarray(ls[k].sweep.t, dtype=np.float64) for k in mem}  # built once
     t_peak = np.array(
         [
-            float(ls[k].sweep.t[int(feats[k]["peak_deflect_index"])]) - ls[k].sweep.stimulus.start
+            float(traces[k][int(feats[k]["peak_deflect_index"])]) - ls[k].sweep.stimulus.start
             if math.isfinite(feats[k]["peak_deflect_index"])
             else math.nan
             for k in mem
@@ -263,10 +303,9 @@ def _long_square(ls: list[SweepResult], out: dict[str, Any]) -> None:
     fits = []
     for k, tp in zip(mem, t_peak, strict=True):
         sw = ls[k].sweep
-        t = np.asarray(sw.t, dtype=np.float64)
         v = np.asarray(sw.v, dtype=np.float64)
         end = sw.stimulus.start + med if math.isfinite(med) and tp > med else None
-        fits.append(time_constant(t, v, sw.stimulus.start, sw.stimulus.end, peak_time=end))
+        fits.append(time_constant(traces[k], v, sw.stimulus.start, sw.stimulus.end, peak_time=end))
     taus = np.array([f.tau for f in fits])
     good = np.isfinite(taus)
     out["tau_n_fits"] = int(good.sum())
@@ -348,7 +387,7 @@ def cell_features(
         Units: mV, MΩ (``ri``), ms (``tau``, ``avg_isi``), s (``latency``, ``*_t_*``), pA
         (``threshold_i_*``), Hz/pA (``f_i_curve_slope``), V/s (up/downstroke), s (``width_*``).
     """
-    results = analyze_recording(recording, profile=profile, filter_khz=filter_khz)
+    results = _analyze(recording, profile=profile, filter_khz=filter_khz, light=True)
     out = cell_record(results, n_sweeps=len(recording))
     out["profile"] = profile
     return out

@@ -12,7 +12,11 @@ Where eFEL and Allen definitions differ (see ``docs/ephys_parity.md`` and the re
 latency is peak-based and may be negative (``time_to_first_spike``), ``mean_frequency``
 divides by the time to the last spike, ``ISI_CV`` uses ddof 1 and drops the first ISI, the
 baseline is the last 10 % before the stimulus, and the sag ratios use the last 10 % of the
-stimulus as steady state.
+stimulus as steady state, ``adaptation_index2`` uses peak times and skips the first ISI, and
+amplitudes are measured from ``voltage_base`` (Allen: from the threshold).
+
+Every name in :data:`EFEL_FEATURES` is compared with eFEL 5.7 itself in
+``tests/ephys/test_efel_parity.py`` (36 names).
 """
 
 from __future__ import annotations
@@ -47,6 +51,23 @@ EFEL_FEATURES = (
     "sag_ratio1",
     "sag_ratio2",
     "ohmic_input_resistance_vb_ssse",
+    "AP_height",
+    "time_to_second_spike",
+    "time_to_last_spike",
+    "inv_time_to_first_spike",
+    "inv_second_ISI",
+    "inv_third_ISI",
+    "inv_fourth_ISI",
+    "inv_fifth_ISI",
+    "inv_last_ISI",
+    "doublet_ISI",
+    "AP_amplitude_from_voltagebase",
+    "maximum_voltage_from_voltagebase",
+    "voltage_deflection_vb_ssse",
+    "min_voltage_between_spikes",
+    "adaptation_index2",
+    "voltage_after_stim",
+    "ISI_log_slope",
 )
 
 
@@ -150,4 +171,67 @@ def efel_features(
         out["ohmic_input_resistance_vb_ssse"] = (ss_end - vb) / (stimulus_current * 1e-3)
     else:
         out["ohmic_input_resistance_vb_ssse"] = nan
+    _more(out, tm, vv, peaks, s0, s1)
     return out
+
+
+def _inv(x: float) -> float:
+    return 1000.0 / x if x and math.isfinite(x) else math.nan
+
+
+def _more(
+    out: dict[str, Any],
+    tm: FloatArray,
+    vv: FloatArray,
+    peaks: npt.NDArray[np.int64],
+    s0: float,
+    s1: float,
+) -> None:
+    """Spike-timing, amplitude-from-baseline, deflection and after-stimulus features."""
+    nan = math.nan
+    pt, pv = out["peak_time"], out["peak_voltage"]
+    isi = out["all_ISI_values"]
+    vb = out["voltage_base"]
+    out["AP_height"] = pv
+    out["time_to_second_spike"] = float(pt[1] - s0) if pt.size > 1 else nan
+    out["time_to_last_spike"] = float(pt[-1] - s0) if pt.size else nan
+    out["inv_time_to_first_spike"] = _inv(out["time_to_first_spike"])
+    for k, name in enumerate(("second", "third", "fourth", "fifth"), start=1):
+        out[f"inv_{name}_ISI"] = _inv(float(isi[k])) if isi.size > k else nan
+    out["inv_last_ISI"] = _inv(float(isi[-1])) if isi.size else nan
+    out["doublet_ISI"] = float(isi[0]) if isi.size else nan
+    out["AP_amplitude_from_voltagebase"] = pv - vb
+    out["maximum_voltage_from_voltagebase"] = out["maximum_voltage"] - vb
+    out["voltage_deflection_vb_ssse"] = out["steady_state_voltage_stimend"] - vb
+    # minima between consecutive peaks
+    if peaks.size > 1:
+        from patchatlas.ephys._segments import seg_argext
+
+        mins = seg_argext(vv, peaks[:-1], peaks[1:], mode="min")
+        out["min_voltage_between_spikes"] = vv[mins]
+    else:
+        out["min_voltage_between_spikes"] = np.empty(0)
+    # adaptation_index2: mean normalised difference of consecutive ISIs, first ISI skipped
+    inside = pt[(pt >= s0) & (pt <= s1)]
+    isi_in = np.diff(inside)[1:]
+    if isi_in.size >= 2:
+        a, b = isi_in[:-1], isi_in[1:]
+        out["adaptation_index2"] = float(np.mean((b - a) / (b + a)))
+    else:
+        out["adaptation_index2"] = nan
+    # ISI trend over ISI_values (first ISI skipped): least-squares slope of log ISI vs log k
+    iv = out["ISI_values"]
+    if iv.size >= 2 and np.all(iv > 0):
+        lk = np.log(np.arange(1, iv.size + 1, dtype=np.float64))
+        li = np.log(iv)
+        lk_c = lk - lk.mean()
+        out["ISI_log_slope"] = float(np.dot(lk_c, li - li.mean()) / np.dot(lk_c, lk_c))
+    else:
+        out["ISI_log_slope"] = nan
+    after = tm > s1
+    if after.any():
+        t_end = float(tm[-1])
+        w = (tm >= s1 + 0.25 * (t_end - s1)) & (tm <= s1 + 0.75 * (t_end - s1))
+        out["voltage_after_stim"] = float(vv[w].mean()) if w.any() else nan
+    else:
+        out["voltage_after_stim"] = nan

@@ -285,6 +285,49 @@ _efel = [
             "voltage_base) / stimulus current (single sweep; Allen ri is a multi-sweep slope)",
             _STIM,
         ),
+        ("AP_height", "mV", "V at each peak (= peak_voltage)", _EF),
+        ("time_to_second_spike", "ms", "second peak time − stim_start", _EF),
+        ("time_to_last_spike", "ms", "last peak time − stim_start", _EF),
+        ("inv_time_to_first_spike", "Hz", "1000 / time_to_first_spike", _EF),
+        ("inv_second_ISI", "Hz", "1000 / second all_ISI_values entry", _EF),
+        ("inv_third_ISI", "Hz", "1000 / third all_ISI_values entry", _EF),
+        ("inv_fourth_ISI", "Hz", "1000 / fourth all_ISI_values entry", _EF),
+        ("inv_fifth_ISI", "Hz", "1000 / fifth all_ISI_values entry", _EF),
+        ("inv_last_ISI", "Hz", "1000 / last all_ISI_values entry", _EF),
+        ("doublet_ISI", "ms", "first interval between peaks", _EF),
+        (
+            "AP_amplitude_from_voltagebase",
+            "mV",
+            "peak_voltage − voltage_base (Allen amplitudes are re threshold)",
+            _EF,
+        ),
+        ("maximum_voltage_from_voltagebase", "mV", "maximum_voltage − voltage_base", _STIM),
+        (
+            "voltage_deflection_vb_ssse",
+            "mV",
+            "steady_state_voltage_stimend − voltage_base (Allen peak_deflect is the extreme V)",
+            _STIM,
+        ),
+        ("min_voltage_between_spikes", "mV", "min V between consecutive peaks", _EF),
+        (
+            "adaptation_index2",
+            "1",
+            "mean of (ISI[k+1] − ISI[k]) / (ISI[k+1] + ISI[k]) over peak-time ISIs inside the "
+            "stimulus, first ISI skipped (Allen adapt: threshold times, all ISIs)",
+            _STIM,
+        ),
+        (
+            "ISI_log_slope",
+            "1",
+            "least-squares slope of log(ISI_values[k]) vs log(k), k = 1, 2, ... (≥ 2 ISIs)",
+            _EF,
+        ),
+        (
+            "voltage_after_stim",
+            "mV",
+            "mean V from 25 % to 75 % of the time between stim_end and the trace end",
+            "[stim_end + 25 %, stim_end + 75 %] of the post-stimulus time",
+        ),
     )
 ]
 

@@ -330,8 +330,13 @@ def _allen_indices(
     p: AllenParameters,
     *,
     cutoff: float,
+    full: bool = True,
 ) -> dict[str, Any]:
-    """All spike indices of one sweep (window ``[si, ei]``); empty arrays when none."""
+    """All spike indices of one sweep (window ``[si, ei]``); empty arrays when none.
+
+    ``full=False`` stops once thresholds and peaks are final (``threshold`` and ``peak`` only;
+    ``clipped`` is not final yet): the spike count and times are the same as with ``full=True``.
+    """
     look = max(8, math.ceil(0.003 * lz.fs)) if math.isfinite(lz.fs) else 64
     # candidates: filtered dV/dt can only reach the cutoff within the filter's reach of a raw
     # difference of at least cutoff / sum|h|
@@ -392,6 +397,8 @@ def _allen_indices(
     thr, peaks, ups, clipped = _fix_long_threshold_peak(t, v, lz, thr, peaks, ups, clipped, p)
     if thr.size == 0:
         return {}
+    if not full:
+        return {"threshold": thr, "peak": peaks, "clipped": clipped}
 
     lz.ensure(thr, peaks)
     ups = seg_argext(lz.y, thr, peaks, mode="max")
@@ -656,6 +663,38 @@ def detect_spikes(
     StimulusError
         A window that does not overlap the sweep, or ``end <= start``.
     """
+    return _detect(
+        t,
+        v,
+        start=start,
+        end=end,
+        profile=profile,
+        filter_khz=filter_khz,
+        dv_cutoff=dv_cutoff,
+        i=i,
+        parameters=parameters,
+    )
+
+
+def _detect(
+    t: npt.ArrayLike,
+    v: npt.ArrayLike,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    profile: str = "allen",
+    filter_khz: float | None = 10.0,
+    dv_cutoff: float = 20.0,
+    i: npt.ArrayLike | None = None,
+    parameters: AllenParameters | None = None,
+    full: bool = True,
+    grid: bool = False,
+) -> FeatureTable:
+    """:func:`detect_spikes`; ``full=False``: threshold and peak columns only (same spikes).
+
+    ``grid=True`` promises that ``t`` is ``t0 + arange(n) / rate`` (a uniform
+    :class:`~patchatlas.ephys.model.Sweep`): the whole-trace time-step checks are skipped.
+    """
     if profile not in PROFILES:
         raise DataError(f"detect_spikes: unknown profile {profile!r}; use one of {PROFILES}")
     tt = _as_trace(t, "t")
@@ -675,13 +714,14 @@ def detect_spikes(
     if n < 3:
         prov.update(window=(start, end), filter=None, note="fewer than 3 samples: no spikes")
         return _empty(ii is not None, profile, prov)
-    dts = np.diff(tt)
-    dt_min = float(dts.min())
+    on_grid = grid and math.isfinite(float(tt[0])) and float(tt[-1]) > float(tt[0])
+    dts = None if on_grid else np.diff(tt)
+    dt_min = float(tt[-1] - tt[0]) / (n - 1) if dts is None else float(dts.min())
     if not math.isfinite(dt_min):
         raise DataError("detect_spikes: time stamps contain NaN or infinite values")
     if dt_min < 0:
         raise DataError("detect_spikes: time stamps decrease; sort the sweep by time first")
-    if dt_min == 0:
+    if dt_min == 0 and dts is not None:
         dup = dts == 0
         # A repeated time stamp is not a new sample: drop the later one (explicitly, so that
         # indexes refer to the de-duplicated trace) instead of dividing by a zero time step.
@@ -719,7 +759,10 @@ def detect_spikes(
             "crop or interpolate them first"
         )
     vf = vv if finite.all() else np.where(finite, vv, np.interp(tt, tt[finite], vv[finite]))
-    uni = is_uniform(tt, dt=None if dt_min == 0 else dts)
+    if on_grid:
+        uni = (True, (float(tt[-1]) - float(tt[0])) / (n - 1))  # the step is_uniform gives
+    else:
+        uni = is_uniform(tt, dt=None if dt_min == 0 else dts)
     robust = profile == "robust"
     a, b = (0, n - 1) if robust else (si, ei)
     if uni[0]:
@@ -754,16 +797,15 @@ def detect_spikes(
         cutoff = p.dv_cutoff
 
     hz: LazyDvdt | None = None
-    if p.heavy_filter_khz is not None and finfo.uniform and finfo.applied:
+    if full and p.heavy_filter_khz is not None and finfo.uniform and finfo.applied:
         hk = effective_cutoff(float(p.heavy_filter_khz), finfo.sampling_rate)[0]
         if hk is not None:
             hz = LazyDvdt(vf, uni[1], hk * 1e3, fill="empty", efolds=20.0)
             prov["heavy_filter_khz"] = hk
-    idx = _allen_indices(tt, vf, lz, hz, a, b, p, cutoff=cutoff)
+    idx = _allen_indices(tt, vf, lz, hz, a, b, p, cutoff=cutoff, full=full)
     if not idx:
         return _empty(ii is not None, profile, prov)
-    dvdt = lz.y
-    table = _assemble(tt, vf, dvdt, ii, idx, prov)
+    table = _assemble(tt, vf, lz.y, ii, idx, prov) if full else _assemble_light(tt, vf, idx, prov)
     if robust:
         th_t = table["threshold_t"]
         table["in_window"] = (th_t >= s) & (th_t <= e)
@@ -861,6 +903,20 @@ def _assemble(
             cols[f"{pt}_i"] = np.where(ok, i[np.where(ok, ix, 0)], np.nan)
     order = [c for c in SPIKE_COLUMNS if c in cols] + [c for c in cols if c not in SPIKE_COLUMNS]
     return FeatureTable({c: cols[c] for c in order}, provenance=prov)
+
+
+def _assemble_light(
+    t: FloatArray, v: FloatArray, idx: dict[str, Any], prov: dict[str, Any]
+) -> FeatureTable:
+    """Threshold and peak columns only (``full=False``)."""
+    cols: dict[str, np.ndarray] = {}
+    for name in ("threshold", "peak"):
+        ix = np.asarray(idx[name], dtype=np.int64)
+        cols[f"{name}_index"] = ix
+        cols[f"{name}_t"] = t[ix]
+        cols[f"{name}_v"] = v[ix]
+    prov["columns"] = "thresholds and peaks only"
+    return FeatureTable(cols, provenance=prov)
 
 
 def with_parameters(p: AllenParameters, **changes: Any) -> AllenParameters:

@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from patchatlas.ephys._table import FeatureTable
 from patchatlas.ephys.model import Sweep
-from patchatlas.ephys.spikes import detect_spikes
+from patchatlas.ephys.spikes import _detect
 from patchatlas.ephys.subthreshold import baseline_voltage, sag, voltage_deflection
 from patchatlas.errors import PatchAtlasError
 
@@ -142,24 +142,32 @@ def spike_train_features(
     return out
 
 
-def _window(sweep: Sweep) -> tuple[float, float]:
+def _window(sweep: Sweep, t: FloatArray) -> tuple[float, float]:
     s, e = sweep.stimulus.start, sweep.stimulus.end
     t0 = sweep.t0
     t1 = t0 + sweep.duration
-    if math.isfinite(s) and math.isfinite(e) and e > s and s < t1 and e > t0:
-        return s, min(e, float(sweep.t[-1]))
+    if math.isfinite(s) and math.isfinite(e) and e > s and s < t1 and e > t0 and t.size:
+        return s, min(e, float(t[-1]))
     return math.nan, math.nan
 
 
 def analyze_sweep(
-    sweep: Sweep, *, profile: str = "allen", filter_khz: float | None = 10.0
+    sweep: Sweep,
+    *,
+    profile: str = "allen",
+    filter_khz: float | None = 10.0,
+    per_spike: bool = True,
 ) -> tuple[FeatureTable, dict[str, Any]]:
-    """Spikes and sweep features of one sweep (the stimulus window is the analysis window)."""
+    """Spikes and sweep features of one sweep (the stimulus window is the analysis window).
+
+    With ``per_spike=False`` the spike table has only the threshold and peak columns; the
+    spikes and every sweep feature are the same, at about half the cost.
+    """
     t = np.asarray(sweep.t, dtype=np.float64)
     v = np.asarray(sweep.v, dtype=np.float64)
-    s, e = _window(sweep)
+    s, e = _window(sweep, t)
     i = None if sweep.i is None else np.asarray(sweep.i, dtype=np.float64)
-    spikes = detect_spikes(
+    spikes = _detect(
         t,
         v,
         start=None if math.isnan(s) else s,
@@ -167,6 +175,8 @@ def analyze_sweep(
         profile=profile,
         filter_khz=filter_khz,
         i=i,
+        full=per_spike,
+        grid=sweep.uniform,
     )
     thr_t = spikes["threshold_t"]
     robust = profile == "robust" and "in_window" in spikes
