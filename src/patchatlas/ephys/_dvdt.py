@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from patchatlas.ephys._segments import seg_argext
+
 __all__ = [
     "FilterCutoffWarning",
     "FilterInfo",
@@ -375,7 +377,8 @@ class LazyDvdt:
         """Filter everything."""
         if not self.filtered or self.known.all():
             return
-        self.y = np.diff(bessel_filtfilt(self.v, float(self.cutoff_hz), self.fs)) * self.scale  # type: ignore[arg-type]
+        # in place: ``y`` may be a view into a batch buffer (patchatlas.ephys._batched)
+        self.y[...] = np.diff(bessel_filtfilt(self.v, float(self.cutoff_hz), self.fs)) * self.scale  # type: ignore[arg-type]
         self.known[:] = True
         self._known_cache = None
 
@@ -491,6 +494,15 @@ class LazyDvdt:
             cached = self.g1 * b * (1 + 1e-9) + 1e-9
             self._chunk_bound = cached
         return cached
+
+    def unknown_bound(self, rs: npt.NDArray[np.int64], re: npt.NDArray[np.int64]) -> FloatArray:
+        """Per range ``[rs, re)`` (non-empty): a bound of |filtered dV/dt| over its unfiltered
+        chunks (0 where every chunk it touches is filtered)."""
+        c = self.chunk
+        cb = np.where(self.known, 0.0, self.chunk_bound())
+        big = seg_argext(cb, rs // c, (re - 1) // c + 1, mode="max")
+        out: FloatArray = cb[np.maximum(big, 0)]
+        return out
 
     def raw_range(self, a: int, b: int) -> FloatArray:
         """Unfiltered dV/dt (V/s) of samples ``[a, b)``."""

@@ -151,6 +151,23 @@ def _window(sweep: Sweep, t: FloatArray) -> tuple[float, float]:
     return math.nan, math.nan
 
 
+def _detect_args(sweep: Sweep, profile: str, filter_khz: float | None, per_spike: bool) -> Any:
+    t = np.asarray(sweep.t, dtype=np.float64)
+    v = np.asarray(sweep.v, dtype=np.float64)
+    s, e = _window(sweep, t)
+    i = None if sweep.i is None else np.asarray(sweep.i, dtype=np.float64)
+    kw = {
+        "start": None if math.isnan(s) else s,
+        "end": None if math.isnan(e) else e,
+        "profile": profile,
+        "filter_khz": filter_khz,
+        "i": i,
+        "full": per_spike,
+        "grid": sweep.uniform,
+    }
+    return t, v, s, e, kw
+
+
 def analyze_sweep(
     sweep: Sweep,
     *,
@@ -163,21 +180,88 @@ def analyze_sweep(
     With ``per_spike=False`` the spike table has only the threshold and peak columns; the
     spikes and every sweep feature are the same, at about half the cost.
     """
-    t = np.asarray(sweep.t, dtype=np.float64)
-    v = np.asarray(sweep.v, dtype=np.float64)
-    s, e = _window(sweep, t)
-    i = None if sweep.i is None else np.asarray(sweep.i, dtype=np.float64)
-    spikes = _detect(
-        t,
-        v,
-        start=None if math.isnan(s) else s,
-        end=None if math.isnan(e) else e,
-        profile=profile,
-        filter_khz=filter_khz,
-        i=i,
-        full=per_spike,
-        grid=sweep.uniform,
-    )
+    t, v, s, e, kw = _detect_args(sweep, profile, filter_khz, per_spike)
+    spikes = _detect(t, v, **kw)
+    return spikes, _features(sweep, t, v, s, e, spikes, profile)
+
+
+def analyze_sweeps(
+    sweeps: list[Sweep],
+    *,
+    profile: str = "allen",
+    filter_khz: float | None = 10.0,
+    per_spike: list[bool] | None = None,
+) -> list[tuple[FeatureTable, dict[str, Any]] | Exception]:
+    """:func:`analyze_sweep` of many sweeps, spike detection batched over them.
+
+    The sweeps (typically one recording) that share a sampling step and filter are detected in
+    one pass (:mod:`patchatlas.ephys._batched`; identical results to the per-sweep path). A sweep
+    whose analysis raises gets the exception in its place instead of stopping the others.
+    """
+    from patchatlas.ephys._batched import indices_many
+    from patchatlas.ephys.spikes import _finish, _prepare
+
+    full = [True] * len(sweeps) if per_spike is None else list(per_spike)
+    out: list[Any] = [None] * len(sweeps)
+    args: list[Any] = [None] * len(sweeps)
+    preps: list[Any] = []
+    where: list[int] = []
+    for k, sw in enumerate(sweeps):
+        try:
+            t, v, s, e, kw = _detect_args(sw, profile, filter_khz, full[k])
+            pr = _prepare(t, v, **kw)
+        except Exception as exc:  # reported per sweep, like analyze_sweep raising
+            out[k] = exc
+            continue
+        args[k] = (t, v, s, e)
+        if isinstance(pr, FeatureTable):
+            out[k] = pr
+        else:
+            preps.append(pr)
+            where.append(k)
+    if preps:
+        idxs: list[dict[str, Any] | None]
+        try:
+            idxs = list(indices_many(preps))
+        except Exception:  # pragma: no cover - the batch failed: find the sweep, one by one
+            from patchatlas.ephys.spikes import _indices
+
+            idxs = []
+            for k, pr in zip(where, preps, strict=True):
+                try:
+                    idxs.append(_indices(pr))
+                except Exception as exc:
+                    out[k] = exc
+                    idxs.append(None)
+        for k, pr, idx in zip(where, preps, idxs, strict=True):
+            if idx is not None:
+                try:
+                    out[k] = _finish(pr, idx)
+                except Exception as exc:
+                    out[k] = exc
+    res: list[tuple[FeatureTable, dict[str, Any]] | Exception] = []
+    for k, sw in enumerate(sweeps):
+        r = out[k]
+        if isinstance(r, Exception):
+            res.append(r)
+            continue
+        t, v, s, e = args[k]
+        try:
+            res.append((r, _features(sw, t, v, s, e, r, profile)))
+        except Exception as exc:
+            res.append(exc)
+    return res
+
+
+def _features(
+    sweep: Sweep,
+    t: FloatArray,
+    v: FloatArray,
+    s: float,
+    e: float,
+    spikes: FeatureTable,
+    profile: str,
+) -> dict[str, Any]:
     thr_t = spikes["threshold_t"]
     robust = profile == "robust" and "in_window" in spikes
     if robust:
@@ -211,7 +295,7 @@ def analyze_sweep(
     if math.isfinite(s) and amp < 0 and feats["n_spikes"] == 0:
         feats["sag"], feats["vm_for_sag"] = sag(t, v, s, e)
     feats["filter_khz_used"] = (spikes.provenance.get("filter") or {}).get("used_khz")
-    return spikes, feats
+    return feats
 
 
 def sweep_features(
