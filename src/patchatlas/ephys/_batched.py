@@ -52,7 +52,10 @@ class MultiLazy:
         for k, lz in enumerate(subs):
             o = int(off[k])
             seg = self.y[o : o + int(n[k]) - 1]
-            seg[:] = lz.y
+            # copy what is filtered already (unfiltered samples are 0 in both; the "empty"
+            # heavy filter is read only where it is filtered again)
+            if not lz.filtered or lz.known.any():
+                seg[:] = lz.y
             lz.y = seg
             if not lz.filtered:
                 lz.raw = seg
@@ -125,6 +128,35 @@ class MultiLazy:
         return out
 
 
+def _any_below_zero(lz: MultiLazy, a: IntArray, b: IntArray) -> BoolArray:
+    """``spikes._any_below_zero`` for ranges inside single sweeps, costing the ranges' length.
+
+    Unfiltered samples hold 0, so a negative sample is a filtered one; a range without one that
+    touches an unfiltered chunk is filtered in full and looked at again.
+    """
+    b = np.maximum(a, b)
+    res: BoolArray = np.zeros(a.size, bool)
+    for _ in range(2):
+        res = seg_first_where(lz.y, a, b, 0.0, op="<") >= 0
+        if not lz.filtered:
+            return res
+        nonempty = b > a
+        unsure = ~res & nonempty
+        if unsure.any():
+            k = np.flatnonzero(unsure)
+            unk = np.concatenate([(~lz_.known).astype(np.float64) for lz_ in lz.subs])
+            sid = lz.sweep_of(a[k])
+            o, c = lz.off[sid], lz.chunk
+            c0 = (a[k] - o) // c + lz.choff[sid]
+            c1 = (b[k] - o - 1) // c + 1 + lz.choff[sid]
+            has_unknown = seg_first_where(unk, c0, c1, 0.5, op=">=") >= 0
+            unsure[k] = has_unknown
+        if not unsure.any():
+            return res
+        lz.ensure(a[unsure], b[unsure])
+    return res
+
+
 def _last_flags(sid: IntArray) -> BoolArray:
     last = np.ones(sid.size, bool)
     last[:-1] = sid[1:] != sid[:-1]
@@ -175,23 +207,28 @@ def allen_indices_batch(
     yend = off + nn - 1  # one past each sweep's last dV/dt sample
     empty: tuple[dict[str, Any], IntArray] = ({}, np.empty(0, np.int64))
     look = max(8, math.ceil(0.003 * lz.fs)) if math.isfinite(lz.fs) else 64
-    total = lz.y.size
-    marks = np.zeros(total + 1, np.int64)
-    marks[si] += 1
-    marks[ei] -= 1
-    inwin = np.cumsum(marks[:total]) > 0  # sample in [si, ei) of its sweep
-    if lz.filtered:
-        raw = np.abs(np.diff(v) * lz.scale)
-        zone = np.flatnonzero((raw >= 0.9 * cutoff / lz.g1) & inwin[:-1])
-        lz.ensure_points(zone, lz.margin + 2)
-    ge = lz.y >= cutoff
-    cand = np.flatnonzero(~ge[:-1] & ge[1:] & inwin[:-1] & inwin[1:]).astype(np.int64)
+    # candidates, per sweep window (as the per-sweep path: a handful of calls per sweep)
+    found_c: list[IntArray] = []
+    for j, sub in enumerate(lz.subs):
+        o = int(off[j])
+        a, b = int(si[j]) - o, int(ei[j]) - o
+        if sub.filtered:
+            raw_w = sub.raw_range(a, b)
+            zone = np.flatnonzero(np.abs(raw_w) >= 0.9 * cutoff / sub.g1) + a
+            sub.ensure_points(zone, sub.margin + 2)
+        ge = sub.y[a:b] >= cutoff
+        c = np.flatnonzero(~ge[:-1] & ge[1:])
+        if c.size:
+            found_c.append(c.astype(np.int64) + (a + o))
+    if not found_c:
+        return empty
+    cand = np.concatenate(found_c)
     sid = lz.sweep_of(cand)
     if cand.size > 1:
         same = _pairs_same(sid)
         res = np.ones(cand.size - 1, bool)
         if same.any():
-            res[same] = sp._any_below_zero(lz, cand[:-1][same], cand[1:][same])  # type: ignore[arg-type]
+            res[same] = _any_below_zero(lz, cand[:-1][same], cand[1:][same])
         keep = np.concatenate(([True], res))
         cand, sid = cand[keep], sid[keep]
     if cand.size == 0:
@@ -206,7 +243,7 @@ def allen_indices_batch(
         same = _pairs_same(sid)
         dmask = np.ones(cand.size - 1, bool)
         if same.any():
-            dmask[same] = sp._any_below_zero(lz, peaks[:-1][same], cand[1:][same])  # type: ignore[arg-type]
+            dmask[same] = _any_below_zero(lz, peaks[:-1][same], cand[1:][same])
         peaks = peaks[np.append(dmask, True)]
         kc = np.concatenate(([True], dmask))
         cand, sid = cand[kc], sid[kc]
