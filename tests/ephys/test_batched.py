@@ -74,7 +74,10 @@ def test_batched_indices_equal_per_sweep_on_every_real_abf(
             b, wb = _preps(sweeps, full)  # fresh lazies: filtering state is not shared
             assert wa == wb
             per = [_finish(pr, _indices(pr)) for pr in a]
-            bat = [_finish(pr, idx) for pr, idx in zip(b, indices_many(b), strict=True)]
+            bat = [
+                _finish(pr, idx)
+                for pr, idx in zip(b, indices_many(b, max_samples=None), strict=True)
+            ]
             keys = [pr.key for pr in b]
             n_batched += sum(1 for k in keys if k is not None and keys.count(k) > 1)
             for k, (x, y) in enumerate(zip(per, bat, strict=True)):

@@ -198,58 +198,66 @@ def analyze_sweeps(
     one pass (:mod:`patchatlas.ephys._batched`; identical results to the per-sweep path). A sweep
     whose analysis raises gets the exception in its place instead of stopping the others.
     """
-    from patchatlas.ephys._batched import indices_many
-    from patchatlas.ephys.spikes import _finish, _prepare
+    from patchatlas.ephys._batched import BATCH_BUDGET, BATCH_MAX_SAMPLES, indices_many
+    from patchatlas.ephys.spikes import _finish, _indices, _prepare
 
     full = [True] * len(sweeps) if per_spike is None else list(per_spike)
-    out: list[Any] = [None] * len(sweeps)
-    args: list[Any] = [None] * len(sweeps)
-    preps: list[Any] = []
-    where: list[int] = []
+    res: list[Any] = [None] * len(sweeps)
+    # sweeps are handled in batches of at most BATCH_BUDGET samples, long ones one by one, and
+    # every batch is finished before the next is set up (memory stays warm and small)
+    pending: list[tuple[int, Any, tuple[Any, ...]]] = []
+
+    def done(k: int, table: FeatureTable, a: tuple[Any, ...]) -> None:
+        t, v, s, e = a
+        try:
+            res[k] = (table, _features(sweeps[k], t, v, s, e, table, profile))
+        except Exception as exc:
+            res[k] = exc
+
+    def flush() -> None:
+        if not pending:
+            return
+        preps = [pr for _, pr, _ in pending]
+        idxs: list[dict[str, Any] | None]
+        try:
+            idxs = list(indices_many(preps, max_samples=None))
+        except Exception:  # pragma: no cover - the batch failed: find the sweep, one by one
+            idxs = []
+            for k, pr, _ in pending:
+                try:
+                    idxs.append(_indices(pr))
+                except Exception as exc:
+                    res[k] = exc
+                    idxs.append(None)
+        for (k, pr, a), idx in zip(pending, idxs, strict=True):
+            if idx is not None:
+                try:
+                    table = _finish(pr, idx)
+                except Exception as exc:
+                    res[k] = exc
+                    continue
+                done(k, table, a)
+        pending.clear()
+
+    size = 0
     for k, sw in enumerate(sweeps):
         try:
             t, v, s, e, kw = _detect_args(sw, profile, filter_khz, full[k])
             pr = _prepare(t, v, **kw)
+            if not isinstance(pr, FeatureTable) and pr.v.size > BATCH_MAX_SAMPLES:
+                pr = _finish(pr, _indices(pr))
         except Exception as exc:  # reported per sweep, like analyze_sweep raising
-            out[k] = exc
+            res[k] = exc
             continue
-        args[k] = (t, v, s, e)
         if isinstance(pr, FeatureTable):
-            out[k] = pr
-        else:
-            preps.append(pr)
-            where.append(k)
-    if preps:
-        idxs: list[dict[str, Any] | None]
-        try:
-            idxs = list(indices_many(preps))
-        except Exception:  # pragma: no cover - the batch failed: find the sweep, one by one
-            from patchatlas.ephys.spikes import _indices
-
-            idxs = []
-            for k, pr in zip(where, preps, strict=True):
-                try:
-                    idxs.append(_indices(pr))
-                except Exception as exc:
-                    out[k] = exc
-                    idxs.append(None)
-        for k, pr, idx in zip(where, preps, idxs, strict=True):
-            if idx is not None:
-                try:
-                    out[k] = _finish(pr, idx)
-                except Exception as exc:
-                    out[k] = exc
-    res: list[tuple[FeatureTable, dict[str, Any]] | Exception] = []
-    for k, sw in enumerate(sweeps):
-        r = out[k]
-        if isinstance(r, Exception):
-            res.append(r)
+            done(k, pr, (t, v, s, e))
             continue
-        t, v, s, e = args[k]
-        try:
-            res.append((r, _features(sw, t, v, s, e, r, profile)))
-        except Exception as exc:
-            res.append(exc)
+        pending.append((k, pr, (t, v, s, e)))
+        size += pr.v.size
+        if size >= BATCH_BUDGET:
+            flush()
+            size = 0
+    flush()
     return res
 
 
