@@ -92,7 +92,41 @@ class MultiLazy:
         s = np.atleast_1d(np.asarray(starts, np.int64))
         e = np.atleast_1d(np.asarray(ends, np.int64))
         e = np.broadcast_to(e, s.shape)
-        self._dispatch("ensure", s, e, self.sweep_of(s) if sid is None else sid)
+        if s.size == 0:
+            return
+        sid = self.sweep_of(s) if sid is None else sid
+        # per sweep: the chunks to filter (as LazyDvdt.ensure); then ONE filter call for the rows
+        # of every sweep (rows are filtered independently: the values are the per-sweep ones)
+        order = np.argsort(sid, kind="stable")
+        sid_o = sid[order]
+        bounds = np.flatnonzero(np.diff(sid_o)) + 1
+        plans: list[tuple[LazyDvdt, Any]] = []
+        for a, b in zip(
+            np.concatenate(([0], bounds)).tolist(),
+            np.concatenate((bounds, [sid_o.size])).tolist(),
+            strict=True,
+        ):
+            k = int(sid_o[a])
+            sel = order[a:b]
+            o = int(self.off[k])
+            sub = self.subs[k]
+            ids = sub.chunk_ids(s[sel] - o, e[sel] - o)
+            if ids is None:
+                continue
+            plan = sub.plan_chunks(ids)
+            if plan is not None:
+                plans.append((sub, plan))
+        if not plans:
+            return
+        if len(plans) == 1:
+            sub, (ids, lo, rows) = plans[0]
+            sub.store_chunks(ids, lo, sub.filter_rows(rows))
+            return
+        f = plans[0][0].filter_rows(np.concatenate([pl[2] for _, pl in plans]))
+        r = 0
+        for sub, (ids, lo, rows) in plans:
+            sub.store_chunks(ids, lo, f[r : r + rows.shape[0]])
+            r += rows.shape[0]
 
     def ensure_points(self, idx: npt.ArrayLike, pad: int) -> None:
         """Filter the chunks within ``pad`` samples of each index (in its own sweep)."""
