@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from patchatlas.ephys._segments import seg_argext
+
 __all__ = [
     "FilterCutoffWarning",
     "FilterInfo",
@@ -375,7 +377,8 @@ class LazyDvdt:
         """Filter everything."""
         if not self.filtered or self.known.all():
             return
-        self.y = np.diff(bessel_filtfilt(self.v, float(self.cutoff_hz), self.fs)) * self.scale  # type: ignore[arg-type]
+        # in place: ``y`` may be a view into a batch buffer (patchatlas.ephys._batched)
+        self.y[...] = np.diff(bessel_filtfilt(self.v, float(self.cutoff_hz), self.fs)) * self.scale  # type: ignore[arg-type]
         self.known[:] = True
         self._known_cache = None
 
@@ -383,18 +386,25 @@ class LazyDvdt:
         """Filter the chunks intersecting every range ``[starts[k], ends[k])``."""
         if not self.filtered:
             return
+        ids = self.chunk_ids(starts, ends)
+        if ids is not None:
+            self._filter_chunks(ids)
+
+    def chunk_ids(self, starts: npt.ArrayLike, ends: npt.ArrayLike) -> npt.NDArray[np.int64] | None:
+        """Sorted ids of the chunks intersecting the ranges (None: no non-empty range)."""
         top = self.n - 1
         s = np.minimum(np.maximum(np.asarray(starts, np.int64), 0), top)
         e = np.minimum(np.maximum(np.asarray(ends, np.int64), 0), top)
         ok = e > s
         if not ok.any():
-            return
+            return None
         c0 = s[ok] // self.chunk
         c1 = (e[ok] - 1) // self.chunk
         lens = c1 - c0 + 1
         offs = np.repeat(np.cumsum(lens) - lens, lens)
         ids = np.repeat(c0, lens) + (np.arange(int(lens.sum())) - offs)
-        self._filter_chunks(np.unique(ids))
+        out: npt.NDArray[np.int64] = np.unique(ids)
+        return out
 
     def ensure_points(self, idx: npt.ArrayLike, pad: int) -> None:
         """Filter the chunks within ``pad`` samples of each index."""
@@ -402,22 +412,37 @@ class LazyDvdt:
         if i.size:
             self.ensure(i - pad, i + pad + 1)
 
-    def _filter_chunks(self, ids: npt.NDArray[np.int64]) -> None:
+    def plan_chunks(
+        self, ids: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], FloatArray] | None:
+        """Chunks still to filter: (ids, row starts, rows of v), or None when nothing is left
+        to do (already known, or filtered whole here because most of the trace is asked for)."""
         ids = ids[~self.known[ids]]
         if ids.size == 0:
-            return
+            return None
         if ids.size > 0.6 * self.known.size:
             self.ensure_all()
-            return
+            return None
         c, m, n = self.chunk, self.margin, self.n
         width = c + 2 * m + 1  # samples of v per row (dV/dt of a chunk needs c + 1 samples)
         if width >= n:
             self.ensure_all()
-            return
+            return None
         lo = np.minimum(np.maximum(ids * c - m, 0), n - width)
         rows = np.lib.stride_tricks.sliding_window_view(self.v, width)[lo]
+        return ids, lo, rows
+
+    def filter_rows(self, rows: FloatArray) -> FloatArray:
+        """Filtered dV/dt (V/s) of each row of v (rows are filtered independently)."""
         f = np.diff(bessel_filtfilt(rows, float(self.cutoff_hz), self.fs), axis=-1)  # type: ignore[arg-type]
         f *= self.scale
+        return f
+
+    def store_chunks(
+        self, ids: npt.NDArray[np.int64], lo: npt.NDArray[np.int64], f: FloatArray
+    ) -> None:
+        """Write the filtered rows ``f`` (from :meth:`plan_chunks`) into ``y``."""
+        c, n = self.chunk, self.n
         off = ids * c - lo  # where chunk k starts inside its row (m except at the trace start)
         ny = n - 1
         full = (ids + 1) * c <= ny
@@ -432,6 +457,11 @@ class LazyDvdt:
             self.y[k0:ny] = f[r, off[r] : off[r] + ny - k0]
         self.known[ids] = True
         self._known_cache = None
+
+    def _filter_chunks(self, ids: npt.NDArray[np.int64]) -> None:
+        plan = self.plan_chunks(ids)
+        if plan is not None:
+            self.store_chunks(plan[0], plan[1], self.filter_rows(plan[2]))
 
     def ensure_windows(self, starts: npt.ArrayLike, ends: npt.ArrayLike) -> None:
         """Filter exactly the ranges ``[s, e)`` (rows of equal width, one 2-D call).
@@ -491,6 +521,15 @@ class LazyDvdt:
             cached = self.g1 * b * (1 + 1e-9) + 1e-9
             self._chunk_bound = cached
         return cached
+
+    def unknown_bound(self, rs: npt.NDArray[np.int64], re: npt.NDArray[np.int64]) -> FloatArray:
+        """Per range ``[rs, re)`` (non-empty): a bound of |filtered dV/dt| over its unfiltered
+        chunks (0 where every chunk it touches is filtered)."""
+        c = self.chunk
+        cb = np.where(self.known, 0.0, self.chunk_bound())
+        big = seg_argext(cb, rs // c, (re - 1) // c + 1, mode="max")
+        out: FloatArray = cb[np.maximum(big, 0)]
+        return out
 
     def raw_range(self, a: int, b: int) -> FloatArray:
         """Unfiltered dV/dt (V/s) of samples ``[a, b)``."""

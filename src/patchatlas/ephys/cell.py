@@ -43,7 +43,7 @@ import numpy as np
 from patchatlas.ephys._table import FeatureTable
 from patchatlas.ephys.model import ClampMode, Recording, StimulusKind, Sweep
 from patchatlas.ephys.subthreshold import input_resistance, time_constant
-from patchatlas.ephys.train import analyze_sweep
+from patchatlas.ephys.train import analyze_sweep, analyze_sweeps
 
 log = logging.getLogger(__name__)
 
@@ -154,11 +154,16 @@ def _analyze(
     cid = recording.cell_id
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for sw in recording:
-            if sw.clamp_mode != ClampMode.CURRENT_CLAMP:
-                continue
-            full = not (light and sw.stimulus.kind == StimulusKind.LONG_SQUARE)
-            out.append(_analyze_one(sw, cid, profile, filter_khz, full=full))
+        sweeps = [sw for sw in recording if sw.clamp_mode == ClampMode.CURRENT_CLAMP]
+        fulls = [not (light and sw.stimulus.kind == StimulusKind.LONG_SQUARE) for sw in sweeps]
+        # spike detection batched over the recording (identical to sweep by sweep)
+        done = analyze_sweeps(sweeps, profile=profile, filter_khz=filter_khz, per_spike=fulls)
+        for sw, r in zip(sweeps, done, strict=True):
+            if isinstance(r, Exception):
+                log.warning("recording %r sweep %s: analysis failed: %s", cid, sw.number, r)
+                out.append(SweepResult(sw, error=f"{type(r).__name__}: {r}"))
+            else:
+                out.append(SweepResult(sw, r[0], r[1]))
         if light:
             ls = [
                 j

@@ -263,12 +263,7 @@ def _argext_lazy(
     res = seg_argext(lz.y, starts, ends, mode=mode)
     rest = ends > head_end
     if rest.any():
-        c = lz.chunk
-        rs, re = head_end[rest], ends[rest]
-        cb = np.where(lz.known, 0.0, lz.chunk_bound())
-        c0, c1 = rs // c, (re - 1) // c + 1
-        big = seg_argext(cb, c0, c1, mode="max")
-        bound = cb[np.maximum(big, 0)]
+        bound = lz.unknown_bound(head_end[rest], ends[rest])
         has_unknown = bound > 0
         best = lz.y[np.maximum(res[rest], 0)]
         beaten = (bound >= best) if mode == "max" else (-bound <= best)
@@ -695,6 +690,46 @@ def _detect(
     ``grid=True`` promises that ``t`` is ``t0 + arange(n) / rate`` (a uniform
     :class:`~patchatlas.ephys.model.Sweep`): the whole-trace time-step checks are skipped.
     """
+    pr = _prepare(
+        t,
+        v,
+        start=start,
+        end=end,
+        profile=profile,
+        filter_khz=filter_khz,
+        dv_cutoff=dv_cutoff,
+        i=i,
+        parameters=parameters,
+        full=full,
+        grid=grid,
+    )
+    if isinstance(pr, FeatureTable):
+        return pr
+    return _finish(pr, _indices(pr))
+
+
+def _indices(pr: _Prep) -> dict[str, Any]:
+    """Spike indices of one prepared sweep (the per-sweep path)."""
+    return _allen_indices(
+        pr.t, pr.v, pr.lz, pr.hz, pr.a, pr.b, pr.p, cutoff=pr.cutoff, full=pr.full
+    )
+
+
+def _prepare(
+    t: npt.ArrayLike,
+    v: npt.ArrayLike,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    profile: str = "allen",
+    filter_khz: float | None = 10.0,
+    dv_cutoff: float = 20.0,
+    i: npt.ArrayLike | None = None,
+    parameters: AllenParameters | None = None,
+    full: bool = True,
+    grid: bool = False,
+) -> FeatureTable | _Prep:
+    """Checks and setup of :func:`_detect`: a finished (empty) table, or the prepared sweep."""
     if profile not in PROFILES:
         raise DataError(f"detect_spikes: unknown profile {profile!r}; use one of {PROFILES}")
     tt = _as_trace(t, "t")
@@ -738,7 +773,7 @@ def _detect(
             f"detect_spikes: {int(dup.sum())} sample(s) with a repeated time stamp dropped; "
             "spike indexes refer to the de-duplicated trace",
             DuplicateTimestampWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     t_first, t_last = float(tt[0]), float(tt[-1])
     s = t_first if start is None or not math.isfinite(start) else float(start)
@@ -770,7 +805,7 @@ def _detect(
         fs = 1.0 / uni[1]
         used, note = effective_cutoff(p.filter_khz, fs)
         if note:
-            warnings.warn(note, FilterCutoffWarning, stacklevel=2)
+            warnings.warn(note, FilterCutoffWarning, stacklevel=3)
         lz = LazyDvdt(vf, uni[1], None if used is None else used * 1e3)
         if not LAZY_FILTER:
             lz.ensure_all()
@@ -797,19 +832,67 @@ def _detect(
         cutoff = p.dv_cutoff
 
     hz: LazyDvdt | None = None
+    hk_used: float | None = None
     if full and p.heavy_filter_khz is not None and finfo.uniform and finfo.applied:
         hk = effective_cutoff(float(p.heavy_filter_khz), finfo.sampling_rate)[0]
         if hk is not None:
             hz = LazyDvdt(vf, uni[1], hk * 1e3, fill="empty", efolds=20.0)
             prov["heavy_filter_khz"] = hk
-    idx = _allen_indices(tt, vf, lz, hz, a, b, p, cutoff=cutoff, full=full)
+            hk_used = hk
+    return _Prep(
+        tt,
+        vf,
+        ii,
+        lz,
+        hz,
+        a,
+        b,
+        s,
+        e,
+        p,
+        cutoff,
+        full,
+        profile,
+        prov,
+        (float(uni[1]), finfo.used_khz, hk_used) if uni[0] and finfo.applied else None,
+    )
+
+
+@dataclass(slots=True)
+class _Prep:
+    """One sweep checked and set up for detection (see :func:`_prepare`)."""
+
+    t: FloatArray
+    v: FloatArray
+    i: FloatArray | None
+    lz: LazyDvdt
+    hz: LazyDvdt | None
+    a: int
+    b: int
+    s: float
+    e: float
+    p: AllenParameters
+    cutoff: float
+    full: bool
+    profile: str
+    prov: dict[str, Any]
+    #: (step, filter kHz, heavy filter kHz) for uniform filtered sweeps: sweeps with the same key
+    #: can be detected together (:mod:`patchatlas.ephys._batched`); None otherwise
+    key: tuple[float, float | None, float | None] | None
+
+
+def _finish(pr: _Prep, idx: dict[str, Any]) -> FeatureTable:
+    """The spike table of one prepared sweep from its spike indices."""
     if not idx:
-        return _empty(ii is not None, profile, prov)
-    table = _assemble(tt, vf, lz.y, ii, idx, prov) if full else _assemble_light(tt, vf, idx, prov)
-    if robust:
+        return _empty(pr.i is not None, pr.profile, pr.prov)
+    if pr.full:
+        table = _assemble(pr.t, pr.v, pr.lz.y, pr.i, idx, pr.prov)
+    else:
+        table = _assemble_light(pr.t, pr.v, idx, pr.prov)
+    if pr.profile == "robust":
         th_t = table["threshold_t"]
-        table["in_window"] = (th_t >= s) & (th_t <= e)
-        table.provenance["depolarization_block"] = _depol_block(tt, vf, idx, s, e)
+        table["in_window"] = (th_t >= pr.s) & (th_t <= pr.e)
+        table.provenance["depolarization_block"] = _depol_block(pr.t, pr.v, idx, pr.s, pr.e)
     return table
 
 

@@ -151,6 +151,23 @@ def _window(sweep: Sweep, t: FloatArray) -> tuple[float, float]:
     return math.nan, math.nan
 
 
+def _detect_args(sweep: Sweep, profile: str, filter_khz: float | None, per_spike: bool) -> Any:
+    t = np.asarray(sweep.t, dtype=np.float64)
+    v = np.asarray(sweep.v, dtype=np.float64)
+    s, e = _window(sweep, t)
+    i = None if sweep.i is None else np.asarray(sweep.i, dtype=np.float64)
+    kw = {
+        "start": None if math.isnan(s) else s,
+        "end": None if math.isnan(e) else e,
+        "profile": profile,
+        "filter_khz": filter_khz,
+        "i": i,
+        "full": per_spike,
+        "grid": sweep.uniform,
+    }
+    return t, v, s, e, kw
+
+
 def analyze_sweep(
     sweep: Sweep,
     *,
@@ -163,21 +180,96 @@ def analyze_sweep(
     With ``per_spike=False`` the spike table has only the threshold and peak columns; the
     spikes and every sweep feature are the same, at about half the cost.
     """
-    t = np.asarray(sweep.t, dtype=np.float64)
-    v = np.asarray(sweep.v, dtype=np.float64)
-    s, e = _window(sweep, t)
-    i = None if sweep.i is None else np.asarray(sweep.i, dtype=np.float64)
-    spikes = _detect(
-        t,
-        v,
-        start=None if math.isnan(s) else s,
-        end=None if math.isnan(e) else e,
-        profile=profile,
-        filter_khz=filter_khz,
-        i=i,
-        full=per_spike,
-        grid=sweep.uniform,
-    )
+    t, v, s, e, kw = _detect_args(sweep, profile, filter_khz, per_spike)
+    spikes = _detect(t, v, **kw)
+    return spikes, _features(sweep, t, v, s, e, spikes, profile)
+
+
+def analyze_sweeps(
+    sweeps: list[Sweep],
+    *,
+    profile: str = "allen",
+    filter_khz: float | None = 10.0,
+    per_spike: list[bool] | None = None,
+) -> list[tuple[FeatureTable, dict[str, Any]] | Exception]:
+    """:func:`analyze_sweep` of many sweeps, spike detection batched over them.
+
+    The sweeps (typically one recording) that share a sampling step and filter are detected in
+    one pass (:mod:`patchatlas.ephys._batched`; identical results to the per-sweep path). A sweep
+    whose analysis raises gets the exception in its place instead of stopping the others.
+    """
+    from patchatlas.ephys._batched import BATCH_BUDGET, BATCH_MAX_SAMPLES, indices_many
+    from patchatlas.ephys.spikes import _finish, _indices, _prepare
+
+    full = [True] * len(sweeps) if per_spike is None else list(per_spike)
+    res: list[Any] = [None] * len(sweeps)
+    # sweeps are handled in batches of at most BATCH_BUDGET samples, long ones one by one, and
+    # every batch is finished before the next is set up (memory stays warm and small)
+    pending: list[tuple[int, Any, tuple[Any, ...]]] = []
+
+    def done(k: int, table: FeatureTable, a: tuple[Any, ...]) -> None:
+        t, v, s, e = a
+        try:
+            res[k] = (table, _features(sweeps[k], t, v, s, e, table, profile))
+        except Exception as exc:
+            res[k] = exc
+
+    def flush() -> None:
+        if not pending:
+            return
+        preps = [pr for _, pr, _ in pending]
+        idxs: list[dict[str, Any] | None]
+        try:
+            idxs = list(indices_many(preps, max_samples=None))
+        except Exception:  # pragma: no cover - the batch failed: find the sweep, one by one
+            idxs = []
+            for k, pr, _ in pending:
+                try:
+                    idxs.append(_indices(pr))
+                except Exception as exc:
+                    res[k] = exc
+                    idxs.append(None)
+        for (k, pr, a), idx in zip(pending, idxs, strict=True):
+            if idx is not None:
+                try:
+                    table = _finish(pr, idx)
+                except Exception as exc:
+                    res[k] = exc
+                    continue
+                done(k, table, a)
+        pending.clear()
+
+    size = 0
+    for k, sw in enumerate(sweeps):
+        try:
+            t, v, s, e, kw = _detect_args(sw, profile, filter_khz, full[k])
+            pr = _prepare(t, v, **kw)
+            if not isinstance(pr, FeatureTable) and pr.v.size > BATCH_MAX_SAMPLES:
+                pr = _finish(pr, _indices(pr))
+        except Exception as exc:  # reported per sweep, like analyze_sweep raising
+            res[k] = exc
+            continue
+        if isinstance(pr, FeatureTable):
+            done(k, pr, (t, v, s, e))
+            continue
+        pending.append((k, pr, (t, v, s, e)))
+        size += pr.v.size
+        if size >= BATCH_BUDGET:
+            flush()
+            size = 0
+    flush()
+    return res
+
+
+def _features(
+    sweep: Sweep,
+    t: FloatArray,
+    v: FloatArray,
+    s: float,
+    e: float,
+    spikes: FeatureTable,
+    profile: str,
+) -> dict[str, Any]:
     thr_t = spikes["threshold_t"]
     robust = profile == "robust" and "in_window" in spikes
     if robust:
@@ -211,7 +303,7 @@ def analyze_sweep(
     if math.isfinite(s) and amp < 0 and feats["n_spikes"] == 0:
         feats["sag"], feats["vm_for_sag"] = sag(t, v, s, e)
     feats["filter_khz_used"] = (spikes.provenance.get("filter") or {}).get("used_khz")
-    return spikes, feats
+    return feats
 
 
 def sweep_features(
