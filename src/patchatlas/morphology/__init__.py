@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from patchatlas.morphology._alloc import tune_allocator
 from patchatlas.morphology.depth import DepthProfilePCA, depth_profiles
 from patchatlas.morphology.feature_sets import (
     CONVENTIONS,
@@ -34,6 +35,8 @@ from patchatlas.morphology.model import (
 )
 from patchatlas.morphology.sholl import sholl_crossings, sholl_frequency, sholl_matrix
 from patchatlas.morphology.validation import CHECKS, PROFILES, ValidationReport, repair, validate
+
+tune_allocator()  # reuse freed blocks instead of re-faulting pages (see _alloc; opt-out by env)
 
 __all__ = [
     "APICAL",
