@@ -80,6 +80,7 @@ def main() -> None:
         f"{platform.python_version()}, numpy {np.__version__}; shared machine (±30 % noise); "
         "best of 3 per cell for patchatlas, 1 run for NeuroM (its Sholl takes seconds)."
     )
+    say(f"Load average (1 min) at the start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.")
     say()
     # ---------------- NeuroM side
     nm: dict[str, dict[str, object]] = {}
