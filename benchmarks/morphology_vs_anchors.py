@@ -21,7 +21,17 @@ from pathlib import Path
 
 import numpy as np
 
-from patchatlas.morphology import features, features_table, read, sholl_frequency, sholl_matrix
+from patchatlas.morphology import (
+    features,
+    features_table,
+    read,
+    sholl_frequency,
+    sholl_matrix,
+    tune_allocator,
+)
+
+# As `patchatlas morph ...` does for batch work (the library never changes the allocator itself).
+tune_allocator()
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PATCHATLAS_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -80,6 +90,7 @@ def main() -> None:
         f"{platform.python_version()}, numpy {np.__version__}; shared machine (±30 % noise); "
         "best of 3 per cell for patchatlas, 1 run for NeuroM (its Sholl takes seconds)."
     )
+    say(f"Load average (1 min) at the start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.")
     say()
     # ---------------- NeuroM side
     nm: dict[str, dict[str, object]] = {}

@@ -173,3 +173,24 @@ def test_cell_without_soma() -> None:
     assert np.isnan(g["soma_surface_area"]) and np.isnan(g["axon_total_length"])
     n = features(m, convention="neurom")
     assert n["number_of_neurites"] == 1 and np.isnan(n["soma_surface_area"])
+
+
+@pytest.mark.parametrize("convention", ["allen", "neurom", "gouwens"])
+def test_batches_in_node_packs_equal_one_pack(
+    monkeypatch: pytest.MonkeyPatch, convention: str
+) -> None:
+    # features_table / sholl_matrix split large batches into packs of ~CHUNK_NODES nodes;
+    # the result must not depend on the pack size (same columns, same cells, same values)
+    from patchatlas.morphology import feature_sets
+
+    cells = [
+        synthetic_morphology(k, seed=s) for s in range(4) for k in ("pyramidal", "interneuron")
+    ]
+    whole = features_table(cells, convention=convention)
+    radii = np.arange(0.0, 400.0, 10.0)
+    sh_whole = sholl_matrix(cells, radii)
+    monkeypatch.setattr(feature_sets, "CHUNK_NODES", max(len(c) for c in cells) + 1)
+    assert len(feature_sets._node_chunks(cells)) > 2
+    packed = features_table(cells, convention=convention)
+    pd.testing.assert_frame_equal(packed, whole, rtol=1e-9, atol=1e-9)
+    assert np.array_equal(sholl_matrix(cells, radii), sh_whole)

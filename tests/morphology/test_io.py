@@ -210,3 +210,48 @@ def test_fuzzed_input_only_raises_patchatlas_errors() -> None:
         features(m, convention="allen")
 
     check()
+
+
+def test_decimal_fast_path_is_bit_identical_to_strtod() -> None:
+    # random plain decimals of 1-15 digits, signs, leading/trailing dots: the vectorised
+    # parser must give exactly float(token) for each
+    from patchatlas.io.swc import _decimal_table
+
+    rng = np.random.default_rng(4)
+    toks: list[str] = []
+    for _ in range(7 * 400):
+        nd = int(rng.integers(1, 16))
+        digits = "".join(str(d) for d in rng.integers(0, 10, nd))
+        cut = int(rng.integers(0, nd + 1))
+        tok = digits[:cut] + "." + digits[cut:] if rng.random() < 0.8 else digits
+        toks.append(str(rng.choice(["", "-", "+"])) + tok)
+    text = "\n".join(" ".join(toks[7 * k : 7 * k + 7]) for k in range(400)).encode()
+    buf = np.frombuffer(text, dtype=np.uint8)
+    nonws = buf > 32
+    start = nonws.copy()
+    start[1:] &= ~nonws[:-1]
+    got = _decimal_table(buf, nonws, start, 400)
+    assert got is not None
+    want = np.array([float(t) for t in toks]).reshape(400, 7)
+    assert np.array_equal(got, want)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+@pytest.mark.parametrize(
+    "token", [b"1e3", b"nan", b"1.2345678901234567", b"1.2.3", b"-", b"5-3", b"inf"]
+)
+def test_decimal_fast_path_declines_other_numbers(token: bytes) -> None:
+    from patchatlas.io.swc import _decimal_table
+
+    text = b"1 1 0 0 0 1 -1\n2 3 " + token + b" 0 0 1 1\n"
+    buf = np.frombuffer(text, dtype=np.uint8)
+    nonws = buf > 32
+    start = nonws.copy()
+    start[1:] &= ~nonws[:-1]
+    assert _decimal_table(buf, nonws, start, 2) is None
+
+
+def test_exponent_and_long_decimals_still_read_exactly() -> None:
+    m = parse_swc(b"1 1 1.5e1 0.1234567890123456789 -2 1 -1\n2 3 1 2 3 0.5 1\n")
+    assert m.xyz[0, 0] == 15.0
+    assert m.xyz[0, 1] == pytest.approx(0.1234567890123456789, rel=1e-15)

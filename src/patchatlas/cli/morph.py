@@ -51,6 +51,9 @@ def _read_all(paths: tuple[Path, ...]) -> tuple[list[Any], int]:
 @click.group()
 def morph() -> None:
     """Neuron morphologies (SWC, Neurolucida ASC): validate, features, align, plot."""
+    from patchatlas.morphology import tune_allocator
+
+    tune_allocator()  # batch work: reuse freed blocks instead of re-faulting pages
 
 
 @morph.command()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from patchatlas.morphology._alloc import tune_allocator
 from patchatlas.morphology.depth import DepthProfilePCA, depth_profiles
 from patchatlas.morphology.feature_sets import (
     CONVENTIONS,
@@ -59,6 +60,7 @@ __all__ = [
     "sholl_crossings",
     "sholl_frequency",
     "sholl_matrix",
+    "tune_allocator",
     "validate",
 ]
 

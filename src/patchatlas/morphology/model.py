@@ -454,11 +454,11 @@ class MorphologySet:
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         shift = np.repeat(offsets[:-1], sizes)
         parent = np.concatenate([m.parent for m in morphs])
-        parent = np.where(parent >= 0, parent + shift, -1).astype(np.int64)
+        parent = np.where(parent >= 0, parent + shift, -1).astype(np.int64, copy=False)
         return cls(
-            types=np.concatenate([m.types for m in morphs]).astype(np.int64),
-            xyz=np.concatenate([m.xyz for m in morphs]).astype(np.float64),
-            radius=np.concatenate([m.radius for m in morphs]).astype(np.float64),
+            types=np.concatenate([m.types for m in morphs]).astype(np.int64, copy=False),
+            xyz=np.concatenate([m.xyz for m in morphs]).astype(np.float64, copy=False),
+            radius=np.concatenate([m.radius for m in morphs]).astype(np.float64, copy=False),
             parent=parent,
             offsets=offsets,
             roots=np.array([m.root for m in morphs], dtype=np.int64) + offsets[:-1],

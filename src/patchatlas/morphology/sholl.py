@@ -52,8 +52,17 @@ def sholl_matrix(
     r = np.asarray(radii, dtype=np.float64).ravel()
     if r.size and np.any(np.diff(r) < 0):
         raise DataError("Sholl radii must be sorted in increasing order")
-    ms = MorphologySet.pack(cells)
     c = _centers(cells) if centers is None else np.asarray(centers, dtype=np.float64)
+    from patchatlas.morphology.feature_sets import _node_chunks
+
+    chunks = _node_chunks(cells)
+    if len(chunks) > 1:  # bounded temporaries (see feature_sets.CHUNK_NODES)
+        out, k = [], 0
+        for ch in chunks:
+            out.append(sholl_matrix(ch, r, centers=c[k : k + len(ch)], types=types))
+            k += len(ch)
+        return np.concatenate(out, axis=0)
+    ms = MorphologySet.pack(cells)
     p = ms.parent
     has = p >= 0
     pp = np.where(has, p, 0)
