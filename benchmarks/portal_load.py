@@ -178,6 +178,7 @@ def main() -> None:
     ap.add_argument(
         "--warmup", type=float, default=10.0, help="seconds of the same load before measuring"
     )
+    ap.add_argument("--workers", type=int, default=1, help="server processes (serve --workers)")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/patchatlas-portal-load"))
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("RESULTS-web.md"))
     args = ap.parse_args()
@@ -198,6 +199,8 @@ def main() -> None:
         HOST,
         "--port",
         str(port),
+        "--workers",
+        str(args.workers),
     ]
     server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://{HOST}:{port}"
@@ -241,9 +244,10 @@ def main() -> None:
             "",
             f"Command: `.venv/bin/python benchmarks/portal_load.py --cells {args.cells} "
             f"--clients {args.clients} --duration {args.duration:.0f} --think {args.think:g} "
-            f"--warmup {args.warmup:g}`  ",
+            f"--warmup {args.warmup:g} --workers {args.workers}`  ",
             f"Machine: {os.cpu_count()}-core {cpu}, Python {platform.python_version()}; server = "
-            "`patchatlas serve` (one uvicorn process), clients = one asyncio/httpx process, "
+            f"`patchatlas serve --workers {args.workers}` (uvicorn), "
+            "clients = one asyncio/httpx process, "
             "both on 127.0.0.1, closed loop (exponential think time of the given mean), measured "
             "after a warm-up under the same load. "
             f"Load average before the run: {load0}.",
