@@ -92,6 +92,7 @@ def test_crossmodal_page_in_the_browser(xm, tmp_path: Path) -> None:  # type: ig
         heads = page.eval_on_selector_all("#xm-table th", "els => els.map(e => e.textContent)")
         assert heads == ["feature", "single_cell:ridge", "type_lookup"]
         assert page.locator("#xm-table tr").count() == 1 + 3 + 1  # header, features, mean
+        assert page.locator("#xm-legend .xm-key").count() == 2
         assert int(page.get_attribute("#xm-r2", "data-drawn") or 0) == 2 * 3
         assert int(page.get_attribute("#xm-scatter", "data-drawn") or 0) == 2 + 90
         txt = page.text_content("#xm-pred-r2") or ""
@@ -101,3 +102,32 @@ def test_crossmodal_page_in_the_browser(xm, tmp_path: Path) -> None:  # type: ig
             "() => document.getElementById('xm-pred-r2').textContent.includes('R²')"
         )
         screenshot(page, tmp_path, "crossmodal")
+
+
+def test_crossmodal_on_the_real_m1_cells(shared_data: Path, tmp_path: Path) -> None:
+    """A small real run (M1 Patch-seq, ridge, 1 × 3 folds) stored and served: the page's numbers
+    are the benchmark's, and the best-predicted feature is the upstroke/downstroke ratio (the
+    published ordering: UDR ≳ AP width ≈ Max AP num > … > AP threshold)."""
+    from patchatlas.crossmodal import run_benchmark
+    from patchatlas.io.expression import read_patchseq_dataset
+
+    ds = read_patchseq_dataset(shared_data / "patchseq" / "m1_scala2021")
+    rep = run_benchmark(
+        ds, specs=["single_cell:ridge", "type_lookup"], n_repeats=1, n_folds=3, n_boot=50
+    )
+    url = f"sqlite:///{tmp_path / 'm1.db'}"
+    Atlas(url).store_crossmodal(rep, cells=list(ds.ephys.index))
+    client = TestClient(create_app(url))
+    d = client.get("/api/crossmodal").json()
+    assert d["run"]["dataset"] == "m1_scala2021" and len(d["features"]) == 16
+    s = rep.scores
+    sc = s[s["regime"] == "single_cell"].set_index("feature")["r2"]
+    assert d["best"]["features"][0] == sc.idxmax() == "UDR"
+    assert sc["AP thresh"] < sc["AP width"]
+    got = {r["feature"]: r["r2"] for r in d["r2"] if r["spec"] == "single_cell:ridge"}
+    assert got == pytest.approx(sc.to_dict())
+    p = client.get(
+        "/api/crossmodal/predictions", params={"feature": "UDR", "spec": "single_cell:ridge"}
+    ).json()
+    assert p["n"] == len(ds.ephys) and p["r2"] == pytest.approx(sc["UDR"], abs=1e-9)
+    assert 0.7 < p["r2"] < 0.9

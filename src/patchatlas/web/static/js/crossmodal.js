@@ -14,7 +14,8 @@
   PA.table(document.getElementById("xm-table"), rows, ["feature"].concat(specs));
   const colors = ["#2563eb", "#dc2626", "#0f766e", "#a16207", "#7c3aed", "#db2777", "#475569", "#65a30d"];
   const series = specs.map((s, k) => ({x: feats.map((_, i) => i + (k - (specs.length - 1) / 2) * 0.08), y: feats.map((f) => { const r = cell[s + "\u0000" + f]; return r ? r.r2 : NaN; }), line: false, points: true, color: colors[k % colors.length]}));
-  PA.xyPlot(document.getElementById("xm-r2"), series, {xticks: feats, xlabel: "feature — " + specs.map((s, k) => `● ${s}`).join("  ").slice(0, 160), ylabel: "R²"});
+  PA.xyPlot(document.getElementById("xm-r2"), series, {xticks: feats, xlabel: "feature", ylabel: "R²"});
+  document.getElementById("xm-legend").innerHTML = specs.map((s, k) => `<span class="xm-key"><span style="color:${colors[k % colors.length]}">●</span> ${PA.esc(s)}</span>`).join(" ");
   const fSel = document.getElementById("xm-feature"), sSel = document.getElementById("xm-spec");
   const best = d.best || {spec: specs[0], features: feats.slice(0, 4)};
   const order = best.features.concat(feats.filter((f) => !best.features.includes(f)));
