@@ -7,7 +7,9 @@ Builds (or reuses, in ``--workdir``) a synthetic atlas, starts ``patchatlas serv
 in a subprocess and runs closed-loop clients (``--think``: mean pause between requests, default
 none), measured after ``--warmup`` s of the same load. Each client does 4 API calls, then one
 search page load (``/`` + its script + ``/api/search``). Prints the table and appends it to
-``--out``. Targets: 0 errors, API p99 < 100 ms, search page p99 < 1 s.
+``--out``. Targets: 0 errors, API p99 < 100 ms, search page p99 < 1 s. ``--client raw`` uses a
+minimal asyncio HTTP/1.1 client instead of httpx (on a 2-core box httpx itself limits the load);
+``--workers N`` starts ``patchatlas serve --workers N``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import numpy as np
@@ -89,7 +92,72 @@ def api_paths(ids: list[str], features: list[str], rng: random.Random) -> list[s
     return out
 
 
-async def fetch(c: httpx.AsyncClient, path: str) -> int:
+class RawClient:
+    """A minimal keep-alive HTTP/1.1 GET client on asyncio streams (``--client raw``): a fraction
+    of httpx's CPU per request, so that on a small machine the load generator does not dominate
+    the latencies it measures. Reads Content-Length bodies (the portal sends no chunked GETs);
+    anything else is an error."""
+
+    def __init__(self, base: str, timeout: float = 30.0) -> None:
+        hostport = base.split("://", 1)[1]
+        self.host, port = hostport.rsplit(":", 1)
+        self.port = int(port)
+        self.timeout = timeout
+        self.rw: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def __aenter__(self) -> RawClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.rw is not None:
+            self.rw[1].close()
+
+    async def _get(self, path: str) -> int:
+        if self.rw is None:
+            self.rw = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self.rw
+        path = quote(path, safe="/?&=:.,_-+%")  # as httpx sends it (spaces encoded)
+        writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\nAccept-Encoding: gzip\r\n\r\n".encode()
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        length = None
+        for line in lines[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length":
+                length = int(v.strip())
+        if length is None:
+            if status in (204, 304):
+                return status
+            raise httpx.HTTPError(f"{path}: response without Content-Length")
+        await reader.readexactly(length)
+        return status
+
+    async def get_status(self, path: str) -> int:
+        try:
+            return await asyncio.wait_for(self._get(path), self.timeout)
+        except (
+            TimeoutError,
+            OSError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            ValueError,
+        ) as exc:
+            if self.rw is not None:
+                self.rw[1].close()
+            self.rw = None
+            raise httpx.HTTPError(f"{path}: {exc!r}") from exc
+
+
+async def fetch(c: httpx.AsyncClient | RawClient, path: str) -> int:
+    if isinstance(c, RawClient):
+        return await c.get_status(path)
+    return await _fetch_httpx(c, path)
+
+
+async def _fetch_httpx(c: httpx.AsyncClient, path: str) -> int:
     """GET ``path`` and read the whole body as sent (gzip not inflated, as a browser would do
     natively), so that the load generator spends little CPU per request."""
     async with c.stream("GET", path, headers={"Accept-Encoding": "gzip"}) as r:
@@ -108,9 +176,11 @@ async def client(
     errs: list[str],
     think: float,
     slow: list[tuple[float, str]],
+    raw: bool = False,
 ) -> None:
     rng = random.Random(seed)
-    async with httpx.AsyncClient(base_url=base, timeout=30.0) as c:
+    conn = RawClient(base) if raw else httpx.AsyncClient(base_url=base, timeout=30.0)
+    async with conn as c:
         i = 0
         while time.perf_counter() < stop:
             if think > 0:
@@ -148,7 +218,12 @@ async def client(
 
 
 async def run_load(
-    base: str, n_clients: int, duration: float, think: float, warmup: float = 0.0
+    base: str,
+    n_clients: int,
+    duration: float,
+    think: float,
+    warmup: float = 0.0,
+    raw: bool = False,
 ) -> tuple[dict, list[str], float]:
     async with httpx.AsyncClient(base_url=base, timeout=120.0) as c:
         search = (await c.get("/api/search")).json()
@@ -162,7 +237,7 @@ async def run_load(
     t0 = time.perf_counter() + warmup  # same load before t0 is not measured
     stop = t0 + duration
     await asyncio.gather(
-        *[client(base, paths, t0, stop, k, lat, errs, think, slow) for k in range(n_clients)]
+        *[client(base, paths, t0, stop, k, lat, errs, think, slow, raw) for k in range(n_clients)]
     )
     slow.sort(reverse=True)
     print("slowest API requests:", [(round(d * 1000), p) for d, p in slow[:8]], file=sys.stderr)
@@ -178,6 +253,13 @@ def main() -> None:
     ap.add_argument(
         "--warmup", type=float, default=10.0, help="seconds of the same load before measuring"
     )
+    ap.add_argument(
+        "--client",
+        choices=["httpx", "raw"],
+        default="httpx",
+        help="load generator: httpx, or a minimal asyncio HTTP/1.1 client (less client CPU)",
+    )
+    ap.add_argument("--workers", type=int, default=1, help="server processes (serve --workers)")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/patchatlas-portal-load"))
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("RESULTS-web.md"))
     args = ap.parse_args()
@@ -198,6 +280,8 @@ def main() -> None:
         HOST,
         "--port",
         str(port),
+        "--workers",
+        str(args.workers),
     ]
     server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://{HOST}:{port}"
@@ -213,7 +297,9 @@ def main() -> None:
                 raise SystemExit("server did not start: " + server.stderr.read().decode()[-2000:])
             time.sleep(0.3)
         lat, errs, wall = asyncio.run(
-            run_load(base, args.clients, args.duration, args.think, args.warmup)
+            run_load(
+                base, args.clients, args.duration, args.think, args.warmup, args.client == "raw"
+            )
         )
     finally:
         server.terminate()
@@ -241,9 +327,10 @@ def main() -> None:
             "",
             f"Command: `.venv/bin/python benchmarks/portal_load.py --cells {args.cells} "
             f"--clients {args.clients} --duration {args.duration:.0f} --think {args.think:g} "
-            f"--warmup {args.warmup:g}`  ",
+            f"--warmup {args.warmup:g} --workers {args.workers} --client {args.client}`  ",
             f"Machine: {os.cpu_count()}-core {cpu}, Python {platform.python_version()}; server = "
-            "`patchatlas serve` (one uvicorn process), clients = one asyncio/httpx process, "
+            f"`patchatlas serve --workers {args.workers}` (uvicorn), "
+            f"clients = one asyncio process ({args.client}), "
             "both on 127.0.0.1, closed loop (exponential think time of the given mean), measured "
             "after a warm-up under the same load. "
             f"Load average before the run: {load0}.",

@@ -42,7 +42,8 @@ def test_first_revision_to_head_keeps_data(atlas_url: str) -> None:
         Atlas(atlas_url, migrate=False)
     atlas = Atlas(atlas_url)  # migrates
     assert current_revision(atlas.engine) == head_revision() != "0001"
-    assert "ingest_runs" in inspect(atlas.engine).get_table_names()
+    tables = inspect(atlas.engine).get_table_names()
+    assert {"ingest_runs", "crossmodal_runs", "crossmodal_scores"} <= set(tables)
     cells = atlas.cells()
     assert cells.loc["old1", "t_type"] == "L5 ET_1"
     assert cells.loc["old1", "t_type_confidence"] == pytest.approx(0.88)
@@ -73,4 +74,5 @@ def test_downgrade_to_first_revision(tmp_path) -> None:  # type: ignore[no-untyp
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0001")
     assert current_revision(atlas.engine) == "0001"
-    assert "ingest_runs" not in inspect(atlas.engine).get_table_names()
+    tables = inspect(atlas.engine).get_table_names()
+    assert "ingest_runs" not in tables and "crossmodal_scores" not in tables

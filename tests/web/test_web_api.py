@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -396,3 +397,58 @@ def test_cell_names_with_slashes(tmp_path) -> None:
     page = c.get("/cells/slice1/cell03")
     assert page.status_code == 200 and 'data-cell="slice1/cell03"' in page.text
     assert c.get("/api/cells/slice1/cell03/morphology").status_code == 404
+
+
+def test_nwb_download_with_the_real_writer(
+    client: TestClient, synth: SyntheticAtlas, tmp_path: Path
+) -> None:
+    """The endpoint uses ``patchatlas.io.write_nwb``: the file reads back with the same sweeps."""
+    pytest.importorskip("pynwb")
+    import patchatlas
+
+    cid = synth.trace_cells[0]
+    r = client.get(f"/api/cells/{cid}/nwb", params={"recording": 0})
+    assert r.status_code == 200, r.text
+    assert r.content.startswith(b"\x89HDF")
+    out = tmp_path / "dl.nwb"
+    out.write_bytes(r.content)
+    back = patchatlas.read(out)
+    from patchatlas.atlas import Atlas
+
+    paths = Atlas(synth.url).sweeps(cid).table["path"].dropna()
+    original = patchatlas.read(str(paths.iloc[0]))
+    assert len(back) == len(original) >= 1
+    np.testing.assert_allclose(back[0].v, original[0].v, rtol=1e-5, atol=1e-3)
+    assert back[0].sampling_rate == pytest.approx(original[0].sampling_rate)
+
+
+def test_cell_features_carry_registry_definitions(
+    client: TestClient, synth: SyntheticAtlas
+) -> None:
+    """Features the ephys registry defines get its definition; the others get none."""
+    from patchatlas.ephys import feature_registry
+
+    reg = feature_registry().drop_duplicates("name").set_index("name")["definition"]
+    body = client.get(f"/api/cells/{synth.cells.index[5]}/features").json()
+    defs = {f["name"]: f["definition"] for f in body["ephys"]}
+    known = [n for n in defs if n in reg.index]
+    assert known, "no synthetic feature is in the ephys registry"
+    for n in known:
+        assert defs[n] == reg[n]
+    for n in set(defs) - set(reg.index):
+        assert defs[n] is None
+
+
+def test_morphology_layer_layout(client: TestClient, synth: SyntheticAtlas) -> None:
+    """A reconstruction stored as layer-aligned reports the reference layer tops it was aligned
+    to; one without alignment metadata reports none."""
+    from patchatlas.morphology.alignment import MOUSE_LAYER_DEPTHS
+
+    aligned = client.get(f"/api/cells/{synth.swc_cells[0]}/morphology").json()
+    assert aligned["layer_aligned"] is True and aligned["pia_y"] == 0.0
+    tops = {b["layer"]: b["top_um"] for b in aligned["layer_boundaries"]}
+    assert tops == {"1": 0.0, **MOUSE_LAYER_DEPTHS}
+    assert [b["top_um"] for b in aligned["layer_boundaries"]] == sorted(tops.values())
+    plain = client.get(f"/api/cells/{synth.swc_cells[1]}/morphology").json()
+    assert plain["layer_aligned"] is False and plain["layer_boundaries"] == []
+    assert plain["pia_y"] is None

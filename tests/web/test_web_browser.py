@@ -164,6 +164,23 @@ def test_morphology_renders(
         assert {"37,99,235", "220,38,38", "192,38,211"} <= set(colours)
         screenshot(page, tmp_path, "morphology")
         assert page.errors == []
+        # stored as layer-aligned: the x-y and z-y views draw the 7 layer boundaries
+        assert page.get_attribute("#proj-xy", "data-layers") == "7"
+        assert page.get_attribute("#proj-zy", "data-layers") == "7"
+        assert page.get_attribute("#proj-xz", "data-layers") is None
+        assert "layer-aligned view" in (page.text_content("#cap-xy") or "")
+
+
+def test_morphology_without_alignment_keeps_the_note(
+    base_url: str, chromium: Path, synth: SyntheticAtlas
+) -> None:
+    with browser_page(chromium) as page:
+        page.goto(f"{base_url}/cells/{synth.swc_cells[1]}/morphology")
+        wait_ready(page)
+        assert int(page.get_attribute("#proj-xy", "data-segments")) > 300
+        assert page.get_attribute("#proj-xy", "data-layers") is None
+        assert "when the reconstruction is aligned" in (page.text_content("#cap-xy") or "")
+        assert page.errors == []
 
 
 @pytest.mark.parametrize("path", ["/types", "/models", "/connectivity", "/features", "/docs"])

@@ -169,3 +169,29 @@ def test_response_cache_serves_repeats_and_follows_writes(token_portal) -> None:
     body = {"key": "k", "value": "v"}
     assert c.post(f"/api/annotations/{cid}", json=body, headers=_auth(token)).status_code == 200
     assert c.get(f"/api/cells/{cid}").json()["annotations"] == {"k": "v"}
+
+
+def test_response_cache_keeps_the_search_page_and_scripts(token_portal) -> None:
+    """``/`` and ``/static/...`` are answered from memory after the first request (same bytes);
+    other pages are not cached."""
+    from patchatlas.web.cache import ResponseCache
+
+    c, _, _ = token_portal
+    assert c.get("/api/atlas").status_code == 200  # builds the middleware stack
+    mw = c.app.middleware_stack
+    while not isinstance(mw, ResponseCache):
+        mw = mw.app
+    for path in ("/", "/static/js/search.js", "/static/app.css"):
+        first = c.get(path)
+        assert first.status_code == 200
+        hits = mw.hits
+        again = c.get(path)
+        assert again.content == first.content and mw.hits == hits + 1, path
+        assert again.headers["content-type"] == first.headers["content-type"]
+    hits = mw.hits
+    c.get("/features")
+    c.get("/features")
+    assert mw.hits == hits
+    assert c.get("/static/js/nope.js").status_code == 404
+    assert c.get("/static/js/nope.js").status_code == 404
+    assert mw.hits == hits

@@ -425,6 +425,28 @@ class Atlas:
             ).order_by(e.c.id)
         )
 
+    def store_crossmodal(
+        self,
+        results: Any,
+        predictions: pd.DataFrame | None = None,
+        *,
+        cells: Any = None,
+        name: str | None = None,
+    ) -> int:
+        """Store expression → physiology results and return the run id.
+
+        ``results`` is a :class:`patchatlas.crossmodal.BenchmarkReport` (its scores and the
+        out-of-fold predictions of repeat 0 are stored; ``cells`` names its rows) or the tidy
+        score table (``results.csv``), then with optional ``predictions``
+        (:func:`patchatlas.crossmodal.prediction_table`). A run with the same ``name`` (default:
+        the dataset) is replaced.
+        """
+        from patchatlas.atlas import crossmodal as X
+
+        if isinstance(results, pd.DataFrame):
+            return X.store_crossmodal(self, results, predictions, name=name)
+        return X.store_crossmodal_report(self, results, cells=cells, name=name)
+
     def summary(self) -> dict[str, Any]:
         """URL, schema revision and the number of rows in each table."""
         with self.engine.connect() as conn:

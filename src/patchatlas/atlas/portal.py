@@ -26,6 +26,7 @@ __all__ = [
     "feature_catalog",
     "models",
     "morphology_features",
+    "morphology_metadata",
     "qc",
     "synapse_measurements",
     "write_pairs",
@@ -61,6 +62,7 @@ def data_version(atlas: Atlas) -> str:
             "connections",
             "qc_results",
             "sweeps",
+            "crossmodal_runs",
         ):
             t = T[name]
             parts.append(str(conn.execute(select(func.max(t.c.id))).scalar_one()))
@@ -134,6 +136,23 @@ def morphology_features(atlas: Atlas) -> pd.DataFrame:
     out = long.pivot_table(index="cell_id", columns="name", values="value", aggfunc="first")
     out.columns.name = None
     return out
+
+
+def morphology_metadata(atlas: Atlas, cell_id: str | int) -> dict[str, Any]:
+    """The stored metadata of a cell's (first) reconstruction (``{}`` when it has none), e.g.
+    ``layer_aligned`` and ``layer_depths`` (top of each layer below pia, µm)."""
+    m = T["morphologies"]
+    c = T["cells"]
+    key = c.c.id == cell_id if isinstance(cell_id, int) else c.c.name == str(cell_id)
+    with atlas.engine.connect() as conn:
+        row = conn.execute(
+            select(m.c.metadata)
+            .select_from(m.join(c, m.c.cell_id == c.c.id))
+            .where(key)
+            .order_by(m.c.id)
+        ).first()
+    meta = row[0] if row is not None else None
+    return dict(meta) if isinstance(meta, dict) else {}
 
 
 def qc(atlas: Atlas, cell_id: str | int) -> pd.DataFrame:

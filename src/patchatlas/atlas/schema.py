@@ -16,6 +16,8 @@ Layout
   ``multipatch_experiments`` → ``pairs`` → ``connections``, ``synapse_measurements``.
 - ``provenance``: every computed row points at one (package version, engine, parameters, time).
 - ``ingest_errors`` (current failures, one row per failing file) and ``ingest_runs``.
+- ``crossmodal_runs`` → ``crossmodal_scores``, ``crossmodal_predictions``: stored expression →
+  physiology benchmarks (revision 0003).
 """
 
 from __future__ import annotations
@@ -362,6 +364,55 @@ class IngestRun(Base):
     n_failed: Mapped[int] = mapped_column(Integer, default=0)
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     package_version: Mapped[str] = mapped_column(String(64))
+
+
+class CrossmodalRun(Base):
+    """One stored expression → physiology benchmark (added in revision 0003)."""
+
+    __tablename__ = "crossmodal_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    dataset: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str | None] = mapped_column(Text)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    package_version: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+
+
+class CrossmodalScore(Base):
+    """One cross-validated score: a feature's R², r and within-type R² for a regime, model and
+    repeat (the rows of ``patchatlas crossmodal benchmark``'s ``results.csv``)."""
+
+    __tablename__ = "crossmodal_scores"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("crossmodal_runs.id", ondelete="CASCADE"), index=True
+    )
+    regime: Mapped[str] = mapped_column(String(100))
+    model: Mapped[str | None] = mapped_column(String(100))
+    feature: Mapped[str] = mapped_column(String(200))
+    repeat: Mapped[int | None] = mapped_column(Integer)
+    r2: Mapped[float | None] = mapped_column(Float)
+    r: Mapped[float | None] = mapped_column(Float)
+    within_type_r2: Mapped[float | None] = mapped_column(Float)
+
+
+class CrossmodalPrediction(Base):
+    """An out-of-fold prediction of one cell's feature (cells named as in the benchmark's
+    dataset; they need not be cells of the atlas)."""
+
+    __tablename__ = "crossmodal_predictions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("crossmodal_runs.id", ondelete="CASCADE"), index=True
+    )
+    regime: Mapped[str] = mapped_column(String(100))
+    model: Mapped[str | None] = mapped_column(String(100))
+    feature: Mapped[str] = mapped_column(String(200))
+    cell_name: Mapped[str] = mapped_column(String(200))
+    t_type: Mapped[str | None] = mapped_column(String(200))
+    observed: Mapped[float | None] = mapped_column(Float)
+    predicted: Mapped[float | None] = mapped_column(Float)
 
 
 SCHEMA_TABLES: tuple[str, ...] = tuple(Base.metadata.tables)

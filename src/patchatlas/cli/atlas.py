@@ -77,3 +77,26 @@ def errors(url: str) -> None:
     df = Atlas(url).errors()
     rows = df[["cell_name", "stage", "error_type", "reason"]].values.tolist()
     console().print(table("ingest errors", ["cell", "stage", "error", "reason"], rows))
+
+
+@atlas.command(name="import-crossmodal")
+@click.argument("results_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--atlas", "url", required=True, envvar="PATCHATLAS_ATLAS", help="Atlas URL.")
+@click.option("--name", default=None, help="Run name (default: the dataset; same name replaces).")
+def import_crossmodal(results_dir: Path, url: str, name: str | None) -> None:
+    """Store the results of `patchatlas crossmodal benchmark --out RESULTS_DIR` in the atlas
+    (results.csv, and predictions.csv when present) for the portal's expression → physiology page.
+    """
+    from patchatlas.atlas import Atlas
+    from patchatlas.atlas.crossmodal import store_crossmodal
+    from patchatlas.io.results import read_crossmodal_results
+
+    scores, preds = read_crossmodal_results(results_dir)
+    run_id = store_crossmodal(
+        Atlas(url), scores, preds, name=name, source=str(results_dir.resolve())
+    )
+    n_pred = 0 if preds is None else len(preds)
+    console().print(
+        f"stored crossmodal run {run_id}: {len(scores)} scores, {n_pred} predictions from "
+        f"{results_dir}"
+    )

@@ -86,7 +86,12 @@ def benchmark(
     """Cross-validated benchmark of regimes, models and baselines on one dataset."""
     from rich.progress import Progress
 
-    from patchatlas.crossmodal import benchmark_markdown, default_preprocess, run_benchmark
+    from patchatlas.crossmodal import (
+        benchmark_markdown,
+        default_preprocess,
+        prediction_table,
+        run_benchmark,
+    )
     from patchatlas.io.expression import read_gene_set, read_patchseq_dataset
     from patchatlas.io.results import write_results
 
@@ -121,6 +126,7 @@ def benchmark(
     }
     if report.paired is not None:
         tables["paired_difference"] = report.paired["per_feature"]
+    tables["predictions"] = prediction_table(report.result, cells=list(ds.ephys.index))
     figs = {}
     if figures:
         import matplotlib

@@ -39,6 +39,7 @@ __all__ = [
     "multivariate_r2",
     "paired_difference",
     "pearson_r",
+    "prediction_table",
     "r2_per_feature",
     "split_spec",
     "summarize",
@@ -492,3 +493,60 @@ def within_type_interval(
         "ci_high": float(np.nanquantile(mb, hi_q)),
         "per_feature": per,
     }
+
+
+def prediction_table(
+    result: CrossModalResult,
+    *,
+    cells: Sequence[str] | None = None,
+    repeat: int = 0,
+) -> pd.DataFrame:
+    """Out-of-fold predictions of one repeat as a tidy table.
+
+    Parameters
+    ----------
+    result
+        Output of :func:`cross_validate`.
+    cells
+        Cell names in the row order of ``result.y`` (default ``cell_0``, ``cell_1``, …).
+    repeat
+        Which CV repeat to report.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns regime, model, feature, cell, t_type, observed, predicted.
+    """
+    n = result.y.shape[0]
+    names = [str(c) for c in cells] if cells is not None else [f"cell_{i}" for i in range(n)]
+    if len(names) != n:
+        raise DataError(
+            f"prediction_table: {len(names)} cell names for {n} cells in the result; pass the "
+            "names in the row order of the dataset the benchmark ran on"
+        )
+    frames = []
+    feats = list(result.feature_names)
+    for spec, pred in result.predictions.items():
+        if not 0 <= repeat < pred.shape[0]:
+            raise DataError(
+                f"prediction_table: repeat {repeat} is not in 0..{pred.shape[0] - 1} for {spec}"
+            )
+        regime, model = split_spec(spec)
+        p = pred[repeat]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "regime": regime,
+                    "model": model,
+                    "feature": np.repeat(np.asarray(feats, dtype=object), n),
+                    "cell": np.tile(np.asarray(names, dtype=object), len(feats)),
+                    "t_type": np.tile(np.asarray(result.types, dtype=object), len(feats)),
+                    "observed": result.y.T.reshape(-1),
+                    "predicted": p.T.reshape(-1),
+                }
+            )
+        )
+    cols = ["regime", "model", "feature", "cell", "t_type", "observed", "predicted"]
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(frames, ignore_index=True)[cols]

@@ -9,9 +9,9 @@ from typing import Any
 
 import pandas as pd
 
-from patchatlas.errors import WriteError
+from patchatlas.errors import ReadError, WriteError
 
-__all__ = ["write_results"]
+__all__ = ["read_crossmodal_results", "write_results"]
 
 
 def write_results(
@@ -45,3 +45,25 @@ def write_results(
     except OSError as exc:
         raise WriteError(f"{out}: cannot write results ({exc})") from exc
     return written
+
+
+def read_crossmodal_results(
+    results_dir: str | os.PathLike[str],
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The ``results.csv`` (scores) and, when present, ``predictions.csv`` written by
+    ``patchatlas crossmodal benchmark --out results_dir``."""
+    folder = Path(results_dir)
+    scores_path = folder / "results.csv"
+    if not scores_path.is_file():
+        raise ReadError(
+            folder,
+            "no results.csv in this folder",
+            "point at the --out folder of `patchatlas crossmodal benchmark`",
+        )
+    try:
+        scores = pd.read_csv(scores_path)
+        pred_path = folder / "predictions.csv"
+        preds = pd.read_csv(pred_path) if pred_path.is_file() else None
+    except (OSError, ValueError) as exc:
+        raise ReadError(folder, f"cannot read the crossmodal results ({exc})") from exc
+    return scores, preds

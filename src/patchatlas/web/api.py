@@ -457,6 +457,12 @@ def cell_morphology(request: Request, p: Portal, cell_id: str) -> Response:
     m = _morph(p, cell_id)
     src = Path(m.source) if m.source else None
     has_swc = bool(src and src.suffix.lower() == ".swc" and src.is_file())
+    meta = Q.morphology_metadata(p.atlas, m.cell_id)
+    aligned, layers = _layer_layout(meta)
+    try:
+        pia_y = float(meta.get("pia_y", 0.0))
+    except (TypeError, ValueError):
+        pia_y = 0.0
     return json_response(
         request,
         {
@@ -464,8 +470,38 @@ def cell_morphology(request: Request, p: Portal, cell_id: str) -> Response:
             "features": dict(m.features.items()),
             "issues": records(m.issues),
             "swc_url": f"/api/cells/{m.cell_id}/morphology.swc" if has_swc else None,
+            "layer_aligned": aligned,
+            "layer_boundaries": layers,
+            "pia_y": pia_y if (aligned or layers) else None,
         },
     )
+
+
+def _layer_layout(meta: dict[str, Any]) -> tuple[bool, list[dict[str, Any]]]:
+    """Whether the stored reconstruction is layer-aligned (pia at y = 0, depth = −y) and the
+    tops of its layers below pia (µm): the stored ``layer_depths``, else for an aligned one the
+    reference depths it was aligned to (:data:`patchatlas.morphology.alignment.MOUSE_LAYER_DEPTHS`
+    unless the metadata names others)."""
+    aligned = bool(meta.get("layer_aligned"))
+    depths = meta.get("layer_depths") or meta.get("reference_depths")
+    if not isinstance(depths, dict) and aligned:
+        try:
+            from patchatlas.morphology.alignment import MOUSE_LAYER_DEPTHS
+        except ImportError:  # the morphology extra is not installed
+            depths = None
+        else:
+            depths = {"1": 0.0, **MOUSE_LAYER_DEPTHS}
+    layers: list[dict[str, Any]] = []
+    if isinstance(depths, dict):
+        for name, top in depths.items():
+            try:
+                val = float(top)
+            except (TypeError, ValueError):
+                continue
+            if math.isfinite(val):
+                layers.append({"layer": str(name), "top_um": val})
+        layers.sort(key=lambda x: x["top_um"])
+    return aligned, layers
 
 
 @router.get("/cells/{cell_id:path}", tags=["cells"])
@@ -602,6 +638,114 @@ def type_physiology(
     groups.sort(key=lambda x: -x["n"])
     return json_response(
         request, {"feature": feature, "by": by, "features": feats, "groups": groups, "r2": r2}
+    )
+
+
+def _spec(regime: Any, model: Any) -> str:
+    return str(regime) if model in (None, "-", "") or pd.isna(model) else f"{regime}:{model}"
+
+
+@router.get("/crossmodal", tags=["types"])
+def crossmodal_results(
+    request: Request,
+    p: Portal,
+    run: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """Stored expression → physiology benchmark results (default: the latest run): R² per
+    feature per regime (mean and SD over CV repeats, with r and within-type R²), and the best
+    features of the best single-cell model (for the predicted-vs-observed plots)."""
+    from patchatlas.atlas import crossmodal as X
+
+    runs = X.crossmodal_runs(p.atlas)
+    empty: dict[str, Any] = {
+        "runs": [],
+        "run": None,
+        "specs": [],
+        "features": [],
+        "r2": [],
+        "best": None,
+    }
+    if runs.empty:
+        return json_response(request, empty)
+    sc = X.crossmodal_scores(p.atlas, run)
+    rid = int(runs["id"].iloc[-1]) if run is None else None
+    this = (
+        runs[runs["id"] == rid]
+        if rid is not None
+        else runs[(runs["name"] == run) | (runs["id"].astype(str) == run)]
+    )
+    sc = sc.assign(spec=[_spec(a, b) for a, b in zip(sc["regime"], sc["model"], strict=True)])
+    specs = list(dict.fromkeys(sc["spec"]))
+    feats = list(dict.fromkeys(sc["feature"]))
+    agg = (
+        sc.groupby(["spec", "feature"], sort=False)
+        .agg(
+            regime=("regime", "first"),
+            model=("model", "first"),
+            r2=("r2", "mean"),
+            r2_sd=("r2", "std"),
+            r=("r", "mean"),
+            within_type_r2=("within_type_r2", "mean"),
+            n_repeats=("r2", "size"),
+        )
+        .reset_index()
+    )
+    per_spec = agg.groupby("spec", sort=False)["r2"].mean()
+    models = [s for s in specs if ":" in s]
+    best_spec = None
+    if models:
+        sc_models = [s for s in models if s.startswith("single_cell:")] or models
+        best_spec = max(sc_models, key=lambda s: float(per_spec.get(s, -np.inf)))
+    best = None
+    if best_spec is not None:
+        top = agg[agg["spec"] == best_spec].sort_values("r2", ascending=False)
+        best = {"spec": best_spec, "features": [str(f) for f in top["feature"].head(4)]}
+    n_pred = len(X.crossmodal_predictions(p.atlas, run, feature=feats[0])) if feats else 0
+    return json_response(
+        request,
+        {
+            "runs": records(runs.drop(columns=["parameters"], errors="ignore")),
+            "run": records(this)[0] if len(this) else None,
+            "specs": specs,
+            "features": feats,
+            "mean_r2": {str(k): v for k, v in per_spec.items()},
+            "r2": records(agg),
+            "best": best,
+            "has_predictions": n_pred > 0,
+        },
+    )
+
+
+@router.get("/crossmodal/predictions", tags=["types"])
+def crossmodal_predictions(
+    request: Request,
+    p: Portal,
+    feature: Annotated[str, Query(max_length=200)],
+    spec: Annotated[str, Query(max_length=200)],
+    run: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """Out-of-fold predicted vs observed values of one feature under one ``regime:model`` spec
+    (or baseline name), with the R² of these points."""
+    from patchatlas.atlas import crossmodal as X
+
+    regime, _, model = spec.partition(":")
+    df = X.crossmodal_predictions(p.atlas, run, feature=feature, regime=regime, model=model or "-")
+    obs = df["observed"].to_numpy(dtype=float)
+    pred = df["predicted"].to_numpy(dtype=float)
+    ok = np.isfinite(obs) & np.isfinite(pred)
+    r2 = None
+    if ok.sum() > 1:
+        sst = float(((obs[ok] - obs[ok].mean()) ** 2).sum())
+        r2 = 1.0 - float(((obs[ok] - pred[ok]) ** 2).sum()) / sst if sst > 0 else None
+    return json_response(
+        request,
+        {
+            "feature": feature,
+            "spec": spec,
+            "n": int(ok.sum()),
+            "r2": r2,
+            "points": records(df[["cell", "t_type", "observed", "predicted"]]),
+        },
     )
 
 

@@ -18,10 +18,11 @@ from patchatlas.errors import PatchAtlasError
 from patchatlas.web.security import load_token
 from patchatlas.web.service import PortalData
 
-__all__ = ["Settings", "create_app"]
+__all__ = ["CONFIG_ENV", "Settings", "app_from_env", "create_app"]
 
 HERE = Path(__file__).parent
 DEFAULT_MAX_UPLOAD = 200 * 1024 * 1024
+CONFIG_ENV = "PATCHATLAS_PORTAL_CONFIG"
 
 
 @dataclass
@@ -148,3 +149,20 @@ def create_app(
     app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
+
+
+def app_from_env() -> FastAPI:
+    """:func:`create_app` with the keyword arguments in the JSON of ``$PATCHATLAS_PORTAL_CONFIG``
+    (``atlas_url`` plus any option). The factory each uvicorn worker process calls when
+    ``patchatlas serve --workers N`` runs several (each worker keeps its own snapshot and cache;
+    a write through one worker reaches the others at their next check, ≤ ``refresh_s``)."""
+    import json
+
+    raw = os.environ.get(CONFIG_ENV)
+    if not raw:
+        raise PatchAtlasError(
+            f"app_from_env: ${CONFIG_ENV} is not set; start the portal with `patchatlas serve`"
+        )
+    cfg = json.loads(raw)
+    url = cfg.pop("atlas_url")
+    return create_app(url, **cfg)

@@ -1,6 +1,8 @@
 """A response cache for the read-only API: GET ``/api/...`` JSON answers are kept per data
 version, so that repeated requests (many browsers on the same search page) cost a dictionary
-look-up. A write through the portal or a change of the atlas (checked every ``refresh_s``)
+look-up. The search page (``/``) and the portal's static scripts and styles (``/static/...``) are
+kept the same way, so that a page load costs no template rendering and no file reads through the
+thread pool. A write through the portal or a change of the atlas (checked every ``refresh_s``)
 changes the data version and with it every key."""
 
 from __future__ import annotations
@@ -12,7 +14,19 @@ import anyio
 
 from patchatlas.web.service import PortalData
 
-__all__ = ["ResponseCache"]
+__all__ = ["CACHED_TYPES", "PAGES", "ResponseCache"]
+
+#: Pages cached per data version besides the API (they depend on nothing but the atlas).
+PAGES: frozenset[str] = frozenset({"/"})
+#: Content types kept (answers of other types, e.g. NWB or SWC downloads, are never cached).
+CACHED_TYPES: tuple[bytes, ...] = (
+    b"application/json",
+    b"text/html",
+    b"text/javascript",
+    b"application/javascript",
+    b"text/css",
+    b"image/svg+xml",
+)
 
 Scope = dict[str, Any]
 
@@ -48,7 +62,7 @@ class ResponseCache:
         if (
             scope["type"] != "http"
             or scope["method"] != "GET"
-            or not scope["path"].startswith("/api/")
+            or not (scope["path"].startswith(("/api/", "/static/")) or scope["path"] in PAGES)
         ):
             await self.app(scope, receive, send)
             return
@@ -106,7 +120,7 @@ class ResponseCache:
             return
         headers = list(start.get("headers", []))
         ctype = next((v for k, v in headers if k == b"content-type"), b"")
-        if not ctype.startswith(b"application/json"):
+        if not ctype.startswith(CACHED_TYPES):
             return
         etag = next((v for k, v in headers if k == b"etag"), b"")
         self.entries[key] = (headers, etag, body)

@@ -333,7 +333,12 @@ def build_synthetic_atlas(
             issues = pd.DataFrame(
                 [{"severity": "warning", "code": "thin_radius", "message": "radii set to 0.5 µm"}]
             )
-            morph.append(MorphologyRecord(file_index, mdf, issues, convention="synthetic"))
+            # the synthetic SWC has pia at y = 0 and depth = −y: the first one is declared
+            # layer-aligned (to the default mouse reference depths), the others are not
+            mmeta = {"layer_aligned": True} if k == 0 and file_index is not None else {}
+            morph.append(
+                MorphologyRecord(file_index, mdf, issues, convention="synthetic", metadata=mmeta)
+            )
             morph_cells.append(name)
         if morph:
             outputs.append(EngineOutput("synthetic_morphology", {}, morphologies=morph))

@@ -22,6 +22,10 @@
   if (!pts.length) { empty.hidden = false; empty.textContent = "The SWC file holds no nodes."; document.body.dataset.ready = "1"; return; }
   const span = (k) => [Math.min(...pts.map((n) => n[k])), Math.max(...pts.map((n) => n[k]))];
   const ext = {x: span("x"), y: span("y"), z: span("z")};
+  // layer-aligned view: pia at y = pia_y, each layer's top at y = pia_y - top (µm)
+  const layers = (m.layer_boundaries || []).filter((l) => Number.isFinite(l.top_um));
+  const pia = Number.isFinite(m.pia_y) ? m.pia_y : 0;
+  if (layers.length) { const ys = layers.map((l) => pia - l.top_um).concat([pia]); ext.y = [Math.min(ext.y[0], ...ys), Math.max(ext.y[1], ...ys)]; }
   const size = Math.max(...Object.values(ext).map(([a, b]) => b - a)) || 1;
   function draw(canvasId, h, v, flipV) {
     const cv = document.getElementById(canvasId), ctx = cv.getContext("2d"), W = cv.width, H = cv.height, pad = 14;
@@ -34,11 +38,24 @@
       ctx.strokeStyle = colors[n.t] || "#16a34a"; ctx.beginPath(); ctx.moveTo(X(par), Y(par)); ctx.lineTo(X(n), Y(n)); ctx.stroke(); segs++;
     }
     for (const n of pts) if (n.t === 1) { ctx.fillStyle = "#111"; ctx.beginPath(); ctx.arc(X(n), Y(n), Math.max(2, n.r * s), 0, 7); ctx.fill(); }
+    if (v === "y" && layers.length) {
+      ctx.save(); ctx.setLineDash([4, 4]); ctx.strokeStyle = "#94a3b8"; ctx.fillStyle = "#64748b"; ctx.font = "10px sans-serif"; ctx.textAlign = "right";
+      layers.forEach((l, k) => {
+        const y = Y({y: pia - l.top_um}), next = layers[k + 1];
+        ctx.beginPath(); ctx.moveTo(0, y); ctx.lineTo(W, y); ctx.stroke();
+        if (l.top_um === 0) ctx.fillText("pia", W - 3, y - 3);
+        const wm = /^wm$|white/i.test(l.layer);
+        ctx.fillText(wm ? "white matter" : "L" + l.layer, W - 3, wm || !next ? y + 12 : (y + Y({y: pia - next.top_um})) / 2 + 3);
+      });
+      ctx.restore(); cv.dataset.layers = String(layers.length);
+    }
     ctx.strokeStyle = "#555"; ctx.beginPath(); ctx.moveTo(pad, H - pad); ctx.lineTo(pad + 100 * s, H - pad); ctx.stroke();
     ctx.fillStyle = "#555"; ctx.font = "10px sans-serif"; ctx.fillText("100 µm", pad, H - pad - 3);
     cv.dataset.segments = String(segs);
   }
   draw("proj-xy", "x", "y", true); draw("proj-zy", "z", "y", true); draw("proj-xz", "x", "z", false);
+  const cap = document.getElementById("cap-xy");
+  if (layers.length) cap.textContent = m.layer_aligned ? "x–y, layer-aligned view: pia at the top, dashed lines = layer boundaries (reference depths the reconstruction was aligned to)" : "x–y with the stored layer boundaries (dashed), pia at the top";
   document.getElementById("morph-info").textContent = `${pts.length} nodes; extent x ${PA.fmt(ext.x[1] - ext.x[0], 3)} µm, y ${PA.fmt(ext.y[1] - ext.y[0], 3)} µm, z ${PA.fmt(ext.z[1] - ext.z[0], 3)} µm`;
   document.body.dataset.ready = "1";
 })();
