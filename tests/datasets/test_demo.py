@@ -44,6 +44,8 @@ def test_demo_simulates_writes_and_reads_back(tmp_path):
     xm = result.crossmodal.set_index("regime")
     # features drive the synthetic expression, so prediction beats the global mean
     assert xm.loc["single_cell", "r2"] > 0.3 > xm.loc["global_mean", "r2"]
+    stored = Atlas(result.atlas_url).summary()["counts"]
+    assert stored.get("crossmodal_scores", 0) > 0  # the portal's expression → physiology page
 
 
 def test_demo_on_real_folder(tmp_path, ephys_data):

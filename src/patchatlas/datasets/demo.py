@@ -385,6 +385,11 @@ def _crossmodal_step(result: DemoResult, done: Callable[[Step], None], *, seed: 
     )
     summary = report.summary
     result.crossmodal = summary
+    if result.atlas_url:
+        # so the portal's expression → physiology page shows the demo run
+        from patchatlas.atlas import Atlas
+
+        Atlas(result.atlas_url).store_crossmodal(report, cells=list(cohort.index), name="demo")
     done(
         Step(
             "crossmodal",
