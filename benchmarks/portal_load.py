@@ -40,7 +40,7 @@ def _free_port() -> int:
 
 def build_atlas(workdir: Path, n_cells: int) -> str:
     from patchatlas.atlas import Atlas
-    from patchatlas.web.synthetic import build_synthetic_atlas
+    from patchatlas.datasets.synthetic_atlas import build_synthetic_atlas
 
     db = workdir / f"atlas_{n_cells}.db"
     url = f"sqlite:///{db}"

@@ -11,8 +11,8 @@ pytest.importorskip("fastapi", reason="the web extra is not installed")
 
 from fastapi.testclient import TestClient
 
+from patchatlas.datasets.synthetic_atlas import SyntheticAtlas, build_synthetic_atlas
 from patchatlas.web import create_app
-from patchatlas.web.synthetic import SyntheticAtlas, build_synthetic_atlas
 
 N_CELLS = 120
 

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from patchatlas.datasets.synthetic_atlas import EPHYS_FEATURES, SyntheticAtlas
 from patchatlas.web import create_app
 from patchatlas.web.api import wilson
 from patchatlas.web.service import t_type_family
-from patchatlas.web.synthetic import EPHYS_FEATURES, SyntheticAtlas
 
 N_CELLS = 120  # size of the synthetic atlas built in conftest.py
 

@@ -17,9 +17,9 @@ from portal_browser import (
     wait_ready,
 )
 
+from patchatlas.datasets.synthetic_atlas import SyntheticAtlas
 from patchatlas.web import create_app
 from patchatlas.web.service import t_type_family
-from patchatlas.web.synthetic import SyntheticAtlas
 
 pytestmark = pytest.mark.slow
 

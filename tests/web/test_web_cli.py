@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from patchatlas.cli.main import main
-from patchatlas.web.synthetic import SyntheticAtlas
+from patchatlas.datasets.synthetic_atlas import SyntheticAtlas
 
 
 def test_serve_builds_the_app_and_runs_uvicorn(

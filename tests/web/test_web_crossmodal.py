@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from patchatlas.atlas import Atlas
+from patchatlas.datasets.synthetic_atlas import build_synthetic_atlas
 from patchatlas.web import create_app
-from patchatlas.web.synthetic import build_synthetic_atlas
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ pytest.importorskip("fastapi")
 from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402
 
+from patchatlas.datasets.synthetic_atlas import build_synthetic_atlas  # noqa: E402
 from patchatlas.web import create_app  # noqa: E402
-from patchatlas.web.synthetic import build_synthetic_atlas  # noqa: E402
 
 _ROOT = Path(tempfile.mkdtemp(prefix="patchatlas-schema-"))
 atexit.register(shutil.rmtree, _ROOT, True)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from patchatlas.datasets.synthetic_atlas import SyntheticAtlas
 from patchatlas.errors import PatchAtlasError
 from patchatlas.web import create_app
 from patchatlas.web.security import UploadRejected, load_token, safe_filename
-from patchatlas.web.synthetic import SyntheticAtlas
 
 SWC = b"# tiny\n1 1 0 0 0 5 -1\n2 3 10 0 0 1 1\n3 3 20 5 0 1 2\n"
 
