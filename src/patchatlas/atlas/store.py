@@ -271,7 +271,15 @@ def _column_values(col: pd.Series, kind: str) -> list[Any]:
         if ok.all():
             return f.tolist()
         return [v if good else None for v, good in zip(f.tolist(), ok.tolist(), strict=True)]
-    # object columns: the general (slow) conversion, value by value
+    # object columns: plain strings with NaN/None holes take the fast path
+    if kind == "str":
+        vals = arr.tolist()
+        if {type(v) for v in vals} <= {str, type(None), float}:
+            missing = pd.isna(arr)
+            if not missing.any():
+                return vals
+            return [None if m else v for v, m in zip(vals, missing.tolist(), strict=True)]
+    # anything else: the general (slow) conversion, value by value
     if kind == "float":
         return [_as_float(v) for v in arr]
     if kind == "int":
@@ -310,8 +318,17 @@ def write_features(
     keys = list(cols)
     if conn.dialect.name == "postgresql" and _copy_rows(conn, "ephys_features", keys, cols):
         return n
-    rows = [dict(zip(keys, r, strict=True)) for r in zip(*cols.values(), strict=True)]
-    conn.execute(insert(T["ephys_features"]), rows)
+    marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(conn.dialect.paramstyle)
+    if marker is None:
+        rows = [dict(zip(keys, r, strict=True)) for r in zip(*cols.values(), strict=True)]
+        conn.execute(insert(T["ephys_features"]), rows)
+        return n
+    # the driver's executemany with positional tuples: no per-row parameter processing
+    names = ", ".join(f'"{k}"' for k in keys)
+    conn.exec_driver_sql(
+        f'INSERT INTO "ephys_features" ({names}) VALUES ({", ".join([marker] * len(keys))})',
+        list(zip(*cols.values(), strict=True)),
+    )
     return n
 
 
