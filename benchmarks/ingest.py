@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/ingest.py [--copies 56] [--postgres URL] [--cells 100000]
+    python benchmarks/ingest.py [--copies 56] [--postgres URL] [--cells 100000] [--workers 1,2]
 
 * Ingest: the real ABFs of ``../shared/data/ephys/abf_pyabf`` replicated (symlinks) to
   ``9 × copies`` files, ingested with the full ephys engine (read, stimulus inference, sweep
@@ -53,16 +53,87 @@ def _drop_pg(handle: object) -> None:
     admin.dispose()
 
 
-def bench_ingest(folder: Path, url: str, workers: int) -> tuple[int, float]:
+def bench_ingest(folder: Path, url: str, workers: int) -> dict[str, float]:
+    """One ingest: wall time, CPU seconds of this process (hashing, dispatch, the single writer)
+    and of the worker processes, and the load average around it."""
+    import resource
+
     from patchatlas.atlas import Atlas
     from patchatlas.pipeline import ingest
 
     Atlas(url).close()  # schema creation is not part of the timing
+    load0 = os.getloadavg()[0]
+    self0 = resource.getrusage(resource.RUSAGE_SELF)
+    kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     summary = ingest(folder, url, workers=workers)
     elapsed = time.perf_counter() - t0
+    self1 = resource.getrusage(resource.RUSAGE_SELF)
+    kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # pool workers, reaped at shutdown
     assert summary.failed == 0, summary.failures[:3]
-    return summary.done, elapsed
+    return {
+        "cells": summary.done,
+        "wall_s": elapsed,
+        "cpu_main_s": (self1.ru_utime + self1.ru_stime) - (self0.ru_utime + self0.ru_stime),
+        "cpu_workers_s": (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime),
+        "load_before": load0,
+        "load_after": os.getloadavg()[0],
+    }
+
+
+def stage_profile(abfs: list[Path], repeats: int = 3) -> dict[str, float]:
+    """Seconds per cell of each stage of the per-cell path, on the real ABFs (median of
+    ``repeats``): read → cell analysis (all sweeps' spikes and sweep features) → per-spike table
+    → feature rows → store (SQLite, one transaction per cell)."""
+    import warnings
+
+    import patchatlas
+    from patchatlas.atlas import Atlas
+    from patchatlas.ephys import detect_spikes
+    from patchatlas.ephys.cell import analyze_recording, cell_record
+    from patchatlas.io.manifest import file_digest
+    from patchatlas.pipeline.engines import compute_ephys
+    from patchatlas.pipeline.ingest import Task, compute_cell
+
+    warnings.simplefilter("ignore")
+    stages: dict[str, list[float]] = {}
+
+    def timed(name: str, fn: object) -> object:
+        t = time.perf_counter()
+        out = fn()  # type: ignore[operator]
+        stages.setdefault(name, []).append(time.perf_counter() - t)
+        return out
+
+    compute_ephys(abfs[:1], [0], {})  # imports and caches are not part of the timing
+    with tempfile.TemporaryDirectory() as tmp:
+        atlas = Atlas(f"sqlite:///{Path(tmp) / 'stages.db'}")
+        for rep in range(repeats):
+            totals: dict[str, float] = {}
+            for f in abfs:
+                before = {k: len(v) for k, v in stages.items()}
+                timed("hash", lambda f=f: file_digest(f))
+                rec = timed("read", lambda f=f: patchatlas.read(f))
+                results = timed("cell analysis", lambda rec=rec: analyze_recording(rec))
+                timed("cell record", lambda r=results, rec=rec: cell_record(r, n_sweeps=len(rec)))
+                timed(
+                    "per-spike table",
+                    lambda rec=rec: [detect_spikes(s.t, s.v) for s in rec.sweeps],
+                )
+                task = Task(name=f"{f.stem}_{rep}", files=[str(f)], digests=[file_digest(f)])
+                rec_ = timed("engine total (compute_cell)", lambda t=task: compute_cell(t))
+                timed("store (write_cell)", lambda r=rec_: atlas.write_cell(r))  # type: ignore[arg-type]
+                for k, v in stages.items():
+                    if len(v) > before.get(k, 0):
+                        totals[k] = totals.get(k, 0.0) + v[-1]
+            for k, v in totals.items():
+                stages.setdefault(f"total:{k}", []).append(v)
+        atlas.close()
+    n = len(abfs)
+    return {
+        k[len("total:") :]: statistics.median(v) / n
+        for k, v in stages.items()
+        if k.startswith("total:")
+    }
 
 
 def bench_query(url: str, n_cells: int) -> dict[str, float]:
@@ -120,6 +191,7 @@ def main() -> None:
     ap.add_argument("--postgres", default=os.environ.get("PATCHATLAS_TEST_POSTGRES_URL"))
     ap.add_argument("--cells", type=int, default=100_000)
     ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--no-stages", action="store_true", help="skip the per-stage profile")
     args = ap.parse_args()
 
     import patchatlas.ephys
@@ -132,6 +204,16 @@ def main() -> None:
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
     print(f"ephys cell_features available: {have_features}")
+    print(f"load average at start: {os.getloadavg()}")
+    if not args.no_stages:
+        prof = stage_profile(abfs)
+        print()
+        print(f"per-cell stages (mean over the {len(abfs)} ABFs, median of 3 passes, 1 process)")
+        print()
+        print("| stage | ms per cell |")
+        print("|---|---|")
+        for k, v in prof.items():
+            print(f"| {k} | {1000 * v:.1f} |")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "abf"
@@ -150,23 +232,35 @@ def main() -> None:
                     url = f"sqlite:///{Path(tmp) / f'ingest_{w}.db'}"
                 else:
                     url, handle = _fresh_pg(server)  # type: ignore[arg-type]
-                done, elapsed = bench_ingest(folder, url, w)
+                r = bench_ingest(folder, url, w)
                 if handle is not None:
                     _drop_pg(handle)
-                per_h_core = done / elapsed * 3600 / w
-                rows.append((engine, w, done, elapsed, done / elapsed * 3600, per_h_core))
+                rows.append((engine, w, r))
+                print(f"  {engine} × {w}: {r}", flush=True)
         print()
-        print(f"ingest of {n_files} real ABF files (9 recordings × {args.copies})")
+        print(f"ingest of {n_files} real ABF files ({len(abfs)} recordings × {args.copies})")
         print()
-        print("| engine | workers | cells | time (s) | cells/h | cells/h/core |")
-        print("|---|---|---|---|---|---|")
-        for e, w, d, t, ph, phc in rows:
-            print(f"| {e} | {w} | {d} | {t:.1f} | {ph:,.0f} | {phc:,.0f} |")
-        for e in {r[0] for r in rows}:
-            t1 = [r[3] for r in rows if r[0] == e and r[1] == 1]
-            t2 = [r[3] for r in rows if r[0] == e and r[1] == 2]
+        print(
+            "| engine | workers | cells | wall (s) | cells/h | cells/h/core (wall) "
+            "| CPU main (s) | CPU workers (s) | cells/CPU-h | load avg before/after |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for e, w, r in rows:
+            ph = r["cells"] / r["wall_s"] * 3600
+            cpu = r["cpu_main_s"] + r["cpu_workers_s"]
+            print(
+                f"| {e} | {w} | {r['cells']:.0f} | {r['wall_s']:.1f} | {ph:,.0f} | {ph / w:,.0f} "
+                f"| {r['cpu_main_s']:.1f} | {r['cpu_workers_s']:.1f} "
+                f"| {r['cells'] / cpu * 3600:,.0f} | {r['load_before']:.1f} / "
+                f"{r['load_after']:.1f} |"
+            )
+        for e in dict.fromkeys(r[0] for r in rows):
+            t1 = [r["wall_s"] for x, w, r in rows if x == e and w == 1]
+            t2 = [r["wall_s"] for x, w, r in rows if x == e and w == 2]
             if t1 and t2:
-                print(f"\n{e}: speed-up 1 → 2 workers: {t1[0] / t2[0]:.2f}×")
+                print(f"\n{e}: speed-up 1 → 2 workers (wall): {t1[0] / t2[0]:.2f}×")
+        if args.cells <= 0:
+            return
 
         print()
         print(f"atlas.cells() on {args.cells:,} synthetic cells (median of 5)")

@@ -249,6 +249,44 @@ def _records(df: pd.DataFrame | None, columns: Sequence[str]) -> list[dict[str, 
     return rows
 
 
+def _column_values(col: pd.Series, kind: str) -> list[Any]:
+    """One column as Python values for the driver, NaN/NA → None, without a per-cell pandas
+    round trip: ``kind`` is ``"float"``, ``"int"`` or ``"str"`` (kept as given)."""
+    arr = col.to_numpy()
+    if arr.dtype.kind in "fiub":
+        if kind == "str":
+            return [_clean(v) for v in arr.tolist()]
+        f = arr.astype(float)
+        ok = np.isfinite(f)
+        if kind == "int":
+            vals: list[Any] = (
+                f.astype(np.int64, copy=False).tolist()
+                if ok.all()
+                else [
+                    int(v) if good else None
+                    for v, good in zip(f.tolist(), ok.tolist(), strict=True)
+                ]
+            )
+            return vals
+        if ok.all():
+            return f.tolist()
+        return [v if good else None for v, good in zip(f.tolist(), ok.tolist(), strict=True)]
+    # object columns: plain strings with NaN/None holes take the fast path
+    if kind == "str":
+        vals = arr.tolist()
+        if {type(v) for v in vals} <= {str, type(None), float}:
+            missing = pd.isna(arr)
+            if not missing.any():
+                return vals
+            return [None if m else v for v, m in zip(vals, missing.tolist(), strict=True)]
+    # anything else: the general (slow) conversion, value by value
+    if kind == "float":
+        return [_as_float(v) for v in arr]
+    if kind == "int":
+        return [None if (c := _clean(v)) is None else int(c) for v in arr]
+    return [_clean(v) for v in arr]
+
+
 def write_features(
     conn: Connection,
     cell_id: int,
@@ -256,19 +294,56 @@ def write_features(
     *,
     provenance_id: int,
 ) -> int:
-    """Append rows (``FEATURE_COLUMNS``) to ``ephys_features`` for one cell; returns the count."""
-    rows = _records(features, FEATURE_COLUMNS)
-    for r in rows:
-        r["cell_id"] = cell_id
-        r["provenance_id"] = provenance_id
-        r["value"] = _as_float(r["value"])
-        for k in ("sweep_number", "spike_index"):
-            if r[k] is not None:
-                r[k] = int(r[k])
-        r["level"] = r["level"] or "cell"
-    if rows:
+    """Append rows (``FEATURE_COLUMNS``) to ``ephys_features`` for one cell; returns the count.
+
+    Columns are converted as whole arrays and sent in one ``executemany`` (``COPY`` on
+    PostgreSQL): a cell can have tens of thousands of per-spike rows.
+    """
+    if features is None or len(features) == 0:
+        return 0
+    df = features.reindex(columns=list(FEATURE_COLUMNS))
+    n = len(df)
+    level = [v or "cell" for v in _column_values(df["level"], "str")]
+    cols: dict[str, list[Any]] = {
+        "cell_id": [cell_id] * n,
+        "level": level,
+        "sweep_number": _column_values(df["sweep_number"], "int"),
+        "spike_index": _column_values(df["spike_index"], "int"),
+        "name": _column_values(df["name"], "str"),
+        "value": _column_values(df["value"], "float"),
+        "unit": _column_values(df["unit"], "str"),
+        "native_name": _column_values(df["native_name"], "str"),
+        "provenance_id": [provenance_id] * n,
+    }
+    keys = list(cols)
+    if conn.dialect.name == "postgresql" and _copy_rows(conn, "ephys_features", keys, cols):
+        return n
+    marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(conn.dialect.paramstyle)
+    if marker is None:
+        rows = [dict(zip(keys, r, strict=True)) for r in zip(*cols.values(), strict=True)]
         conn.execute(insert(T["ephys_features"]), rows)
-    return len(rows)
+        return n
+    # the driver's executemany with positional tuples: no per-row parameter processing
+    names = ", ".join(f'"{k}"' for k in keys)
+    conn.exec_driver_sql(
+        f'INSERT INTO "ephys_features" ({names}) VALUES ({", ".join([marker] * len(keys))})',
+        list(zip(*cols.values(), strict=True)),
+    )
+    return n
+
+
+def _copy_rows(conn: Connection, table: str, keys: list[str], cols: dict[str, list[Any]]) -> bool:
+    """``COPY table (keys) FROM STDIN`` on the connection's psycopg 3 cursor (same transaction);
+    False when the driver has no COPY (then the caller inserts)."""
+    raw = conn.connection.driver_connection
+    cursor = getattr(raw, "cursor", None)
+    if cursor is None or not hasattr(raw, "pgconn"):  # not psycopg 3
+        return False
+    names = ", ".join(f'"{k}"' for k in keys)
+    with cursor() as cur, cur.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
+        for row in zip(*cols.values(), strict=True):
+            copy.write_row(row)
+    return True
 
 
 def _delete_engine_rows(conn: Connection, cell_id: int, engines: Iterable[str]) -> None:

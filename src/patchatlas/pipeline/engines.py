@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from patchatlas.atlas.records import (
@@ -122,26 +123,80 @@ def _numeric(v: Any) -> float | None:
     return f if math.isfinite(f) else math.nan
 
 
-def _feature_rows(
-    values: Mapping[str, Any], level: str, sweep: int | None = None, spike: int | None = None
-) -> list[dict[str, Any]]:
-    rows = []
-    for name, v in values.items():
-        f = _numeric(v)
-        if f is None:
-            continue
-        rows.append(
+class _FeatureRows:
+    """Feature rows (``FEATURE_COLUMNS``) collected as numpy columns, not one dict per row: a
+    cell can have tens of thousands of per-spike values."""
+
+    def __init__(self) -> None:
+        self._level: list[np.ndarray] = []
+        self._sweep: list[np.ndarray] = []
+        self._spike: list[np.ndarray] = []
+        self._name: list[np.ndarray] = []
+        self._value: list[np.ndarray] = []
+
+    def _add(
+        self,
+        level: str,
+        sweep: int | None,
+        spike: np.ndarray | None,
+        names: np.ndarray,
+        values: np.ndarray,
+    ) -> None:
+        n = len(values)
+        if n == 0:
+            return
+        self._level.append(np.full(n, level, dtype=object))
+        self._sweep.append(np.full(n, np.nan if sweep is None else float(sweep)))
+        self._spike.append(np.full(n, np.nan) if spike is None else spike.astype(float))
+        self._name.append(names)
+        self._value.append(values)
+
+    def add_mapping(self, values: Mapping[str, Any], level: str, sweep: int | None = None) -> None:
+        """Numeric values of a ``name → value`` mapping (others are not features)."""
+        names, vals = [], []
+        for name, v in values.items():
+            f = _numeric(v)
+            if f is None:
+                continue
+            names.append(str(name))
+            vals.append(f)
+        self._add(level, sweep, None, np.array(names, dtype=object), np.array(vals, dtype=float))
+
+    def add_table(self, table: Any, level: str, sweep: int | None) -> None:
+        """Numeric columns of a per-spike table (a ``FeatureTable`` or anything pandas takes):
+        one row per (column, spike), column by column."""
+        if isinstance(table, dict):
+            cols = [(str(k), np.asarray(v)) for k, v in table.items()]
+        else:
+            df = table if isinstance(table, pd.DataFrame) else pd.DataFrame(table)
+            num = df.select_dtypes("number")
+            cols = [(str(k), num[k].to_numpy(dtype=float)) for k in num.columns]
+        cols = [(k, a) for k, a in cols if a.ndim == 1 and a.dtype.kind in "iuf" and len(a)]
+        if not cols:
+            return
+        n = len(cols[0][1])
+        names = np.repeat(np.array([k for k, _ in cols], dtype=object), n)
+        values = np.concatenate([a.astype(float) for _, a in cols])
+        spikes = np.tile(np.arange(n), len(cols))
+        self._add(level, sweep, spikes, names, values)
+
+    def frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame with ``FEATURE_COLUMNS``."""
+        if not self._value:
+            return pd.DataFrame(columns=list(FEATURE_COLUMNS))
+        n = sum(len(v) for v in self._value)
+        return pd.DataFrame(
             {
-                "level": level,
-                "sweep_number": sweep,
-                "spike_index": spike,
-                "name": str(name),
-                "value": f,
-                "unit": None,
-                "native_name": None,
-            }
+                "level": np.concatenate(self._level),
+                "sweep_number": np.concatenate(self._sweep),
+                "spike_index": np.concatenate(self._spike),
+                "name": np.concatenate(self._name),
+                "value": np.concatenate(self._value),
+                "unit": np.full(n, None, dtype=object),
+                "native_name": np.full(n, None, dtype=object),
+            },
+            columns=list(FEATURE_COLUMNS),
         )
-    return rows
 
 
 def _callable_with(fn: Any, n_positional: int) -> bool:
@@ -200,7 +255,7 @@ def compute_ephys(
     )
     from patchatlas.errors import PatchAtlasError
 
-    rows: list[dict[str, Any]] = []
+    rows = _FeatureRows()
     qc: list[dict[str, Any]] = []
     analyse = bool(params.get("features", True))
     cell_features = _optional("patchatlas.ephys", "cell_features") if analyse else None
@@ -223,16 +278,38 @@ def compute_ephys(
             }
         )
 
+    # The cell analysis already computes every current-clamp sweep's features (with the same
+    # defaults as ``sweep_features``): analyse once and reuse them instead of a second pass.
+    reuse: dict[int, Mapping[str, Any]] = {}
+    fused = (
+        cell_features is not None
+        and sweep_features is not None
+        and profile == "allen"
+        and cell_features is _optional("patchatlas.ephys.cell", "cell_features")
+        and sweep_features is _optional("patchatlas.ephys.train", "sweep_features")
+    )
     if cell_features is not None:
         try:
-            rows += _feature_rows(cell_features(combined, profile=profile), "cell")
+            if fused:
+                from patchatlas.ephys.cell import analyze_recording, cell_record
+
+                results = analyze_recording(combined, profile=profile)
+                values = cell_record(results, n_sweeps=len(combined))
+                values["profile"] = profile
+                reuse = {id(r.sweep): r.features for r in results if r.ok}
+            else:
+                values = cell_features(combined, profile=profile)
+            rows.add_mapping(values, "cell")
         except PatchAtlasError as exc:
             not_analysable("cell_features", None, exc)
         computed.append("cell")
     if sweep_features is not None:
         for s in sweeps_all:
+            found = reuse.get(id(s))
             try:
-                rows += _feature_rows(sweep_features(s), "sweep", s.number)
+                rows.add_mapping(
+                    found if found is not None else sweep_features(s), "sweep", s.number
+                )
             except PatchAtlasError as exc:
                 not_analysable("sweep_features", s.number, exc)
         computed.append("sweep")
@@ -245,26 +322,9 @@ def compute_ephys(
             except PatchAtlasError as exc:
                 not_analysable("detect_spikes", s.number, exc)
                 continue
-            df = table.to_pandas() if hasattr(table, "to_pandas") else pd.DataFrame(table)
-            if len(df) == 0:
-                continue
-            num = df.select_dtypes("number").reset_index(drop=True).astype(float)
-            for col in num.columns:
-                values = num[col].to_numpy()
-                rows += [
-                    {
-                        "level": "spike",
-                        "sweep_number": s.number,
-                        "spike_index": i,
-                        "name": str(col),
-                        "value": float(v),
-                        "unit": None,
-                        "native_name": None,
-                    }
-                    for i, v in enumerate(values)
-                ]
+            rows.add_table(table, "spike", s.number)
         computed.append("spike")
-    features = pd.DataFrame(rows, columns=list(FEATURE_COLUMNS))
+    features = rows.frame()
     return EngineOutput(
         engine="ephys",
         parameters={"profile": profile, "levels": computed, "version": _ephys_version()},
