@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from patchatlas.ephys.model import SWEEP_TABLE_COLUMNS
+
 __all__ = [
     "CELL_FIELDS",
     "DONOR_FIELDS",
@@ -50,17 +52,7 @@ FLOAT_CELL_FIELDS = frozenset({"depth_um", "normalized_depth", "t_type_confidenc
 # Donor annotations (``donor`` names the donor; ``donor_*`` fill its columns).
 DONOR_FIELDS: tuple[str, ...] = ("species", "sex", "age", "genotype", "medical_conditions")
 
-SWEEP_COLUMNS: tuple[str, ...] = (
-    "number",
-    "clamp_mode",
-    "kind",
-    "amplitude_pa",
-    "start_s",
-    "end_s",
-    "sampling_rate_hz",
-    "duration_s",
-    "stimulus_name",
-)
+SWEEP_COLUMNS: tuple[str, ...] = SWEEP_TABLE_COLUMNS
 FEATURE_COLUMNS: tuple[str, ...] = (
     "level",
     "sweep_number",

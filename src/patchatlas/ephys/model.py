@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = [
+    "SWEEP_TABLE_COLUMNS",
     "ClampMode",
     "Epoch",
     "Recording",
@@ -35,6 +36,19 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.floating[Any]]
+
+# Columns of :meth:`Recording.sweep_table` (also the sweep rows the atlas stores).
+SWEEP_TABLE_COLUMNS: tuple[str, ...] = (
+    "number",
+    "clamp_mode",
+    "kind",
+    "amplitude_pa",
+    "start_s",
+    "end_s",
+    "sampling_rate_hz",
+    "duration_s",
+    "stimulus_name",
+)
 
 
 class StimulusKind(StrEnum):
@@ -304,18 +318,7 @@ class Recording:
             }
             for s in self.sweeps
         ]
-        columns = [
-            "number",
-            "clamp_mode",
-            "kind",
-            "amplitude_pa",
-            "start_s",
-            "end_s",
-            "sampling_rate_hz",
-            "duration_s",
-            "stimulus_name",
-        ]
-        return pd.DataFrame(rows, columns=columns)
+        return pd.DataFrame(rows, columns=list(SWEEP_TABLE_COLUMNS))
 
     def __repr__(self) -> str:
         return (
