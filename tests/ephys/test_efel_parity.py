@@ -45,7 +45,8 @@ def pairs(ephys_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list[tu
             arrays[f"m_{k}"] = np.array([s.start, s.end, s.amplitude])
             ours.append(efel_features(sw.t, sw.v, s.start, s.end, stimulus_current=s.amplitude))
     tmp = tmp_path_factory.mktemp("efel")
-    np.savez(tmp / "in.npz", **arrays)
+    # the oracle computes exactly the names of our eFEL layer
+    np.savez(tmp / "in.npz", features=np.array(EFEL_FEATURES), **arrays)
     subprocess.run([str(PY), str(RUNNER), str(tmp / "in.npz"), str(tmp / "out.json")], check=True)
     ref = json.loads((tmp / "out.json").read_text())
     return list(zip(ours, ref, strict=True))
