@@ -1,4 +1,4 @@
-"""The batched detection (all sweeps of a recording in one pass) equals the per-sweep path."""
+"""The batched numpy detection (all sweeps of a recording in one pass) equals the per-sweep path."""
 
 from __future__ import annotations
 
@@ -49,6 +49,15 @@ def _preps(sweeps: list[Sweep], full: bool) -> tuple[list[Any], list[int]]:
             preps.append(pr)
             where.append(k)
     return preps, where
+
+
+@pytest.fixture(autouse=True)
+def _numpy_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the vectorised batch path; the compiled kernel (default when numba
+    is installed) is compared with it in test_kernel.py."""
+    from patchatlas.ephys import spikes
+
+    monkeypatch.setattr(spikes, "USE_KERNEL", False)
 
 
 @pytest.fixture(scope="module")

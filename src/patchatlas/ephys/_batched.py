@@ -517,8 +517,12 @@ def indices_many(
     (:func:`allen_indices_batch`); any other sweep goes through the per-sweep path. Element ``k``
     of the result belongs to ``preps[k]`` and equals what the per-sweep path gives for it.
     """
+    from patchatlas.ephys import _kernel
     from patchatlas.ephys import spikes as sp
 
+    if sp.USE_KERNEL and _kernel.available():
+        # the compiled kernel costs one call per sweep: nothing left to batch
+        return [sp._indices(pr) for pr in preps]
     out: list[dict[str, Any] | None] = [None] * len(preps)
     groups: dict[Any, list[int]] = {}
     for k, pr in enumerate(preps):

@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -129,6 +130,17 @@ class Stimulus:
         return replace(self, **changes)
 
 
+#: uniform time axes up to this many samples are cached (shared, read-only)
+_GRID_CACHE_MAX_SAMPLES = 2_000_000
+
+
+@lru_cache(maxsize=8)
+def _time_grid(n: int, rate: float, t0: float) -> FloatArray:
+    t = t0 + np.arange(n, dtype=np.float64) / rate
+    t.flags.writeable = False
+    return t
+
+
 @dataclass(eq=False, slots=True)
 class Sweep:
     """One sweep: a voltage trace, a current trace and what drove them.
@@ -214,7 +226,12 @@ class Sweep:
         """Time stamps in s (float64, built from ``t0`` and the rate when uniform)."""
         if self.time is not None:
             return self.time
-        return self.t0 + np.arange(self.n_samples, dtype=np.float64) / self.sampling_rate
+        n = self.n_samples
+        if n <= _GRID_CACHE_MAX_SAMPLES:
+            # the sweeps of a recording share one read-only axis (no fresh allocation and page
+            # faults per access)
+            return _time_grid(n, float(self.sampling_rate), float(self.t0))
+        return self.t0 + np.arange(n, dtype=np.float64) / self.sampling_rate
 
     def index_of(self, time: float) -> int:
         """Index of the first sample at or after ``time`` (clipped to the sweep)."""

@@ -86,6 +86,9 @@ PROFILES = ("allen", "robust")
 
 #: filter dV/dt only where the algorithm looks (exact to ~1e-13; False: whole sweep, for tests)
 LAZY_FILTER = True
+#: use the compiled kernel (:mod:`patchatlas.ephys._kernel`) when numba is available; False:
+#: the vectorised numpy path (the reference; same results)
+USE_KERNEL = True
 
 #: per-spike column names (IPFX names; ``*_i`` columns only when a current trace is given)
 SPIKE_COLUMNS = (
@@ -441,6 +444,7 @@ def _allen_indices(
                 hv = hz.y
             if hz is None:
                 hend = np.minimum(nx, lz.y.size)
+                lz.ensure(tf, hend)  # the ADP rules read the dV/dt there
             adp_h, slow_h = _adp(t, v, hv, tf, nx, hend, p)
             no_adp = adp_h < 0
             mins = seg_argext(v, tf, nx, mode="min")
@@ -710,6 +714,11 @@ def _detect(
 
 def _indices(pr: _Prep) -> dict[str, Any]:
     """Spike indices of one prepared sweep (the per-sweep path)."""
+    if USE_KERNEL and pr.lz.y.size >= 2:
+        from patchatlas.ephys import _kernel
+
+        if _kernel.available():
+            return _kernel.allen_indices(pr)
     return _allen_indices(
         pr.t, pr.v, pr.lz, pr.hz, pr.a, pr.b, pr.p, cutoff=pr.cutoff, full=pr.full
     )
