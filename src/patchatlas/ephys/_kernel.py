@@ -24,12 +24,13 @@ environment compiles for a few seconds, later processes load the cache.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["allen_indices", "available"]
+__all__ = ["allen_indices", "assemble_table", "available"]
 
 _STATE: dict[str, Any] = {}
 
@@ -57,32 +58,29 @@ def available() -> bool:
 def _compile() -> Any:
     from patchatlas.ephys import _kernel_nb
 
+    _STATE["assemble"] = _kernel_nb.assemble
     return _kernel_nb.core
 
 
+@lru_cache(maxsize=64)
 def _coefs(cutoff_hz: float, fs: float, scale: float) -> npt.NDArray[np.float64]:
+    """Bessel b (5), a[1:] (4), steady-state zi (4) and the dV/dt scale, in one array."""
     from patchatlas.ephys._dvdt import _bessel_ba
 
     b, a, zi = _bessel_ba(cutoff_hz / (fs / 2.0))
     b = b / a[0]
     a = a / a[0]
-    return np.concatenate((b, a[1:], zi, [scale])).astype(np.float64)
+    out = np.concatenate((b, a[1:], zi, [scale])).astype(np.float64)
+    out.flags.writeable = False
+    return out
 
 
-def allen_indices(pr: Any) -> dict[str, Any]:
-    """Spike indices of one prepared sweep (``spikes._Prep``), as ``spikes._indices``."""
-    from patchatlas.ephys._dvdt import settle_samples
-
-    core = _STATE["core"]
-    lz, p = pr.lz, pr.p
-    filt = bool(lz.filtered)
-    scale = float(lz.scale) if filt else 1.0
-    co = _coefs(float(lz.cutoff_hz), float(lz.fs), scale) if filt else np.zeros(14, np.float64)
-    ip = np.array([lz.chunk, lz.margin, 1 if filt else 0], np.int64)
-    fp = np.array(
+@lru_cache(maxsize=64)
+def _fparams(p: Any, cutoff: float, g1: float) -> npt.NDArray[np.float64]:
+    out = np.array(
         [
-            pr.cutoff,
-            float(getattr(lz, "g1", 1.0)),
+            cutoff,
+            g1,
             p.thresh_frac,
             p.min_peak,
             p.min_height,
@@ -97,6 +95,25 @@ def allen_indices(pr: Any) -> dict[str, Any]:
         ],
         np.float64,
     )
+    out.flags.writeable = False
+    return out
+
+
+_NO_COEFS = np.zeros(14, np.float64)
+_NO_COEFS.flags.writeable = False
+
+
+def allen_indices(pr: Any) -> dict[str, Any]:
+    """Spike indices of one prepared sweep (``spikes._Prep``), as ``spikes._indices``."""
+    from patchatlas.ephys._dvdt import settle_samples
+
+    core = _STATE["core"]
+    lz, p = pr.lz, pr.p
+    filt = bool(lz.filtered)
+    scale = float(lz.scale) if filt else 1.0
+    co = _coefs(float(lz.cutoff_hz), float(lz.fs), scale) if filt else _NO_COEFS
+    ip = np.array([lz.chunk, lz.margin, 1 if filt else 0], np.int64)
+    fp = _fparams(p, float(pr.cutoff), float(getattr(lz, "g1", 1.0)))
     hz = pr.hz
     use_heavy = hz is not None
     if use_heavy:
@@ -128,3 +145,81 @@ def allen_indices(pr: Any) -> dict[str, Any]:
         "clipped": clipped,
         "width": width,
     }
+
+
+#: rows of the float matrix that ``_kernel_nb.assemble`` returns
+FLOAT_ROWS = (
+    "threshold_t",
+    "threshold_v",
+    "peak_t",
+    "peak_v",
+    "trough_index",
+    "trough_t",
+    "trough_v",
+    "upstroke",
+    "upstroke_t",
+    "upstroke_v",
+    "downstroke",
+    "downstroke_index",
+    "downstroke_t",
+    "downstroke_v",
+    "upstroke_downstroke_ratio",
+    "fast_trough_index",
+    "fast_trough_t",
+    "fast_trough_v",
+    "adp_index",
+    "adp_t",
+    "adp_v",
+    "slow_trough_index",
+    "slow_trough_t",
+    "slow_trough_v",
+    "threshold_i",
+    "peak_i",
+    "trough_i",
+    "fast_trough_i",
+    "adp_i",
+    "slow_trough_i",
+)
+_INT_COLS = {"threshold_index": "threshold", "peak_index": "peak", "upstroke_index": "upstroke"}
+_EMPTY = np.zeros(0)
+
+
+def assemble_table(pr: Any, idx: dict[str, Any]) -> Any:
+    """The full spike table of one prepared sweep from its indices (as ``spikes._assemble``,
+    the value columns gathered in one compiled call)."""
+    from patchatlas.ephys._table import FeatureTable
+    from patchatlas.ephys.spikes import SPIKE_COLUMNS
+
+    has_i = pr.i is not None
+    mat = _STATE["assemble"](
+        pr.t,
+        pr.v,
+        pr.lz.y,
+        pr.i if has_i else _EMPTY,
+        has_i,
+        idx["threshold"],
+        idx["peak"],
+        idx["upstroke"],
+        idx["trough"],
+        idx["downstroke"],
+        idx["fast_trough"],
+        idx["adp"],
+        idx["slow_trough"],
+    )
+    rows = dict(zip(FLOAT_ROWS, mat, strict=False))
+    cols: dict[str, Any] = {}
+    for c in SPIKE_COLUMNS:
+        if c in _INT_COLS:
+            cols[c] = np.asarray(idx[_INT_COLS[c]], dtype=np.int64)
+        elif c == "width":
+            cols[c] = idx["width"]
+        elif c == "isi_type":
+            cols[c] = np.asarray(idx["isi_type"], dtype=object)
+        elif c == "clipped":
+            cols[c] = np.asarray(idx["clipped"], dtype=bool)
+        else:
+            cols[c] = rows[c]
+    if has_i:
+        for c in FLOAT_ROWS[24:]:
+            cols[c] = rows[c]
+    return FeatureTable(cols, provenance=pr.prov)

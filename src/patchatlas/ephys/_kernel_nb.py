@@ -136,6 +136,70 @@ def argext_y(v, y, known, co, ip, buf, s, e, want_max):
 
 
 @njit
+def chunk_bound(v, ip, scale, g1, cb, c):
+    """Bound of |filtered dV/dt| in chunk ``c``: sum|h| x the largest |raw dV/dt| within the
+    settling margin of the chunk, with 1e-9 slack (cached in ``cb``; -1 = not computed)."""
+    if cb[c] >= 0.0:
+        return cb[c]
+    ck, m = ip[0], ip[1]
+    n = v.shape[0]
+    lo = c * ck - m
+    if lo < 0:
+        lo = 0
+    hi = (c + 1) * ck + m
+    if hi > n - 1:
+        hi = n - 1
+    big = 0.0
+    for k in range(lo, hi):
+        d = abs(v[k + 1] - v[k])
+        if d > big:
+            big = d
+    b = g1 * big * scale * (1.0 + 1e-9) + 1e-9
+    cb[c] = b
+    return b
+
+
+@njit
+def argext_y_lazy(v, y, known, co, ip, buf, cb, g1, look, s, e, want_max):
+    """First argmax/argmin of filtered dV/dt over ``[s, e)``: the first ``look`` samples are
+    filtered; a later unfiltered chunk is filtered and scanned only when its bound says it could
+    reach the best value so far (otherwise every value in it is strictly worse)."""
+    if e <= s:
+        return -1
+    if ip[2] == 0:
+        return argext_v(y, s, e, want_max)
+    head = s + look if s + look < e else e
+    ensure(v, y, known, co, ip, buf, s, head)
+    best = argext_v(y, s, head, want_max)
+    bv = y[best]
+    if bv != bv:
+        return best
+    ck = ip[0]
+    scale = co[13]
+    k = head
+    while k < e:
+        c = k // ck
+        stop = (c + 1) * ck
+        if stop > e:
+            stop = e
+        if not known[c]:
+            bnd = chunk_bound(v, ip, scale, g1, cb, c)
+            if (want_max and bnd < bv) or ((not want_max) and -bnd > bv):
+                k = stop
+                continue
+            ensure(v, y, known, co, ip, buf, k, stop)
+        for q in range(k, stop):
+            xv = y[q]
+            if xv != xv:
+                return q
+            if (want_max and xv > bv) or ((not want_max) and xv < bv):
+                bv = xv
+                best = q
+        k = stop
+    return best
+
+
+@njit
 def _pw_block(a, lo, n):
     """numpy's pairwise summation of ``a[lo : lo + n]`` for ``n <= 128`` (8 accumulators)."""
     if n < 8:
@@ -254,6 +318,10 @@ def core(t, v, y, known, co, ip, fp, si, ei, full, hco, hm, use_heavy):
     buf = np.empty(n + 32)
     scale = co[13]
     m = ip[1]
+    cb = np.full(known.shape[0], -1.0)
+    look = 64
+    if ip[2] != 0:
+        look = max(8, int(np.ceil(0.003 * scale * 1e3)))
     # 1. candidate zone: filtered dV/dt can reach the cutoff only near a raw difference of
     # at least cutoff / sum|h|
     if ip[2] != 0:
@@ -400,14 +468,13 @@ def core(t, v, y, known, co, ip, fp, si, ei, full, hco, hm, use_heavy):
     width = np.full(cnt, np.nan)
     if cnt == 0 or not full:
         return cnt, thr, peaks, ups, troughs, downs, fast, adp, slow, isi, clipped, width
-    # 7. upstroke again, troughs, downstrokes
+    # 7. upstroke again, troughs (downstrokes with the fast troughs below)
+    tend = np.empty(cnt, np.int64)
     for j in range(cnt):
         ups[j] = argext_y(v, y, known, co, ip, buf, thr[j], peaks[j], True)
-        e = thr[j + 1] if j + 1 < cnt else ei
+        tend[j] = thr[j + 1] if j + 1 < cnt else ei
         if not clipped[j]:
-            troughs[j] = argext_v(v, peaks[j], e, False)
-        if troughs[j] >= 0:
-            downs[j] = argext_y(v, y, known, co, ip, buf, peaks[j], troughs[j], False)
+            troughs[j] = argext_v(v, peaks[j], tend[j], False)
     # 8. fast trough / ADP / slow trough over the spikes not clipped at the window end
     nsel = 0
     for j in range(cnt):
@@ -426,7 +493,17 @@ def core(t, v, y, known, co, ip, fp, si, ei, full, hco, hm, use_heavy):
         j = sel[q]
         nx = thr[sel[q + 1]] if q + 1 < nsel else ei
         dend = min(nx, ny)
-        ds2 = argext_y(v, y, known, co, ip, buf, peaks[j], dend, False)
+        ds2 = argext_y_lazy(v, y, known, co, ip, buf, cb, g1, look, peaks[j], dend, False)
+        # downstroke: steepest fall from peak to trough; the first minimum over the longer
+        # range [peak, dend) is it when it falls before the trough
+        tr = troughs[j]
+        if tr >= 0:
+            if ds2 >= 0 and ds2 < tr <= dend:
+                downs[j] = ds2
+            else:
+                downs[j] = argext_y_lazy(
+                    v, y, known, co, ip, buf, cb, g1, look, peaks[j], tr, False
+                )
         if ds2 < 0:
             clipped[j] = True
             continue
@@ -468,7 +545,8 @@ def core(t, v, y, known, co, ip, fp, si, ei, full, hco, hm, use_heavy):
                     zr = k
                     break
             if zr >= 0:
-                mn = argext_v(v, zr, nx, False)
+                # the first minimum of V over [zr, nx): the trough when it lies there
+                mn = tr if (tr >= zr and nx == tend[j]) else argext_v(v, zr, nx, False)
                 mn_c = mn if mn >= 0 else zr
                 if (
                     mn >= 0
@@ -479,7 +557,7 @@ def core(t, v, y, known, co, ip, fp, si, ei, full, hco, hm, use_heavy):
                     a_ix = zr
                     s_ix = mn_c
         if a_ix < 0:
-            mn = argext_v(v, tf, nx, False)
+            mn = tr if (tr >= tf and nx == tend[j]) else argext_v(v, tf, nx, False)
             mn_c = mn if mn >= 0 else tf
             direct = mn < 0 or v[tf] - v[mn_c] < adp_tol
             s_ix = -1 if direct else mn
@@ -512,3 +590,42 @@ def core(t, v, y, known, co, ip, fp, si, ei, full, hco, hm, use_heavy):
         if st >= 0 and en >= 0:
             width[j] = t[en] - t[st]
     return cnt, thr, peaks, ups, troughs, downs, fast, adp, slow, isi, clipped, width
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def assemble(t, v, y, i, has_i, thr, peaks, ups, troughs, downs, fast, adp, slow):
+    """The float columns of the spike table, one row each (order: ``_kernel.FLOAT_ROWS``)."""
+    n = thr.shape[0]
+    out = np.empty((30 if has_i else 24, n))
+    nan = np.nan
+    for j in range(n):
+        out[0, j] = t[thr[j]]
+        out[1, j] = v[thr[j]]
+        out[2, j] = t[peaks[j]]
+        out[3, j] = v[peaks[j]]
+        tr = troughs[j]
+        out[4, j] = tr if tr >= 0 else nan
+        out[5, j] = t[tr] if tr >= 0 else nan
+        out[6, j] = v[tr] if tr >= 0 else nan
+        u = ups[j]
+        out[7, j] = y[u] if u >= 0 else nan
+        out[8, j] = t[u] if u >= 0 else nan
+        out[9, j] = v[u] if u >= 0 else nan
+        d = downs[j]
+        out[10, j] = y[d] if d >= 0 else nan
+        out[11, j] = d if d >= 0 else nan
+        out[12, j] = t[d] if d >= 0 else nan
+        out[13, j] = v[d] if d >= 0 else nan
+        out[14, j] = out[7, j] / -out[10, j]
+        r = 15
+        for ix in (fast[j], adp[j], slow[j]):
+            out[r, j] = ix if ix >= 0 else nan
+            out[r + 1, j] = t[ix] if ix >= 0 else nan
+            out[r + 2, j] = v[ix] if ix >= 0 else nan
+            r += 3
+        if has_i:
+            r = 24
+            for ix in (thr[j], peaks[j], troughs[j], fast[j], adp[j], slow[j]):
+                out[r, j] = i[ix] if ix >= 0 else nan
+                r += 1
+    return out

@@ -796,13 +796,17 @@ def _prepare(
         )
     s, e = max(s, t_first), min(e, t_last)
     si, ei = int(time_index(tt, s)), int(time_index(tt, e))
-    finite = np.isfinite(vv)
-    if not finite[si : ei + 1].all():
-        raise DataError(
-            "detect_spikes: v has NaN or infinite samples inside the analysis window; "
-            "crop or interpolate them first"
-        )
-    vf = vv if finite.all() else np.where(finite, vv, np.interp(tt, tt[finite], vv[finite]))
+    # a finite sum means every sample is finite (NaN and inf propagate); one pass, no mask
+    if math.isfinite(float(np.add.reduce(vv))):
+        vf = vv
+    else:
+        finite = np.isfinite(vv)
+        if not finite[si : ei + 1].all():
+            raise DataError(
+                "detect_spikes: v has NaN or infinite samples inside the analysis window; "
+                "crop or interpolate them first"
+            )
+        vf = np.where(finite, vv, np.interp(tt, tt[finite], vv[finite]))
     if on_grid:
         uni = (True, (float(tt[-1]) - float(tt[0])) / (n - 1))  # the step is_uniform gives
     else:
@@ -895,7 +899,12 @@ def _finish(pr: _Prep, idx: dict[str, Any]) -> FeatureTable:
     if not idx:
         return _empty(pr.i is not None, pr.profile, pr.prov)
     if pr.full:
-        table = _assemble(pr.t, pr.v, pr.lz.y, pr.i, idx, pr.prov)
+        from patchatlas.ephys import _kernel
+
+        if USE_KERNEL and _kernel.available():
+            table = _kernel.assemble_table(pr, idx)
+        else:
+            table = _assemble(pr.t, pr.v, pr.lz.y, pr.i, idx, pr.prov)
     else:
         table = _assemble_light(pr.t, pr.v, idx, pr.prov)
     if pr.profile == "robust":
@@ -974,7 +983,7 @@ def _assemble(
     put("peak", idx["peak"], as_int=True)
     put("trough", idx["trough"])
     up = idx["upstroke"]
-    cols["upstroke"] = dvdt[up]
+    cols["upstroke"] = np.where(up >= 0, dvdt[np.maximum(up, 0)], np.nan)
     put("upstroke", up, as_int=True)
     dn = idx["downstroke"]
     okd = dn >= 0
