@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from patchatlas.ephys._table import FeatureTable
+
 __all__ = ["allen_indices", "assemble_table", "available"]
 
 _STATE: dict[str, Any] = {}
@@ -184,10 +186,9 @@ _INT_COLS = {"threshold_index": "threshold", "peak_index": "peak", "upstroke_ind
 _EMPTY = np.zeros(0)
 
 
-def assemble_table(pr: Any, idx: dict[str, Any]) -> Any:
+def assemble_table(pr: Any, idx: dict[str, Any]) -> FeatureTable:
     """The full spike table of one prepared sweep from its indices (as ``spikes._assemble``,
     the value columns gathered in one compiled call)."""
-    from patchatlas.ephys._table import FeatureTable
     from patchatlas.ephys.spikes import SPIKE_COLUMNS
 
     has_i = pr.i is not None
