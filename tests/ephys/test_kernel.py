@@ -165,3 +165,40 @@ def test_kernel_can_be_disabled() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_compiled_sweep_features_equal_numpy(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spike trains with bursts, pauses, equal ISIs, one or no spike; steps of both signs."""
+    from patchatlas.ephys.model import Stimulus, StimulusKind, Sweep
+    from patchatlas.ephys.train import _features
+
+    rng = np.random.default_rng(seed)
+    fs = 20e3
+    t = np.arange(int(1.2 * fs)) / fs
+    v = -70.0 + np.cumsum(rng.normal(0, 0.05, t.size))
+    trains = [
+        np.array([]),
+        np.array([0.31]),
+        np.array([0.3, 0.35]),
+        0.3 + np.cumsum(rng.choice([0.004, 0.006, 0.05, 0.2], size=12)),
+        0.3 + 0.02 * np.arange(9),  # equal ISIs
+        np.sort(rng.uniform(0.2, 0.9, size=int(rng.integers(3, 40)))),
+    ]
+    for amp in (-80.0, 0.0, 150.0):
+        stim = Stimulus(StimulusKind.LONG_SQUARE, amp, 0.2, 0.8)
+        sw = Sweep(v, None, fs, number=3, stimulus=stim)
+        for thr in trains:
+            tab = FeatureTable({"threshold_t": np.asarray(thr, float)}, provenance={})
+            for s, e in ((0.2, 0.8), (float("nan"), float("nan"))):
+                ref, got = _both(
+                    lambda tab=tab, s=s, e=e, sw=sw: _features(sw, t, v, s, e, tab, "allen"),
+                    monkeypatch,
+                )
+                assert list(ref) == list(got)
+                for k, x in ref.items():
+                    y = got[k]
+                    if isinstance(x, float) and np.isnan(x):
+                        assert isinstance(y, float) and np.isnan(y), (k, thr, amp)
+                    else:
+                        assert x == y, (k, x, y, thr, amp)

@@ -32,7 +32,7 @@ import numpy.typing as npt
 
 from patchatlas.ephys._table import FeatureTable
 
-__all__ = ["allen_indices", "assemble_table", "available"]
+__all__ = ["allen_indices", "assemble_table", "available", "sweep_feature_values"]
 
 _STATE: dict[str, Any] = {}
 
@@ -61,6 +61,7 @@ def _compile() -> Any:
     from patchatlas.ephys import _kernel_nb
 
     _STATE["assemble"] = _kernel_nb.assemble
+    _STATE["sweep_features"] = _kernel_nb.sweep_features
     return _kernel_nb.core
 
 
@@ -224,3 +225,51 @@ def assemble_table(pr: Any, idx: dict[str, Any]) -> FeatureTable:
         for c in FLOAT_ROWS[24:]:
             cols[c] = rows[c]
     return FeatureTable(cols, provenance=pr.prov)
+
+
+#: order of the values ``_kernel_nb.sweep_features`` returns
+SWEEP_ROWS = (
+    "avg_rate",
+    "n_spikes",
+    "latency",
+    "first_isi",
+    "mean_isi",
+    "median_isi",
+    "isi_cv",
+    "adapt",
+    "burst_n",
+    "burst_max_index",
+    "pause_n",
+    "pause_frac",
+    "stim_amp",
+    "v_baseline",
+    "peak_deflect_v",
+    "peak_deflect_index",
+    "sag",
+    "vm_for_sag",
+)
+
+
+def sweep_feature_values(
+    t: npt.NDArray[np.float64],
+    v: npt.NDArray[np.float64],
+    threshold_t: npt.NDArray[np.float64],
+    start: float,
+    end: float,
+    amp: float,
+    *,
+    burst_max_isi: float = 0.010,
+    pause_factor: float = 3.0,
+) -> dict[str, float]:
+    """The allen-profile sweep features (``train._features``) in one compiled call."""
+    vals = _STATE["sweep_features"](
+        t,
+        v,
+        np.ascontiguousarray(threshold_t, dtype=np.float64),
+        float(start),
+        float(end),
+        float(amp),
+        float(burst_max_isi),
+        float(pause_factor),
+    )
+    return dict(zip(SWEEP_ROWS, vals.tolist(), strict=True))

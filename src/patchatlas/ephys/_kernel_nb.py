@@ -629,3 +629,162 @@ def assemble(t, v, y, i, has_i, thr, peaks, ups, troughs, downs, fast, adp, slow
                 out[r, j] = i[ix] if ix >= 0 else nan
                 r += 1
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# sweep features (train + subthreshold) of the allen profile: patchatlas.ephys.train._features
+# --------------------------------------------------------------------------------------------
+
+
+@njit
+def _mean(a, lo, hi):
+    """``np.mean(a[lo:hi])`` (pairwise sum, as numpy); NaN when empty."""
+    n = hi - lo
+    if n <= 0:
+        return np.nan
+    return pairwise_sum(a, lo, n) / n
+
+
+@njit
+def _average_voltage(t, v, a_t, b_t):
+    a = time_index(t, a_t)
+    b = time_index(t, b_t)
+    if b <= a:
+        return np.nan
+    return _mean(v, a, b)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def sweep_features(t, v, thr_t, s, e, amp, burst_max_isi, pause_factor):
+    """The allen-profile sweep features as ``train._features`` computes them (same numpy
+    reductions: pairwise sums, median of the sorted ISIs). Order: ``_kernel.SWEEP_ROWS``."""
+    nan = np.nan
+    out = np.full(18, nan)
+    # --- train features (all_spikes=True: intervals and latency use every spike) ---
+    dur = e - s
+    fin_dur = np.isfinite(dur)
+    n_in = 0
+    for k in range(thr_t.shape[0]):
+        if (not fin_dur) or (thr_t[k] >= s and thr_t[k] <= e):
+            n_in += 1
+    out[1] = n_in
+    out[0] = n_in / dur if (fin_dur and dur > 0) else nan
+    out[8] = 0.0  # burst_n
+    out[10] = 0.0  # pause_n
+    out[11] = 0.0  # pause_frac
+    ns = thr_t.shape[0]
+    if ns > 0:
+        out[2] = thr_t[0] - s if np.isfinite(s) else nan
+        ni = ns - 1
+        if ni > 0:
+            isis = np.empty(ni)
+            for k in range(ni):
+                isis[k] = thr_t[k + 1] - thr_t[k]
+            mean = pairwise_sum(isis, 0, ni) / ni
+            out[3] = isis[0]
+            out[4] = mean
+            srt = np.sort(isis)
+            h = ni // 2
+            # np.median: the middle value, or np.mean of the two middle values
+            median = srt[h] if ni % 2 == 1 else (0.0 + srt[h - 1] + srt[h]) / 2.0
+            out[5] = median
+            if mean > 0:
+                dev = np.empty(ni)
+                for k in range(ni):
+                    d = isis[k] - mean
+                    dev[k] = d * d
+                out[6] = np.sqrt(pairwise_sum(dev, 0, ni) / ni) / mean
+            # adapt: mean over consecutive pairs of (isi[k+1] - isi[k]) / (isi[k+1] + isi[k])
+            if ni >= 2:
+                allz = True
+                for k in range(ni - 1):
+                    if not (abs(isis[k + 1] + isis[k]) <= 1e-8):
+                        allz = False
+                        break
+                if allz:
+                    out[7] = 0.0
+                else:
+                    nd = np.empty(ni - 1)
+                    cnt = 0
+                    for k in range(ni - 1):
+                        if isis[k + 1] == 0 and isis[k] == 0:
+                            nd[k] = 0.0
+                        else:
+                            nd[k] = (isis[k + 1] - isis[k]) / (isis[k + 1] + isis[k])
+                        if nd[k] == nd[k]:
+                            cnt += 1
+                        else:
+                            nd[k] = 0.0
+                    out[7] = pairwise_sum(nd, 0, ni - 1) / cnt if cnt > 0 else nan
+            # bursts: runs of >= 2 consecutive ISIs <= burst_max_isi
+            nb = 0
+            run = 0
+            n_short = 0
+            for k in range(ni):
+                if isis[k] <= burst_max_isi:
+                    run += 1
+                    n_short += 1
+                else:
+                    if run >= 2:
+                        nb += 1
+                    run = 0
+            if run >= 2:
+                nb += 1
+            out[8] = nb
+            if nb > 0 and n_short < ni:
+                ins = np.empty(n_short)
+                outs = np.empty(ni - n_short)
+                a = 0
+                b = 0
+                for k in range(ni):
+                    if isis[k] <= burst_max_isi:
+                        ins[a] = isis[k]
+                        a += 1
+                    else:
+                        outs[b] = isis[k]
+                        b += 1
+                inside = pairwise_sum(ins, 0, n_short) / n_short
+                outside = pairwise_sum(outs, 0, ni - n_short) / (ni - n_short)
+                out[9] = (outside - inside) / (outside + inside)
+            if ni >= 3:
+                lim = pause_factor * median
+                npause = 0
+                for k in range(ni):
+                    if isis[k] > lim:
+                        npause += 1
+                out[10] = npause
+                if fin_dur and dur > 0:
+                    lng = np.empty(npause)
+                    a = 0
+                    for k in range(ni):
+                        if isis[k] > lim:
+                            lng[a] = isis[k]
+                            a += 1
+                    out[11] = pairwise_sum(lng, 0, npause) / dur
+    # --- subthreshold ---
+    out[12] = amp
+    n = t.shape[0]
+    if np.isfinite(s):
+        # v_baseline: mean V over the 100 ms before the stimulus
+        if n >= 2:
+            half = 0.5 * (t[1] - t[0])
+            if not (s - 0.1 < t[0] - half or s > t[n - 1] + half):
+                out[13] = _average_voltage(t, v, s - 0.1, s)
+        a = time_index(t, s)
+        b = time_index(t, e)
+        if b > a:
+            k = argext_v(v, a, b, not (amp < 0))
+            out[14] = v[k]
+            out[15] = k
+        if amp < 0 and out[1] == 0 and b > a:
+            # sag of a hyperpolarising step (peak averaged over 5 ms; 30 ms baselines)
+            v_peak = out[14]
+            tp = t[int(out[15])]
+            v_peak_avg = _average_voltage(t, v, tp - 0.005 / 2.0, tp + 0.005 / 2.0)
+            v_base = _average_voltage(t, v, s - 0.03, s)
+            v_ss = _average_voltage(t, v, e - 0.03, e)
+            den = v_peak_avg - v_base
+            out[17] = v_peak
+            if den != 0 and np.isfinite(den):
+                out[16] = (v_peak_avg - v_ss) / den
+    return out

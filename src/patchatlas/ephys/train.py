@@ -262,6 +262,12 @@ def analyze_sweeps(
     return res
 
 
+def _kernel_on() -> bool:
+    from patchatlas.ephys import _kernel, spikes
+
+    return spikes.USE_KERNEL and _kernel.available()
+
+
 def _features(
     sweep: Sweep,
     t: FloatArray,
@@ -272,6 +278,15 @@ def _features(
     profile: str,
 ) -> dict[str, Any]:
     thr_t = spikes["threshold_t"]
+    if profile == "allen" and _kernel_on():
+        from patchatlas.ephys import _kernel
+
+        feats = {"sweep_number": sweep.number, "stimulus_kind": sweep.stimulus.kind.value}
+        feats.update(
+            _kernel.sweep_feature_values(t, v, thr_t, s, e, float(sweep.stimulus.amplitude))
+        )
+        feats["filter_khz_used"] = (spikes.provenance.get("filter") or {}).get("used_khz")
+        return feats
     robust = profile == "robust" and "in_window" in spikes
     if robust:
         thr_t = thr_t[spikes["in_window"]]
