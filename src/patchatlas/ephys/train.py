@@ -281,12 +281,15 @@ def _features(
     if profile == "allen" and _kernel_on():
         from patchatlas.ephys import _kernel
 
-        feats = {"sweep_number": sweep.number, "stimulus_kind": sweep.stimulus.kind.value}
-        feats.update(
+        out: dict[str, Any] = {
+            "sweep_number": sweep.number,
+            "stimulus_kind": sweep.stimulus.kind.value,
+        }
+        out.update(
             _kernel.sweep_feature_values(t, v, thr_t, s, e, float(sweep.stimulus.amplitude))
         )
-        feats["filter_khz_used"] = (spikes.provenance.get("filter") or {}).get("used_khz")
-        return feats
+        out["filter_khz_used"] = (spikes.provenance.get("filter") or {}).get("used_khz")
+        return out
     robust = profile == "robust" and "in_window" in spikes
     if robust:
         thr_t = thr_t[spikes["in_window"]]
