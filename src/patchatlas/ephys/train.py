@@ -285,9 +285,7 @@ def _features(
             "sweep_number": sweep.number,
             "stimulus_kind": sweep.stimulus.kind.value,
         }
-        out.update(
-            _kernel.sweep_feature_values(t, v, thr_t, s, e, float(sweep.stimulus.amplitude))
-        )
+        out.update(_kernel.sweep_feature_values(t, v, thr_t, s, e, float(sweep.stimulus.amplitude)))
         out["filter_khz_used"] = (spikes.provenance.get("filter") or {}).get("used_khz")
         return out
     robust = profile == "robust" and "in_window" in spikes
