@@ -199,6 +199,20 @@ def test_cell_qc_missing_values_fail_with_reasons() -> None:
         cell_qc(renamed, sweeps={"seal": 8})
     with pytest.raises(DataError, match="voltage-clamp"):
         voltage_clamp_pulses(full[4])
+    # a seal sweep whose current is NaN around the last pulse: missing, with the reason
+    cur = np.array(full[2].i, dtype=float)
+    cur[-round(0.07 * FS) :] = np.nan
+    bad = Recording([_vc(3, "EXTPCllATT141203", full[2].v, cur)], cell_id="nan")
+    row = {r["rule"]: r for r in cell_qc(bad, ri=200.0).rows}["seal_gohm"]
+    assert row["passed"] is False and "non-finite" in row["reason"]
+
+
+def test_sweep_qc_skips_cell_qc_sweeps() -> None:
+    from patchatlas.ephys.qc import recording_qc
+
+    rec = _qc_recording()
+    assert rec[4].clamp_mode == ClampMode.CURRENT_CLAMP  # the blowout sweep
+    assert recording_qc(rec, flags=False) == []
 
 
 def test_cell_qc_input_resistance_from_long_squares() -> None:

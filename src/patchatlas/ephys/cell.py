@@ -199,8 +199,8 @@ def _putative_upstrokes(v: np.ndarray, dvdt: np.ndarray, cutoff: float) -> np.nd
     order = np.lexsort((-v[idx], seg))
     first = np.r_[0, np.cumsum(ends - cand)[:-1]]
     peaks = idx[order[first]]
-    # upstroke: max dV/dt over [cand_i, peak_i] (dV/dt index k spans samples k → k + 1)
-    hi = np.minimum(np.maximum(peaks + 1, cand + 1), dvdt.size)
+    # upstroke: max dV/dt over [cand_i, peak_i) (dV/dt index k spans samples k → k + 1)
+    hi = np.minimum(np.maximum(peaks, cand + 1), dvdt.size)
     lengths = hi - cand
     seg2 = np.repeat(np.arange(cand.size), lengths)
     pos = np.arange(lengths.sum()) - np.repeat(np.r_[0, np.cumsum(lengths)[:-1]], lengths)
@@ -342,11 +342,19 @@ def _analyze_one(
                 sw, profile=profile, filter_khz=filter_khz, per_spike=full
             )
         else:
-            from patchatlas.ephys.spikes import _detect
+            from patchatlas.ephys.spikes import detect_spikes
             from patchatlas.ephys.train import _detect_args, _features
 
             t, v, s, e, kw = _detect_args(sw, profile, filter_khz, full)
-            spikes = _detect(t, v, parameters=parameters, **kw)
+            spikes = detect_spikes(
+                t,
+                v,
+                start=kw["start"],
+                end=kw["end"],
+                profile=profile,
+                i=kw["i"],
+                parameters=parameters,
+            )
             feats = _features(sw, t, v, s, e, spikes, profile)
     except Exception as exc:  # a bad sweep must not stop a cell (documented contract)
         log.warning("recording %r sweep %s: analysis failed: %s", cell_id, sw.number, exc)

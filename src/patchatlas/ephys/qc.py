@@ -175,11 +175,12 @@ def sweep_qc(sweep: Sweep, *, rules: QCRules | None = None, flags: bool = True) 
 def recording_qc(
     recording: Recording, *, rules: QCRules | None = None, flags: bool = True
 ) -> list[dict[str, Any]]:
-    """:func:`sweep_qc` for every current-clamp sweep of a recording."""
+    """:func:`sweep_qc` for every current-clamp sweep of a recording, except the cell-QC sweeps
+    (bath / seal / break-in / blowout, :func:`qc_sweep_role`), which :func:`cell_qc` reads."""
     return [
         sweep_qc(sw, rules=rules, flags=flags)
         for sw in recording
-        if sw.clamp_mode == "current_clamp"
+        if sw.clamp_mode == "current_clamp" and qc_sweep_role(sw, rules) is None
     ]
 
 
@@ -366,7 +367,13 @@ def _last_pulse(sweep: Sweep, r: QCRules) -> tuple[TestPulse | None, str]:
     if not pulses:
         return None, f"sweep {sweep.number} has no complete command pulse"
     big = max(abs(p.dv_mv) for p in pulses)
-    return [p for p in pulses if abs(p.dv_mv) >= 0.5 * big][-1], ""
+    last = [p for p in pulses if abs(p.dv_mv) >= 0.5 * big][-1]
+    if not math.isfinite(last.baseline_pa):
+        return None, (
+            f"sweep {sweep.number}: the pulse at {last.start:g} s has non-finite current or "
+            "less than 2 baseline samples before it"
+        )
+    return last, ""
 
 
 def cell_qc(
