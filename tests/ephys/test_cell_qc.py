@@ -291,6 +291,7 @@ def test_cli_qc_prints_cell_section(tmp_path: Path, ephys_data: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "cell QC" in res.output and "seal_gohm" in res.output
     assert "no voltage-clamp seal sweep" in res.output
+    assert "no current-clamp stimulus sweeps" in res.output  # VC-only file
     out = tmp_path / "cell.csv"
     res = runner.invoke(cli, ["ephys", "qc", str(f), "--cell-out", str(out)])
     assert res.exit_code == 0, res.output

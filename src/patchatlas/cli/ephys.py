@@ -149,7 +149,10 @@ def qc_cmd(paths: tuple[Path, ...], out: Path | None, cell_out: Path | None) -> 
             "passed",
         ]
         cols = [c for c in cols if c in df]
-        console().print(table("sweep QC (Allen v1.1)", cols, df[cols].values.tolist()))
+        if "sweep_number" in df and len(df):
+            console().print(table("sweep QC (Allen v1.1)", cols, df[cols].values.tolist()))
+        else:
+            console().print("sweep QC (Allen v1.1): no current-clamp stimulus sweeps")
     if cell_out is not None:
         _write(cdf, cell_out)
     elif out is None:
