@@ -12,7 +12,7 @@ import pytest
 import patchatlas
 from patchatlas.ephys._batched import indices_many
 from patchatlas.ephys._table import FeatureTable
-from patchatlas.ephys.cell import _analyze_one, analyze_recording
+from patchatlas.ephys.cell import _analyze_one, analyze_recording, short_square_detection
 from patchatlas.ephys.model import ClampMode, Recording, Stimulus, StimulusKind, Sweep
 from patchatlas.ephys.spikes import _finish, _indices, _prepare
 from patchatlas.ephys.train import _detect_args, analyze_sweeps
@@ -101,8 +101,19 @@ def test_analyze_recording_equals_sweep_by_sweep(recordings: list[Recording]) ->
         warnings.simplefilter("ignore")
         for rec in recordings:
             got = analyze_recording(rec)
+            # short squares are detected with the parameters estimated from all of them
+            ssq = [sw for sw in rec if sw.stimulus.kind == StimulusKind.SHORT_SQUARE]
+            params = short_square_detection(ssq) if ssq else None
             for r in got:
-                ref = _analyze_one(r.sweep, rec.cell_id, "allen", 10.0, full=True)
+                short = r.sweep.stimulus.kind == StimulusKind.SHORT_SQUARE
+                ref = _analyze_one(
+                    r.sweep,
+                    rec.cell_id,
+                    "allen",
+                    10.0,
+                    full=True,
+                    parameters=params if short else None,
+                )
                 where = f"{rec.source} sweep {r.sweep.number}"
                 assert r.error == ref.error, where
                 if ref.ok:

@@ -260,3 +260,29 @@ def test_analyze_sweep_without_per_spike_features(ephys_data: Path) -> None:
             assert all(_same(f_light[k], f_full[k]) for k in f_full), sw.number
             n_spikes += sp_full.n_rows
     assert n_spikes > 100
+
+
+def test_short_square_parameters_edge_cases() -> None:
+    """No usable sweep → None; no putative spike → the 0.1 floor; the rule on a ramp set."""
+    from patchatlas.ephys.cell import short_square_parameters
+
+    fs = 50e3
+    t = np.arange(int(0.1 * fs)) / fs
+
+    def ramp(slope: float) -> np.ndarray:  # V/s for 3 ms from 50 ms, then flat
+        return -70.0 + slope * 1e3 * np.clip(t - 0.05, 0.0, 0.003)
+
+    def ss(v: np.ndarray, start: float = 0.0502) -> Sweep:
+        return Sweep(v, None, fs, stimulus=Stimulus(StimulusKind.SHORT_SQUARE, 1e3, start, 0.053))
+
+    assert short_square_parameters([]) is None
+    assert short_square_parameters([ss(ramp(10.0), start=float("nan"))]) is None
+    one = short_square_parameters([ss(ramp(10.0))], filter_khz=None)
+    assert one is not None
+    assert one.dv_cutoff == pytest.approx(11.0)  # 1.1 x the passive 10 V/s
+    assert one.n_putative == 0 and one.thresh_frac == 0.1  # nothing exceeds: the floor
+    two = short_square_parameters([ss(ramp(10.0)), ss(ramp(30.0))], filter_khz=None)
+    assert two is not None
+    assert two.dv_cutoff == pytest.approx(1.1 * 20.0)  # median of 10 and 30
+    assert two.n_putative == 1 and two.mean_upstroke == pytest.approx(30.0)
+    assert two.thresh_frac == pytest.approx(1.2 * 20.0 / 30.0)  # above the floor

@@ -104,42 +104,67 @@ def features_cmd(paths: tuple[Path, ...], level: str, profile: str, out: Path | 
 @ephys.command("qc")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
 @click.option(
-    "--out", type=click.Path(path_type=Path), default=None, help="FILE.csv or FILE.parquet"
+    "--out", type=click.Path(path_type=Path), default=None, help="sweep QC to FILE.csv/.parquet"
 )
-def qc_cmd(paths: tuple[Path, ...], out: Path | None) -> None:
-    """Allen v1.1 sweep QC rules plus detection flags for the recordings in PATHS."""
+@click.option(
+    "--cell-out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="cell QC (one row per rule) to FILE.csv/.parquet",
+)
+def qc_cmd(paths: tuple[Path, ...], out: Path | None, cell_out: Path | None) -> None:
+    """Allen v1.1 sweep and cell QC rules plus detection flags for the recordings in PATHS."""
     import pandas as pd
 
     import patchatlas
-    from patchatlas.ephys.batch import recording_qc_table
+    from patchatlas.ephys.batch import cell_qc_table, recording_qc_table
 
     frames = []
+    cells = []
     with _progress() as prog:
         task = prog.add_task("qc", total=len(paths))
         for p in paths:
             try:
-                frames.append(recording_qc_table(patchatlas.read(p)))
+                rec = patchatlas.read(p)
+                frames.append(recording_qc_table(rec))
+                cells.append(cell_qc_table(rec))
             except patchatlas.errors.PatchAtlasError as exc:
                 prog.console.print(f"[red]error[/red]: {exc}")
             prog.advance(task)
     if not frames:
         raise SystemExit(2)
     df = pd.concat(frames, ignore_index=True)
+    cdf = pd.concat(cells, ignore_index=True)
     if out is not None:
         _write(df, out)
-        return
-    cols = [
-        "cell_id",
-        "sweep_number",
-        "stimulus_kind",
-        "pre_noise_rms_mv",
-        "slow_noise_rms_mv",
-        "vm_delta_mv",
-        "detection_disagreement",
-        "passed",
-    ]
-    cols = [c for c in cols if c in df]
-    console().print(table("sweep QC (Allen v1.1)", cols, df[cols].values.tolist()))
+    else:
+        cols = [
+            "cell_id",
+            "sweep_number",
+            "stimulus_kind",
+            "pre_noise_rms_mv",
+            "slow_noise_rms_mv",
+            "vm_delta_mv",
+            "detection_disagreement",
+            "passed",
+        ]
+        cols = [c for c in cols if c in df]
+        if "sweep_number" in df and len(df):
+            console().print(table("sweep QC (Allen v1.1)", cols, df[cols].values.tolist()))
+        else:
+            console().print("sweep QC (Allen v1.1): no current-clamp stimulus sweeps")
+    if cell_out is not None:
+        _write(cdf, cell_out)
+    elif out is None:
+        from rich.markup import escape
+
+        ccols = ["cell_id", "rule", "value", "unit", "limit", "passed", "reason"]
+        rows = [[escape(str(x)) for x in row] for row in cdf[ccols].values.tolist()]
+        con = console()
+        con.width = max(con.width, 140)
+        con.print(table("cell QC (Allen v1.1; missing values fail the cell)", ccols, rows))
+        for cid, ok in cdf.groupby("cell_id", sort=False)["cell_passed"].first().items():
+            con.print(f"cell {cid}: {'passed' if ok else 'FAILED'}")
 
 
 @ephys.command("plot")

@@ -25,6 +25,7 @@ __all__ = [
     "StimulusOntology",
     "Sweep",
     "cell_features",
+    "cell_qc",
     "detect_spikes",
     "efel_features",
     "feature_registry",
@@ -45,6 +46,7 @@ _LAZY = {
     "feature_vectors": "patchatlas.ephys.vectors",
     "efel_features": "patchatlas.ephys.efel_names",
     "sweep_qc": "patchatlas.ephys.qc",
+    "cell_qc": "patchatlas.ephys.qc",
 }
 
 

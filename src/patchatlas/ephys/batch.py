@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from patchatlas.ephys.cell import analyze_recording, cell_features
 from patchatlas.ephys.model import Recording
@@ -11,7 +11,7 @@ from patchatlas.errors import DataError
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["LEVELS", "recording_features", "recording_qc_table"]
+__all__ = ["LEVELS", "cell_qc_table", "recording_features", "recording_qc_table"]
 
 LEVELS = ("spike", "sweep", "cell")
 
@@ -70,3 +70,15 @@ def recording_qc_table(recording: Recording, **kwargs: Any) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     df.insert(0, "cell_id", recording.cell_id)
     return df
+
+
+def cell_qc_table(recording: Recording, **kwargs: Any) -> pd.DataFrame:
+    """:func:`patchatlas.ephys.qc.cell_qc` as a DataFrame (one row per rule) with ``cell_id``
+    and the cell's verdict ``cell_passed``."""
+    from patchatlas.ephys.qc import cell_qc
+
+    res = cell_qc(recording, **kwargs)
+    df = res.to_pandas()
+    df.insert(0, "cell_id", recording.cell_id)
+    df["cell_passed"] = res.passed
+    return cast("pd.DataFrame", df)

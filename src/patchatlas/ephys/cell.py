@@ -22,8 +22,12 @@ Rules (Allen/IPFX long-square analysis, restated):
   deflection is closest to −100 mV. Membrane-property sweeps: subthreshold with amplitude in
   (−100, 0) pA (else (−200, 0)): ``ri`` = slope of peak deflection vs amplitude (MΩ); ``tau`` =
   mean of the accepted single-exponential fits (ms), with ``tau_n_fits`` and ``tau_rmse_mv``;
-* short squares: the most common amplitude among spiking short squares (ties: the lower) is
-  ``threshold_i_short_square``; ``*_short_square`` = mean first-spike features over those sweeps;
+* short squares (``profile="allen"``): detection parameters are re-estimated from the sweeps
+  themselves (:func:`short_square_parameters`, the IPFX short-square rule: a strong brief
+  current charges the membrane passively faster than the 20 V/s default cutoff), then every
+  short square is detected with them. The most common amplitude among spiking short squares
+  (ties: the lower) is ``threshold_i_short_square``; ``*_short_square`` = mean first-spike
+  features over those sweeps;
 * ramps: ``*_ramp`` = mean first-spike features over spiking ramps; ``threshold_i_ramp`` the
   mean current at the first threshold;
 * ``*_long_square``: first spike of the rheobase sweep.
@@ -36,7 +40,7 @@ import math
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -45,15 +49,29 @@ from patchatlas.ephys.model import ClampMode, Recording, StimulusKind, Sweep
 from patchatlas.ephys.subthreshold import input_resistance, time_constant
 from patchatlas.ephys.train import analyze_sweep, analyze_sweeps
 
+if TYPE_CHECKING:  # pragma: no cover
+    from patchatlas.ephys.spikes import AllenParameters
+
 log = logging.getLogger(__name__)
 
 __all__ = [
     "CELL_RECORD_FIELDS",
+    "ShortSquareParameters",
     "SweepResult",
     "analyze_recording",
     "cell_features",
     "fi_curve",
+    "short_square_detection",
+    "short_square_parameters",
 ]
+
+# Short-square detection-parameter estimate (IPFX 2.1.2 behaviour, measured by running it):
+# dv_cutoff = CUTOFF_FACTOR x median passive dV/dt; thresh_frac = THRESH_FACTOR x median passive
+# dV/dt / mean upstroke of the putative spikes at that cutoff, floored at THRESH_FRAC_FLOOR.
+SSQ_WINDOW_S = 0.001
+SSQ_CUTOFF_FACTOR = 1.1
+SSQ_THRESH_FACTOR = 1.2
+SSQ_THRESH_FRAC_FLOOR = 0.1
 
 SAG_TARGET = -100.0
 HERO_MIN_OFFSET = 39.0
@@ -123,21 +141,221 @@ class SweepResult:
         return self.spikes is not None
 
 
+@dataclass(frozen=True, slots=True)
+class ShortSquareParameters:
+    """Detection parameters estimated from a cell's short-square sweeps.
+
+    Attributes
+    ----------
+    dv_cutoff
+        Candidate dV/dt level (V/s) to detect the short squares with.
+    thresh_frac
+        Threshold fraction of the mean upstroke (floored at ``thresh_frac_floor``).
+    thresh_frac_estimate
+        The estimate before the floor (NaN when no putative spike was found).
+    passive_dvdt
+        Per sweep, the largest filtered dV/dt (V/s) in the window after stimulus onset.
+    settled_dvdt
+        Per sweep, the filtered dV/dt (V/s) at the end of that window.
+    mean_upstroke
+        Mean upstroke (V/s) of the putative spikes at ``dv_cutoff`` (NaN when none).
+    n_putative
+        Number of those putative spikes.
+    """
+
+    dv_cutoff: float
+    thresh_frac: float
+    thresh_frac_estimate: float
+    passive_dvdt: tuple[float, ...]
+    settled_dvdt: tuple[float, ...]
+    mean_upstroke: float
+    n_putative: int
+
+
+def _putative_upstrokes(v: np.ndarray, dvdt: np.ndarray, cutoff: float) -> np.ndarray:
+    """Upstrokes (V/s) of the putative spikes of one whole sweep at ``cutoff``.
+
+    Candidates: upward crossings of ``cutoff`` by dV/dt; a later one counts only when dV/dt went
+    below 0 since the previous one. Peak: the largest V from a candidate to the next (or the
+    sweep end). Upstroke: the largest dV/dt from the candidate up to the peak.
+    """
+    if dvdt.size < 2:
+        return np.empty(0)
+    above = dvdt >= cutoff
+    cand = np.flatnonzero(above[1:] & ~above[:-1]) + 1
+    if above[0]:
+        cand = np.r_[0, cand]
+    if cand.size == 0:
+        return np.empty(0)
+    if cand.size > 1:
+        neg = np.r_[0, np.cumsum(dvdt < 0)]  # neg[k] = number of negative samples before k
+        went_below = neg[cand[1:]] - neg[cand[:-1]] > 0
+        cand = cand[np.r_[True, went_below]]
+    n = v.size
+    ends = np.r_[cand[1:], n]
+    # argmax of v per segment [cand_i, ends_i): sort by (segment, -v), first of each segment
+    seg = np.repeat(np.arange(cand.size), ends - cand)
+    idx = np.arange(cand[0], n)
+    order = np.lexsort((-v[idx], seg))
+    first = np.r_[0, np.cumsum(ends - cand)[:-1]]
+    peaks = idx[order[first]]
+    # upstroke: max dV/dt over [cand_i, peak_i) (dV/dt index k spans samples k → k + 1)
+    hi = np.minimum(np.maximum(peaks, cand + 1), dvdt.size)
+    lengths = hi - cand
+    seg2 = np.repeat(np.arange(cand.size), lengths)
+    pos = np.arange(lengths.sum()) - np.repeat(np.r_[0, np.cumsum(lengths)[:-1]], lengths)
+    vals = dvdt[np.repeat(cand, lengths) + pos]
+    out = np.full(cand.size, -np.inf)
+    np.maximum.at(out, seg2, vals)
+    return out
+
+
+def short_square_parameters(
+    sweeps: list[Sweep],
+    *,
+    window_s: float = SSQ_WINDOW_S,
+    filter_khz: float | None = 10.0,
+    thresh_frac_floor: float = SSQ_THRESH_FRAC_FLOOR,
+) -> ShortSquareParameters | None:
+    """Detection parameters for a cell's short squares, estimated from the sweeps (IPFX rule).
+
+    A short square drives the membrane so hard that it charges *passively* at tens of V/s, which
+    the default 20 V/s candidate cutoff and 5 % threshold fraction would read as spikes or as
+    spike onsets. The rule (IPFX ``extract_data_set_features`` for short squares, restated from
+    the notes and from running IPFX 2.1.2):
+
+    1. per sweep, with ``a`` and ``b`` the samples nearest to onset and onset + ``window_s``
+       (1 ms), the largest Bessel-filtered dV/dt ``p`` over ``[a, b)`` (the peak passive
+       charging rate) and the dV/dt ``q`` at ``b`` (the rate the charging has settled to);
+    2. ``dv_cutoff`` = 1.1 × median(p) over the sweeps;
+    3. putative spikes at that cutoff over every whole sweep (upward crossings, re-armed when
+       dV/dt goes below 0; peak = max V up to the next one; upstroke = max dV/dt up to the peak);
+    4. ``thresh_frac`` = max(``thresh_frac_floor``, 1.2 × median(q) / mean upstroke of all
+       putative spikes); with no putative spike, the floor.
+
+    Parameters
+    ----------
+    sweeps
+        The cell's short-square sweeps (current clamp; ``stimulus.start`` is the onset).
+    window_s
+        Length of the passive window after onset (s).
+    filter_khz
+        dV/dt Bessel cutoff (kHz), lowered like spike detection's where the rate requires.
+    thresh_frac_floor
+        Lowest threshold fraction returned.
+
+    Returns
+    -------
+    ShortSquareParameters or None
+        None when no sweep has a finite onset with a window inside it.
+    """
+    from patchatlas.ephys._dvdt import filtered_dvdt
+    from patchatlas.ephys.spikes import time_index
+
+    passive: list[float] = []
+    settled: list[float] = []
+    traces: list[tuple[np.ndarray, np.ndarray]] = []
+    for sw in sweeps:
+        s0 = sw.stimulus.start
+        if not math.isfinite(s0) or sw.n_samples < 3:
+            continue
+        t = np.asarray(sw.t, dtype=np.float64)
+        v = np.asarray(sw.v, dtype=np.float64)
+        if not np.all(np.isfinite(v)):
+            continue
+        a, b = int(time_index(t, s0)), int(time_index(t, s0 + window_s))
+        dvdt, _ = filtered_dvdt(t, v, filter_khz, warn=False)
+        if not a < b < dvdt.size:
+            continue
+        passive.append(float(np.max(dvdt[a:b])))
+        settled.append(float(dvdt[b]))
+        traces.append((v, dvdt))
+    if not passive:
+        return None
+    cutoff = SSQ_CUTOFF_FACTOR * float(np.median(passive))
+    level = SSQ_THRESH_FACTOR * float(np.median(settled))
+    ups = np.concatenate([_putative_upstrokes(v, d, cutoff) for v, d in traces])
+    mean_up = float(ups.mean()) if ups.size else math.nan
+    est = level / mean_up if ups.size and mean_up != 0 else math.nan
+    frac = max(thresh_frac_floor, est) if math.isfinite(est) else thresh_frac_floor
+    return ShortSquareParameters(
+        dv_cutoff=cutoff,
+        thresh_frac=float(frac),
+        thresh_frac_estimate=float(est),
+        passive_dvdt=tuple(passive),
+        settled_dvdt=tuple(settled),
+        mean_upstroke=mean_up,
+        n_putative=int(ups.size),
+    )
+
+
 def analyze_recording(
-    recording: Recording, *, profile: str = "allen", filter_khz: float | None = 10.0
+    recording: Recording,
+    *,
+    profile: str = "allen",
+    filter_khz: float | None = 10.0,
+    adjust_short_squares: bool = True,
 ) -> list[SweepResult]:
     """Analyse every current-clamp sweep of a recording (spikes + sweep features).
 
     A sweep whose analysis raises is kept with ``error`` set (and logged), never re-raised.
+    With ``profile="allen"`` and ``adjust_short_squares``, short squares are detected with the
+    parameters :func:`short_square_parameters` estimates from them (the IPFX rule; recorded in
+    each spike table's ``provenance["parameters"]``).
     """
-    return _analyze(recording, profile=profile, filter_khz=filter_khz, light=False)
+    return _analyze(
+        recording,
+        profile=profile,
+        filter_khz=filter_khz,
+        light=False,
+        adjust_short_squares=adjust_short_squares,
+    )
+
+
+def short_square_detection(
+    sweeps: list[Sweep], *, filter_khz: float | None = 10.0
+) -> AllenParameters | None:
+    """:class:`~patchatlas.ephys.spikes.AllenParameters` for detecting these short squares
+    (``dv_cutoff`` and ``thresh_frac`` from :func:`short_square_parameters`), or None."""
+    from patchatlas.ephys.spikes import AllenParameters
+
+    est = short_square_parameters(sweeps, filter_khz=filter_khz)
+    if est is None:
+        return None
+    return AllenParameters(
+        filter_khz=filter_khz, dv_cutoff=est.dv_cutoff, thresh_frac=est.thresh_frac
+    )
 
 
 def _analyze_one(
-    sw: Sweep, cell_id: str, profile: str, filter_khz: float | None, *, full: bool
+    sw: Sweep,
+    cell_id: str,
+    profile: str,
+    filter_khz: float | None,
+    *,
+    full: bool,
+    parameters: AllenParameters | None = None,
 ) -> SweepResult:
     try:
-        spikes, feats = analyze_sweep(sw, profile=profile, filter_khz=filter_khz, per_spike=full)
+        if parameters is None:
+            spikes, feats = analyze_sweep(
+                sw, profile=profile, filter_khz=filter_khz, per_spike=full
+            )
+        else:
+            from patchatlas.ephys.spikes import detect_spikes
+            from patchatlas.ephys.train import _detect_args, _features
+
+            t, v, s, e, kw = _detect_args(sw, profile, filter_khz, full)
+            spikes = detect_spikes(
+                t,
+                v,
+                start=kw["start"],
+                end=kw["end"],
+                profile=profile,
+                i=kw["i"],
+                parameters=parameters,
+            )
+            feats = _features(sw, t, v, s, e, spikes, profile)
     except Exception as exc:  # a bad sweep must not stop a cell (documented contract)
         log.warning("recording %r sweep %s: analysis failed: %s", cell_id, sw.number, exc)
         return SweepResult(sw, error=f"{type(exc).__name__}: {exc}")
@@ -145,7 +363,12 @@ def _analyze_one(
 
 
 def _analyze(
-    recording: Recording, *, profile: str, filter_khz: float | None, light: bool
+    recording: Recording,
+    *,
+    profile: str,
+    filter_khz: float | None,
+    light: bool,
+    adjust_short_squares: bool = True,
 ) -> list[SweepResult]:
     """:func:`analyze_recording`; with ``light``, long squares other than the rheobase sweep get
     threshold/peak columns only (the cell record reads per-spike features of no other long
@@ -155,10 +378,25 @@ def _analyze(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         sweeps = [sw for sw in recording if sw.clamp_mode == ClampMode.CURRENT_CLAMP]
-        fulls = [not (light and sw.stimulus.kind == StimulusKind.LONG_SQUARE) for sw in sweeps]
+        ssq_params = None
+        if profile == "allen" and adjust_short_squares:
+            ssq = [sw for sw in sweeps if sw.stimulus.kind == StimulusKind.SHORT_SQUARE]
+            ssq_params = short_square_detection(ssq, filter_khz=filter_khz) if ssq else None
+        special = [
+            ssq_params is not None and sw.stimulus.kind == StimulusKind.SHORT_SQUARE
+            for sw in sweeps
+        ]
+        rest = [sw for sw, sp in zip(sweeps, special, strict=True) if not sp]
+        fulls = [not (light and sw.stimulus.kind == StimulusKind.LONG_SQUARE) for sw in rest]
         # spike detection batched over the recording (identical to sweep by sweep)
-        done = analyze_sweeps(sweeps, profile=profile, filter_khz=filter_khz, per_spike=fulls)
-        for sw, r in zip(sweeps, done, strict=True):
+        done = iter(analyze_sweeps(rest, profile=profile, filter_khz=filter_khz, per_spike=fulls))
+        for sw, sp in zip(sweeps, special, strict=True):
+            if sp:  # short squares with their estimated parameters, one by one (few sweeps)
+                out.append(
+                    _analyze_one(sw, cid, profile, filter_khz, full=True, parameters=ssq_params)
+                )
+                continue
+            r = next(done)
             if isinstance(r, Exception):
                 log.warning("recording %r sweep %s: analysis failed: %s", cid, sw.number, r)
                 out.append(SweepResult(sw, error=f"{type(r).__name__}: {r}"))
@@ -371,7 +609,11 @@ def cell_record(results: list[SweepResult], *, n_sweeps: int | None = None) -> d
 
 
 def cell_features(
-    recording: Recording, *, profile: str = "allen", filter_khz: float | None = 10.0
+    recording: Recording,
+    *,
+    profile: str = "allen",
+    filter_khz: float | None = 10.0,
+    adjust_short_squares: bool = True,
 ) -> dict[str, Any]:
     """Allen cell-record features of one recording (one cell).
 
@@ -384,6 +626,9 @@ def cell_features(
         ``"allen"`` or ``"robust"`` spike detection (see :func:`patchatlas.ephys.detect_spikes`).
     filter_khz
         dV/dt filter cutoff (kHz), lowered automatically where the sampling rate requires.
+    adjust_short_squares
+        With the allen profile, detect short squares with the parameters estimated from them
+        (:func:`short_square_parameters`, as IPFX does); False: the default parameters.
 
     Returns
     -------
@@ -392,7 +637,13 @@ def cell_features(
         Units: mV, MΩ (``ri``), ms (``tau``, ``avg_isi``), s (``latency``, ``*_t_*``), pA
         (``threshold_i_*``), Hz/pA (``f_i_curve_slope``), V/s (up/downstroke), s (``width_*``).
     """
-    results = _analyze(recording, profile=profile, filter_khz=filter_khz, light=True)
+    results = _analyze(
+        recording,
+        profile=profile,
+        filter_khz=filter_khz,
+        light=True,
+        adjust_short_squares=adjust_short_squares,
+    )
     out = cell_record(results, n_sweeps=len(recording))
     out["profile"] = profile
     return out

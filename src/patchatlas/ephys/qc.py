@@ -16,20 +16,60 @@ Rules (defaults from Allen v1.1; windows on the sweep clock):
 * ``detection_disagreement``: the allen and robust profiles count different numbers of spikes in
   the window (patchatlas; flag, not a failure unless configured);
 * ``depolarization_block``: the robust profile's flag (patchatlas; flag).
+
+Cell rules (:func:`cell_qc`; Allen v1.1 defaults, all configurable in :class:`QCRules`), computed
+from the voltage-clamp test-pulse sweeps the acquisition software records around the experiment.
+Sweeps are identified by their stimulus code (``Stimulus.name`` or the ``stimulus_code``
+metadata the NWB readers keep), by prefix, case-insensitive: MIES/Allen ``EXTPINBATH`` (pipette
+in the bath), ``EXTPCllATT`` (cell attached, the seal), ``EXTPBREAKN`` (break-in),
+``EXTPBLWOUT`` (blowout). The last sweep of each role is used.
+
+* ``blowout_mv`` ∈ [−10, 10]: mean recorded voltage of the blowout sweep (current clamp);
+* ``electrode_0_pa``: abs(mean recorded current over the first 5 ms of the bath sweep) ≤ 200;
+* ``seal_gohm`` ≥ 1: steady-state resistance ΔV/ΔI of the last test pulse of the seal sweep, ΔI =
+  mean current over the last 1 ms of the pulse − mean baseline before the pulse;
+* ``initial_access_resistance_mohm`` ∈ [1, 20]: ΔV / peak ΔI of the last test pulse of the
+  break-in sweep (peak: the largest excursion in the direction of ΔV during the pulse);
+* ``input_access_resistance_ratio`` ≤ 0.15: initial access resistance / input resistance ``ri``
+  (from the long-square analysis, :func:`patchatlas.ephys.cell_features`).
+
+A measurement that is missing (no such sweep, a pulse that cannot be measured, no ``ri``) has
+value NaN, a ``reason``, and fails the cell ("missing values fail the cell", Allen v1.1) unless
+``QCRules.missing_fails`` is False, in which case its ``passed`` is None.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from patchatlas.ephys.model import Recording, StimulusKind, Sweep
+from patchatlas.ephys.model import ClampMode, Recording, StimulusKind, Sweep
 
-__all__ = ["QCRules", "recording_qc", "sweep_qc"]
+__all__ = [
+    "CELL_RULES",
+    "CellQC",
+    "QCRules",
+    "TestPulse",
+    "cell_qc",
+    "qc_sweep_role",
+    "recording_qc",
+    "sweep_qc",
+    "voltage_clamp_pulses",
+]
+
+# cell rule name → unit (order of the report)
+CELL_RULES: dict[str, str] = {
+    "blowout_mv": "mV",
+    "electrode_0_pa": "pA",
+    "seal_gohm": "GΩ",
+    "initial_access_resistance_mohm": "MΩ",
+    "input_access_resistance_ratio": "",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +83,19 @@ class QCRules:
     noise_window_s: float = 0.0015
     slow_window_s: float = 0.5
     fail_on_flags: tuple[str, ...] = field(default_factory=tuple)
+    # cell rules (Allen v1.1)
+    blowout_mv: tuple[float, float] = (-10.0, 10.0)
+    electrode_0_pa: float = 200.0
+    seal_gohm: float = 1.0
+    initial_access_resistance_mohm: tuple[float, float] = (1.0, 20.0)
+    input_access_resistance_ratio: float = 0.15
+    electrode_0_window_s: float = 0.005
+    steady_window_s: float = 0.001
+    missing_fails: bool = True
+    bath_codes: tuple[str, ...] = ("EXTPINBATH",)
+    seal_codes: tuple[str, ...] = ("EXTPCllATT",)
+    breakin_codes: tuple[str, ...] = ("EXTPBREAKN",)
+    blowout_codes: tuple[str, ...] = ("EXTPBLWOUT",)
 
     def with_(self, **changes: Any) -> QCRules:
         """Copy with some thresholds changed."""
@@ -122,9 +175,390 @@ def sweep_qc(sweep: Sweep, *, rules: QCRules | None = None, flags: bool = True) 
 def recording_qc(
     recording: Recording, *, rules: QCRules | None = None, flags: bool = True
 ) -> list[dict[str, Any]]:
-    """:func:`sweep_qc` for every current-clamp sweep of a recording."""
+    """:func:`sweep_qc` for every current-clamp sweep of a recording, except the cell-QC sweeps
+    (bath / seal / break-in / blowout, :func:`qc_sweep_role`), which :func:`cell_qc` reads."""
     return [
         sweep_qc(sw, rules=rules, flags=flags)
         for sw in recording
-        if sw.clamp_mode == "current_clamp"
+        if sw.clamp_mode == "current_clamp" and qc_sweep_role(sw, rules) is None
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# cell rules
+
+
+@dataclass(frozen=True, slots=True)
+class TestPulse:
+    """One voltage-clamp command pulse and the current response to it.
+
+    Attributes
+    ----------
+    start, end
+        Pulse window in s on the sweep clock (``end`` exclusive).
+    dv_mv
+        Command step (pulse level − holding level), mV.
+    baseline_pa
+        Mean current before the pulse (up to one pulse length, after any previous pulse), pA.
+    steady_pa, peak_pa
+        Steady-state ΔI (mean over the last ``steady_window_s`` of the pulse − baseline) and peak
+        ΔI (largest excursion in the direction of ``dv_mv`` during the pulse − baseline), pA.
+    steady_resistance_mohm, peak_resistance_mohm
+        ``1000 · dv_mv / steady_pa`` and ``1000 · dv_mv / peak_pa`` (mV/pA = GΩ); NaN when the
+        current does not move in the direction of the command.
+    """
+
+    __test__ = False  # not a pytest class
+
+    start: float
+    end: float
+    dv_mv: float
+    baseline_pa: float
+    steady_pa: float
+    peak_pa: float
+    steady_resistance_mohm: float
+    peak_resistance_mohm: float
+
+
+def _response_current(sweep: Sweep) -> np.ndarray | None:
+    cur = sweep.i_recorded if sweep.i_recorded is not None else sweep.i
+    return None if cur is None else np.asarray(cur, dtype=np.float64)
+
+
+def voltage_clamp_pulses(sweep: Sweep, *, steady_window_s: float = 0.001) -> list[TestPulse]:
+    """Square command pulses of a voltage-clamp sweep and their resistances.
+
+    Parameters
+    ----------
+    sweep
+        A voltage-clamp sweep: ``v`` is the command (mV), ``i_recorded`` (or ``i``) the recorded
+        current (pA).
+    steady_window_s
+        Length of the steady-state window at the end of each pulse (s).
+
+    Returns
+    -------
+    list of TestPulse
+        Complete pulses (holding level on both sides, inside the sweep), in time order. The
+        holding level is the median command; a pulse is a run of samples whose command differs
+        from it.
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        The sweep is not voltage clamp or has no current trace.
+    """
+    from patchatlas.errors import DataError
+
+    if sweep.clamp_mode != ClampMode.VOLTAGE_CLAMP:
+        raise DataError(
+            f"sweep {sweep.number} is {sweep.clamp_mode.value}; test-pulse resistances need a "
+            "voltage-clamp sweep (command in v, recorded current in i)"
+        )
+    cur = _response_current(sweep)
+    if cur is None:
+        raise DataError(
+            f"voltage-clamp sweep {sweep.number} has no current trace; pass the recorded current"
+        )
+    cmd = np.asarray(sweep.v, dtype=np.float64)
+    n = cmd.size
+    if n < 3 or not np.all(np.isfinite(cmd)):
+        return []
+    hold = float(np.median(cmd))
+    span = float(np.max(np.abs(cmd - hold)))
+    if span == 0.0:
+        return []
+    off = np.abs(cmd - hold) > 1e-6 * max(span, 1.0)
+    edges = np.flatnonzero(np.diff(off.astype(np.int8)))
+    starts = edges[~off[edges]] + 1  # holding → pulse
+    ends = edges[off[edges]] + 1  # pulse → holding (exclusive end)
+    if starts.size == 0 or ends.size == 0:
+        return []
+    # pair each start with the first end after it (complete pulses only)
+    k = np.searchsorted(ends, starts, side="right")
+    keep = k < ends.size
+    starts, ends = starts[keep], ends[k[keep]]
+    t = sweep.t
+    nw = max(1, round(steady_window_s * sweep.sampling_rate))
+    out: list[TestPulse] = []
+    prev_end = 0
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        length = b - a
+        base_lo = max(prev_end, a - length)
+        prev_end = b
+        dv = float(np.median(cmd[a:b])) - hold
+        if a - base_lo < 2 or length < nw or not np.all(np.isfinite(cur[base_lo:b])):
+            steady = peak = math.nan
+            base = math.nan
+        else:
+            base = float(cur[base_lo:a].mean())
+            steady = float(cur[b - nw : b].mean()) - base
+            sgn = 1.0 if dv > 0 else -1.0
+            peak = sgn * float(np.max(sgn * (cur[a:b] - base)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r_ss = 1000.0 * dv / steady if steady * dv > 0 else math.nan
+            r_pk = 1000.0 * dv / peak if peak * dv > 0 else math.nan
+        out.append(
+            TestPulse(
+                float(t[a]),
+                float(t[b - 1] + 1.0 / sweep.sampling_rate),
+                dv,
+                base,
+                steady,
+                peak,
+                float(r_ss),
+                float(r_pk),
+            )
+        )
+    return out
+
+
+def qc_sweep_role(sweep: Sweep, rules: QCRules | None = None) -> str | None:
+    """``"bath"``, ``"seal"``, ``"breakin"``, ``"blowout"`` or None, from the stimulus code."""
+    r = rules or QCRules()
+    codes = [sweep.stimulus.name or "", str(sweep.metadata.get("stimulus_code", ""))]
+    codes = [c.strip().lower() for c in codes if c]
+    for role, prefixes in (
+        ("bath", r.bath_codes),
+        ("seal", r.seal_codes),
+        ("breakin", r.breakin_codes),
+        ("blowout", r.blowout_codes),
+    ):
+        if any(c.startswith(p.lower()) for c in codes for p in prefixes):
+            return role
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class CellQC:
+    """Result of :func:`cell_qc`: one row per rule, and the cell's verdict.
+
+    Each row has ``rule``, ``value``, ``unit``, ``limit`` (text), ``passed`` (bool, or None when
+    the value is missing and ``missing_fails`` is off), ``reason`` (why a value is missing, else
+    ``""``) and ``sweep_number`` (the sweep measured, or None).
+    """
+
+    rows: tuple[dict[str, Any], ...]
+    passed: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        """Flat ``{rule: value, rule_pass: passed, ..., "cell_passed": bool}``."""
+        out: dict[str, Any] = {}
+        for row in self.rows:
+            out[row["rule"]] = row["value"]
+            out[f"{row['rule']}_pass"] = row["passed"]
+        out["cell_passed"] = self.passed
+        return out
+
+    def to_pandas(self) -> Any:
+        """The rows as a DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame(list(self.rows))
+
+
+def _last_pulse(sweep: Sweep, r: QCRules) -> tuple[TestPulse | None, str]:
+    """Last full-size pulse of a voltage-clamp sweep, or a reason why there is none."""
+    if sweep.clamp_mode != ClampMode.VOLTAGE_CLAMP:
+        return None, f"sweep {sweep.number} is {sweep.clamp_mode.value}, not voltage clamp"
+    if _response_current(sweep) is None:
+        return None, f"sweep {sweep.number} has no recorded current"
+    pulses = voltage_clamp_pulses(sweep, steady_window_s=r.steady_window_s)
+    if not pulses:
+        return None, f"sweep {sweep.number} has no complete command pulse"
+    big = max(abs(p.dv_mv) for p in pulses)
+    last = [p for p in pulses if abs(p.dv_mv) >= 0.5 * big][-1]
+    if not math.isfinite(last.baseline_pa):
+        return None, (
+            f"sweep {sweep.number}: the pulse at {last.start:g} s has non-finite current or "
+            "less than 2 baseline samples before it"
+        )
+    return last, ""
+
+
+def cell_qc(
+    recording: Recording,
+    *,
+    rules: QCRules | None = None,
+    ri: float | None = None,
+    sweeps: dict[str, int] | None = None,
+) -> CellQC:
+    """The Allen v1.1 cell QC rules of one recording (see the module docs).
+
+    Parameters
+    ----------
+    recording
+        The cell's sweeps, including the voltage-clamp bath / seal / break-in / blowout sweeps.
+    rules
+        Limits, windows and stimulus codes (:class:`QCRules`).
+    ri
+        Input resistance in MΩ. ``None``: computed with
+        :func:`patchatlas.ephys.cell_features` (the long-square analysis).
+    sweeps
+        Explicit sweep numbers per role (``{"seal": 3, "breakin": 5}``), overriding the
+        stimulus codes.
+
+    Returns
+    -------
+    CellQC
+        One row per rule in :data:`CELL_RULES` with value, limit, pass/fail and, for a missing
+        value, the reason; ``passed`` is True when no rule failed.
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        ``sweeps`` names a sweep number the recording does not have, or an unknown role.
+    """
+    from patchatlas.errors import DataError
+
+    r = rules or QCRules()
+    roles: dict[str, Sweep] = {}
+    for each in recording:
+        role = qc_sweep_role(each, r)
+        if role is not None:
+            roles[role] = each  # the last sweep of each role
+    for role, sweep_no in (sweeps or {}).items():
+        if role not in ("bath", "seal", "breakin", "blowout"):
+            raise DataError(
+                f"recording {recording.cell_id!r}: unknown QC sweep role {role!r}; "
+                "use bath, seal, breakin or blowout"
+            )
+        roles[role] = recording.sweep(sweep_no)
+
+    values: dict[str, tuple[float, str, int | None]] = {}
+
+    def missing(role: str, what: str) -> str:
+        codes = {
+            "bath": r.bath_codes,
+            "seal": r.seal_codes,
+            "breakin": r.breakin_codes,
+            "blowout": r.blowout_codes,
+        }[role]
+        return f"no {what} sweep in this recording (code {'/'.join(codes)}*)"
+
+    sw: Sweep | None = roles.get("blowout")
+    if sw is None:
+        values["blowout_mv"] = (math.nan, missing("blowout", "blowout"), None)
+    elif sw.clamp_mode != ClampMode.CURRENT_CLAMP:
+        values["blowout_mv"] = (
+            math.nan,
+            f"blowout sweep {sw.number} is voltage clamp: no recorded voltage",
+            sw.number,
+        )
+    else:
+        v = np.asarray(sw.v, dtype=np.float64)
+        good = v.size > 0 and bool(np.all(np.isfinite(v)))
+        values["blowout_mv"] = (
+            float(v.mean()) if good else math.nan,
+            "" if good else f"blowout sweep {sw.number} is empty or has non-finite samples",
+            sw.number,
+        )
+
+    sw = roles.get("bath")
+    if sw is None:
+        values["electrode_0_pa"] = (math.nan, missing("bath", "voltage-clamp bath"), None)
+    else:
+        cur = _response_current(sw)
+        nb = round(r.electrode_0_window_s * sw.sampling_rate)
+        if sw.clamp_mode != ClampMode.VOLTAGE_CLAMP or cur is None:
+            values["electrode_0_pa"] = (
+                math.nan,
+                f"bath sweep {sw.number} is not voltage clamp with a recorded current",
+                sw.number,
+            )
+        elif cur.size < max(nb, 1) or not np.all(np.isfinite(cur[:nb])):
+            values["electrode_0_pa"] = (
+                math.nan,
+                f"bath sweep {sw.number} is shorter than {r.electrode_0_window_s * 1e3:g} ms or "
+                "has non-finite samples there",
+                sw.number,
+            )
+        else:
+            values["electrode_0_pa"] = (float(cur[:nb].mean()), "", sw.number)
+
+    sw = roles.get("seal")
+    if sw is None:
+        values["seal_gohm"] = (math.nan, missing("seal", "voltage-clamp seal"), None)
+    else:
+        tp, why = _last_pulse(sw, r)
+        val = tp.steady_resistance_mohm / 1000.0 if tp is not None else math.nan
+        if tp is not None and not math.isfinite(val):
+            why = f"seal sweep {sw.number}: steady current does not follow the command"
+        values["seal_gohm"] = (val, why, sw.number)
+
+    sw = roles.get("breakin")
+    if sw is None:
+        values["initial_access_resistance_mohm"] = (
+            math.nan,
+            missing("breakin", "voltage-clamp break-in"),
+            None,
+        )
+    else:
+        tp, why = _last_pulse(sw, r)
+        val = tp.peak_resistance_mohm if tp is not None else math.nan
+        if tp is not None and not math.isfinite(val):
+            why = f"break-in sweep {sw.number}: peak current does not follow the command"
+        values["initial_access_resistance_mohm"] = (val, why, sw.number)
+
+    ra = values["initial_access_resistance_mohm"][0]
+    if math.isfinite(ra) and ri is None:
+        from patchatlas.ephys.cell import cell_features
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                ri = float(cell_features(recording)["ri"])
+            except Exception:  # QC must report, not raise
+                ri = math.nan
+    if not math.isfinite(ra):
+        values["input_access_resistance_ratio"] = (
+            math.nan,
+            "needs initial_access_resistance_mohm, which is missing",
+            None,
+        )
+    elif ri is None or not (math.isfinite(ri) and ri > 0):
+        values["input_access_resistance_ratio"] = (
+            math.nan,
+            "no input resistance ri (needs subthreshold long-square sweeps with -100 < I < 0 pA)",
+            None,
+        )
+    else:
+        values["input_access_resistance_ratio"] = (ra / ri, "", None)
+
+    lo_b, hi_b = r.blowout_mv
+    lo_a, hi_a = r.initial_access_resistance_mohm
+    checks: dict[str, tuple[Callable[[float], bool], str]] = {
+        "blowout_mv": (lambda x: lo_b <= x <= hi_b, f"[{lo_b:g}, {hi_b:g}]"),
+        "electrode_0_pa": (lambda x: abs(x) <= r.electrode_0_pa, f"|x| <= {r.electrode_0_pa:g}"),
+        "seal_gohm": (lambda x: x >= r.seal_gohm, f">= {r.seal_gohm:g}"),
+        "initial_access_resistance_mohm": (lambda x: lo_a <= x <= hi_a, f"[{lo_a:g}, {hi_a:g}]"),
+        "input_access_resistance_ratio": (
+            lambda x: x <= r.input_access_resistance_ratio,
+            f"<= {r.input_access_resistance_ratio:g}",
+        ),
+    }
+    rows = []
+    cell_ok = True
+    for rule, unit in CELL_RULES.items():
+        value, reason, number = values[rule]
+        test, limit = checks[rule]
+        ok: bool | None
+        if math.isfinite(value):
+            ok, reason = bool(test(value)), ""
+        else:
+            ok = False if r.missing_fails else None
+            reason = reason or "value could not be measured"
+        if ok is False:
+            cell_ok = False
+        rows.append(
+            {
+                "rule": rule,
+                "value": value,
+                "unit": unit,
+                "limit": limit,
+                "passed": ok,
+                "reason": reason,
+                "sweep_number": number,
+            }
+        )
+    return CellQC(tuple(rows), cell_ok)

@@ -218,7 +218,9 @@ for _f, (_u, _d) in _REC_FEATS.items():
         _c(
             f"{_f}_short_square",
             _u,
-            f"mean {_d} of the first spike over the spiking sweeps at threshold_i_short_square",
+            f"mean {_d} of the first spike over the spiking sweeps at threshold_i_short_square "
+            "(allen profile: detected with dv_cutoff/thresh_frac estimated from the first ms "
+            "after onset, IPFX rule)",
             "short-square sweeps",
         ),
         _c(f"{_f}_ramp", _u, f"mean {_d} of the first spike over spiking ramps", "ramp sweeps"),
