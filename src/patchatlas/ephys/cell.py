@@ -337,25 +337,9 @@ def _analyze_one(
     parameters: AllenParameters | None = None,
 ) -> SweepResult:
     try:
-        if parameters is None:
-            spikes, feats = analyze_sweep(
-                sw, profile=profile, filter_khz=filter_khz, per_spike=full
-            )
-        else:
-            from patchatlas.ephys.spikes import detect_spikes
-            from patchatlas.ephys.train import _detect_args, _features
-
-            t, v, s, e, kw = _detect_args(sw, profile, filter_khz, full)
-            spikes = detect_spikes(
-                t,
-                v,
-                start=kw["start"],
-                end=kw["end"],
-                profile=profile,
-                i=kw["i"],
-                parameters=parameters,
-            )
-            feats = _features(sw, t, v, s, e, spikes, profile)
+        spikes, feats = analyze_sweep(
+            sw, profile=profile, filter_khz=filter_khz, per_spike=full, parameters=parameters
+        )
     except Exception as exc:  # a bad sweep must not stop a cell (documented contract)
         log.warning("recording %r sweep %s: analysis failed: %s", cell_id, sw.number, exc)
         return SweepResult(sw, error=f"{type(exc).__name__}: {exc}")
@@ -388,15 +372,17 @@ def _analyze(
         ]
         rest = [sw for sw, sp in zip(sweeps, special, strict=True) if not sp]
         fulls = [not (light and sw.stimulus.kind == StimulusKind.LONG_SQUARE) for sw in rest]
-        # spike detection batched over the recording (identical to sweep by sweep)
+        # spike detection batched over the recording (identical to sweep by sweep); short
+        # squares with their estimated parameters
         done = iter(analyze_sweeps(rest, profile=profile, filter_khz=filter_khz, per_spike=fulls))
+        ssq_sw = [sw for sw, sp in zip(sweeps, special, strict=True) if sp]
+        ssq_done = iter(
+            analyze_sweeps(ssq_sw, profile=profile, filter_khz=filter_khz, parameters=ssq_params)
+            if ssq_sw
+            else []
+        )
         for sw, sp in zip(sweeps, special, strict=True):
-            if sp:  # short squares with their estimated parameters, one by one (few sweeps)
-                out.append(
-                    _analyze_one(sw, cid, profile, filter_khz, full=True, parameters=ssq_params)
-                )
-                continue
-            r = next(done)
+            r = next(ssq_done) if sp else next(done)
             if isinstance(r, Exception):
                 log.warning("recording %r sweep %s: analysis failed: %s", cid, sw.number, r)
                 out.append(SweepResult(sw, error=f"{type(r).__name__}: {r}"))

@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from patchatlas.ephys._table import FeatureTable
 from patchatlas.ephys.model import Sweep
-from patchatlas.ephys.spikes import _detect
+from patchatlas.ephys.spikes import AllenParameters, _detect
 from patchatlas.ephys.subthreshold import baseline_voltage, sag, voltage_deflection
 from patchatlas.errors import PatchAtlasError
 
@@ -152,7 +152,13 @@ def _window(sweep: Sweep, t: FloatArray) -> tuple[float, float]:
     return math.nan, math.nan
 
 
-def _detect_args(sweep: Sweep, profile: str, filter_khz: float | None, per_spike: bool) -> Any:
+def _detect_args(
+    sweep: Sweep,
+    profile: str,
+    filter_khz: float | None,
+    per_spike: bool,
+    parameters: AllenParameters | None = None,
+) -> Any:
     t = np.asarray(sweep.t, dtype=np.float64)
     v = np.asarray(sweep.v, dtype=np.float64)
     s, e = _window(sweep, t)
@@ -165,6 +171,7 @@ def _detect_args(sweep: Sweep, profile: str, filter_khz: float | None, per_spike
         "i": i,
         "full": per_spike,
         "grid": sweep.uniform,
+        "parameters": parameters,
     }
     return t, v, s, e, kw
 
@@ -175,13 +182,16 @@ def analyze_sweep(
     profile: str = "allen",
     filter_khz: float | None = 10.0,
     per_spike: bool = True,
+    parameters: AllenParameters | None = None,
 ) -> tuple[FeatureTable, dict[str, Any]]:
     """Spikes and sweep features of one sweep (the stimulus window is the analysis window).
 
     With ``per_spike=False`` the spike table has only the threshold and peak columns; the
-    spikes and every sweep feature are the same, at about half the cost.
+    spikes and every sweep feature are the same, at about half the cost. ``parameters``
+    (:class:`~patchatlas.ephys.spikes.AllenParameters`) overrides every detection parameter,
+    ``filter_khz`` included.
     """
-    t, v, s, e, kw = _detect_args(sweep, profile, filter_khz, per_spike)
+    t, v, s, e, kw = _detect_args(sweep, profile, filter_khz, per_spike, parameters)
     spikes = _detect(t, v, **kw)
     return spikes, _features(sweep, t, v, s, e, spikes, profile)
 
@@ -192,6 +202,7 @@ def analyze_sweeps(
     profile: str = "allen",
     filter_khz: float | None = 10.0,
     per_spike: list[bool] | None = None,
+    parameters: AllenParameters | None = None,
 ) -> list[tuple[FeatureTable, dict[str, Any]] | Exception]:
     """:func:`analyze_sweep` of many sweeps, spike detection batched over them.
 
@@ -243,7 +254,7 @@ def analyze_sweeps(
     size = 0
     for k, sw in enumerate(sweeps):
         try:
-            t, v, s, e, kw = _detect_args(sw, profile, filter_khz, full[k])
+            t, v, s, e, kw = _detect_args(sw, profile, filter_khz, full[k], parameters)
             pr = _prepare(t, v, **kw)
             if not isinstance(pr, FeatureTable) and pr.v.size > BATCH_MAX_SAMPLES:
                 pr = _finish(pr, _indices(pr))
