@@ -10,6 +10,9 @@ and the table reports the mean over sweeps of those minima (ms per sweep), as in
 (../shared/notes/ephys.md §10). Data: the synthetic 50 kHz cell (benchmarks/ephys_synth.py,
 19 sweeps x 100 k samples) and two real 20 kHz pyABF cells cropped to their first 0.5 s step
 (1.1 s, 22 k samples per sweep). IPFX is given the same filter cutoff as patchatlas.
+
+patchatlas runs its default path: the compiled kernel when numba is installed (the `ephys`
+extra). `PATCHATLAS_NUMBA=0` measures the numpy fallback instead.
 """
 
 from __future__ import annotations
