@@ -316,3 +316,24 @@ def test_arrow_fast_path_agrees_with_the_general_parsers(
         assert np.array_equal(getattr(fast, a), getattr(slow, a))
     assert np.array_equal(fast.xyz, slow.xyz, equal_nan=True)
     assert [str(i) for i in fast.issues] == [str(i) for i in slow.issues]
+
+
+def test_sequential_ids_shortcut_matches_the_general_id_mapping() -> None:
+    # ids 1..n with earlier parents take a shortcut in Morphology.from_arrays; the same tree
+    # with ids doubled (not consecutive) goes through the general mapping: same rows and parents
+    rng = np.random.default_rng(3)
+    n = 500
+    ids = np.arange(1, n + 1)
+    par = np.array([-1] + [int(rng.integers(1, k + 1)) for k in range(1, n)])
+    xyz = rng.normal(size=(n, 3))
+    fast = Morphology.from_arrays(ids, np.full(n, 3), xyz, np.ones(n), par)
+    slow = Morphology.from_arrays(
+        2 * ids, np.full(n, 3), xyz, np.ones(n), np.where(par > 0, 2 * par, -1)
+    )
+    assert np.array_equal(fast.parent, slow.parent)
+    assert fast.issues == slow.issues == ()
+    # a parent id that is not in the file still becomes an issue (general path)
+    bad = par.copy()
+    bad[7] = n + 5
+    m = Morphology.from_arrays(ids, np.full(n, 3), xyz, np.ones(n), bad)
+    assert [i.code for i in m.issues] == ["MISSING_PARENT"] and m.parent[7] == -1

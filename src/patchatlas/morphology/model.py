@@ -199,6 +199,31 @@ class Morphology:
         if not (types_a.size == rad_a.size == par_a.size == n):
             raise DataError(f"{label}: id, type, radius and parent columns differ in length")
         found: list[Issue] = list(issues)
+        contour = None if soma_contour is None else np.asarray(soma_contour, dtype=np.float64)
+        if n and int(ids_a[0]) >= 0 and int(ids_a[-1]) - int(ids_a[0]) == n - 1:
+            # the common case (ids first..first+n-1 in order, every parent an earlier id or
+            # -1): rows are already unique, resolved and in topological order
+            first = int(ids_a[0])
+            row = par_a - first
+            idx = np.arange(n, dtype=np.int64)
+            if (
+                bool(np.all(np.diff(ids_a) == 1))
+                and bool(np.all((par_a == -1) | ((row >= 0) & (row < idx))))
+                and not (first > 0 and bool(np.any(par_a == 0)))
+            ):
+                return cls(
+                    ids=ids_a,
+                    types=types_a,
+                    xyz=xyz_a,
+                    radius=rad_a,
+                    parent=np.where(par_a == -1, -1, row),
+                    name=name,
+                    source=source,
+                    lines=lines_a,
+                    issues=tuple(found),
+                    soma_contour=contour,
+                    meta=dict(meta or {}),
+                )
 
         def ln(rows: IntArray) -> tuple[int, ...]:
             return () if lines_a is None else _ids(lines_a[rows])
@@ -289,7 +314,6 @@ class Morphology:
                     "(original ids and line numbers are kept)",
                 )
             )
-        contour = None if soma_contour is None else np.asarray(soma_contour, dtype=np.float64)
         return cls(
             ids=ids_a,
             types=types_a,
