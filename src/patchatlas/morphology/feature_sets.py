@@ -433,8 +433,8 @@ def _bif_angles(
     b = parent[k0]
     first0, first1 = k0, k1
     if skip_zero:
-        first0 = _first_moving_child(f, parent, nch, k0)
-        first1 = _first_moving_child(f, parent, nch, k1)
+        first = _first_moving_child(f, parent, nch, kids)  # k0 and k1 in one pass
+        first0, first1 = first[0::2], first[1::2]
     loc = angle(f.xyz[first0] - f.xyz[b], f.xyz[first1] - f.xyz[b])
     end_of = _section_end(parent, branch_end, runs=runs)
     rem = angle(f.xyz[end_of[k0]] - f.xyz[b], f.xyz[end_of[k1]] - f.xyz[b])

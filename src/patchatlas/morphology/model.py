@@ -474,6 +474,17 @@ class MorphologySet:
         """Concatenate cells; each cell's soma root row is kept in ``roots``."""
         if not morphs:
             raise DataError("cannot pack an empty list of morphologies")
+        if len(morphs) == 1:  # one cell: its arrays as they are (read-only use), no copies
+            m = morphs[0]
+            return cls(
+                types=m.types.astype(np.int64, copy=False),
+                xyz=m.xyz.astype(np.float64, copy=False),
+                radius=m.radius.astype(np.float64, copy=False),
+                parent=m.parent.astype(np.int64, copy=False),
+                offsets=np.array([0, len(m)], dtype=np.int64),
+                roots=np.array([m.root], dtype=np.int64),
+                names=(m.label,),
+            )
         sizes = np.array([len(m) for m in morphs], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         shift = np.repeat(offsets[:-1], sizes)
