@@ -143,9 +143,12 @@ class Forest:
         """Maximum of ``values`` over each node's subtree under ``parent`` links."""
         return subtree_max(parent, values)
 
-    def subtree_sum(self, parent: IntArray, values: FloatArray) -> FloatArray:
-        """Sum of ``values`` over each node's subtree under ``parent`` links."""
-        return subtree_sum(parent, values)
+    def subtree_sum(
+        self, parent: IntArray, values: FloatArray, *, depth: IntArray | None = None
+    ) -> FloatArray:
+        """Sum of ``values`` over each node's subtree under ``parent`` links (``depth``: the
+        number of ancestors of each node, when known)."""
+        return subtree_sum(parent, values, depth=depth)
 
     # ------------------------------------------------------------------ per-cell reductions
     def count(self, mask: BoolArray) -> FloatArray:

@@ -421,6 +421,7 @@ def _bif_angles(
     *,
     skip_zero: bool = False,
     runs: Any = AUTO,
+    end_of: IntArray | None = None,
 ) -> tuple[FloatArray, FloatArray, IntArray]:
     """Local and remote angles at nodes with exactly two children under ``parent`` links."""
     bif = mask & (nch == 2)
@@ -436,7 +437,8 @@ def _bif_angles(
         first = _first_moving_child(f, parent, nch, kids)  # k0 and k1 in one pass
         first0, first1 = first[0::2], first[1::2]
     loc = angle(f.xyz[first0] - f.xyz[b], f.xyz[first1] - f.xyz[b])
-    end_of = _section_end(parent, branch_end, runs=runs)
+    if end_of is None:
+        end_of = _section_end(parent, branch_end, runs=runs)
     rem = angle(f.xyz[end_of[k0]] - f.xyz[b], f.xyz[end_of[k1]] - f.xyz[b])
     return loc, rem, b
 
@@ -491,19 +493,23 @@ def _neurom(f: Forest, cells: Sequence[Morphology]) -> dict[str, FloatArray]:
     out["total_volume"] = lens["total_volume"]
     order = ancestor_sum(pN, sec_start.astype(np.float64), runs=runs) - 1.0
     out["max_branch_order"] = _zero_nan(f.max(order, neur))
+    sec_of = nearest_marked_ancestor(pN, sec_start, runs=runs)  # head row of each node's section
+    ends = np.flatnonzero(sec_end)
+    head = sec_of[ends]
+    end_of_head = np.full(f.n, -1, dtype=np.int64)
+    end_of_head[head] = ends
     center = _neurom_soma_centers(cells)
     d = f.xyz - center[f.cell]
     d_end = np.sqrt(np.add.reduce(d * d, axis=1))  # = np.linalg.norm(d, axis=1), bit for bit
     out["max_radial_distance"] = _zero_nan(f.max(d_end, leaves))
     pathN = ancestor_sum(pN, np.where(comp, f.seg, 0.0), runs=runs)
     out["max_path_distance"] = _zero_nan(f.max(pathN, sec_end))
-    loc, rem, rows = _bif_angles(f, pN, nchN, neur, sec_end, skip_zero=True, runs=runs)
+    # (sections start exactly where a chain of _section_end starts: reuse the labels)
+    end_of = end_of_head[np.maximum(sec_of, 0)]
+    loc, rem, rows = _bif_angles(f, pN, nchN, neur, sec_end, skip_zero=True, end_of=end_of)
     out["mean_local_bifurcation_angle"] = f.mean_rows(rows, loc)
     out["mean_remote_bifurcation_angle"] = f.mean_rows(rows, rem)
     # contraction per section
-    sec_of = nearest_marked_ancestor(pN, sec_start, runs=runs)
-    ends = np.flatnonzero(sec_end)
-    head = sec_of[ends]
     ph = pN[head]
     origin = np.where(ph >= 0, ph, head)
     L = pathN[ends] - pathN[origin]
@@ -517,7 +523,8 @@ def _neurom(f: Forest, cells: Sequence[Morphology]) -> dict[str, FloatArray]:
     heads = np.flatnonzero(sec_start)
     ph = pN[heads]
     parent_sec = np.where(ph >= 0, np.searchsorted(heads, sec_of[np.maximum(ph, 0)]), -1)
-    nsec = f.subtree_sum(parent_sec.astype(np.int64), np.ones(heads.size))
+    depth = np.rint(order[heads]).astype(np.int64)  # branch order = depth among sections
+    nsec = f.subtree_sum(parent_sec.astype(np.int64), np.ones(heads.size), depth=depth)
     kids = np.flatnonzero(has_pN & bif[pN0])
     kids = kids[np.argsort(pN[kids], kind="stable")]
     k_sec = np.searchsorted(heads, kids)

@@ -511,6 +511,8 @@ class MorphologySet:
     @cached_property
     def cell(self) -> IntArray:
         """Cell index of each row."""
+        if len(self) == 1:
+            return np.zeros(self.n_nodes, dtype=np.int64)
         return np.repeat(np.arange(len(self), dtype=np.int64), np.diff(self.offsets))
 
     def __getitem__(self, k: int) -> Morphology:

@@ -217,21 +217,28 @@ def subtree_max(
     return out
 
 
-def subtree_sum(parent: IntArray, values: FloatArray) -> FloatArray:
-    """``out[i] = sum(values[j] for j in subtree(i))`` (via the ancestor-sum identity)."""
+def subtree_sum(
+    parent: IntArray, values: FloatArray, *, depth: IntArray | None = None
+) -> FloatArray:
+    """``out[i] = sum(values[j] for j in subtree(i))``, level by level from the deepest.
+
+    ``depth``: number of ancestors of each node, when already known (saves a tree pass).
+    """
     n = parent.size
     vals = np.asarray(values, dtype=np.float64)
     out = vals.copy()
     if n == 0:
         return out
-    for rows in _levels_deepest_first(parent):
+    for rows in _levels_deepest_first(parent, depth=depth):
         np.add.at(out, parent[rows], out[rows])
     return out
 
 
-def _levels_deepest_first(parent: IntArray) -> list[IntArray]:
+def _levels_deepest_first(parent: IntArray, *, depth: IntArray | None = None) -> list[IntArray]:
     """Non-root rows grouped by depth, deepest level first."""
-    if parent.size and bool(np.all(parent < np.arange(parent.size))):
+    if depth is not None:
+        pass
+    elif parent.size and bool(np.all(parent < np.arange(parent.size))):
         depth = np.rint(ancestor_sum(parent, (parent >= 0).astype(np.float64))).astype(np.int64)
     else:
         depth, _ = depth_and_cycles(parent)
