@@ -255,3 +255,85 @@ def test_exponent_and_long_decimals_still_read_exactly() -> None:
     m = parse_swc(b"1 1 1.5e1 0.1234567890123456789 -2 1 -1\n2 3 1 2 3 0.5 1\n")
     assert m.xyz[0, 0] == 15.0
     assert m.xyz[0, 1] == pytest.approx(0.1234567890123456789, rel=1e-15)
+
+
+def _general_parse(monkeypatch: pytest.MonkeyPatch, data: bytes) -> Morphology:
+    """parse_swc with the pyarrow fast path switched off (numpy / pandas parsers)."""
+    from patchatlas.io import swc
+
+    with monkeypatch.context() as mp:
+        mp.setattr(swc, "_ARROW", False)
+        return parse_swc(data)
+
+
+def test_arrow_fast_path_is_correctly_rounded_and_keeps_line_numbers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 17-digit decimals and exponents (what upright/layer-aligned Allen files hold): every
+    # value must be exactly float(token), i.e. strtod; comments and blank lines keep the
+    # 1-based line numbers of the data rows
+    pytest.importorskip("pyarrow")
+    from patchatlas.io import swc
+
+    rng = np.random.default_rng(7)
+    vals = rng.normal(0, 500, size=(300, 4))
+    rows = [b"# header, with commas", b""]
+    for k in range(300):
+        x = " ".join(repr(float(v)) for v in vals[k, :3])
+        rows.append(f"{k + 1} {3 if k else 1} {x} {abs(vals[k, 3]):.3e} {k if k else -1}".encode())
+        if k == 150:
+            rows += [b"# mid-file comment", b""]
+    data = b"\n".join(rows) + b"\n"
+    clean = b"\n".join(r for r in rows[2:] if r[:1] != b"#")
+    assert swc._arrow_table(clean, np.frombuffer(clean, dtype=np.uint8)) is not None  # fast path
+    m = parse_swc(data)
+    want = np.array([[float(t) for t in r.split()[2:6]] for r in rows if r and r[:1] != b"#"])
+    assert np.array_equal(m.xyz, want[:, :3])
+    assert np.array_equal(m.radius, want[:, 3])
+    slow = _general_parse(monkeypatch, data)
+    assert np.array_equal(m.lines, slow.lines)  # type: ignore[arg-type]
+    assert m.lines is not None and m.lines[0] == 3 and m.lines[151] == 156
+    assert np.array_equal(m.parent, slow.parent)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        SIMPLE,  # leading and repeated blanks
+        b"1\t1\t0\t0\t0\t1\t-1\n2\t3\t0\t1\t0\t1\t1\n",  # tabs
+        b"1 1 0 0 0 1 -1 # soma\n2 3 0 1 0 1 1\n",  # comment after the values
+        b"1 1 0 0 0 1 -1 9\n2 3 0 1 0 1 1 9\n",  # extra column
+        b"1 1 nan 0 0 1 -1\n2 3 0 1 0 1 1\n",
+        b"1.000000 1 0 0 0 1 -1.000000\n2.000000 3 0 1 0 1 1.000000\n",
+    ],
+)
+def test_arrow_fast_path_agrees_with_the_general_parsers(
+    monkeypatch: pytest.MonkeyPatch, data: bytes
+) -> None:
+    fast = parse_swc(data)
+    slow = _general_parse(monkeypatch, data)
+    for a in ("ids", "types", "parent", "lines"):
+        assert np.array_equal(getattr(fast, a), getattr(slow, a))
+    assert np.array_equal(fast.xyz, slow.xyz, equal_nan=True)
+    assert [str(i) for i in fast.issues] == [str(i) for i in slow.issues]
+
+
+def test_sequential_ids_shortcut_matches_the_general_id_mapping() -> None:
+    # ids 1..n with earlier parents take a shortcut in Morphology.from_arrays; the same tree
+    # with ids doubled (not consecutive) goes through the general mapping: same rows and parents
+    rng = np.random.default_rng(3)
+    n = 500
+    ids = np.arange(1, n + 1)
+    par = np.array([-1] + [int(rng.integers(1, k + 1)) for k in range(1, n)])
+    xyz = rng.normal(size=(n, 3))
+    fast = Morphology.from_arrays(ids, np.full(n, 3), xyz, np.ones(n), par)
+    slow = Morphology.from_arrays(
+        2 * ids, np.full(n, 3), xyz, np.ones(n), np.where(par > 0, 2 * par, -1)
+    )
+    assert np.array_equal(fast.parent, slow.parent)
+    assert fast.issues == slow.issues == ()
+    # a parent id that is not in the file still becomes an issue (general path)
+    bad = par.copy()
+    bad[7] = n + 5
+    m = Morphology.from_arrays(ids, np.full(n, 3), xyz, np.ones(n), bad)
+    assert [i.code for i in m.issues] == ["MISSING_PARENT"] and m.parent[7] == -1

@@ -10,15 +10,18 @@ Refused with a clear error: Allen ``*_marker_m.swc`` marker lists, empty files, 
 than 7 columns or non-numeric values, non-integral ids, parent cycles, and files larger than
 ``max_bytes`` (bounded memory: the size is checked before reading).
 
-Parsing is vectorised over the file's bytes (line and token boundaries found with numpy), so
-a 26,000-node file parses in a few milliseconds.
+Clean files (one space between the 7 values: nearly every real file) are parsed by pyarrow's
+CSV reader when it is installed (``patchatlas[morphology]``): a 16,000-node file in ~4 ms,
+correctly rounded like ``strtod``. Everything else is parsed vectorised over the file's bytes
+(line and token boundaries found with numpy, plain decimals decoded exactly; pandas' C parser
+for large files), which also names the first bad line of a malformed file.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -59,7 +62,7 @@ def parse_swc(data: bytes, *, name: str = "", source: str | None = None) -> Morp
     patchatlas.errors.CorruptFileError
         No data lines, short or non-numeric lines, non-integral ids, parent cycles.
     """
-    from patchatlas.morphology.model import Issue, Morphology
+    from patchatlas.morphology.model import Issue
 
     where = Path(source) if source else None
     issues: list[Issue] = []
@@ -80,6 +83,11 @@ def parse_swc(data: bytes, *, name: str = "", source: str | None = None) -> Morp
             Issue("COMMA_SEPARATED", "info", (), "values are separated by commas; read anyway")
         )
     buf = np.frombuffer(text, dtype=np.uint8)
+    if b"," not in text:
+        fast = _arrow_table(text, buf)
+        if fast is not None:
+            vals, line_no = fast
+            return _build(vals, line_no, text, name, source, where, issues)
     if buf.size == 0 or not bool((buf > 32).any()):
         raise CorruptFileError(where, "holds no data lines (only comments or blanks)")
     # line and token boundaries, vectorised
@@ -106,15 +114,30 @@ def parse_swc(data: bytes, *, name: str = "", source: str | None = None) -> Morp
             "fix or remove that line",
         )
     n = data_lines.size
-    vals = None
+    table: npt.NDArray[np.float64] | None = None
     if bool(np.all(counts == 7)):
         # numpy's per-byte passes beat pandas' ~1 ms start-up only on small files
         if buf.size <= _DECIMAL_MAX_BYTES:
-            vals = _decimal_table(buf, nonws, tok_start, n)
-        if vals is None:
-            vals = _fast_table(text, n)
-    if vals is None:
-        vals = _slow_table(text, counts, line_no, where, issues)
+            table = _decimal_table(buf, nonws, tok_start, n)
+        if table is None:
+            table = _fast_table(text, n)
+    if table is None:
+        table = _slow_table(text, counts, line_no, where, issues)
+    return _build(table, line_no, text, name, source, where, issues)
+
+
+def _build(
+    vals: npt.NDArray[np.float64],
+    line_no: npt.NDArray[np.int64],
+    text: bytes,
+    name: str,
+    source: str | None,
+    where: Path | None,
+    issues: list[Issue],
+) -> Morphology:
+    """Check the id/type/parent columns of a parsed ``(n, 7)`` table and build the tree."""
+    from patchatlas.morphology.model import Issue, Morphology
+
     int_cols = vals[:, [0, 1, 6]]
     finite_int = np.isfinite(int_cols)
     if not finite_int.all():
@@ -161,6 +184,76 @@ def parse_swc(data: bytes, *, name: str = "", source: str | None = None) -> Morp
         )
     except ValidationError as exc:
         raise CorruptFileError(where, str(exc), "fix the parent column") from exc
+
+
+#: pyarrow's CSV reader options for a clean SWC (built on first use; ``False``: no pyarrow)
+_ARROW: tuple[Any, ...] | bool | None = None
+
+
+def _arrow_options() -> tuple[Any, ...] | None:
+    global _ARROW
+    if _ARROW is None:
+        try:
+            import pyarrow as pa
+            import pyarrow.csv as pc
+        except ImportError:  # optional (patchatlas[morphology]): fall back to numpy / pandas
+            _ARROW = False
+        else:
+            cols = [str(k) for k in range(7)]
+            _ARROW = (
+                pa,
+                pc,
+                pc.ReadOptions(column_names=cols, use_threads=False),
+                pc.ParseOptions(delimiter=" ", quote_char=False, double_quote=False),
+                pc.ConvertOptions(
+                    column_types={c: pa.float64() for c in cols},
+                    null_values=[],
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+    return _ARROW if isinstance(_ARROW, tuple) else None
+
+
+def _arrow_table(
+    text: bytes, buf: npt.NDArray[np.uint8]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]] | None:
+    """Parse a clean SWC (one space between the 7 values, comments already blanked) with
+    pyarrow's CSV reader: 2-3x faster than pandas' and correctly rounded (``strtod``).
+
+    Returns ``(values (n, 7), 1-based line numbers)``, or None for anything else (tabs,
+    repeated or trailing blanks, other column counts, ``nan``, no pyarrow): the caller then
+    uses the general parsers, which also produce the error messages.
+    """
+    opts = _arrow_options()
+    if opts is None or not text:
+        return None
+    pa, pc, ro, po, co = opts
+    try:
+        table = pc.read_csv(
+            pa.py_buffer(text), read_options=ro, parse_options=po, convert_options=co
+        )
+    except (pa.ArrowInvalid, ValueError):
+        return None
+    n = table.num_rows
+    if n == 0 or table.num_columns != 7:
+        return None
+    vals = np.empty((n, 7), dtype=np.float64)
+    for k, col in enumerate(table.columns):
+        if col.null_count:
+            return None
+        vals[:, k] = col.to_numpy()
+    # data lines are the non-empty lines (pyarrow skips only empty ones, and every other line
+    # was a 7-value row, or it would have failed above)
+    nl = np.flatnonzero(buf == 10)
+    ends = nl if nl.size and nl[-1] == buf.size - 1 else np.append(nl, buf.size)
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    line_no = np.flatnonzero(ends > starts) + 1
+    if line_no.size != n:
+        return None
+    return vals, line_no.astype(np.int64)
 
 
 def _float_ids(text: bytes) -> bool:

@@ -92,9 +92,7 @@ class Forest:
         with np.errstate(invalid="ignore", over="ignore"):  # non-finite input → NaN features
             d = self.xyz - np.take(self.xyz, self.pp, axis=0)  # take: 4x faster than []
             self.seg: FloatArray = np.where(self.has, np.sqrt(np.einsum("ij,ij->i", d, d)), 0.0)
-            self.center: FloatArray = self.xyz[self.root]
-            self.rel: FloatArray = self.xyz - np.take(self.center, self.cell, axis=0)
-            self.dist: FloatArray = np.sqrt(np.einsum("ij,ij->i", self.rel, self.rel))
+        self.center: FloatArray = self.xyz[self.root]
         self.nch: IntArray = np.bincount(self.p[self.has], minlength=self.n).astype(np.int64)
         self._views: dict[tuple[int, ...] | None, TypeView] = {}
 
@@ -103,6 +101,18 @@ class Forest:
         every node-sized array alive until Python's cyclic garbage collector happens to run
         (a 1,000-cell batch then held gigabytes and faulted fresh pages in for every pack)."""
         self._views.clear()
+
+    @cached_property
+    def rel(self) -> FloatArray:
+        """Coordinates relative to each cell's soma root."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            return np.asarray(self.xyz - np.take(self.center, self.cell, axis=0), dtype=np.float64)
+
+    @cached_property
+    def dist(self) -> FloatArray:
+        """Euclidean distance of each node from its cell's soma root."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            return np.asarray(np.sqrt(np.einsum("ij,ij->i", self.rel, self.rel)), np.float64)
 
     # ------------------------------------------------------------------ views
     def view(self, types: Sequence[int] | None) -> TypeView:
@@ -133,9 +143,12 @@ class Forest:
         """Maximum of ``values`` over each node's subtree under ``parent`` links."""
         return subtree_max(parent, values)
 
-    def subtree_sum(self, parent: IntArray, values: FloatArray) -> FloatArray:
-        """Sum of ``values`` over each node's subtree under ``parent`` links."""
-        return subtree_sum(parent, values)
+    def subtree_sum(
+        self, parent: IntArray, values: FloatArray, *, depth: IntArray | None = None
+    ) -> FloatArray:
+        """Sum of ``values`` over each node's subtree under ``parent`` links (``depth``: the
+        number of ancestors of each node, when known)."""
+        return subtree_sum(parent, values, depth=depth)
 
     # ------------------------------------------------------------------ per-cell reductions
     def count(self, mask: BoolArray) -> FloatArray:
@@ -198,7 +211,15 @@ class Forest:
 
 def angle(u: FloatArray, v: FloatArray) -> FloatArray:
     """Angle (radians) between row vectors, via atan2(|u×v|, u·v); 0 for zero vectors."""
-    cross = np.linalg.norm(np.cross(u, v), axis=1)
+    # the components of np.cross(u, v) and np.linalg.norm(., axis=1), written out: the same
+    # operations in the same order (bit-identical) without np.cross's axis shuffling
+    u0, u1, u2 = u[:, 0], u[:, 1], u[:, 2]
+    v0, v1, v2 = v[:, 0], v[:, 1], v[:, 2]
+    c = np.empty(u.shape, dtype=np.float64)
+    c[:, 0] = u1 * v2 - u2 * v1
+    c[:, 1] = u2 * v0 - u0 * v2
+    c[:, 2] = u0 * v1 - u1 * v0
+    cross = np.sqrt(np.add.reduce(c * c, axis=1))
     dot = np.einsum("ij,ij->i", u, v)
     return np.asarray(np.arctan2(cross, dot), dtype=np.float64)
 

@@ -40,6 +40,12 @@ from patchatlas.morphology.depth import (
     overlap_fractions,
 )
 from patchatlas.morphology.model import AXON, BASAL, Morphology, MorphologySet
+from patchatlas.morphology.tree import (
+    AUTO,
+    ancestor_sum,
+    chain_runs,
+    nearest_marked_ancestor,
+)
 
 __all__ = [
     "CONVENTIONS",
@@ -414,6 +420,8 @@ def _bif_angles(
     branch_end: npt.NDArray[np.bool_],
     *,
     skip_zero: bool = False,
+    runs: Any = AUTO,
+    end_of: IntArray | None = None,
 ) -> tuple[FloatArray, FloatArray, IntArray]:
     """Local and remote angles at nodes with exactly two children under ``parent`` links."""
     bif = mask & (nch == 2)
@@ -426,46 +434,55 @@ def _bif_angles(
     b = parent[k0]
     first0, first1 = k0, k1
     if skip_zero:
-        first0 = _first_moving_child(f, parent, nch, k0)
-        first1 = _first_moving_child(f, parent, nch, k1)
+        first = _first_moving_child(f, parent, nch, kids)  # k0 and k1 in one pass
+        first0, first1 = first[0::2], first[1::2]
     loc = angle(f.xyz[first0] - f.xyz[b], f.xyz[first1] - f.xyz[b])
-    end_of = _section_end(parent, branch_end)
+    if end_of is None:
+        end_of = _section_end(parent, branch_end, runs=runs)
     rem = angle(f.xyz[end_of[k0]] - f.xyz[b], f.xyz[end_of[k1]] - f.xyz[b])
     return loc, rem, b
 
 
-def _section_end(parent: IntArray, branch_end: npt.NDArray[np.bool_]) -> IntArray:
-    """For every node, the end row of the unbranched chain it belongs to (downwards)."""
-    from patchatlas.morphology.tree import nearest_marked_ancestor
-
+def _section_end(
+    parent: IntArray, branch_end: npt.NDArray[np.bool_], *, runs: Any = AUTO
+) -> IntArray:
+    """For every node, the end row of the unbranched chain it belongs to (downwards).
+    ``runs``: :func:`~patchatlas.morphology.tree.chain_runs` of ``parent`` if known."""
     n = parent.size
     # the chain of a node ends at the first branch_end at or below it: invert by labelling each
     # end's chain with nearest-marked-ancestor over "chain starts" (children of ends or roots)
     starts = (parent < 0) | branch_end[np.maximum(parent, 0)]
-    chain = nearest_marked_ancestor(parent, starts)
+    chain = nearest_marked_ancestor(parent, starts, runs=runs)
     ends = np.flatnonzero(branch_end)
     end_of_chain = np.full(n, -1, dtype=np.int64)
     end_of_chain[chain[ends]] = ends
     return end_of_chain[chain]
 
 
-def _neurom(f: Forest, cells: Sequence[Morphology]) -> dict[str, FloatArray]:
-    from patchatlas.morphology.tree import nearest_marked_ancestor
+def _zero_nan(a: FloatArray) -> FloatArray:
+    """``nan_to_num(a, nan=0.0)`` for the short per-cell arrays (NaN: nothing selected)."""
+    return np.where(a == a, a, 0.0)
 
+
+def _neurom(f: Forest, cells: Sequence[Morphology]) -> dict[str, FloatArray]:
     out: dict[str, FloatArray] = {}
     neur = f.neurite
     pN = f.neurite_parent
-    nchN = np.bincount(pN[pN >= 0], minlength=f.n).astype(np.int64)
-    roots = neur & (pN < 0)
-    forced = _forced_section_starts(f, cells) & neur & (pN >= 0)
-    sec_start = roots | (neur & (pN >= 0) & (nchN[np.maximum(pN, 0)] >= 2)) | forced
+    runs = chain_runs(pN)  # shared by every tree pass below (same parent array)
+    has_pN = pN >= 0
+    pN0 = np.maximum(pN, 0)
+    nchN = np.bincount(pN[has_pN], minlength=f.n).astype(np.int64)
+    roots = neur & ~has_pN
+    forced = _forced_section_starts(f, cells) & neur & has_pN
+    sec_start = roots | (neur & has_pN & (nchN[pN0] >= 2)) | forced
     sec_end = neur & (nchN != 1)
     sec_end[pN[forced]] = True
     leaves = neur & (nchN == 0)
-    comp = neur & (pN >= 0)
+    comp = neur & has_pN
+    bif = neur & (nchN == 2)
     out["number_of_neurites"] = f.count(roots)
     out["number_of_sections"] = f.count(sec_start)
-    out["number_of_bifurcations"] = f.count(neur & (nchN == 2))
+    out["number_of_bifurcations"] = f.count(bif)
     out["number_of_forking_points"] = f.count(neur & (nchN >= 2))
     out["number_of_leaves"] = f.count(leaves)
     # a Neurolucida child section starts with its own copy of the branch point: no segment
@@ -474,36 +491,41 @@ def _neurom(f: Forest, cells: Sequence[Morphology]) -> dict[str, FloatArray]:
     out["total_length"] = lens["total_length"]
     out["total_area"] = lens["total_surface"]
     out["total_volume"] = lens["total_volume"]
-    from patchatlas.morphology.tree import ancestor_sum
-
-    order = ancestor_sum(pN, sec_start.astype(np.float64)) - 1.0
-    out["max_branch_order"] = np.nan_to_num(f.max(order, neur), nan=0.0)
+    order = ancestor_sum(pN, sec_start.astype(np.float64), runs=runs) - 1.0
+    out["max_branch_order"] = _zero_nan(f.max(order, neur))
+    sec_of = nearest_marked_ancestor(pN, sec_start, runs=runs)  # head row of each node's section
+    ends = np.flatnonzero(sec_end)
+    head = sec_of[ends]
+    end_of_head = np.full(f.n, -1, dtype=np.int64)
+    end_of_head[head] = ends
     center = _neurom_soma_centers(cells)
-    d_end = np.linalg.norm(f.xyz - center[f.cell], axis=1)
-    out["max_radial_distance"] = np.nan_to_num(f.max(d_end, leaves), nan=0.0)
-    pathN = ancestor_sum(pN, np.where(comp, f.seg, 0.0))
-    out["max_path_distance"] = np.nan_to_num(f.max(pathN, sec_end), nan=0.0)
-    loc, rem, rows = _bif_angles(f, pN, nchN, neur, sec_end, skip_zero=True)
+    d = f.xyz - center[f.cell]
+    d_end = np.sqrt(np.add.reduce(d * d, axis=1))  # = np.linalg.norm(d, axis=1), bit for bit
+    out["max_radial_distance"] = _zero_nan(f.max(d_end, leaves))
+    pathN = ancestor_sum(pN, np.where(comp, f.seg, 0.0), runs=runs)
+    out["max_path_distance"] = _zero_nan(f.max(pathN, sec_end))
+    # (sections start exactly where a chain of _section_end starts: reuse the labels)
+    end_of = end_of_head[np.maximum(sec_of, 0)]
+    loc, rem, rows = _bif_angles(f, pN, nchN, neur, sec_end, skip_zero=True, end_of=end_of)
     out["mean_local_bifurcation_angle"] = f.mean_rows(rows, loc)
     out["mean_remote_bifurcation_angle"] = f.mean_rows(rows, rem)
     # contraction per section
-    ends = np.flatnonzero(sec_end)
-    head = nearest_marked_ancestor(pN, sec_start)[ends]
-    origin = np.where(pN[head] >= 0, pN[head], head)
+    ph = pN[head]
+    origin = np.where(ph >= 0, ph, head)
     L = pathN[ends] - pathN[origin]
-    E = np.linalg.norm(f.xyz[ends] - f.xyz[origin], axis=1)
+    dE = f.xyz[ends] - f.xyz[origin]
+    E = np.sqrt(np.add.reduce(dE * dE, axis=1))
     single = origin == ends
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(single, 1.0, E / L)
     out["mean_contraction"] = f.mean_rows(ends, ratio)
     # partition asymmetry: sections in each child subtree, on the (small) tree of sections
     heads = np.flatnonzero(sec_start)
-    sec_of = nearest_marked_ancestor(pN, sec_start)
     ph = pN[heads]
     parent_sec = np.where(ph >= 0, np.searchsorted(heads, sec_of[np.maximum(ph, 0)]), -1)
-    nsec = f.subtree_sum(parent_sec.astype(np.int64), np.ones(heads.size))
-    bif = neur & (nchN == 2)
-    kids = np.flatnonzero((pN >= 0) & bif[np.maximum(pN, 0)])
+    depth = np.rint(order[heads]).astype(np.int64)  # branch order = depth among sections
+    nsec = f.subtree_sum(parent_sec.astype(np.int64), np.ones(heads.size), depth=depth)
+    kids = np.flatnonzero(has_pN & bif[pN0])
     kids = kids[np.argsort(pN[kids], kind="stable")]
     k_sec = np.searchsorted(heads, kids)
     n1, n2 = nsec[k_sec[0::2]], nsec[k_sec[1::2]]
@@ -511,8 +533,7 @@ def _neurom(f: Forest, cells: Sequence[Morphology]) -> dict[str, FloatArray]:
         pa = np.where((n1 == 1) & (n2 == 1), 0.0, np.abs(n1 - n2) / (n1 + n2))
     out["mean_partition_asymmetry"] = f.mean_rows(pN[kids[0::2]], pa)
     for ax, nm in enumerate(("total_width", "total_height", "total_depth")):
-        w = f.max(f.xyz[:, ax], neur) - f.min(f.xyz[:, ax], neur)
-        out[nm] = np.nan_to_num(w, nan=0.0)
+        out[nm] = _zero_nan(f.max(f.xyz[:, ax], neur) - f.min(f.xyz[:, ax], neur))
     radius, area = _neurom_soma(cells)
     out["soma_radius"] = radius
     out["soma_surface_area"] = area

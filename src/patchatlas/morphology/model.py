@@ -199,6 +199,31 @@ class Morphology:
         if not (types_a.size == rad_a.size == par_a.size == n):
             raise DataError(f"{label}: id, type, radius and parent columns differ in length")
         found: list[Issue] = list(issues)
+        contour = None if soma_contour is None else np.asarray(soma_contour, dtype=np.float64)
+        if n and int(ids_a[0]) >= 0 and int(ids_a[-1]) - int(ids_a[0]) == n - 1:
+            # the common case (ids first..first+n-1 in order, every parent an earlier id or
+            # -1): rows are already unique, resolved and in topological order
+            first = int(ids_a[0])
+            row = par_a - first
+            idx = np.arange(n, dtype=np.int64)
+            if (
+                bool(np.all(np.diff(ids_a) == 1))
+                and bool(np.all((par_a == -1) | ((row >= 0) & (row < idx))))
+                and not (first > 0 and bool(np.any(par_a == 0)))
+            ):
+                return cls(
+                    ids=ids_a,
+                    types=types_a,
+                    xyz=xyz_a,
+                    radius=rad_a,
+                    parent=np.where(par_a == -1, -1, row),
+                    name=name,
+                    source=source,
+                    lines=lines_a,
+                    issues=tuple(found),
+                    soma_contour=contour,
+                    meta=dict(meta or {}),
+                )
 
         def ln(rows: IntArray) -> tuple[int, ...]:
             return () if lines_a is None else _ids(lines_a[rows])
@@ -289,7 +314,6 @@ class Morphology:
                     "(original ids and line numbers are kept)",
                 )
             )
-        contour = None if soma_contour is None else np.asarray(soma_contour, dtype=np.float64)
         return cls(
             ids=ids_a,
             types=types_a,
@@ -450,6 +474,17 @@ class MorphologySet:
         """Concatenate cells; each cell's soma root row is kept in ``roots``."""
         if not morphs:
             raise DataError("cannot pack an empty list of morphologies")
+        if len(morphs) == 1:  # one cell: its arrays as they are (read-only use), no copies
+            m = morphs[0]
+            return cls(
+                types=m.types.astype(np.int64, copy=False),
+                xyz=m.xyz.astype(np.float64, copy=False),
+                radius=m.radius.astype(np.float64, copy=False),
+                parent=m.parent.astype(np.int64, copy=False),
+                offsets=np.array([0, len(m)], dtype=np.int64),
+                roots=np.array([m.root], dtype=np.int64),
+                names=(m.label,),
+            )
         sizes = np.array([len(m) for m in morphs], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         shift = np.repeat(offsets[:-1], sizes)
@@ -476,6 +511,8 @@ class MorphologySet:
     @cached_property
     def cell(self) -> IntArray:
         """Cell index of each row."""
+        if len(self) == 1:
+            return np.zeros(self.n_nodes, dtype=np.int64)
         return np.repeat(np.arange(len(self), dtype=np.int64), np.diff(self.offsets))
 
     def __getitem__(self, k: int) -> Morphology:

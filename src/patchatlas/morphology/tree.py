@@ -21,6 +21,7 @@ BoolArray = npt.NDArray[np.bool_]
 
 __all__ = [
     "ancestor_sum",
+    "chain_runs",
     "depth_and_cycles",
     "nearest_marked_ancestor",
     "subtree_max",
@@ -68,7 +69,27 @@ def topological_order(parent: IntArray) -> IntArray:
     return np.argsort(depth, kind="stable").astype(np.int64)
 
 
-def _runs(parent: IntArray) -> tuple[IntArray, IntArray, IntArray] | None:
+#: ``(run_id per row, first row per run, parent run per run)``: see :func:`chain_runs`
+Runs = tuple[IntArray, IntArray, IntArray]
+
+
+class _Auto:
+    """Default of ``runs=``: compute the chain runs of ``parent`` on the spot."""
+
+
+AUTO = _Auto()
+
+
+def chain_runs(parent: IntArray) -> Runs | None:
+    """The chains of consecutive rows of ``parent`` (see :func:`ancestor_sum`), or None.
+
+    Compute it once and pass it as ``runs=`` to several :func:`ancestor_sum` /
+    :func:`nearest_marked_ancestor` calls over the same ``parent`` array.
+    """
+    return _runs(parent)
+
+
+def _runs(parent: IntArray) -> Runs | None:
     """Chains of consecutive rows (``parent[i] == i - 1``), as SWC files write unbranched
     stretches: ``(run_id per row, first row per run, parent run per run)``, or None when the
     compression would not pay (few chains, or rows not topologically ordered)."""
@@ -102,14 +123,18 @@ def _jump_sum(parent: IntArray, values: FloatArray) -> FloatArray:
     return s
 
 
-def ancestor_sum(parent: IntArray, values: FloatArray) -> FloatArray:
+def ancestor_sum(
+    parent: IntArray, values: FloatArray, *, runs: Runs | _Auto | None = AUTO
+) -> FloatArray:
     """``out[i] = values[i] + values[parent[i]] + ...`` up to the root (inclusive sums).
 
     Chains of consecutive rows are summed with ``cumsum``; the much smaller tree of chains is
     solved by pointer jumping on a shrinking active set (``ceil(log2(depth))`` rounds).
+    ``runs``: :func:`chain_runs` of ``parent`` when already known.
     """
     v = np.asarray(values, dtype=np.float64)
-    runs = _runs(parent)
+    if isinstance(runs, _Auto):
+        runs = _runs(parent)
     if runs is None:
         return _jump_sum(parent, v)
     run_id, first, run_parent = runs
@@ -129,21 +154,27 @@ def ancestor_count(parent: IntArray, marks: BoolArray) -> IntArray:
 
 
 def nearest_marked_ancestor(
-    parent: IntArray, marks: BoolArray, *, inclusive: bool = True
+    parent: IntArray,
+    marks: BoolArray,
+    *,
+    inclusive: bool = True,
+    runs: Runs | _Auto | None = AUTO,
 ) -> IntArray:
     """Row of the nearest marked node at or above each node (``-1`` when there is none).
 
-    With ``inclusive=False`` the node itself is not considered.
+    With ``inclusive=False`` the node itself is not considered. ``runs``: :func:`chain_runs`
+    of ``parent`` when already known.
     """
     n = parent.size
     if not inclusive:
-        incl = nearest_marked_ancestor(parent, marks, inclusive=True)
+        incl = nearest_marked_ancestor(parent, marks, inclusive=True, runs=runs)
         out = np.full(n, -1, dtype=np.int64)
         has_parent = parent >= 0
         out[has_parent] = incl[parent[has_parent]]
         return out
     idx = np.arange(n, dtype=np.int64)
-    runs = _runs(parent)
+    if isinstance(runs, _Auto):
+        runs = _runs(parent)
     if runs is not None:
         run_id, first, run_parent = runs
         acc = np.maximum.accumulate(np.where(marks, idx, -1))
@@ -186,21 +217,28 @@ def subtree_max(
     return out
 
 
-def subtree_sum(parent: IntArray, values: FloatArray) -> FloatArray:
-    """``out[i] = sum(values[j] for j in subtree(i))`` (via the ancestor-sum identity)."""
+def subtree_sum(
+    parent: IntArray, values: FloatArray, *, depth: IntArray | None = None
+) -> FloatArray:
+    """``out[i] = sum(values[j] for j in subtree(i))``, level by level from the deepest.
+
+    ``depth``: number of ancestors of each node, when already known (saves a tree pass).
+    """
     n = parent.size
     vals = np.asarray(values, dtype=np.float64)
     out = vals.copy()
     if n == 0:
         return out
-    for rows in _levels_deepest_first(parent):
+    for rows in _levels_deepest_first(parent, depth=depth):
         np.add.at(out, parent[rows], out[rows])
     return out
 
 
-def _levels_deepest_first(parent: IntArray) -> list[IntArray]:
+def _levels_deepest_first(parent: IntArray, *, depth: IntArray | None = None) -> list[IntArray]:
     """Non-root rows grouped by depth, deepest level first."""
-    if parent.size and bool(np.all(parent < np.arange(parent.size))):
+    if depth is not None:
+        pass
+    elif parent.size and bool(np.all(parent < np.arange(parent.size))):
         depth = np.rint(ancestor_sum(parent, (parent >= 0).astype(np.float64))).astype(np.int64)
     else:
         depth, _ = depth_and_cycles(parent)
