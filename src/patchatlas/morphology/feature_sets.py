@@ -7,6 +7,9 @@ Three conventions, each a complete, documented set (list them with :func:`featur
     prefix), over all neurites (types 2, 3, 4), with the Allen conventions: compartments need both
     ends selected, soma→stem compartments are excluded from lengths, the root branch has order 1,
     contraction is Σ euclidean / Σ path, max path includes the soma→first-node compartment.
+    21 of the 22 ``nr__`` columns: ``hausdorff_dimension`` (an L-Measure fractal dimension that
+    neither neuron_morphology nor NeuroM computes) is not provided, because no exact definition
+    or reference values are available here to validate one against.
 ``gouwens``
     The per-compartment skeleton_keys set of Gouwens et al. 2019/2020, with column names exactly
     as in skeleton_keys' wide feature tables (``axon_total_length``, ``basal_dendrite_bias_y``,
