@@ -2,8 +2,10 @@
 
 The same definitions as :func:`patchatlas.ephys.spikes._allen_indices` (module docs of
 :mod:`patchatlas.ephys.spikes`, restated in ``docs/ephys_parity.md``), written as one compiled
-pass per sweep instead of vectorised segment reductions. The vectorised path is fast per
-sample but pays ~1,000 Python-level numpy calls per sweep; here a sweep costs one call.
+pass per sweep instead of vectorised segment reductions, together with the spike-table assembly
+(:func:`assemble_table`) and the allen-profile sweep features (:func:`sweep_feature_values`).
+The vectorised path is fast per sample but pays ~500-1,000 Python-level numpy calls per sweep;
+here a sweep costs three compiled calls.
 
 The filtered dV/dt stays lazy: the kernel works on the sweep's :class:`~patchatlas.ephys._dvdt.
 LazyDvdt` buffers (``y`` and the per-chunk ``known`` flags) and filters a run of chunks, with the
@@ -18,7 +20,8 @@ Results are those of the vectorised path (tested column by column on every real 
 numba is missing or ``PATCHATLAS_NUMBA=0``.
 
 Compiled functions are cached on disk by numba (``cache=True``): the first call in a fresh
-environment compiles for a few seconds, later processes load the cache.
+environment compiles (about 10 s per combination of argument types, e.g. read-only or writable
+time axes), later processes load the cache (about 1 s with ``import numba``).
 """
 
 from __future__ import annotations
