@@ -223,7 +223,11 @@ class Sweep:
 
     @property
     def t(self) -> FloatArray:
-        """Time stamps in s (float64, built from ``t0`` and the rate when uniform)."""
+        """Time stamps in s (float64, built from ``t0`` and the rate when uniform).
+
+        Uniform axes are cached and shared between sweeps of the same length, rate and start,
+        so they are read-only: copy before modifying (``sweep.t.copy()``).
+        """
         if self.time is not None:
             return self.time
         n = self.n_samples
