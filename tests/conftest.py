@@ -16,13 +16,19 @@ SHARED = Path(os.environ.get("PATCHATLAS_SHARED_DATA", ROOT.parent / "shared" / 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def _require(path: Path) -> Path:
+def _require(path: Path, msg: str | None = None) -> Path:
     if not path.exists():
-        msg = f"shared data not found at {path} (set PATCHATLAS_SHARED_DATA)"
+        msg = msg or f"shared data not found at {path} (set PATCHATLAS_SHARED_DATA)"
         if IN_CI:
             pytest.fail(msg)
         pytest.skip(msg)
     return path
+
+
+def require_reference_env(python: Path, tool: str, setup: str) -> Path:
+    """The interpreter of a reference tool's own venv (IPFX, eFEL, NeuroM ...): fails under
+    CI=true when it is missing, skips otherwise."""
+    return _require(python, f"{tool} reference env missing at {python}: run bash {setup}")
 
 
 @pytest.fixture(scope="session")

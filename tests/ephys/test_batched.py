@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-import patchatlas
 from patchatlas.ephys._batched import indices_many
 from patchatlas.ephys._table import FeatureTable
 from patchatlas.ephys.cell import _analyze_one, analyze_recording, short_square_detection
@@ -60,24 +58,14 @@ def _numpy_path(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(spikes, "USE_KERNEL", False)
 
 
-@pytest.fixture(scope="module")
-def recordings(ephys_data: Path) -> list[Recording]:
-    out = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for p in sorted(ephys_data.rglob("*.abf")):
-            out.append(patchatlas.read(p))
-    return out
-
-
 @pytest.mark.parametrize("full", [True, False])
 def test_batched_indices_equal_per_sweep_on_every_real_abf(
-    recordings: list[Recording], full: bool
+    abf_recordings: list[Recording], full: bool
 ) -> None:
     n_spikes = n_batched = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for rec in recordings:
+        for rec in abf_recordings:
             sweeps = [sw for sw in rec if sw.clamp_mode == ClampMode.CURRENT_CLAMP]
             a, wa = _preps(sweeps, full)
             b, wb = _preps(sweeps, full)  # fresh lazies: filtering state is not shared
@@ -96,10 +84,10 @@ def test_batched_indices_equal_per_sweep_on_every_real_abf(
     assert n_batched > 20  # and the batch path really ran on them
 
 
-def test_analyze_recording_equals_sweep_by_sweep(recordings: list[Recording]) -> None:
+def test_analyze_recording_equals_sweep_by_sweep(abf_recordings: list[Recording]) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for rec in recordings:
+        for rec in abf_recordings:
             got = analyze_recording(rec)
             # short squares are detected with the parameters estimated from all of them
             ssq = [sw for sw in rec if sw.stimulus.kind == StimulusKind.SHORT_SQUARE]

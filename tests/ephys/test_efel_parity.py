@@ -21,7 +21,7 @@ import pytest
 
 import patchatlas
 from patchatlas.ephys.efel_names import EFEL_FEATURES, efel_features
-from tests.conftest import IN_CI, ROOT
+from tests.conftest import ROOT, require_reference_env
 
 PY = ROOT / ".venv-ipfx" / "bin" / "python"
 RUNNER = Path(__file__).with_name("efel_runner.py")
@@ -30,11 +30,7 @@ FILES = ("abf_pyabf/190619B_0003.abf",)
 
 @pytest.fixture(scope="module")
 def pairs(ephys_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Any, Any]]:
-    if not PY.exists():
-        msg = f"eFEL reference env missing at {PY}: run bash benchmarks/setup_reference_envs.sh"
-        if IN_CI:
-            pytest.fail(msg)
-        pytest.skip(msg)
+    require_reference_env(PY, "eFEL", "benchmarks/setup_reference_envs.sh")
     arrays, ours = {}, []
     for rel in FILES:
         for sw in patchatlas.read(ephys_data / rel):

@@ -19,7 +19,7 @@ import pytest
 import patchatlas
 from patchatlas.ephys import cell_features
 from patchatlas.ephys._dvdt import effective_cutoff
-from tests.conftest import IN_CI, ROOT
+from tests.conftest import ROOT, require_reference_env
 
 PY = ROOT / ".venv-ipfx" / "bin" / "python"
 RUNNER = Path(__file__).with_name("ipfx_lsa_runner.py")
@@ -28,11 +28,7 @@ CELLS = ("2019_07_24_0055_fsi", "17o05028_ic_steps", "171116sh_0018", "190619B_0
 
 @pytest.fixture(scope="module")
 def cells(ephys_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    if not PY.exists():
-        msg = f"IPFX reference env missing at {PY}: run bash benchmarks/setup_reference_envs.sh"
-        if IN_CI:
-            pytest.fail(msg)
-        pytest.skip(msg)
+    require_reference_env(PY, "IPFX", "benchmarks/setup_reference_envs.sh")
     arrays: dict[str, np.ndarray] = {}
     ours: dict[str, Any] = {}
     for name in CELLS:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.conftest import IN_CI, ROOT
+from tests.conftest import ROOT, require_reference_env
 
 IPFX_PY = ROOT / ".venv-ipfx" / "bin" / "python"
 RUNNER = Path(__file__).with_name("ipfx_runner.py")
@@ -58,13 +58,7 @@ SWEEP_KEYS = (
 
 
 def _require_ipfx() -> None:
-    if not IPFX_PY.exists():
-        msg = (
-            f"IPFX reference env missing at {IPFX_PY}: run bash benchmarks/setup_reference_envs.sh"
-        )
-        if IN_CI:
-            pytest.fail(msg)
-        pytest.skip(msg)
+    require_reference_env(IPFX_PY, "IPFX", "benchmarks/setup_reference_envs.sh")
 
 
 def _close(a: float, b: float, rtol: float = 1e-6) -> bool:

@@ -32,7 +32,7 @@ import patchatlas
 from patchatlas.ephys._dvdt import effective_cutoff
 from patchatlas.ephys.cell import analyze_recording, short_square_parameters
 from patchatlas.ephys.model import Recording, StimulusKind
-from tests.conftest import IN_CI, ROOT
+from tests.conftest import ROOT, require_reference_env
 
 PY = ROOT / ".venv-ipfx" / "bin" / "python"
 RUNNER = Path(__file__).with_name("ipfx_ssq_runner.py")
@@ -64,11 +64,7 @@ def _spikes(results: list[Any]) -> list[dict[str, list[float]]]:
 
 @pytest.fixture(scope="module")
 def cells(ephys_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    if not PY.exists():
-        msg = f"IPFX reference env missing at {PY}: run bash benchmarks/setup_reference_envs.sh"
-        if IN_CI:
-            pytest.fail(msg)
-        pytest.skip(msg)
+    require_reference_env(PY, "IPFX", "benchmarks/setup_reference_envs.sh")
     recs = {"ax6": patchatlas.read(ephys_data / "abf_pyabf" / "File_axon_6.abf")}
     recs.update(_simulated())
     arrays: dict[str, np.ndarray] = {}

@@ -12,13 +12,11 @@ import os
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-import patchatlas
 from patchatlas.ephys import _kernel
 from patchatlas.ephys import spikes as spikes_mod
 from patchatlas.ephys._table import FeatureTable
@@ -56,23 +54,13 @@ def _both(fn: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
     return out[0], out[1]
 
 
-@pytest.fixture(scope="module")
-def recordings(ephys_data: Path) -> list[Recording]:
-    out = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for p in sorted(ephys_data.rglob("*.abf")):
-            out.append(patchatlas.read(p))
-    return out
-
-
 @pytest.mark.parametrize("profile", ["allen", "robust"])
 @pytest.mark.parametrize("per_spike", [True, False])
 def test_kernel_equals_numpy_path_on_every_real_abf(
-    recordings: list[Recording], profile: str, per_spike: bool, monkeypatch: pytest.MonkeyPatch
+    abf_recordings: list[Recording], profile: str, per_spike: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     n_spikes = n_sweeps = 0
-    for rec in recordings:
+    for rec in abf_recordings:
         sweeps = [sw for sw in rec if sw.clamp_mode == ClampMode.CURRENT_CLAMP]
         flags = [per_spike] * len(sweeps)
         ref, got = _both(

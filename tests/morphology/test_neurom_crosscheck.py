@@ -17,23 +17,18 @@ import pytest
 from patchatlas.morphology import read
 from patchatlas.morphology.feature_sets import REGISTRY, features
 from patchatlas.morphology.sholl import sholl_frequency
+from tests.conftest import ROOT, require_reference_env
 
-ROOT = Path(__file__).resolve().parents[2]
 NEUROM_PY = Path(
     os.environ.get("PATCHATLAS_NEUROM_PYTHON", ROOT / ".venv-neurom" / "bin" / "python")
 )
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # MorphIO stores float32 points: compare to float32 precision
 RTOL, ATOL = 2e-5, 1e-4
 
 
 @pytest.fixture(scope="module")
 def neurom_results(morph_data: Path) -> dict[str, dict[str, object]]:
-    if not NEUROM_PY.exists():
-        msg = f"NeuroM environment missing at {NEUROM_PY}; run benchmarks/setup_morphology_refs.sh"
-        if IN_CI:
-            pytest.fail(msg)
-        pytest.skip(msg)
+    require_reference_env(NEUROM_PY, "NeuroM", "benchmarks/setup_morphology_refs.sh")
     files = sorted(str(f) for f in morph_data.rglob("*.swc") if "marker" not in f.name)
     files += sorted(str(f) for f in morph_data.rglob("*.asc"))  # the Neurolucida file too
     proc = subprocess.run(

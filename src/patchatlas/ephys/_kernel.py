@@ -34,6 +34,8 @@ import numpy as np
 import numpy.typing as npt
 
 from patchatlas.ephys._table import FeatureTable
+from patchatlas.ephys.spikes import _POINTS, SPIKE_COLUMNS
+from patchatlas.ephys.train import SUBTHRESHOLD_FEATURES, TRAIN_FEATURES
 
 __all__ = ["allen_indices", "assemble_table", "available", "sweep_feature_values"]
 
@@ -153,38 +155,16 @@ def allen_indices(pr: Any) -> dict[str, Any]:
     }
 
 
-#: rows of the float matrix that ``_kernel_nb.assemble`` returns
+#: rows of the float matrix that ``_kernel_nb.assemble`` returns: the float spike columns in
+#: table order, then the current at each point (the order ``_kernel_nb.assemble`` writes)
 FLOAT_ROWS = (
-    "threshold_t",
-    "threshold_v",
-    "peak_t",
-    "peak_v",
-    "trough_index",
-    "trough_t",
-    "trough_v",
-    "upstroke",
-    "upstroke_t",
-    "upstroke_v",
-    "downstroke",
-    "downstroke_index",
-    "downstroke_t",
-    "downstroke_v",
-    "upstroke_downstroke_ratio",
-    "fast_trough_index",
-    "fast_trough_t",
-    "fast_trough_v",
-    "adp_index",
-    "adp_t",
-    "adp_v",
-    "slow_trough_index",
-    "slow_trough_t",
-    "slow_trough_v",
-    "threshold_i",
-    "peak_i",
-    "trough_i",
-    "fast_trough_i",
-    "adp_i",
-    "slow_trough_i",
+    *(
+        c
+        for c in SPIKE_COLUMNS
+        if c not in ("threshold_index", "peak_index", "upstroke_index", "width")
+        and c not in ("isi_type", "clipped")
+    ),
+    *(f"{pt}_i" for pt in _POINTS),
 )
 _INT_COLS = {"threshold_index": "threshold", "peak_index": "peak", "upstroke_index": "upstroke"}
 _EMPTY = np.zeros(0)
@@ -193,8 +173,6 @@ _EMPTY = np.zeros(0)
 def assemble_table(pr: Any, idx: dict[str, Any]) -> FeatureTable:
     """The full spike table of one prepared sweep from its indices (as ``spikes._assemble``,
     the value columns gathered in one compiled call)."""
-    from patchatlas.ephys.spikes import SPIKE_COLUMNS
-
     has_i = pr.i is not None
     mat = _STATE["assemble"](
         pr.t,
@@ -225,32 +203,13 @@ def assemble_table(pr: Any, idx: dict[str, Any]) -> FeatureTable:
         else:
             cols[c] = rows[c]
     if has_i:
-        for c in FLOAT_ROWS[24:]:
+        for c in FLOAT_ROWS[-len(_POINTS) :]:
             cols[c] = rows[c]
     return FeatureTable(cols, provenance=pr.prov)
 
 
 #: order of the values ``_kernel_nb.sweep_features`` returns
-SWEEP_ROWS = (
-    "avg_rate",
-    "n_spikes",
-    "latency",
-    "first_isi",
-    "mean_isi",
-    "median_isi",
-    "isi_cv",
-    "adapt",
-    "burst_n",
-    "burst_max_index",
-    "pause_n",
-    "pause_frac",
-    "stim_amp",
-    "v_baseline",
-    "peak_deflect_v",
-    "peak_deflect_index",
-    "sag",
-    "vm_for_sag",
-)
+SWEEP_ROWS = (*TRAIN_FEATURES, *SUBTHRESHOLD_FEATURES)
 
 
 def sweep_feature_values(

@@ -16,15 +16,30 @@ njit = numba.njit(cache=True, nogil=True)
 
 
 @njit
+def _iir_pass(buf, first, stop, step, co):
+    """One in-place pass of the 4-pole IIR over ``buf[first:stop:step]`` (direct form II
+    transposed; initial state = steady state scaled by the first sample, as filtfilt)."""
+    b0, b1, b2, b3, b4 = co[0], co[1], co[2], co[3], co[4]
+    a1, a2, a3, a4 = co[5], co[6], co[7], co[8]
+    s = buf[first]
+    z0, z1, z2, z3 = co[9] * s, co[10] * s, co[11] * s, co[12] * s
+    for j in range(first, stop, step):
+        x = buf[j]
+        y = z0 + b0 * x
+        z0 = z1 + b1 * x - a1 * y
+        z1 = z2 + b2 * x - a2 * y
+        z2 = z3 + b3 * x - a3 * y
+        z3 = b4 * x - a4 * y
+        buf[j] = y
+
+
+@njit
 def filtfilt_into(v, lo, hi, co, buf):
     """Forward-backward 4-pole IIR of ``v[lo:hi]`` (odd extension, steady-state initial
     conditions scaled by the first sample of each pass, as scipy's ``filtfilt``) into
     ``buf[pad : pad + hi - lo]``; returns ``pad``."""
     n = hi - lo
     pad = 15 if n > 15 else n - 1
-    b0, b1, b2, b3, b4 = co[0], co[1], co[2], co[3], co[4]
-    a1, a2, a3, a4 = co[5], co[6], co[7], co[8]
-    zi0, zi1, zi2, zi3 = co[9], co[10], co[11], co[12]
     total = n + 2 * pad
     x0 = v[lo]
     xl = v[hi - 1]
@@ -36,28 +51,8 @@ def filtfilt_into(v, lo, hi, co, buf):
             buf[j] = v[lo + j - pad]
         else:
             buf[j] = 2.0 * xl - v[hi - 2 - (j - pad - n)]
-    # forward pass (direct form II transposed)
-    s = buf[0]
-    z0, z1, z2, z3 = zi0 * s, zi1 * s, zi2 * s, zi3 * s
-    for j in range(total):
-        x = buf[j]
-        y = z0 + b0 * x
-        z0 = z1 + b1 * x - a1 * y
-        z1 = z2 + b2 * x - a2 * y
-        z2 = z3 + b3 * x - a3 * y
-        z3 = b4 * x - a4 * y
-        buf[j] = y
-    # backward pass
-    s = buf[total - 1]
-    z0, z1, z2, z3 = zi0 * s, zi1 * s, zi2 * s, zi3 * s
-    for j in range(total - 1, -1, -1):
-        x = buf[j]
-        y = z0 + b0 * x
-        z0 = z1 + b1 * x - a1 * y
-        z1 = z2 + b2 * x - a2 * y
-        z2 = z3 + b3 * x - a3 * y
-        z3 = b4 * x - a4 * y
-        buf[j] = y
+    _iir_pass(buf, 0, total, 1, co)  # forward
+    _iir_pass(buf, total - 1, -1, -1, co)  # backward
     return pad
 
 

@@ -37,7 +37,8 @@ FloatArray = npt.NDArray[np.float64]
 
 __all__ = ["SWEEP_FEATURES", "spike_train_features", "sweep_features"]
 
-SWEEP_FEATURES = (
+#: spike-train features of :func:`spike_train_features`, in its order
+TRAIN_FEATURES = (
     "avg_rate",
     "n_spikes",
     "latency",
@@ -50,13 +51,17 @@ SWEEP_FEATURES = (
     "burst_max_index",
     "pause_n",
     "pause_frac",
+)
+#: subthreshold features of a sweep, in the order :func:`sweep_features` adds them
+SUBTHRESHOLD_FEATURES = (
+    "stim_amp",
     "v_baseline",
     "peak_deflect_v",
     "peak_deflect_index",
     "sag",
     "vm_for_sag",
-    "stim_amp",
 )
+SWEEP_FEATURES = (*TRAIN_FEATURES, *SUBTHRESHOLD_FEATURES)
 
 
 def _norm_diff_mean(isis: FloatArray) -> float:
@@ -86,23 +91,7 @@ def spike_train_features(
     Allen convention) latency and intervals use every spike given; otherwise only those.
     """
     tt = np.asarray(threshold_t, dtype=np.float64)
-    out: dict[str, float] = dict.fromkeys(
-        (
-            "avg_rate",
-            "n_spikes",
-            "latency",
-            "first_isi",
-            "mean_isi",
-            "median_isi",
-            "isi_cv",
-            "adapt",
-            "burst_n",
-            "burst_max_index",
-            "pause_n",
-            "pause_frac",
-        ),
-        math.nan,
-    )
+    out: dict[str, float] = dict.fromkeys(TRAIN_FEATURES, math.nan)
     dur = end - start
     in_w = tt[(tt >= start) & (tt <= end)] if math.isfinite(dur) else tt
     out["n_spikes"] = float(in_w.size)

@@ -200,6 +200,23 @@ class Morphology:
             raise DataError(f"{label}: id, type, radius and parent columns differ in length")
         found: list[Issue] = list(issues)
         contour = None if soma_contour is None else np.asarray(soma_contour, dtype=np.float64)
+
+        def build(parent_rows: IntArray) -> Morphology:
+            # the column arrays as they are when called (the general path reorders them)
+            return cls(
+                ids=ids_a,
+                types=types_a,
+                xyz=xyz_a,
+                radius=rad_a,
+                parent=parent_rows,
+                name=name,
+                source=source,
+                lines=lines_a,
+                issues=tuple(found),
+                soma_contour=contour,
+                meta=dict(meta or {}),
+            )
+
         if n and int(ids_a[0]) >= 0 and int(ids_a[-1]) - int(ids_a[0]) == n - 1:
             # the common case (ids first..first+n-1 in order, every parent an earlier id or
             # -1): rows are already unique, resolved and in topological order
@@ -211,19 +228,7 @@ class Morphology:
                 and bool(np.all((par_a == -1) | ((row >= 0) & (row < idx))))
                 and not (first > 0 and bool(np.any(par_a == 0)))
             ):
-                return cls(
-                    ids=ids_a,
-                    types=types_a,
-                    xyz=xyz_a,
-                    radius=rad_a,
-                    parent=np.where(par_a == -1, -1, row),
-                    name=name,
-                    source=source,
-                    lines=lines_a,
-                    issues=tuple(found),
-                    soma_contour=contour,
-                    meta=dict(meta or {}),
-                )
+                return build(np.where(par_a == -1, -1, row))
 
         def ln(rows: IntArray) -> tuple[int, ...]:
             return () if lines_a is None else _ids(lines_a[rows])
@@ -314,19 +319,7 @@ class Morphology:
                     "(original ids and line numbers are kept)",
                 )
             )
-        return cls(
-            ids=ids_a,
-            types=types_a,
-            xyz=xyz_a,
-            radius=rad_a,
-            parent=parent_row,
-            name=name,
-            source=source,
-            lines=lines_a,
-            issues=tuple(found),
-            soma_contour=contour,
-            meta=dict(meta or {}),
-        )
+        return build(parent_row)
 
     def replace(self, **changes: Any) -> Morphology:
         """A copy with some fields replaced (derived arrays are recomputed lazily)."""
