@@ -16,6 +16,14 @@ SHARED = Path(os.environ.get("PATCHATLAS_SHARED_DATA", ROOT.parent / "shared" / 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def curated(paths):
+    """``paths`` without the files of the ``robustness/`` folders: those are real files that
+    patchatlas must read correctly *or refuse clearly* (their MANIFESTs say which), so they
+    belong to the reader-robustness tests, not to the corpora of "every real recording" whose
+    features the other tests compare."""
+    return [p for p in paths if "robustness" not in Path(p).parts]
+
+
 def _require(path: Path, msg: str | None = None) -> Path:
     if not path.exists():
         msg = msg or f"shared data not found at {path} (set PATCHATLAS_SHARED_DATA)"

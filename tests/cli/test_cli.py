@@ -61,12 +61,12 @@ def test_subcommand_help(capsys, cmd):
 
 
 def _ephys_files():
-    from tests.conftest import SHARED
+    from tests.conftest import SHARED, curated
 
     root = SHARED / "ephys"
-    files = sorted(
+    files = curated(
         p
-        for p in root.rglob("*")
+        for p in sorted(root.rglob("*"))
         if p.suffix.lower() in (".abf", ".nwb", ".ibw", ".txt", ".csv")
         and "allen_metadata" not in p.parts  # tables of metadata, not traces
     )

@@ -9,6 +9,7 @@ import pytest
 
 import patchatlas
 from patchatlas.ephys.model import Recording
+from tests.conftest import curated
 
 
 @pytest.fixture(scope="session")
@@ -16,4 +17,4 @@ def abf_recordings(ephys_data: Path) -> list[Recording]:
     """Every real ABF recording of ../shared/data/ephys, read once per session."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return [patchatlas.read(p) for p in sorted(ephys_data.rglob("*.abf"))]
+        return [patchatlas.read(p) for p in curated(sorted(ephys_data.rglob("*.abf")))]

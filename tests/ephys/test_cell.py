@@ -14,6 +14,7 @@ from patchatlas.ephys import cell_features, detect_spikes, sweep_features
 from patchatlas.ephys.cell import CELL_RECORD_FIELDS, analyze_recording, fi_curve
 from patchatlas.ephys.model import Recording, Stimulus, StimulusKind, Sweep
 from patchatlas.ephys.subthreshold import input_resistance, time_constant
+from tests.conftest import curated
 
 ALLEN_NAMES = (
     "vrest",
@@ -126,7 +127,7 @@ def real_cells(ephys_data: Path) -> dict[str, dict]:
     out = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for p in sorted(ephys_data.rglob("*.abf")):
+        for p in curated(sorted(ephys_data.rglob("*.abf"))):
             out[p.name] = cell_features(patchatlas.read(p))
     return out
 
@@ -227,7 +228,7 @@ def test_cell_features_light_path_equals_full_analysis(ephys_data: Path, profile
     n_spiking = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for p in sorted(ephys_data.rglob("*.abf")):
+        for p in curated(sorted(ephys_data.rglob("*.abf"))):
             rec = patchatlas.read(p)
             fast = cell_features(rec, profile=profile)
             full = cell_record(analyze_recording(rec, profile=profile), n_sweeps=len(rec))

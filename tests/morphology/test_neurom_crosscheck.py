@@ -17,7 +17,7 @@ import pytest
 from patchatlas.morphology import read
 from patchatlas.morphology.feature_sets import REGISTRY, features
 from patchatlas.morphology.sholl import sholl_frequency
-from tests.conftest import ROOT, require_reference_env
+from tests.conftest import ROOT, curated, require_reference_env
 
 NEUROM_PY = Path(
     os.environ.get("PATCHATLAS_NEUROM_PYTHON", ROOT / ".venv-neurom" / "bin" / "python")
@@ -29,8 +29,9 @@ RTOL, ATOL = 2e-5, 1e-4
 @pytest.fixture(scope="module")
 def neurom_results(morph_data: Path) -> dict[str, dict[str, object]]:
     require_reference_env(NEUROM_PY, "NeuroM", "benchmarks/setup_morphology_refs.sh")
-    files = sorted(str(f) for f in morph_data.rglob("*.swc") if "marker" not in f.name)
-    files += sorted(str(f) for f in morph_data.rglob("*.asc"))  # the Neurolucida file too
+    swcs = curated(sorted(morph_data.rglob("*.swc")))
+    files = [str(f) for f in swcs if "marker" not in f.name]
+    files += [str(f) for f in curated(sorted(morph_data.rglob("*.asc")))]  # Neurolucida too
     proc = subprocess.run(
         [str(NEUROM_PY), str(ROOT / "benchmarks" / "neurom_reference.py"), "--sholl", "10", *files],
         capture_output=True,
