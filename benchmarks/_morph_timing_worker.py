@@ -12,7 +12,8 @@ import json
 import time
 
 import patchatlas
-from patchatlas.morphology import features, read
+from patchatlas import read
+from patchatlas.morphology import features
 
 try:  # the benchmark process tunes glibc's allocator the same way
     from patchatlas.morphology import tune_allocator

@@ -68,7 +68,7 @@ def load_sets() -> dict[str, dict[str, np.ndarray]]:
 
 
 def to_recording(name: str, d: dict[str, np.ndarray]):
-    from patchatlas.ephys.model import Recording, Stimulus, StimulusKind, Sweep
+    from patchatlas.core.recording import Recording, Stimulus, StimulusKind, Sweep
 
     start, end, _ = d["meta"]
     fs = 1.0 / (d["t"][1] - d["t"][0])

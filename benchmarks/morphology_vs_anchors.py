@@ -31,10 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
+from patchatlas import read
 from patchatlas.morphology import (
     features,
     features_table,
-    read,
     sholl_frequency,
     sholl_matrix,
     tune_allocator,

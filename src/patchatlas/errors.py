@@ -12,8 +12,12 @@ import os
 from pathlib import Path
 
 __all__ = [
+    "AtlasError",
     "CorruptFileError",
     "DataError",
+    "IndexOutOfRangeError",
+    "MissingDependencyError",
+    "ParameterError",
     "PatchAtlasError",
     "ReadError",
     "StimulusError",
@@ -77,3 +81,22 @@ class StimulusError(DataError):
 
 class ValidationError(DataError):
     """An object failed validation (morphology structure, schema, ...)."""
+
+
+class ParameterError(PatchAtlasError, ValueError):
+    """A function was called with an argument it cannot use (unknown option, unknown stimulus
+    kind, unknown profile ...). The message names the argument and the values it accepts."""
+
+
+class IndexOutOfRangeError(ParameterError, IndexError):
+    """An index (sweep position, row) is outside the object it addresses."""
+
+
+class AtlasError(PatchAtlasError):
+    """The atlas database cannot be used as asked (bad URL, unknown cell, unknown filter, an
+    atlas opened read-only for a write, a schema that needs ``patchatlas atlas upgrade`` ...)."""
+
+
+class MissingDependencyError(PatchAtlasError, ImportError):
+    """An optional package needed for this operation is not installed; the message says which
+    extra to install (``pip install 'patchatlas[atlas]'`` ...)."""

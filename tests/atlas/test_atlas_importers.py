@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from patchatlas.atlas import Atlas
-from patchatlas.atlas.importers import import_dataset
+from patchatlas.datasets.published import import_dataset
 from patchatlas.errors import ReadError
 
 pytestmark = pytest.mark.shared_data

@@ -11,9 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from patchatlas.cli.main import cli
+from patchatlas.core import PatchseqDataset
 from patchatlas.crossmodal import apply_model, default_preprocess, fit_model
 from patchatlas.errors import CorruptFileError, ReadError
-from patchatlas.io.expression import PatchseqDataset, read_fuzik2016, read_patchseq_dataset
+from patchatlas.io.expression import read_fuzik2016, read_patchseq_dataset
 from patchatlas.io.modelfile import load_model, save_model
 
 matplotlib.use("Agg")

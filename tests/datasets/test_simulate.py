@@ -10,8 +10,8 @@ import math
 import numpy as np
 import pytest
 
+from patchatlas.core.recording import Recording, StimulusKind
 from patchatlas.datasets import simulate as sim
-from patchatlas.ephys.model import Recording, StimulusKind
 from patchatlas.ephys.stimulus import infer_recording_stimuli
 from patchatlas.errors import DataError, PatchAtlasError
 
@@ -331,7 +331,7 @@ def test_noise_amplitudes_follow_rheobase(name: str) -> None:
 
 
 def _as_recording(p: sim.Protocol) -> Recording:
-    from patchatlas.ephys.model import Sweep
+    from patchatlas.core.recording import Sweep
 
     return Recording(
         [

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import patchatlas
-from patchatlas.ephys.model import Recording
+from patchatlas.core.recording import Recording
 from tests.conftest import curated
 
 

@@ -38,9 +38,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from patchatlas.core.recording import Recording
 from patchatlas.datasets.simulate import NeuronModel, simulate_cell
 from patchatlas.ephys.cell import analyze_recording, cell_features
-from patchatlas.ephys.model import Recording
 
 SPECIMEN = "specimen_464198958"
 # Chosen once by a small grid search over v_traub, g_m, g_kd and tau_max_m (documented in

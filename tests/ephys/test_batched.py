@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from patchatlas.core.recording import ClampMode, Recording, Stimulus, StimulusKind, Sweep
+from patchatlas.core.table import FeatureTable
 from patchatlas.ephys._batched import indices_many
-from patchatlas.ephys._table import FeatureTable
 from patchatlas.ephys.cell import _analyze_one, analyze_recording, short_square_detection
-from patchatlas.ephys.model import ClampMode, Recording, Stimulus, StimulusKind, Sweep
 from patchatlas.ephys.spikes import _finish, _indices, _prepare
 from patchatlas.ephys.train import _detect_args, analyze_sweeps
 

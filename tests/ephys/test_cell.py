@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import patchatlas
+from patchatlas.core.recording import Recording, Stimulus, StimulusKind, Sweep
 from patchatlas.ephys import cell_features, detect_spikes, sweep_features
 from patchatlas.ephys.cell import CELL_RECORD_FIELDS, analyze_recording, fi_curve
-from patchatlas.ephys.model import Recording, Stimulus, StimulusKind, Sweep
 from patchatlas.ephys.subthreshold import input_resistance, time_constant
 from tests.conftest import curated
 

@@ -18,7 +18,7 @@ from scipy.signal import lfilter
 
 import patchatlas
 from patchatlas.cli.main import cli
-from patchatlas.ephys.model import ClampMode, Recording, Stimulus, Sweep
+from patchatlas.core.recording import ClampMode, Recording, Stimulus, Sweep
 from patchatlas.ephys.qc import CELL_RULES, QCRules, cell_qc, qc_sweep_role, voltage_clamp_pulses
 from patchatlas.errors import DataError
 

@@ -48,7 +48,7 @@ def test_registry_covers_every_output() -> None:
 
 
 def _quiet_sweep(fs: float = 20e3, noise: float = 0.01):
-    from patchatlas.ephys.model import Stimulus, StimulusKind, Sweep
+    from patchatlas.core.recording import Stimulus, StimulusKind, Sweep
 
     t = np.arange(int(2 * fs)) / fs
     v = -70 + np.random.default_rng(0).normal(0, noise, t.size)

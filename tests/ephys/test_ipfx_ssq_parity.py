@@ -29,9 +29,9 @@ import numpy as np
 import pytest
 
 import patchatlas
+from patchatlas.core.recording import Recording, StimulusKind
 from patchatlas.ephys._dvdt import effective_cutoff
 from patchatlas.ephys.cell import analyze_recording, short_square_parameters
-from patchatlas.ephys.model import Recording, StimulusKind
 from tests.conftest import ROOT, require_reference_env
 
 PY = ROOT / ".venv-ipfx" / "bin" / "python"

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from patchatlas.core.recording import ClampMode, Recording
+from patchatlas.core.table import FeatureTable
 from patchatlas.ephys import _kernel
 from patchatlas.ephys import spikes as spikes_mod
-from patchatlas.ephys._table import FeatureTable
-from patchatlas.ephys.model import ClampMode, Recording
 from patchatlas.ephys.spikes import AllenParameters, detect_spikes
 from patchatlas.ephys.train import analyze_sweeps
 
@@ -158,7 +158,7 @@ def test_kernel_can_be_disabled() -> None:
 @pytest.mark.parametrize("seed", range(6))
 def test_compiled_sweep_features_equal_numpy(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Spike trains with bursts, pauses, equal ISIs, one or no spike; steps of both signs."""
-    from patchatlas.ephys.model import Stimulus, StimulusKind, Sweep
+    from patchatlas.core.recording import Stimulus, StimulusKind, Sweep
     from patchatlas.ephys.train import _features
 
     rng = np.random.default_rng(seed)

@@ -17,7 +17,7 @@ from allen_nwb1 import AllenSweep, allen_sweeps, write_allen_nwb1
 
 import patchatlas
 from patchatlas.ephys import ClampMode, StimulusKind
-from patchatlas.io.nwb import read_nwb, sniff_nwb
+from patchatlas.io.nwb import sniff_nwb
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_allen_sweeps_traces_and_units(
 
 def test_allen_experiment_epoch_cuts_the_ramp(allen_file: tuple[str, Path]) -> None:
     _, path = allen_file
-    rec = read_nwb(path)
+    rec = patchatlas.read(path)
     ramp = rec.select(kind="ramp")
     assert len(ramp) == 1
     s = ramp[0]
@@ -82,7 +82,7 @@ def test_allen_experiment_epoch_cuts_the_ramp(allen_file: tuple[str, Path]) -> N
 
 def test_allen_stimulus_kinds_amplitudes_windows(allen_file: tuple[str, Path]) -> None:
     _, path = allen_file
-    rec = read_nwb(path)
+    rec = patchatlas.read(path)
     longs = rec.select(kind="long_square")
     # six step sweeps from 17o05028: -50 + 10 n pA at 0.147-0.647 s
     assert [s.stimulus.amplitude for s in longs] == [-50.0 + 10 * k for k in range(6)]
@@ -97,8 +97,8 @@ def test_allen_stimulus_kinds_amplitudes_windows(allen_file: tuple[str, Path]) -
 
 
 def test_allen_versions_read_the_same(sweeps: list[AllenSweep], tmp_path: Path) -> None:
-    new = read_nwb(write_allen_nwb1(tmp_path / "new.nwb", sweeps, version="1.1"))
-    old = read_nwb(write_allen_nwb1(tmp_path / "old.nwb", sweeps, version="1.0"))
+    new = patchatlas.read(write_allen_nwb1(tmp_path / "new.nwb", sweeps, version="1.1"))
+    old = patchatlas.read(write_allen_nwb1(tmp_path / "old.nwb", sweeps, version="1.0"))
     for a, b in zip(new.sweeps, old.sweeps, strict=True):
         np.testing.assert_allclose(a.v, b.v, rtol=1e-6, atol=1e-4)
         assert a.stimulus.kind == b.stimulus.kind
@@ -114,5 +114,5 @@ def test_old_layout_read_with_conversion_would_be_wrong(
     path = write_allen_nwb1(tmp_path / "old.nwb", sweeps, version="1.0")
     with h5py.File(path, "r") as f:
         raw = f["acquisition/timeseries/Sweep_20/data"][:5]
-    rec = read_nwb(path)
+    rec = patchatlas.read(path)
     np.testing.assert_allclose(rec.sweep(20).v[:5], raw * 1e3, rtol=1e-6)

@@ -15,7 +15,7 @@ from patchatlas.ephys import ClampMode, StimulusKind, StimulusOntology
 from patchatlas.errors import CorruptFileError, ReadError, UnsupportedFormatError
 from patchatlas.io import load_stimulus_ontology
 from patchatlas.io import nwb as nwb_mod
-from patchatlas.io.nwb import read_nwb, sniff_nwb
+from patchatlas.io.nwb import sniff_nwb
 
 ICEPHYS = "nwb/bluepyefe_hippocampus-portal_99111002.nwb"
 LEGACY = "nwb_mies/valid_v2_MIES-NWBv2-0655f7e4.nwb"
@@ -94,7 +94,7 @@ def test_icephys_tables_file(ephys_data: Path) -> None:
 def test_icephys_units_are_converted(ephys_data: Path) -> None:
     import h5py
 
-    rec = read_nwb(ephys_data / ICEPHYS)
+    rec = patchatlas.read(ephys_data / ICEPHYS)
     with h5py.File(ephys_data / ICEPHYS, "r") as f:
         raw_v = f["acquisition/ic__Step__1/data"][:]
         conv_v = f["acquisition/ic__Step__1/data"].attrs["conversion"]
@@ -112,7 +112,7 @@ def test_icephys_units_are_converted(ephys_data: Path) -> None:
 def test_legacy_sweep_table_file(ephys_data: Path, ontology: StimulusOntology) -> None:
     path = ephys_data / LEGACY
     assert sniff_nwb(path) == ("NWB-2.2.0", "nwb2")
-    rec = read_nwb(path, ontology=ontology)
+    rec = patchatlas.read(path, ontology=ontology)
     assert rec.format == "nwb2-legacy"
     assert rec.sweep_numbers == [0]
     s = rec.sweeps[0]
@@ -137,14 +137,14 @@ def test_legacy_h5py_fallback_matches_pynwb(
     ephys_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = ephys_data / LEGACY
-    ref = read_nwb(path)
+    ref = patchatlas.read(path)
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("pretend pynwb rejects the deprecated SweepTable")
 
     monkeypatch.setattr(nwb_mod, "_table_pairs", broken)
     monkeypatch.setattr(nwb_mod, "_legacy_pairs_pynwb", broken)
-    got = read_nwb(path)
+    got = patchatlas.read(path)
     assert got.format == "nwb2-legacy"
     assert got.sweep_numbers == ref.sweep_numbers
     np.testing.assert_array_equal(got.sweeps[0].v, ref.sweeps[0].v)
@@ -160,7 +160,7 @@ def test_legacy_h5py_fallback_matches_pynwb(
 def test_mies_nwb1(ephys_data: Path, name: str, ontology: StimulusOntology) -> None:
     path = ephys_data / name
     assert sniff_nwb(path) == ("NWB-1.0.5", "nwb1-mies")
-    rec = read_nwb(path, ontology=ontology)
+    rec = patchatlas.read(path, ontology=ontology)
     assert rec.format == "nwb1-mies"
     assert rec.metadata["generated_by"]["Package"] == "MIES"
     assert rec.sweep_numbers == [0]
@@ -179,7 +179,7 @@ def test_mies_nwb1(ephys_data: Path, name: str, ontology: StimulusOntology) -> N
 
 
 def test_mies_nwb1_without_ontology_keeps_the_code(ephys_data: Path) -> None:
-    s = read_nwb(ephys_data / MIES1[0]).sweeps[0]
+    s = patchatlas.read(ephys_data / MIES1[0]).sweeps[0]
     assert s.stimulus.name == "EXTPSMOKET180424"
 
 
@@ -206,12 +206,12 @@ def test_hdf5_but_not_nwb(tmp_path: Path) -> None:
     with h5py.File(p, "w") as f:
         f.create_dataset("a", data=[1, 2, 3])
     with pytest.raises(UnsupportedFormatError, match="not NWB"):
-        read_nwb(p)
+        patchatlas.read(p)
 
 
 def test_unknown_electrode(ephys_data: Path) -> None:
     with pytest.raises(ReadError, match="no electrode 'nope'"):
-        read_nwb(ephys_data / MIES1[0], electrode="nope")
+        patchatlas.read(ephys_data / MIES1[0], electrode="nope")
 
 
 def test_truncated_nwb(ephys_data: Path, tmp_path: Path) -> None:
@@ -219,7 +219,7 @@ def test_truncated_nwb(ephys_data: Path, tmp_path: Path) -> None:
     p = tmp_path / "t.nwb"
     p.write_bytes(data[: len(data) // 2])
     with pytest.raises(CorruptFileError) as info:
-        read_nwb(p)
+        patchatlas.read(p)
     assert str(p) in str(info.value)
 
 
@@ -233,9 +233,9 @@ def test_without_pynwb(ephys_data: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setattr(builtins, "__import__", no_pynwb)
     with pytest.raises(ReadError, match=r"patchatlas\[nwb\]"):
-        read_nwb(ephys_data / ICEPHYS)
+        patchatlas.read(ephys_data / ICEPHYS)
     # NWB 1 needs only h5py
-    assert len(read_nwb(ephys_data / MIES1[0])) == 1
+    assert len(patchatlas.read(ephys_data / MIES1[0])) == 1
 
 
 def _plain_nwb2(path: Path) -> Path:
@@ -271,13 +271,13 @@ def _plain_nwb2(path: Path) -> Path:
 
 def test_plain_nwb2_electrodes_and_non_clamp_series(tmp_path: Path) -> None:
     path = _plain_nwb2(tmp_path / "plain.nwb")
-    rec = read_nwb(path)
+    rec = patchatlas.read(path)
     assert rec.format == "nwb2-legacy"
     assert rec.metadata["electrodes"] == ["hs0", "hs1"]
     assert rec.sweep_numbers == [3, 4]  # the temperature series is not a sweep
     assert [s.stimulus.amplitude for s in rec] == [300.0, 400.0]
     assert float(rec.sweeps[0].v[0]) == pytest.approx(-70.0)
-    other = read_nwb(path, electrode="hs1")
+    other = patchatlas.read(path, electrode="hs1")
     assert [s.stimulus.amplitude for s in other] == [400.0, 500.0]
     assert float(other.sweeps[0].v[0]) == pytest.approx(-60.0)
     for s in other:
@@ -301,7 +301,10 @@ def _same(eager: Any, lazy: Any) -> int:
 @pytest.mark.parametrize("name", [ICEPHYS, LEGACY, MIES1[0]])
 def test_lazy_read_of_compressed_files_reads(ephys_data: Path, name: str) -> None:
     # these files are gzip-compressed: nothing can be mapped, lazy=True reads as usual
-    assert _same(read_nwb(ephys_data / name), read_nwb(ephys_data / name, lazy=True)) == 0
+    assert (
+        _same(patchatlas.read(ephys_data / name), patchatlas.read(ephys_data / name, lazy=True))
+        == 0
+    )
 
 
 def test_lazy_read_maps_uncompressed_traces(ephys_data: Path, tmp_path: Path) -> None:
@@ -310,4 +313,4 @@ def test_lazy_read_maps_uncompressed_traces(ephys_data: Path, tmp_path: Path) ->
     rec = patchatlas.read(ephys_data / "abf_pyabf/17o05028_ic_steps.abf")
     path = write_nwb(rec, tmp_path / "w.nwb")
     # stored in mV / pA with conversion 1e-3 / 1e-12: no scaling, so v and i are both mapped
-    assert _same(read_nwb(path), read_nwb(path, lazy=True)) == 2 * len(rec)
+    assert _same(patchatlas.read(path), patchatlas.read(path, lazy=True)) == 2 * len(rec)

@@ -13,7 +13,6 @@ import patchatlas
 from patchatlas.ephys import ClampMode, Recording, Stimulus, StimulusKind, Sweep
 from patchatlas.errors import WriteError
 from patchatlas.io import write_nwb
-from patchatlas.io.nwb import read_nwb
 
 
 def _same_stimulus(a: Stimulus, b: Stimulus) -> None:
@@ -55,8 +54,8 @@ def test_round_trip_abf(ephys_data: Path, tmp_path: Path) -> None:
 
 
 def test_round_trip_real_nwb2(ephys_data: Path, tmp_path: Path) -> None:
-    rec = read_nwb(ephys_data / "nwb/bluepyefe_hippocampus-portal_99111002.nwb")
-    back = read_nwb(write_nwb(rec, tmp_path / "copy.nwb"))
+    rec = patchatlas.read(ephys_data / "nwb/bluepyefe_hippocampus-portal_99111002.nwb")
+    back = patchatlas.read(write_nwb(rec, tmp_path / "copy.nwb"))
     _assert_round_trip(rec, back)
     assert back.metadata["species"] == "Rattus norvegicus"
     assert back.metadata["institution"] == "University College London"
@@ -89,7 +88,7 @@ def test_written_icephys_tables(ephys_data: Path, tmp_path: Path) -> None:
         assert f["stimulus/presentation/sweep_00003_stimulus"].attrs["neurodata_type"] == (
             "CurrentClampStimulusSeries"
         )
-    back = read_nwb(out)
+    back = patchatlas.read(out)
     assert back.sweeps[0].metadata["icephys"]["stimulus_type"] == "ramp"
     assert back.sweeps[0].stimulus.kind is StimulusKind.RAMP
 
@@ -136,7 +135,7 @@ def _synthetic() -> Recording:
 
 def test_round_trip_synthetic_modes(tmp_path: Path) -> None:
     rec = _synthetic()
-    back = read_nwb(write_nwb(rec, tmp_path / "syn.nwb"))
+    back = patchatlas.read(write_nwb(rec, tmp_path / "syn.nwb"))
     _assert_round_trip(rec, back)
     a = back.sweep(7)
     assert a.stimulus.source == "user"
@@ -173,7 +172,7 @@ def test_overwrite_and_atomic(tmp_path: Path) -> None:
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.nwb"]
     write_nwb(rec, target, overwrite=True)
-    assert len(read_nwb(target)) == 4
+    assert len(patchatlas.read(target)) == 4
 
 
 def test_write_errors(tmp_path: Path) -> None:

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from patchatlas import read
 from patchatlas.errors import ReadError
 from patchatlas.io.layers import read_layer_depths, read_layer_drawings
-from patchatlas.morphology import read
 from patchatlas.morphology.alignment import (
     MOUSE_LAYER_DEPTHS,
     DepthField,

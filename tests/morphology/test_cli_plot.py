@@ -12,9 +12,10 @@ import pytest
 
 matplotlib.use("Agg")
 
+from patchatlas import read
 from patchatlas.cli.main import main
 from patchatlas.datasets.morphology import synthetic_morphology, write_demo_morphologies
-from patchatlas.morphology import depth_profiles, read, sholl_frequency
+from patchatlas.morphology import depth_profiles, sholl_frequency
 from patchatlas.plot.morphology import (
     plot_depth_profile,
     plot_layer_aligned,

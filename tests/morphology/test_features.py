@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from patchatlas import read
 from patchatlas.datasets.morphology import synthetic_morphology
 from patchatlas.errors import DataError
 from patchatlas.io.swc import parse_swc
@@ -17,7 +18,6 @@ from patchatlas.morphology import (
     feature_registry,
     features,
     features_table,
-    read,
     sholl_crossings,
     sholl_matrix,
 )

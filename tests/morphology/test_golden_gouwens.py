@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from patchatlas.morphology import read
+from patchatlas import read
 from patchatlas.morphology.depth import DepthProfilePCA, depth_profiles
 from patchatlas.morphology.feature_sets import REGISTRY, features, features_table
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 import patchatlas
+from patchatlas import read
 from patchatlas.errors import CorruptFileError, ReadError, UnsupportedFormatError
 from patchatlas.io.swc import parse_swc, read_swc, write_swc
-from patchatlas.morphology import Morphology, read
+from patchatlas.morphology import Morphology
 
 SIMPLE = b"""# simple
  1 1  0  0 0 1. -1

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from patchatlas.morphology import read
+from patchatlas import read
 from patchatlas.morphology.feature_sets import REGISTRY, features
 from patchatlas.morphology.sholl import sholl_frequency
 from tests.conftest import ROOT, curated, require_reference_env

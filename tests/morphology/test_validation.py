@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from patchatlas import read
 from patchatlas.errors import ValidationError
 from patchatlas.io.swc import parse_swc
-from patchatlas.morphology import read, repair, validate
+from patchatlas.morphology import repair, validate
 
 # file -> codes that must be reported (and, for the clean ones, the codes that must NOT be)
 EXPECTED: dict[str, set[str]] = {

@@ -23,7 +23,7 @@ from portal_browser import (
 from patchatlas.atlas import Atlas
 from patchatlas.web import create_app
 
-importers = pytest.importorskip("patchatlas.atlas.importers")
+published = pytest.importorskip("patchatlas.datasets.published")
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 
@@ -47,7 +47,7 @@ def real_url(patchseq: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('real_atlas') / 'atlas.db'}"
     atlas = Atlas(url)
     for name, folder in DATASETS:
-        importers.import_dataset(atlas, name, patchseq / folder)
+        published.import_dataset(atlas, name, patchseq / folder)
     atlas.close()
     return url
 

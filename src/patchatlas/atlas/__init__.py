@@ -9,7 +9,7 @@ ship in :mod:`patchatlas.atlas.migrations` and run when an atlas is opened.
 
 import importlib.util
 
-from patchatlas.atlas._errors import AtlasError, MissingDependencyError
+from patchatlas.errors import AtlasError, MissingDependencyError
 
 _missing = [m for m in ("sqlalchemy", "alembic") if importlib.util.find_spec(m) is None]
 if _missing:

@@ -16,9 +16,10 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from patchatlas.atlas import schema as S
 from patchatlas.atlas import store
-from patchatlas.atlas.db import AtlasError, MissingDependencyError, make_engine, normalize_url
+from patchatlas.atlas.db import make_engine, normalize_url
 from patchatlas.atlas.migrate import current_revision, head_revision, upgrade
 from patchatlas.atlas.records import CELL_FIELDS, CellFailure, CellRecord
+from patchatlas.errors import AtlasError, MissingDependencyError
 
 __all__ = ["Atlas", "CellMorphology", "CellSweeps"]
 
@@ -43,9 +44,9 @@ class CellSweeps:
 
     def _recording(self, path: str) -> Any:
         if path not in self._cache:
-            import patchatlas
+            from patchatlas.reading import read as read_file
 
-            self._cache[path] = patchatlas.read(path)
+            self._cache[path] = read_file(path)
         return self._cache[path]
 
     def __getitem__(self, index: int) -> Any:
@@ -78,16 +79,18 @@ class CellMorphology:
     source: str | None = None
 
     def load(self) -> Any:
-        """Read the reconstruction from its source file with ``patchatlas.morphology.read``."""
+        """Read the reconstruction from its source file (:func:`patchatlas.read`).
+
+        Returns
+        -------
+        Morphology
+            The node table.
+        """
         if self.source is None:
             raise AtlasError(f"cell {self.cell_id!r}: the morphology has no source file")
-        try:
-            from patchatlas.morphology import read
-        except ImportError as exc:
-            raise MissingDependencyError(
-                "reading reconstructions needs patchatlas.morphology, not available here"
-            ) from exc
-        return read(self.source)
+        from patchatlas.reading import read as read_file
+
+        return read_file(self.source)
 
 
 class Atlas:

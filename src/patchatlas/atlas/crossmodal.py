@@ -17,8 +17,8 @@ from sqlalchemy import delete, insert, select
 from patchatlas._version import __version__
 from patchatlas.atlas import schema as S
 from patchatlas.atlas.api import Atlas
-from patchatlas.atlas.db import AtlasError
 from patchatlas.atlas.records import json_safe
+from patchatlas.errors import AtlasError
 
 __all__ = [
     "PREDICTION_COLUMNS",

@@ -11,9 +11,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from patchatlas.atlas._errors import AtlasError, MissingDependencyError
+from patchatlas.errors import AtlasError, MissingDependencyError
 
-__all__ = ["AtlasError", "MissingDependencyError", "make_engine", "normalize_url"]
+__all__ = ["make_engine", "normalize_url"]
 
 
 def normalize_url(url: str | os.PathLike[str]) -> str:

@@ -8,7 +8,6 @@ previous import wrote and nothing else.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pandas as pd
@@ -16,9 +15,9 @@ from sqlalchemy import Connection, delete, insert, select
 
 from patchatlas.atlas import schema as S
 from patchatlas.atlas.api import Atlas
-from patchatlas.atlas.store import _as_float, insert_provenance, upsert_cells
+from patchatlas.atlas.store import as_float, insert_provenance, upsert_cells
 
-__all__ = ["import_dataset", "import_published"]
+__all__ = ["import_published"]
 
 T = S.Base.metadata.tables
 
@@ -96,7 +95,7 @@ def import_published(atlas: Atlas, ds: Any) -> dict[str, int]:
                     "cell_id": cell_id(str(c)),
                     "level": "cell",
                     "name": str(n),
-                    "value": _as_float(v),
+                    "value": as_float(v),
                     "unit": u if isinstance(u, str) else None,
                     "native_name": str(nn),
                     "provenance_id": prov,
@@ -114,7 +113,7 @@ def import_published(atlas: Atlas, ds: Any) -> dict[str, int]:
                 {
                     "cell_id": cell_id(str(c)),
                     "check": str(k),
-                    "value": _as_float(v),
+                    "value": as_float(v),
                     "passed": None,
                     "provenance_id": prov,
                 }
@@ -146,7 +145,7 @@ def import_published(atlas: Atlas, ds: Any) -> dict[str, int]:
                 {
                     "morphology_id": mid[ids[str(c)]],
                     "name": str(n),
-                    "value": _as_float(v),
+                    "value": as_float(v),
                     "unit": None,
                     "native_name": str(nn),
                     "provenance_id": prov,
@@ -178,13 +177,13 @@ def import_published(atlas: Atlas, ds: Any) -> dict[str, int]:
             genes = tr.genes_detected if tr.genes_detected is not None else pd.Series(dtype=float)
             links = []
             for c, sample in tr.samples.items():
-                g = _as_float(genes.get(c))
+                g = as_float(genes.get(c))
                 links.append(
                     {
                         "cell_id": cell_id(str(c)),
                         "dataset_id": int(pk[0]),
                         "sample_id": str(sample),
-                        "library_size": _as_float(lib.get(c)),
+                        "library_size": as_float(lib.get(c)),
                         "genes_detected": None if g is None else int(g),
                     }
                 )
@@ -192,11 +191,3 @@ def import_published(atlas: Atlas, ds: Any) -> dict[str, int]:
                 conn.execute(insert(T["cell_transcriptomes"]), links)
             counts["transcriptome_links"] = len(links)
     return counts
-
-
-def import_dataset(atlas: Atlas, name: str, folder: str | os.PathLike[str]) -> dict[str, int]:
-    """Load a published dataset (``m1_scala2021``, ``v1_gouwens2020``, ``lee2023``,
-    ``berg2021``) from ``folder`` and import it; returns the counts written."""
-    from patchatlas.datasets.published import load_published
-
-    return import_published(atlas, load_published(name, folder))

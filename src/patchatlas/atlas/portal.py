@@ -14,8 +14,8 @@ from sqlalchemy.orm import aliased
 
 from patchatlas.atlas import schema as S
 from patchatlas.atlas.api import Atlas
-from patchatlas.atlas.db import AtlasError
 from patchatlas.atlas.records import json_safe
+from patchatlas.errors import AtlasError
 
 __all__ = [
     "ANNOTATIONS_KEY",
@@ -286,7 +286,7 @@ def write_pairs(atlas: Atlas, experiment: str, pairs: pd.DataFrame) -> int:
     """
     from sqlalchemy import delete, insert
 
-    from patchatlas.atlas.store import _insert_ignore
+    from patchatlas.atlas.store import insert_ignore
 
     e, p, cn, c = T["multipatch_experiments"], T["pairs"], T["connections"], T["cells"]
     with atlas.engine.begin() as conn:
@@ -297,7 +297,7 @@ def write_pairs(atlas: Atlas, experiment: str, pairs: pd.DataFrame) -> int:
                 f"write_pairs({experiment!r}): cells {', '.join(map(str, missing[:5]))} are not in "
                 "the atlas; store the cells first"
             )
-        _insert_ignore(conn, e, {"name": experiment, "metadata": {}}, "name")
+        insert_ignore(conn, e, {"name": experiment, "metadata": {}}, "name")
         eid = conn.execute(select(e.c.id).where(e.c.name == experiment)).scalar_one()
         old = select(p.c.id).where(p.c.experiment_id == eid)
         conn.execute(delete(cn).where(cn.c.pair_id.in_(old)))

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from patchatlas.ephys.model import SWEEP_TABLE_COLUMNS
+from patchatlas.core.recording import SWEEP_TABLE_COLUMNS
 
 __all__ = [
     "CELL_FIELDS",

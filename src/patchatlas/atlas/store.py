@@ -33,9 +33,11 @@ from patchatlas.atlas.records import (
 )
 
 __all__ = [
+    "as_float",
     "clear_errors",
     "get_or_create_cell",
     "get_or_create_donor",
+    "insert_ignore",
     "insert_provenance",
     "record_failure",
     "upsert_cells",
@@ -46,8 +48,20 @@ __all__ = [
 T = S.Base.metadata.tables
 
 
-def _insert_ignore(conn: Connection, table: Table, values: dict[str, Any], key: str) -> None:
-    """INSERT … ON CONFLICT (key) DO NOTHING, on SQLite and PostgreSQL."""
+def insert_ignore(conn: Connection, table: Table, values: dict[str, Any], key: str) -> None:
+    """``INSERT … ON CONFLICT (key) DO NOTHING`` of one row, on SQLite and PostgreSQL.
+
+    Parameters
+    ----------
+    conn
+        Open connection (the caller owns the transaction).
+    table
+        Target table.
+    values
+        Column → value of the row.
+    key
+        The unique column the conflict is detected on.
+    """
     if conn.dialect.name == "postgresql":
         stmt: Any = (
             postgresql.insert(table).values(**values).on_conflict_do_nothing(index_elements=[key])
@@ -69,7 +83,18 @@ def _clean(v: Any) -> Any:
     return v
 
 
-def _as_float(v: Any) -> float | None:
+def as_float(v: Any) -> float | None:
+    """A finite float for the database, or None (missing, non-numeric or non-finite values).
+
+    Parameters
+    ----------
+    v
+        Any value (numpy scalars, strings, NaN ...).
+
+    Returns
+    -------
+    float or None
+    """
     v = _clean(v)
     if v is None or v == "":
         return None
@@ -92,7 +117,7 @@ def get_or_create_donor(conn: Connection, name: str, fields: Mapping[str, Any]) 
     """Id of the donor ``name``, created (with ``fields``) when new."""
     values = {k: _as_str(fields.get(k)) for k in DONOR_FIELDS}
     extra = json_safe({k: v for k, v in fields.items() if k not in DONOR_FIELDS})
-    _insert_ignore(conn, T["donors"], {"name": name, **values, "metadata": extra}, "name")
+    insert_ignore(conn, T["donors"], {"name": name, **values, "metadata": extra}, "name")
     donor_id = conn.execute(select(T["donors"].c.id).where(T["donors"].c.name == name)).scalar_one()
     filled = {k: v for k, v in values.items() if v is not None}
     if filled:
@@ -109,7 +134,7 @@ def _split_metadata(
     donor_name: str | None = None
     for k, v in metadata.items():
         if k in CELL_FIELDS:
-            cols[k] = _as_float(v) if k in FLOAT_CELL_FIELDS else _as_str(v)
+            cols[k] = as_float(v) if k in FLOAT_CELL_FIELDS else _as_str(v)
         elif k == "donor":
             donor_name = _as_str(v)
         elif k.startswith("donor_"):
@@ -145,7 +170,7 @@ def get_or_create_cell(
             if donor_cache is not None:
                 donor_cache[donor_name] = cols["donor_id"]
     cells = T["cells"]
-    _insert_ignore(conn, cells, {"name": name, "metadata": {}}, "name")
+    insert_ignore(conn, cells, {"name": name, "metadata": {}}, "name")
     q = select(cells.c.id, cells.c.metadata).where(cells.c.name == name)
     if conn.dialect.name == "postgresql":
         q = q.with_for_update()
@@ -281,7 +306,7 @@ def _column_values(col: pd.Series, kind: str) -> list[Any]:
             return [None if m else v for v, m in zip(vals, missing.tolist(), strict=True)]
     # anything else: the general (slow) conversion, value by value
     if kind == "float":
-        return [_as_float(v) for v in arr]
+        return [as_float(v) for v in arr]
     if kind == "int":
         return [None if (c := _clean(v)) is None else int(c) for v in arr]
     return [_clean(v) for v in arr]
@@ -395,9 +420,9 @@ def _write_output(conn: Connection, cell_id: int, out: EngineOutput, file_ids: l
                 "clamp_mode": str(r.get("clamp_mode") or ""),
                 "stimulus_kind": str(r.get("kind") or "unknown"),
                 "stimulus_name": r.get("stimulus_name") or None,
-                "amplitude_pa": _as_float(r.get("amplitude_pa")),
-                "start_s": _as_float(r.get("start_s")),
-                "end_s": _as_float(r.get("end_s")),
+                "amplitude_pa": as_float(r.get("amplitude_pa")),
+                "start_s": as_float(r.get("start_s")),
+                "end_s": as_float(r.get("end_s")),
                 "sampling_rate_hz": float(r["sampling_rate_hz"]),
                 "duration_s": float(r["duration_s"]),
             }
@@ -409,7 +434,7 @@ def _write_output(conn: Connection, cell_id: int, out: EngineOutput, file_ids: l
         write_features(conn, cell_id, out.features, provenance_id=prov_id)
     qc_rows = _records(out.qc, ["sweep_number", "check", "passed", "value", "message"])
     for r in qc_rows:
-        r.update(cell_id=cell_id, provenance_id=prov_id, value=_as_float(r["value"]))
+        r.update(cell_id=cell_id, provenance_id=prov_id, value=as_float(r["value"]))
         r["passed"] = None if r["passed"] is None else bool(r["passed"])
     if qc_rows:
         conn.execute(insert(T["qc_results"]), qc_rows)
@@ -429,7 +454,7 @@ def _write_output(conn: Connection, cell_id: int, out: EngineOutput, file_ids: l
         mid = int(pk[0])
         frows = _records(m.features, ["name", "value", "unit", "native_name"])
         for r in frows:
-            r.update(morphology_id=mid, provenance_id=prov_id, value=_as_float(r["value"]))
+            r.update(morphology_id=mid, provenance_id=prov_id, value=as_float(r["value"]))
         if frows:
             conn.execute(insert(T["morphology_features"]), frows)
         irows = _records(m.issues, ["severity", "code", "message"])

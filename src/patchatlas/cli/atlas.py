@@ -42,7 +42,7 @@ def import_(dataset: str, folder: Path, url: str) -> None:
     DATASET: m1_scala2021, v1_gouwens2020, lee2023, berg2021.
     """
     from patchatlas.atlas import Atlas
-    from patchatlas.atlas.importers import import_dataset
+    from patchatlas.datasets.published import import_dataset
 
     with console().status(f"importing {dataset}"):
         res = import_dataset(Atlas(url), dataset, folder)

@@ -80,8 +80,9 @@ def features_cmd(paths: tuple[Path, ...], level: str, profile: str, out: Path | 
 
     import pandas as pd
 
-    import patchatlas
     from patchatlas.ephys.batch import recording_features
+    from patchatlas.errors import PatchAtlasError
+    from patchatlas.reading import read as read_file
 
     frames = []
     failed = 0
@@ -90,8 +91,8 @@ def features_cmd(paths: tuple[Path, ...], level: str, profile: str, out: Path | 
         task = prog.add_task("features", total=len(paths))
         for p in paths:
             try:
-                frames.append(recording_features(patchatlas.read(p), level=level, profile=profile))
-            except patchatlas.errors.PatchAtlasError as exc:
+                frames.append(recording_features(read_file(p), level=level, profile=profile))
+            except PatchAtlasError as exc:
                 failed += 1
                 prog.console.print(f"[red]error[/red]: {exc}")
             prog.advance(task)
@@ -116,8 +117,9 @@ def qc_cmd(paths: tuple[Path, ...], out: Path | None, cell_out: Path | None) -> 
     """Allen v1.1 sweep and cell QC rules plus detection flags for the recordings in PATHS."""
     import pandas as pd
 
-    import patchatlas
     from patchatlas.ephys.batch import cell_qc_table, recording_qc_table
+    from patchatlas.errors import PatchAtlasError
+    from patchatlas.reading import read as read_file
 
     frames = []
     cells = []
@@ -125,10 +127,10 @@ def qc_cmd(paths: tuple[Path, ...], out: Path | None, cell_out: Path | None) -> 
         task = prog.add_task("qc", total=len(paths))
         for p in paths:
             try:
-                rec = patchatlas.read(p)
+                rec = read_file(p)
                 frames.append(recording_qc_table(rec))
                 cells.append(cell_qc_table(rec))
-            except patchatlas.errors.PatchAtlasError as exc:
+            except PatchAtlasError as exc:
                 prog.console.print(f"[red]error[/red]: {exc}")
             prog.advance(task)
     if not frames:
@@ -183,11 +185,11 @@ def plot_cmd(path: Path, sweep_number: int | None, profile: str, out: Path) -> N
     import matplotlib
 
     matplotlib.use("Agg")
-    import patchatlas
     from patchatlas.ephys.cell import analyze_recording, cell_record
     from patchatlas.plot.ephys import sweep_figure
+    from patchatlas.reading import read as read_file
 
-    rec = patchatlas.read(path)
+    rec = read_file(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         results = analyze_recording(rec, profile=profile)

@@ -11,7 +11,7 @@ from patchatlas.cli._util import console, table
 
 def recording_table(rec: object) -> object:
     """Rich table of a recording's sweeps (number, kind, amplitude, window, rate, duration)."""
-    from patchatlas.ephys.model import Recording
+    from patchatlas.core.recording import Recording
 
     assert isinstance(rec, Recording)
 
@@ -40,14 +40,15 @@ def recording_table(rec: object) -> object:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 def info(paths: tuple[Path, ...]) -> None:
     """Print the sweep table of each recording in PATHS."""
-    import patchatlas
+    from patchatlas.errors import PatchAtlasError
+    from patchatlas.reading import read as read_file
 
     con = console()
     failed = 0
     for p in paths:
         try:
-            rec = patchatlas.read(p)
-        except patchatlas.errors.PatchAtlasError as exc:
+            rec = read_file(p)
+        except PatchAtlasError as exc:
             failed += 1
             con.print(f"[red]error[/red]: {exc}")
             continue

@@ -32,15 +32,15 @@ def _progress(total: int, what: str) -> Iterator[Any]:
 
 
 def _read_all(paths: tuple[Path, ...]) -> tuple[list[Any], int]:
-    import patchatlas.morphology as pm
     from patchatlas.errors import PatchAtlasError
+    from patchatlas.io import read_morphology
 
     con = console()
     morphs, failed = [], 0
     with _progress(len(paths), "reading") as step:
         for p in paths:
             try:
-                morphs.append(pm.read(p))
+                morphs.append(read_morphology(p))
             except PatchAtlasError as exc:
                 failed += 1
                 con.print(f"[red]error[/red]: {exc}")
@@ -155,13 +155,13 @@ def features(paths: tuple[Path, ...], convention: str, out: Path | None, list_on
 @click.option("--out", type=click.Path(path_type=Path), help="Write the layer-aligned SWC.")
 def align(path: Path, layers_json: Path, depths_json: Path | None, out: Path | None) -> None:
     """Layer-align a reconstruction and print its soma depth."""
-    import patchatlas.morphology as pm
+    from patchatlas.io import read_morphology
     from patchatlas.io.layers import read_layer_depths, read_layer_drawings
     from patchatlas.io.swc import write_swc
     from patchatlas.morphology.alignment import MOUSE_LAYER_DEPTHS, layer_align
 
     con = console()
-    m = pm.read(path)
+    m = read_morphology(path)
     drawings = read_layer_drawings(layers_json)
     depths = MOUSE_LAYER_DEPTHS if depths_json is None else read_layer_depths(depths_json)
     al = layer_align(m, drawings, reference_depths=depths)

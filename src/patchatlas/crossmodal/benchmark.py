@@ -1,4 +1,4 @@
-"""The expression → physiology benchmark on a :class:`~patchatlas.io.expression.PatchseqDataset`.
+"""The expression → physiology benchmark on a :class:`~patchatlas.core.PatchseqDataset`.
 
 :func:`run_benchmark` composes the pieces: per-cell log-CPM, in-fold preprocessing, repeated CV
 of regimes/models/baselines on identical folds, paired single-cell − type-average difference
@@ -30,7 +30,7 @@ from patchatlas.errors import DataError
 from patchatlas.transcriptomics import cpm, make_preprocessor
 
 if TYPE_CHECKING:
-    from patchatlas.io.expression import PatchseqDataset
+    from patchatlas.core.expression import PatchseqDataset
 
 __all__ = [
     "BenchmarkReport",
@@ -190,9 +190,9 @@ def gene_importance(
         raise DataError(
             f"model {type(est.model_).__name__} has no coef_; use a linear model (ridge, srrr)"
         )
-    from patchatlas.crossmodal.evaluation import _genes_after_preprocess
+    from patchatlas.crossmodal.evaluation import genes_after_preprocess
 
-    names = _genes_after_preprocess(est, gene_names)
+    names = genes_after_preprocess(est, gene_names)
     c = np.atleast_2d(np.asarray(coef, dtype=np.float64))
     if names is None or c.shape[1] != len(names):
         raise DataError("could not map model coefficients back to gene names")

@@ -36,6 +36,7 @@ from patchatlas.errors import DataError
 __all__ = [
     "CrossModalResult",
     "cross_validate",
+    "genes_after_preprocess",
     "multivariate_r2",
     "paired_difference",
     "pearson_r",
@@ -152,7 +153,7 @@ def _fold_info(est: Any, gene_names: Sequence[str] | None) -> dict[str, Any]:
         return info
     if hasattr(model, "support_") and hasattr(model, "n_genes_selected_"):
         info["n_genes"] = int(model.n_genes_selected_)
-        names = _genes_after_preprocess(est, gene_names)
+        names = genes_after_preprocess(est, gene_names)
         if names is not None:
             info["genes"] = [names[i] for i in np.flatnonzero(model.support_)]
     if hasattr(model, "alpha_"):
@@ -160,7 +161,22 @@ def _fold_info(est: Any, gene_names: Sequence[str] | None) -> dict[str, Any]:
     return info
 
 
-def _genes_after_preprocess(est: Any, gene_names: Sequence[str] | None) -> list[str] | None:
+def genes_after_preprocess(est: Any, gene_names: Sequence[str] | None) -> list[str] | None:
+    """Names of the genes a fitted estimator's in-fold preprocessing kept, in its column order.
+
+    Parameters
+    ----------
+    est
+        A fitted :class:`~patchatlas.crossmodal.CrossModalRegressor` (its ``preprocess_``).
+    gene_names
+        Names of the input columns (genes).
+
+    Returns
+    -------
+    list of str or None
+        The kept genes' names; None when ``gene_names`` is None or the preprocessing cannot
+        name its outputs.
+    """
     if gene_names is None:
         return None
     pre = getattr(est, "preprocess_", None)

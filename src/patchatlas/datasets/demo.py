@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from patchatlas.ephys.model import Recording
+from patchatlas.core.recording import Recording
 from patchatlas.errors import PatchAtlasError
 
 __all__ = ["DemoResult", "Step", "run_demo"]
@@ -98,7 +98,7 @@ def run_demo(
     -------
     DemoResult
     """
-    import patchatlas
+    from patchatlas.reading import read as read_file
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -137,7 +137,7 @@ def run_demo(
 
     for path in result.files:
         try:
-            rec = patchatlas.read(path)
+            rec = read_file(path)
         except PatchAtlasError as exc:
             result.failed.append((path, str(exc)))
             log.warning("skipped %s", exc)
@@ -254,6 +254,7 @@ def _morphology_step(result: DemoResult, done: Callable[[Step], None], *, seed: 
 
     import patchatlas.morphology as morph
     from patchatlas.datasets.morphology import write_demo_morphologies
+    from patchatlas.io import read_morphology
     from patchatlas.plot.morphology import plot_morphology
 
     swc_dir = result.out_dir / "morphology"
@@ -262,7 +263,7 @@ def _morphology_step(result: DemoResult, done: Callable[[Step], None], *, seed: 
     rows = []
     fig, axes = plt.subplots(1, len(paths), figsize=(3.2 * len(paths), 4.2))
     for ax, path in zip(axes, paths, strict=True):
-        m = morph.read(path)
+        m = read_morphology(path)
         report = morph.validate(m)
         rows.append(
             {

@@ -13,8 +13,8 @@ from typing import Literal
 
 import numpy as np
 
+from patchatlas.core.morphology import APICAL, AXON, BASAL, SOMA, Morphology
 from patchatlas.errors import DataError
-from patchatlas.morphology.model import APICAL, AXON, BASAL, SOMA, Morphology
 
 __all__ = ["synthetic_morphology", "write_demo_morphologies"]
 

@@ -24,7 +24,7 @@ import pandas as pd
 
 from patchatlas.errors import ReadError
 
-__all__ = ["DATASETS", "IPFX_TO_REGISTRY", "PublishedDataset", "load_published"]
+__all__ = ["DATASETS", "IPFX_TO_REGISTRY", "PublishedDataset", "import_dataset", "load_published"]
 
 # native IPFX name -> (registry name, unit, factor to library units)
 IPFX_TO_REGISTRY: dict[str, tuple[str, str, float]] = {
@@ -399,3 +399,26 @@ def load_published(name: str, folder: str | os.PathLike[str]) -> PublishedDatase
     ds.name = key
     ds.sources = sorted(str(f.resolve()) for f in p.iterdir() if f.is_file())
     return ds
+
+
+def import_dataset(atlas: Any, name: str, folder: str | os.PathLike[str]) -> dict[str, int]:
+    """Load a published dataset from ``folder`` and import it into ``atlas``.
+
+    Parameters
+    ----------
+    atlas
+        An open :class:`~patchatlas.atlas.Atlas` (read-write).
+    name
+        ``"m1_scala2021"``, ``"v1_gouwens2020"``, ``"lee2023"`` or ``"berg2021"``.
+    folder
+        The dataset's folder (as in ``../shared/data/patchseq``).
+
+    Returns
+    -------
+    dict
+        Counts written (cells, ephys values, cells with ephys, morphologies, QC values,
+        transcriptome links).
+    """
+    from patchatlas.atlas.importers import import_published
+
+    return import_published(atlas, load_published(name, folder))

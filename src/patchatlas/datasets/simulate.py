@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import exprel
 
-from patchatlas.ephys.model import Epoch, Recording, Stimulus, StimulusKind, Sweep
+from patchatlas.core.recording import Epoch, Recording, Stimulus, StimulusKind, Sweep
 from patchatlas.errors import DataError
 
 __all__ = [
@@ -751,11 +751,11 @@ class Protocol:
     name
         Allen-style stimulus name (``"Long Square"``, ``"Short Square"``, ``"Ramp"``).
     kind
-        :class:`~patchatlas.ephys.model.StimulusKind` of every sweep.
+        :class:`~patchatlas.core.recording.StimulusKind` of every sweep.
     command
         Injected current in pA, shape ``(n_sweeps, n_samples)``.
     stimuli
-        One :class:`~patchatlas.ephys.model.Stimulus` per sweep (``source="simulated"``).
+        One :class:`~patchatlas.core.recording.Stimulus` per sweep (``source="simulated"``).
     sampling_rate
         Hz.
     lengths

@@ -299,9 +299,9 @@ def build_synthetic_atlas(
                     comments="",
                     fmt=("%.5f", "%.3f", "%.2f"),
                 )
-                import patchatlas
+                from patchatlas.reading import read as read_file
 
-                recording = patchatlas.read(path)
+                recording = read_file(path)
                 files.append(FileRecord(str(path), path.stat().st_size, _sha256(path), "text"))
                 recs.append(RecordingRecord(len(files) - 1, "text", recording.sweep_table()))
             outputs.append(EngineOutput("synthetic_traces", {}, recordings=recs))

@@ -15,7 +15,7 @@ from patchatlas.errors import DataError
 if TYPE_CHECKING:
     from anndata import AnnData
 
-    from patchatlas.io.expression import PatchseqDataset
+    from patchatlas.core.expression import PatchseqDataset
 
 __all__ = ["synthetic_expression", "synthetic_patchseq"]
 
@@ -95,10 +95,10 @@ def synthetic_expression(
 def synthetic_patchseq(
     features: pd.DataFrame, seed: int = 0, *, types: ArrayLike | None = None, **kwargs: Any
 ) -> PatchseqDataset:
-    """:func:`synthetic_expression` wrapped as a :class:`~patchatlas.io.expression.PatchseqDataset`
+    """:func:`synthetic_expression` wrapped as a :class:`~patchatlas.core.PatchseqDataset`
     (ephys = ``features`` with NaNs imputed by the median), ready for
     :func:`patchatlas.crossmodal.run_benchmark`."""
-    from patchatlas.io.expression import PatchseqDataset
+    from patchatlas.core.expression import PatchseqDataset
 
     adata = synthetic_expression(features, seed, types=types, **kwargs)
     f = features.apply(pd.to_numeric, errors="coerce")

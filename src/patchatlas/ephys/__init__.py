@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from patchatlas.ephys.model import ClampMode, Epoch, Recording, Stimulus, StimulusKind, Sweep
+from patchatlas.core.recording import ClampMode, Epoch, Recording, Stimulus, StimulusKind, Sweep
 from patchatlas.ephys.stimulus import (
     StimulusOntology,
     infer_epochs,
@@ -41,7 +41,7 @@ _LAZY = {
     "detect_spikes": "patchatlas.ephys.spikes",
     "sweep_features": "patchatlas.ephys.train",
     "cell_features": "patchatlas.ephys.cell",
-    "FeatureTable": "patchatlas.ephys._table",
+    "FeatureTable": "patchatlas.core.table",
     "feature_registry": "patchatlas.ephys.registry",
     "feature_vectors": "patchatlas.ephys.vectors",
     "efel_features": "patchatlas.ephys.efel_names",

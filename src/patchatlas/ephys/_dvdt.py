@@ -27,7 +27,6 @@ arrays in one call.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from patchatlas.ephys import _notes
 from patchatlas.ephys._segments import seg_argext
 
 __all__ = [
@@ -230,10 +230,10 @@ def filtered_dvdt(
             "a step): dV/dt computed from the unfiltered trace"
         )
         if warn and filter_khz is not None:
-            warnings.warn(note, NonUniformSamplingWarning, stacklevel=3)
+            _notes.note(note, NonUniformSamplingWarning, stacklevel=3)
         used = None
     elif used is not None and n > 1 and note and warn:
-        warnings.warn(note, FilterCutoffWarning, stacklevel=3)
+        _notes.note(note, FilterCutoffWarning, stacklevel=3)
     if n < 2:
         dvdt = np.empty(0)
     elif uni:

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from patchatlas.ephys._table import FeatureTable
+from patchatlas.core.table import FeatureTable
 from patchatlas.ephys.spikes import _POINTS, SPIKE_COLUMNS
 from patchatlas.ephys.train import SUBTHRESHOLD_FEATURES, TRAIN_FEATURES
 

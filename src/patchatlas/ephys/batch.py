@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
+from patchatlas.core.recording import Recording
 from patchatlas.ephys.cell import analyze_recording, cell_features
-from patchatlas.ephys.model import Recording
 from patchatlas.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover

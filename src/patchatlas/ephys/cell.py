@@ -37,17 +37,17 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from patchatlas.ephys._table import FeatureTable
-from patchatlas.ephys.model import ClampMode, Recording, StimulusKind, Sweep
+from patchatlas.core.recording import ClampMode, Recording, StimulusKind, Sweep
+from patchatlas.core.table import FeatureTable
 from patchatlas.ephys.subthreshold import input_resistance, time_constant
 from patchatlas.ephys.train import analyze_sweep, analyze_sweeps
+from patchatlas.errors import PatchAtlasError
 
 if TYPE_CHECKING:  # pragma: no cover
     from patchatlas.ephys.spikes import AllenParameters
@@ -59,7 +59,9 @@ __all__ = [
     "ShortSquareParameters",
     "SweepResult",
     "analyze_recording",
+    "analyze_sweep_set",
     "cell_features",
+    "cell_record",
     "fi_curve",
     "short_square_detection",
     "short_square_parameters",
@@ -298,33 +300,71 @@ def analyze_recording(
 ) -> list[SweepResult]:
     """Analyse every current-clamp sweep of a recording (spikes + sweep features).
 
-    A sweep whose analysis raises is kept with ``error`` set (and logged), never re-raised.
+    A sweep whose data cannot be analysed (:class:`~patchatlas.errors.PatchAtlasError`: NaN in
+    the window, a window outside the sweep ...) is kept with ``error`` set; a bug is not caught.
     With ``profile="allen"`` and ``adjust_short_squares``, short squares are detected with the
     parameters :func:`short_square_parameters` estimates from them (the IPFX rule; recorded in
-    each spike table's ``provenance["parameters"]``).
+    each spike table's ``provenance["parameters"]``). :func:`patchatlas.ephys.analyze` wraps
+    this with the cell record, QC and provenance.
+
+    Parameters
+    ----------
+    recording
+        The cell's sweeps.
+    profile
+        ``"allen"`` or ``"robust"``.
+    filter_khz
+        dV/dt filter cutoff (kHz).
+    adjust_short_squares
+        Estimate the short-square detection parameters (allen profile).
+
+    Returns
+    -------
+    list of SweepResult
+        One per current-clamp sweep, in order.
     """
-    return _analyze(
+    return analyze_sweep_set(
         recording,
         profile=profile,
         filter_khz=filter_khz,
         light=False,
         adjust_short_squares=adjust_short_squares,
-    )
+    )[0]
 
 
 def short_square_detection(
-    sweeps: list[Sweep], *, filter_khz: float | None = 10.0
+    sweeps: list[Sweep],
+    *,
+    filter_khz: float | None = 10.0,
+    parameters: AllenParameters | None = None,
 ) -> AllenParameters | None:
-    """:class:`~patchatlas.ephys.spikes.AllenParameters` for detecting these short squares
-    (``dv_cutoff`` and ``thresh_frac`` from :func:`short_square_parameters`), or None."""
+    """Detection parameters for these short squares: ``dv_cutoff`` and ``thresh_frac`` from
+    :func:`short_square_parameters`, the rest from ``parameters`` (default: IPFX defaults).
+
+    Parameters
+    ----------
+    sweeps
+        The cell's short-square sweeps.
+    filter_khz
+        dV/dt filter cutoff (kHz), when ``parameters`` is not given.
+    parameters
+        Base parameters to adjust.
+
+    Returns
+    -------
+    AllenParameters or None
+        None when no sweep allows the estimate.
+    """
+    from dataclasses import replace
+
     from patchatlas.ephys.spikes import AllenParameters
 
-    est = short_square_parameters(sweeps, filter_khz=filter_khz)
+    fk = parameters.filter_khz if parameters is not None else filter_khz
+    est = short_square_parameters(sweeps, filter_khz=fk)
     if est is None:
         return None
-    return AllenParameters(
-        filter_khz=filter_khz, dv_cutoff=est.dv_cutoff, thresh_frac=est.thresh_frac
-    )
+    base = parameters or AllenParameters(filter_khz=fk)
+    return replace(base, dv_cutoff=est.dv_cutoff, thresh_frac=est.thresh_frac)
 
 
 def _analyze_one(
@@ -340,51 +380,87 @@ def _analyze_one(
         spikes, feats = analyze_sweep(
             sw, profile=profile, filter_khz=filter_khz, per_spike=full, parameters=parameters
         )
-    except Exception as exc:  # a bad sweep must not stop a cell (documented contract)
-        log.warning("recording %r sweep %s: analysis failed: %s", cell_id, sw.number, exc)
+    except PatchAtlasError as exc:  # bad data in one sweep must not stop a cell
+        log.info("recording %r sweep %s: not analysable: %s", cell_id, sw.number, exc)
         return SweepResult(sw, error=f"{type(exc).__name__}: {exc}")
     return SweepResult(sw, spikes, feats)
 
 
-def _analyze(
+def analyze_sweep_set(
     recording: Recording,
     *,
-    profile: str,
-    filter_khz: float | None,
-    light: bool,
+    profile: str = "allen",
+    filter_khz: float | None = 10.0,
+    parameters: AllenParameters | None = None,
+    light: bool = False,
     adjust_short_squares: bool = True,
-) -> list[SweepResult]:
-    """:func:`analyze_recording`; with ``light``, long squares other than the rheobase sweep get
-    threshold/peak columns only (the cell record reads per-spike features of no other long
-    square, and spike counts and times do not depend on it)."""
+) -> tuple[list[SweepResult], AllenParameters | None]:
+    """Analyse every current-clamp sweep; the short-square parameters used (or None).
+
+    With ``light``, long squares other than the rheobase sweep get threshold/peak columns only
+    (the cell record reads per-spike features of no other long square, and spike counts and
+    times do not depend on it). Spike detection is batched over the recording (identical to
+    sweep by sweep). Notes raised on the way (a lowered filter ...) go through
+    :mod:`patchatlas.ephys._notes`: once per distinct message when called inside
+    :func:`patchatlas.ephys.analyze`.
+
+    Parameters
+    ----------
+    recording
+        The cell's sweeps.
+    profile
+        ``"allen"`` or ``"robust"``.
+    filter_khz
+        dV/dt filter cutoff (kHz) when ``parameters`` is not given.
+    parameters
+        Detection parameters for every sweep (short squares: adjusted from these).
+    light
+        Per-spike features only where the cell record reads them.
+    adjust_short_squares
+        Estimate the short-square detection parameters (allen profile).
+
+    Returns
+    -------
+    results : list of SweepResult
+        One per current-clamp sweep, in order.
+    short_square : AllenParameters or None
+        The parameters the short squares were detected with, when estimated.
+    """
+    from patchatlas.ephys import _notes
+
     out: list[SweepResult] = []
     cid = recording.cell_id
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    fk = parameters.filter_khz if parameters is not None else filter_khz
+    owner = _notes.collecting_here()
+    with owner as notes:
         sweeps = [sw for sw in recording if sw.clamp_mode == ClampMode.CURRENT_CLAMP]
         ssq_params = None
         if profile == "allen" and adjust_short_squares:
             ssq = [sw for sw in sweeps if sw.stimulus.kind == StimulusKind.SHORT_SQUARE]
-            ssq_params = short_square_detection(ssq, filter_khz=filter_khz) if ssq else None
+            ssq_params = (
+                short_square_detection(ssq, filter_khz=fk, parameters=parameters) if ssq else None
+            )
         special = [
             ssq_params is not None and sw.stimulus.kind == StimulusKind.SHORT_SQUARE
             for sw in sweeps
         ]
         rest = [sw for sw, sp in zip(sweeps, special, strict=True) if not sp]
         fulls = [not (light and sw.stimulus.kind == StimulusKind.LONG_SQUARE) for sw in rest]
-        # spike detection batched over the recording (identical to sweep by sweep); short
-        # squares with their estimated parameters
-        done = iter(analyze_sweeps(rest, profile=profile, filter_khz=filter_khz, per_spike=fulls))
+        done = iter(
+            analyze_sweeps(
+                rest, profile=profile, filter_khz=fk, per_spike=fulls, parameters=parameters
+            )
+        )
         ssq_sw = [sw for sw, sp in zip(sweeps, special, strict=True) if sp]
         ssq_done = iter(
-            analyze_sweeps(ssq_sw, profile=profile, filter_khz=filter_khz, parameters=ssq_params)
+            analyze_sweeps(ssq_sw, profile=profile, filter_khz=fk, parameters=ssq_params)
             if ssq_sw
             else []
         )
         for sw, sp in zip(sweeps, special, strict=True):
             r = next(ssq_done) if sp else next(done)
-            if isinstance(r, Exception):
-                log.warning("recording %r sweep %s: analysis failed: %s", cid, sw.number, r)
+            if isinstance(r, PatchAtlasError):
+                log.info("recording %r sweep %s: not analysable: %s", cid, sw.number, r)
                 out.append(SweepResult(sw, error=f"{type(r).__name__}: {r}"))
             else:
                 out.append(SweepResult(sw, r[0], r[1]))
@@ -397,19 +473,15 @@ def _analyze(
             k = _rheobase_pick([out[j].features for j in ls])
             if k is not None:
                 j = ls[k]
-                redo = _analyze_one(out[j].sweep, cid, profile, filter_khz, full=True)
+                redo = _analyze_one(
+                    out[j].sweep, cid, profile, fk, full=True, parameters=parameters
+                )
                 if redo.ok:
                     out[j] = redo
-    # one warning per distinct message (filter lowered, non-uniform sampling ...), not per sweep
-    seen: set[tuple[type[Warning], str]] = set()
-    for w in caught:
-        if issubclass(w.category, RuntimeWarning):
-            continue
-        key = (w.category, str(w.message))
-        if key not in seen:
-            seen.add(key)
-            warnings.warn(f"{recording.cell_id}: {w.message}", w.category, stacklevel=3)
-    return out
+    if notes is not None:  # the outermost collector reports each distinct note once
+        for cat, msg in _notes.distinct(notes):
+            _notes.note(f"{cid}: {msg}", cat, stacklevel=3)
+    return out, ssq_params
 
 
 def _rheobase_pick(feats: list[dict[str, Any]]) -> int | None:
@@ -586,8 +658,7 @@ def cell_record(results: list[SweepResult], *, n_sweeps: int | None = None) -> d
     ss = by_kind.get(StimulusKind.SHORT_SQUARE, [])
     rp = by_kind.get(StimulusKind.RAMP, [])
     out["n_long_square"], out["n_short_square"], out["n_ramp"] = len(ls), len(ss), len(rp)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with np.errstate(all="ignore"):
         _long_square(ls, out)
         _short_square(ss, out)
         _ramp(rp, out)
@@ -607,7 +678,7 @@ def cell_features(
     ----------
     recording
         The cell's sweeps; stimulus kinds and windows come from each sweep's
-        :class:`~patchatlas.ephys.model.Stimulus` (inferred by the readers).
+        :class:`~patchatlas.core.recording.Stimulus` (inferred by the readers).
     profile
         ``"allen"`` or ``"robust"`` spike detection (see :func:`patchatlas.ephys.detect_spikes`).
     filter_khz
@@ -623,7 +694,7 @@ def cell_features(
         Units: mV, MΩ (``ri``), ms (``tau``, ``avg_isi``), s (``latency``, ``*_t_*``), pA
         (``threshold_i_*``), Hz/pA (``f_i_curve_slope``), V/s (up/downstroke), s (``width_*``).
     """
-    results = _analyze(
+    results, _ = analyze_sweep_set(
         recording,
         profile=profile,
         filter_khz=filter_khz,

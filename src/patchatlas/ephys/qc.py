@@ -41,14 +41,15 @@ value NaN, a ``reason``, and fails the cell ("missing values fail the cell", All
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from patchatlas.ephys.model import ClampMode, Recording, StimulusKind, Sweep
+from patchatlas.core.recording import ClampMode, Recording, StimulusKind, Sweep
+from patchatlas.ephys import _notes
+from patchatlas.errors import PatchAtlasError
 
 __all__ = [
     "CELL_RULES",
@@ -151,15 +152,14 @@ def sweep_qc(sweep: Sweep, *, rules: QCRules | None = None, flags: bool = True) 
     if flags and finite and in_sweep:
         from patchatlas.ephys.train import analyze_sweep
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fa: dict[str, Any] | None
-            fr: dict[str, Any] | None
-            try:
+        fa: dict[str, Any] | None
+        fr: dict[str, Any] | None
+        try:
+            with _notes.collecting():  # notes of the flag analyses are not QC findings
                 _, fa = analyze_sweep(sweep, profile="allen")
                 _, fr = analyze_sweep(sweep, profile="robust")
-            except Exception:  # QC must report, not raise
-                fa = fr = None
+        except PatchAtlasError:  # QC must report, not raise
+            fa = fr = None
         if fa is not None and fr is not None:
             out["n_spikes_allen"] = fa["n_spikes"]
             out["n_spikes_robust"] = fr["n_spikes"]
@@ -504,12 +504,11 @@ def cell_qc(
     if math.isfinite(ra) and ri is None:
         from patchatlas.ephys.cell import cell_features
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
+        try:
+            with _notes.collecting():  # a note about the long squares is not a QC finding
                 ri = float(cell_features(recording)["ri"])
-            except Exception:  # QC must report, not raise
-                ri = math.nan
+        except PatchAtlasError:  # QC must report, not raise
+            ri = math.nan
     if not math.isfinite(ra):
         values["input_access_resistance_ratio"] = (
             math.nan,

@@ -50,7 +50,6 @@ All times are in s, voltages in mV, dV/dt in V/s, currents in pA.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from typing import Any
@@ -59,6 +58,7 @@ import numpy as np
 import numpy.typing as npt
 
 from patchatlas._version import __version__
+from patchatlas.core.table import FeatureTable
 from patchatlas.ephys._dvdt import (
     FilterCutoffWarning,
     FilterInfo,
@@ -67,8 +67,8 @@ from patchatlas.ephys._dvdt import (
     filtered_dvdt,
     is_uniform,
 )
+from patchatlas.ephys._notes import note
 from patchatlas.ephys._segments import seg_argext, seg_first_where, seg_last_where
-from patchatlas.ephys._table import FeatureTable
 from patchatlas.errors import DataError, StimulusError
 
 __all__ = [
@@ -76,6 +76,7 @@ __all__ = [
     "AllenParameters",
     "DuplicateTimestampWarning",
     "detect_spikes",
+    "params_dict",
     "time_index",
 ]
 
@@ -171,7 +172,19 @@ def _params_cached(p: AllenParameters) -> tuple[tuple[str, Any], ...]:
     return tuple(asdict(p).items())
 
 
-def _params_dict(p: AllenParameters) -> dict[str, Any]:
+def params_dict(p: AllenParameters) -> dict[str, Any]:
+    """The parameters as a plain dict (for provenance records).
+
+    Parameters
+    ----------
+    p
+        Detection parameters.
+
+    Returns
+    -------
+    dict
+        Field name → value.
+    """
     return dict(_params_cached(p))
 
 
@@ -692,7 +705,7 @@ def _detect(
     """:func:`detect_spikes`; ``full=False``: threshold and peak columns only (same spikes).
 
     ``grid=True`` promises that ``t`` is ``t0 + arange(n) / rate`` (a uniform
-    :class:`~patchatlas.ephys.model.Sweep`): the whole-trace time-step checks are skipped.
+    :class:`~patchatlas.core.recording.Sweep`): the whole-trace time-step checks are skipped.
     """
     pr = _prepare(
         t,
@@ -753,7 +766,7 @@ def _prepare(
     prov: dict[str, Any] = {
         "engine": f"patchatlas {__version__}",
         "profile": profile,
-        "parameters": _params_dict(p),
+        "parameters": params_dict(p),
     }
     if n < 3:
         prov.update(window=(start, end), filter=None, note="fewer than 3 samples: no spikes")
@@ -778,7 +791,7 @@ def _prepare(
             "samples with a repeated time stamp were dropped; indexes refer to the "
             "de-duplicated trace"
         )
-        warnings.warn(
+        note(
             f"detect_spikes: {int(dup.sum())} sample(s) with a repeated time stamp dropped; "
             "spike indexes refer to the de-duplicated trace",
             DuplicateTimestampWarning,
@@ -816,9 +829,9 @@ def _prepare(
     if uni[0]:
         # filtered dV/dt on demand (see LazyDvdt): only where the algorithm looks
         fs = 1.0 / uni[1]
-        used, note = effective_cutoff(p.filter_khz, fs)
-        if note:
-            warnings.warn(note, FilterCutoffWarning, stacklevel=3)
+        used, why = effective_cutoff(p.filter_khz, fs)
+        if why:
+            note(why, FilterCutoffWarning, stacklevel=3)
         lz = LazyDvdt(vf, uni[1], None if used is None else used * 1e3)
         if not LAZY_FILTER:
             lz.ensure_all()
@@ -828,7 +841,7 @@ def _prepare(
             sampling_rate=fs,
             uniform=True,
             applied=used is not None,
-            note=note,
+            note=why,
         )
     else:
         dvdt0, finfo = filtered_dvdt(tt, vf, p.filter_khz, uniform=uni)

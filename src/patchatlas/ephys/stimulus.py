@@ -2,7 +2,7 @@
 
 No ontology, no test-pulse assumption: a sweep's command current is cut into pieces that are
 flat (steps), move at a constant rate (ramps) or move irregularly (noise); pieces away from the
-holding level become :class:`~patchatlas.ephys.model.Epoch` objects. Across the sweeps of one
+holding level become :class:`~patchatlas.core.recording.Epoch` objects. Across the sweeps of one
 protocol, epochs are aligned on their windows, so a step whose amplitude happens to be 0 pA in
 one sweep still gets its window, and the *primary* epoch (the one feature extraction uses) is the
 first window whose amplitude changes from sweep to sweep — which picks the test step over a fixed
@@ -24,15 +24,22 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from patchatlas.ephys.model import Epoch, Stimulus, StimulusKind, Sweep
+from patchatlas.core.ontology import StimulusOntology, kind_from_name
+from patchatlas.core.recording import (
+    DeclaredStimulus,
+    Epoch,
+    Recording,
+    Stimulus,
+    StimulusKind,
+    Sweep,
+)
 
 __all__ = [
     "StimulusOntology",
@@ -41,6 +48,7 @@ __all__ = [
     "infer_recording_stimuli",
     "infer_stimulus",
     "kind_from_name",
+    "resolve_stimuli",
     "stimulus_from_epochs",
 ]
 
@@ -488,70 +496,79 @@ def infer_recording_stimuli(
 # Allen stimulus ontology
 # --------------------------------------------------------------------------------------------
 
-_NAME_TO_KIND: dict[str, StimulusKind] = {
-    "long square": StimulusKind.LONG_SQUARE,
-    "square - 2s suprathreshold": StimulusKind.LONG_SQUARE,
-    "short square": StimulusKind.SHORT_SQUARE,
-    "square - 0.5ms subthreshold": StimulusKind.SHORT_SQUARE,
-    "short square - triple": StimulusKind.SQUARE_PULSE_TRAIN,
-    "ramp": StimulusKind.RAMP,
-    "ramp to rheobase": StimulusKind.RAMP,
-    "noise": StimulusKind.NOISE,
-    "noise 1": StimulusKind.NOISE,
-    "noise 2": StimulusKind.NOISE,
-}
 
+def resolve_stimuli(
+    recording: Recording,
+    *,
+    short_max: float = _SHORT_MAX,
+    abs_tol: float = 0.5,
+) -> Recording:
+    """Give every sweep its stimulus: inferred from the command, overridden by what is declared.
 
-class StimulusOntology:
-    """Maps Allen/MIES stimulus codes and names to stimulus names and kinds.
+    Readers (:mod:`patchatlas.io`) leave :attr:`~patchatlas.core.Sweep.stimulus` as the file
+    names it and record any further statement in :attr:`~patchatlas.core.Sweep.declared`
+    (:class:`~patchatlas.core.DeclaredStimulus`). This infers the protocol's stimuli together
+    (:func:`infer_recording_stimuli`; sweeps without a uniform time axis are not inferred) and
+    applies the statements:
 
-    Built from the ontology's entries (each a list of tag tuples such as
-    ``["code", "C1LSCOARSE", "C1LSCOARSE150216"]`` and ``["name", "Long Square"]``); the
-    ``patchatlas.io.load_stimulus_ontology`` reader builds one from the Allen JSON file.
-    Lookups strip MIES suffixes (``"C1LSCOARSE150216[0]"`` → ``"C1LSCOARSE150216"``) and are
-    case-insensitive. Codes that are not in the ontology fall back to the name rules, then to
-    ``None`` (the caller keeps the inferred kind).
+    * ``origin="note"`` — the programmed epochs define the stimulus
+      (:func:`stimulus_from_epochs`, source ``"note"``); the inferred primary amplitude is kept
+      as ``sweep.metadata["measured_amplitude_pa"]``;
+    * a stated ``kind`` that differs from the inferred one replaces it (source ``"…+name"``);
+    * stated numbers (amplitude, window, holding) replace the inferred ones; ``origin="file"``
+      also sets the name, ``origin="user"`` marks the source ``"user"``.
+
+    :func:`patchatlas.read` calls this; call it yourself on a recording from
+    :func:`patchatlas.io.read` or one you built, after changing its commands.
+
+    Parameters
+    ----------
+    recording
+        The recording; its sweeps' ``stimulus`` is replaced in place.
+    short_max
+        Steps shorter than this (s) are short squares.
+    abs_tol
+        Smallest step (pA).
+
+    Returns
+    -------
+    Recording
+        The same recording.
     """
-
-    def __init__(self, entries: Iterable[Sequence[Sequence[str]]] = ()) -> None:
-        self._names: dict[str, str] = {}
-        for entry in entries:
-            tags = [tuple(str(x) for x in tag) for tag in entry]
-            names = [t[1] for t in tags if t and t[0] == "name" and len(t) > 1]
-            if not names:
-                continue
-            for t in tags:
-                if t and t[0] == "code":
-                    for code in t[1:]:
-                        self._names[code.lower()] = names[0]
-
-    def __len__(self) -> int:
-        return len(self._names)
-
-    @staticmethod
-    def _clean(code: str) -> str:
-        return re.sub(r"\[\d+\]$", "", code.strip()).lower()
-
-    def name(self, code: str) -> str | None:
-        """Stimulus name for a code (``"Long Square"``), or ``None``."""
-        c = self._clean(code)
-        if c in self._names:
-            return self._names[c]
-        # Codes are often versioned with a date suffix: match on the longest known prefix.
-        best = max((k for k in self._names if c.startswith(k)), key=len, default=None)
-        return self._names[best] if best else None
-
-    def kind(self, code_or_name: str) -> StimulusKind | None:
-        """Stimulus kind for a code or a name, or ``None`` when unknown."""
-        name = self.name(code_or_name) or code_or_name
-        return kind_from_name(name)
+    sweeps = recording.sweeps
+    stimuli = infer_recording_stimuli(sweeps, short_max=short_max, abs_tol=abs_tol)
+    for sw, inferred in zip(sweeps, stimuli, strict=True):
+        if not sw.uniform:  # inference needs a uniform time axis
+            inferred = Stimulus(name=sw.stimulus.name, source="none")
+        sw.stimulus = _apply_declared(sw, inferred, short_max)
+    return recording
 
 
-def kind_from_name(name: str | None) -> StimulusKind | None:
-    """Kind implied by an Allen-style stimulus name (``"Long Square"``, ``"Noise 1"``, ...)."""
-    if not name:
-        return None
-    return _NAME_TO_KIND.get(name.strip().lower())
+def _apply_declared(sw: Sweep, stim: Stimulus, short_max: float) -> Stimulus:
+    d: DeclaredStimulus | None = sw.declared
+    if d is None:
+        return stim
+    if d.origin == "note" and d.epochs:
+        prim = [e for e in stim.epochs if e.kind != "test_pulse"]
+        if prim:
+            sw.metadata["measured_amplitude_pa"] = max(
+                prim, key=lambda e: abs(e.amplitude)
+            ).amplitude
+        return stimulus_from_epochs(
+            list(d.epochs), name=sw.stimulus.name, source=d.source or "note", short_max=short_max
+        )
+    if d.kind is not None and d.kind is not stim.kind:
+        stim = stim.with_(kind=d.kind, source=f"{stim.source}+name")
+    changes: dict[str, Any] = {
+        k: float(v)
+        for k in ("amplitude", "start", "end", "holding")
+        if math.isfinite(v := getattr(d, k))
+    }
+    if d.origin == "file" or d.name:
+        changes["name"] = d.name
+    if d.origin in ("file", "user"):
+        changes["source"] = d.source or d.origin
+    return stim.with_(**changes) if changes else stim
 
 
 def apply_names(

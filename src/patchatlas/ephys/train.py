@@ -27,15 +27,22 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from patchatlas.ephys._table import FeatureTable
-from patchatlas.ephys.model import Sweep
+from patchatlas.core.recording import Sweep
+from patchatlas.core.table import FeatureTable
 from patchatlas.ephys.spikes import AllenParameters, _detect
 from patchatlas.ephys.subthreshold import baseline_voltage, sag, voltage_deflection
 from patchatlas.errors import PatchAtlasError
 
 FloatArray = npt.NDArray[np.float64]
 
-__all__ = ["SWEEP_FEATURES", "spike_train_features", "sweep_features"]
+__all__ = [
+    "SWEEP_FEATURES",
+    "analysis_window",
+    "analyze_sweep",
+    "analyze_sweeps",
+    "spike_train_features",
+    "sweep_features",
+]
 
 #: spike-train features of :func:`spike_train_features`, in its order
 TRAIN_FEATURES = (
@@ -132,12 +139,29 @@ def spike_train_features(
     return out
 
 
-def _window(sweep: Sweep, t: FloatArray) -> tuple[float, float]:
+def analysis_window(sweep: Sweep, t: FloatArray | None = None) -> tuple[float, float]:
+    """The window (s) a sweep is analysed in: its stimulus window, clipped to the last sample.
+
+    Parameters
+    ----------
+    sweep
+        The sweep.
+    t
+        Its time axis (default: ``sweep.t``).
+
+    Returns
+    -------
+    (start, end)
+        In s, sweep clock; ``(nan, nan)`` when the stimulus window is unknown or outside the
+        sweep (the whole sweep is then analysed and window-dependent features are NaN).
+    """
     s, e = sweep.stimulus.start, sweep.stimulus.end
     t0 = sweep.t0
     t1 = t0 + sweep.duration
-    if math.isfinite(s) and math.isfinite(e) and e > s and s < t1 and e > t0 and t.size:
-        return s, min(e, float(t[-1]))
+    n = sweep.n_samples
+    if math.isfinite(s) and math.isfinite(e) and e > s and s < t1 and e > t0 and n:
+        last = float(t[-1]) if t is not None else float(sweep.t[-1])
+        return s, min(e, last)
     return math.nan, math.nan
 
 
@@ -150,7 +174,7 @@ def _detect_args(
 ) -> Any:
     t = np.asarray(sweep.t, dtype=np.float64)
     v = np.asarray(sweep.v, dtype=np.float64)
-    s, e = _window(sweep, t)
+    s, e = analysis_window(sweep, t)
     i = None if sweep.i is None else np.asarray(sweep.i, dtype=np.float64)
     kw = {
         "start": None if math.isnan(s) else s,
@@ -175,10 +199,33 @@ def analyze_sweep(
 ) -> tuple[FeatureTable, dict[str, Any]]:
     """Spikes and sweep features of one sweep (the stimulus window is the analysis window).
 
-    With ``per_spike=False`` the spike table has only the threshold and peak columns; the
-    spikes and every sweep feature are the same, at about half the cost. ``parameters``
-    (:class:`~patchatlas.ephys.spikes.AllenParameters`) overrides every detection parameter,
-    ``filter_khz`` included.
+    Parameters
+    ----------
+    sweep
+        A current-clamp sweep.
+    profile
+        ``"allen"`` or ``"robust"``.
+    filter_khz
+        dV/dt filter cutoff (kHz).
+    per_spike
+        False: the spike table has only the threshold and peak columns; the spikes and every
+        sweep feature are the same, at about half the cost.
+    parameters
+        :class:`~patchatlas.ephys.spikes.AllenParameters`, overriding every detection
+        parameter, ``filter_khz`` included.
+
+    Returns
+    -------
+    spikes : FeatureTable
+        One row per detected spike.
+    features : dict
+        The sweep features (see the module docs) plus ``sweep_number``, ``stimulus_kind`` and
+        ``filter_khz_used``.
+
+    Raises
+    ------
+    patchatlas.errors.PatchAtlasError
+        Malformed traces (NaN in the window, time running backwards ...).
     """
     t, v, s, e, kw = _detect_args(sweep, profile, filter_khz, per_spike, parameters)
     spikes = _detect(t, v, **kw)
@@ -197,7 +244,26 @@ def analyze_sweeps(
 
     The sweeps (typically one recording) that share a sampling step and filter are detected in
     one pass (:mod:`patchatlas.ephys._batched`; identical results to the per-sweep path). A sweep
-    whose analysis raises gets the exception in its place instead of stopping the others.
+    whose data cannot be analysed (a :class:`~patchatlas.errors.PatchAtlasError`) gets the
+    exception in its place instead of stopping the others; anything else (a bug) propagates.
+
+    Parameters
+    ----------
+    sweeps
+        The sweeps.
+    profile
+        ``"allen"`` or ``"robust"``.
+    filter_khz
+        dV/dt filter cutoff (kHz).
+    per_spike
+        Per sweep, whether to compute every per-spike feature (False: threshold/peak only).
+    parameters
+        Detection parameters for every sweep.
+
+    Returns
+    -------
+    list
+        Per sweep ``(spikes, features)`` or the :class:`~patchatlas.errors.PatchAtlasError`.
     """
     from patchatlas.ephys._batched import BATCH_BUDGET, BATCH_MAX_SAMPLES, indices_many
     from patchatlas.ephys.spikes import _finish, _indices, _prepare
@@ -212,7 +278,7 @@ def analyze_sweeps(
         t, v, s, e = a
         try:
             res[k] = (table, _features(sweeps[k], t, v, s, e, table, profile))
-        except Exception as exc:
+        except PatchAtlasError as exc:
             res[k] = exc
 
     def flush() -> None:
@@ -222,19 +288,19 @@ def analyze_sweeps(
         idxs: list[dict[str, Any] | None]
         try:
             idxs = list(indices_many(preps, max_samples=None))
-        except Exception:  # pragma: no cover - the batch failed: find the sweep, one by one
+        except PatchAtlasError:  # pragma: no cover - the batch failed: find the sweep
             idxs = []
             for k, pr, _ in pending:
                 try:
                     idxs.append(_indices(pr))
-                except Exception as exc:
+                except PatchAtlasError as exc:
                     res[k] = exc
                     idxs.append(None)
         for (k, pr, a), idx in zip(pending, idxs, strict=True):
             if idx is not None:
                 try:
                     table = _finish(pr, idx)
-                except Exception as exc:
+                except PatchAtlasError as exc:
                     res[k] = exc
                     continue
                 done(k, table, a)
@@ -247,7 +313,7 @@ def analyze_sweeps(
             pr = _prepare(t, v, **kw)
             if not isinstance(pr, FeatureTable) and pr.v.size > BATCH_MAX_SAMPLES:
                 pr = _finish(pr, _indices(pr))
-        except Exception as exc:  # reported per sweep, like analyze_sweep raising
+        except PatchAtlasError as exc:  # bad data: reported per sweep, like analyze_sweep raising
             res[k] = exc
             continue
         if isinstance(pr, FeatureTable):
@@ -331,7 +397,7 @@ def sweep_features(
     Parameters
     ----------
     sweep
-        A current-clamp :class:`~patchatlas.ephys.model.Sweep`; its stimulus window is the
+        A current-clamp :class:`~patchatlas.core.recording.Sweep`; its stimulus window is the
         analysis window (the whole sweep, with window-dependent features NaN, when unknown).
     profile
         ``"allen"`` or ``"robust"`` (see :func:`patchatlas.ephys.detect_spikes`).

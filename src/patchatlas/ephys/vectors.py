@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from patchatlas.core.recording import Recording, StimulusKind
 from patchatlas.ephys.cell import SweepResult, analyze_recording
-from patchatlas.ephys.model import Recording, StimulusKind
 
 __all__ = ["feature_vectors"]
 

@@ -2,8 +2,14 @@
 
 :func:`read` dispatches on the file extension (or on ``format=``) to a reader module, imported
 lazily so that ``import patchatlas`` stays fast and optional dependencies stay optional. Every
-reader returns in-memory objects in library units and raises :class:`patchatlas.errors.ReadError`
-subclasses, never a dependency's own exception.
+reader returns :mod:`patchatlas.core` objects in library units and raises
+:class:`patchatlas.errors.ReadError` subclasses, never a dependency's own exception.
+
+Readers do I/O only: a recording comes back *as the file states it* — each sweep's stimulus
+carries the file's stimulus name, and what the file declares beyond that (a kind from a
+stimulus code, stored windows, an Igor protocol note) is in ``Sweep.declared``.
+:func:`patchatlas.read` (= :func:`patchatlas.reading.read`) adds the stimulus inference of
+:func:`patchatlas.ephys.resolve_stimuli`; use it unless you need the raw reader output.
 """
 
 from __future__ import annotations
@@ -13,9 +19,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-from patchatlas.errors import ReadError, UnsupportedFormatError
+from patchatlas.errors import ParameterError, ReadError, UnsupportedFormatError
 
-__all__ = ["FORMATS", "load_stimulus_ontology", "read", "register_reader", "write_nwb"]
+__all__ = [
+    "FORMATS",
+    "MORPHOLOGY_FORMATS",
+    "load_stimulus_ontology",
+    "read",
+    "read_morphology",
+    "register_reader",
+    "write_nwb",
+]
 
 # extension -> (format name, "module:function")
 FORMATS: dict[str, tuple[str, str]] = {
@@ -30,6 +44,8 @@ FORMATS: dict[str, tuple[str, str]] = {
     ".asc": ("asc", "patchatlas.io.asc:read_asc"),
 }
 _BY_NAME: dict[str, str] = {}
+#: format names whose reader gives a :class:`~patchatlas.core.Morphology`
+MORPHOLOGY_FORMATS = ("swc", "asc")
 
 
 def register_reader(extension: str, format_name: str, target: str) -> None:
@@ -58,8 +74,30 @@ def _format_of(path: Path) -> tuple[str, str]:
     )
 
 
+def _check_options(fn: Any, kwargs: dict[str, Any], path: Path) -> None:
+    """Raise :class:`ParameterError` for options the reader ``fn`` does not take."""
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    accepted = [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY]
+    unknown = sorted(set(kwargs) - set(params))
+    if unknown:
+        raise ParameterError(
+            f"{path}: the {fn.__module__.rsplit('.', 1)[-1]} reader has no option "
+            f"{', '.join(repr(u) for u in unknown)}; it takes "
+            f"{', '.join(accepted) or 'no options'}"
+        )
+
+
 def read(path: str | os.PathLike[str], *, format: str | None = None, **kwargs: Any) -> Any:
-    """Read a file (or a folder of Igor waves) into patchatlas objects.
+    """Read a file (or a folder of Igor waves) into :mod:`patchatlas.core` objects, as stated.
+
+    Stimuli are not inferred here (see the module docs); :func:`patchatlas.read` does.
 
     Parameters
     ----------
@@ -78,6 +116,8 @@ def read(path: str | os.PathLike[str], *, format: str | None = None, **kwargs: A
     ------
     patchatlas.errors.ReadError
         Missing, unsupported, truncated or corrupt file; the message names the file.
+    patchatlas.errors.ParameterError
+        An option the reader does not take.
     """
     p = Path(path)
     if not p.exists():
@@ -86,6 +126,7 @@ def read(path: str | os.PathLike[str], *, format: str | None = None, **kwargs: A
         if format in (None, "igor") and any(p.glob("*.ibw")):
             from patchatlas.io.igor import read_igor_folder
 
+            _check_options(read_igor_folder, kwargs, p)
             return read_igor_folder(p, **kwargs)
         raise UnsupportedFormatError(
             p, "is a folder", "read the files in it one by one, or pass a folder of .ibw waves"
@@ -100,7 +141,41 @@ def read(path: str | os.PathLike[str], *, format: str | None = None, **kwargs: A
         target = targets[format]
     else:
         target = _format_of(p)[1]
-    return _resolve(target)(p, **kwargs)
+    fn = _resolve(target)
+    _check_options(fn, kwargs, p)
+    return fn(p, **kwargs)
+
+
+def read_morphology(path: str | os.PathLike[str], **kwargs: Any) -> Any:
+    """Read a reconstruction (``.swc`` or Neurolucida ``.asc``) into a
+    :class:`~patchatlas.core.Morphology`; any other file type is refused.
+
+    Parameters
+    ----------
+    path
+        The file.
+    **kwargs
+        Reader options (``name=``, ``max_bytes=``).
+
+    Returns
+    -------
+    Morphology
+        The node table (µm), rows in topological order.
+
+    Raises
+    ------
+    patchatlas.errors.ReadError
+        Missing, unsupported, marker-list or malformed file.
+    """
+    p = Path(path)
+    fmt = FORMATS.get(p.suffix.lower(), ("", ""))[0]
+    if fmt not in MORPHOLOGY_FORMATS:
+        raise UnsupportedFormatError(
+            p,
+            f"{p.suffix or 'no extension'} is not a morphology format",
+            "patchatlas reads .swc and Neurolucida .asc morphologies",
+        )
+    return read(p, **kwargs)
 
 
 def write_nwb(recording: Any, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:

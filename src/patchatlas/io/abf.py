@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from patchatlas.ephys.model import ClampMode, Recording, Stimulus, Sweep
-from patchatlas.ephys.stimulus import infer_recording_stimuli
+from patchatlas.core.recording import ClampMode, Recording, Stimulus, Sweep
 from patchatlas.errors import CorruptFileError, UnsupportedFormatError
 from patchatlas.io._common import check_file, quantity_of, unit_factor, wrap_errors
 
@@ -204,9 +203,6 @@ def _to_recording(abf: Any, path: Path, version: str, cell_id: str | None) -> Re
                 metadata={"protocol": protocol, "channel_units": adc_units},
             )
         )
-    stimuli = infer_recording_stimuli(sweeps)
-    for s, stim in zip(sweeps, stimuli, strict=True):
-        s.stimulus = stim.with_(source="inferred")
     meta: dict[str, Any] = {
         "protocol": protocol,
         "abf_version": str(abf.abfVersionString),

@@ -20,7 +20,7 @@ from patchatlas.errors import CorruptFileError, ReadError
 from patchatlas.io._common import check_file
 
 if TYPE_CHECKING:
-    from patchatlas.morphology.model import Morphology
+    from patchatlas.core.morphology import Morphology
 
 __all__ = ["parse_asc", "read_asc"]
 
@@ -88,7 +88,7 @@ def _keyword(form: list[Any]) -> str | None:
 
 def parse_asc(text: str, *, name: str = "", source: str | None = None) -> Morphology:
     """Parse Neurolucida ASCII text into a :class:`~patchatlas.morphology.Morphology`."""
-    from patchatlas.morphology.model import Morphology
+    from patchatlas.core.morphology import Morphology
 
     where = Path(source) if source else None
     forms = _nest(_tokenize(text), where)

@@ -19,8 +19,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from patchatlas.ephys.model import ClampMode, Epoch, Recording, Stimulus, Sweep
-from patchatlas.ephys.stimulus import infer_recording_stimuli, stimulus_from_epochs
+from patchatlas.core.recording import (
+    ClampMode,
+    DeclaredStimulus,
+    Epoch,
+    Recording,
+    Stimulus,
+    Sweep,
+)
 from patchatlas.errors import CorruptFileError, ReadError
 from patchatlas.io._common import check_file, quantity_of, unit_factor, wrap_errors
 
@@ -164,8 +170,17 @@ def _make_sweep(vw: _Wave, iw: _Wave | None) -> Sweep:
     if iw is not None:
         meta["current_wave"] = iw.path.name
     note_epochs = _note_epochs(fields)
+    declared = None
     if note_epochs:
-        meta["note_epochs"] = note_epochs
+        # the note is the protocol as programmed: it defines the stimulus (the recorded current's
+        # scale can differ from it: the B6/B8 cells' recorded steps are ~2x the programmed
+        # amplitude); sweep clock
+        declared = DeclaredStimulus(
+            origin="note",
+            epochs=tuple(
+                Epoch(e.kind, e.start + vw.x0, e.end + vw.x0, e.amplitude) for e in note_epochs
+            ),
+        )
     return Sweep(
         v=v,
         i=i,
@@ -175,30 +190,12 @@ def _make_sweep(vw: _Wave, iw: _Wave | None) -> Sweep:
         stimulus=Stimulus(name=fields.get("PATTERN") or None),
         t0=vw.x0,
         metadata=meta,
+        declared=declared,
     )
 
 
 def _finish(sweeps: list[Sweep], path: Path, cell_id: str) -> Recording:
     sweeps.sort(key=lambda s: s.number)
-    stimuli = infer_recording_stimuli(sweeps)
-    for s, inferred in zip(sweeps, stimuli, strict=True):
-        note_epochs: list[Epoch] = s.metadata.pop("note_epochs", [])
-        stim = inferred
-        if note_epochs:
-            # The note is the protocol as programmed: use its windows and amplitudes, and keep
-            # what the current channel shows for comparison (its scale can differ from the
-            # note's: the B6/B8 cells' recorded steps are ~2x the programmed amplitude).
-            stim = stimulus_from_epochs(
-                [Epoch(e.kind, e.start + s.t0, e.end + s.t0, e.amplitude) for e in note_epochs],
-                name=s.stimulus.name,
-                source="note",
-            )
-            prim = [e for e in inferred.epochs if e.kind != "test_pulse"]
-            if prim:
-                s.metadata["measured_amplitude_pa"] = max(
-                    prim, key=lambda e: abs(e.amplitude)
-                ).amplitude
-        s.stimulus = stim
     return Recording(sweeps=sweeps, cell_id=cell_id, source=path, format="igor")
 
 

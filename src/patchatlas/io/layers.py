@@ -10,7 +10,7 @@ from patchatlas.errors import CorruptFileError, DataError
 from patchatlas.io._common import check_file
 
 if TYPE_CHECKING:
-    from patchatlas.morphology.alignment import LayerDrawings
+    from patchatlas.core.morphology import LayerDrawings
 
 __all__ = ["read_layer_depths", "read_layer_drawings"]
 
@@ -31,7 +31,7 @@ def read_layer_drawings(path: str | Path) -> LayerDrawings:
     patchatlas.errors.ReadError
         Missing, empty, non-JSON or structurally wrong file.
     """
-    from patchatlas.morphology.alignment import LayerDrawings
+    from patchatlas.core.morphology import LayerDrawings
 
     p = Path(path)
     data = _load(p)

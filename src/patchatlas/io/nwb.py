@@ -55,8 +55,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from patchatlas.ephys.model import ClampMode, Recording, Stimulus, StimulusKind, Sweep
-from patchatlas.ephys.stimulus import StimulusOntology, infer_recording_stimuli, kind_from_name
+from patchatlas.core.ontology import StimulusOntology, kind_from_name
+from patchatlas.core.recording import (
+    ClampMode,
+    DeclaredStimulus,
+    Recording,
+    Stimulus,
+    StimulusKind,
+    Sweep,
+)
 from patchatlas.errors import (
     CorruptFileError,
     PatchAtlasError,
@@ -1374,24 +1381,31 @@ def _name_kind(sweep: Sweep, pair: _Pair, onto: StimulusOntology | None) -> Stim
     return kind_from_name(sweep.stimulus.name)
 
 
-def _stored_stimulus(stim: Stimulus, row: dict[str, Any]) -> Stimulus:
-    def num(key: str, default: float) -> float:
+def _declared(kind: StimulusKind | None, row: dict[str, Any] | None) -> DeclaredStimulus | None:
+    """What the file states about a sweep's stimulus: the kind its stimulus name or code implies,
+    and the ``patchatlas_*`` columns of a file written by :func:`patchatlas.io.write_nwb`."""
+    if not row:
+        return None if kind is None else DeclaredStimulus(origin="name", kind=kind)
+
+    def num(key: str) -> float:
         v = row.get(key)
         try:
-            return float(v) if v is not None else default
+            return float(v) if v is not None else math.nan
         except (TypeError, ValueError):
-            return default
+            return math.nan
 
-    kind = stim.kind
+    stored_kind = kind
     with contextlib.suppress(ValueError):
-        kind = StimulusKind(str(row.get("patchatlas_kind", stim.kind.value)))
+        if row.get("patchatlas_kind") is not None:
+            stored_kind = StimulusKind(str(row["patchatlas_kind"]))
     name = row.get("patchatlas_stimulus_name")
-    return stim.with_(
-        kind=kind,
-        amplitude=num("patchatlas_amplitude_pa", stim.amplitude),
-        start=num("patchatlas_start_s", stim.start),
-        end=num("patchatlas_end_s", stim.end),
-        holding=num("patchatlas_holding_pa", stim.holding),
+    return DeclaredStimulus(
+        origin="file",
+        kind=stored_kind,
+        amplitude=num("patchatlas_amplitude_pa"),
+        start=num("patchatlas_start_s"),
+        end=num("patchatlas_end_s"),
+        holding=num("patchatlas_holding_pa"),
         name=str(name) if name else None,
         source=str(row.get("patchatlas_stimulus_source") or "file"),
     )
@@ -1436,14 +1450,8 @@ def _build(
         )
     kept.sort(key=lambda sp: sp[0].number)
     sweeps = [s for s, _ in kept]
-    stimuli = infer_recording_stimuli(sweeps)
-    for (s, p), stim in zip(kept, stimuli, strict=True):
-        kind = _name_kind(s, p, onto)
-        if kind is not None and kind is not stim.kind:
-            stim = stim.with_(kind=kind, source=f"{stim.source}+name")
-        if p.stored:
-            stim = _stored_stimulus(stim, p.stored)
-        s.stimulus = stim
+    for s, p in kept:
+        s.declared = _declared(_name_kind(s, p, onto), p.stored)
     rec_meta = dict(meta)
     stored_cell = rec_meta.pop("patchatlas_cell_id", None)
     rec_meta["nwb_version"] = version

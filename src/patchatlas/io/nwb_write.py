@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from patchatlas.ephys.model import ClampMode, Recording, Sweep
+from patchatlas.core.recording import ClampMode, Recording, Sweep
 from patchatlas.errors import WriteError
 from patchatlas.io.nwb import FILE_LAYOUT_KEYS, PATCHATLAS_COLUMNS
 

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from patchatlas.ephys.stimulus import StimulusOntology
+from patchatlas.core.ontology import StimulusOntology
 from patchatlas.errors import CorruptFileError
 from patchatlas.io._common import check_file
 

@@ -30,7 +30,7 @@ from patchatlas.errors import CorruptFileError, ReadError, UnsupportedFormatErro
 from patchatlas.io._common import check_file
 
 if TYPE_CHECKING:
-    from patchatlas.morphology.model import Issue, Morphology
+    from patchatlas.core.morphology import Issue, Morphology
 
 __all__ = ["DEFAULT_MAX_BYTES", "parse_swc", "read_swc", "write_swc"]
 
@@ -62,7 +62,7 @@ def parse_swc(data: bytes, *, name: str = "", source: str | None = None) -> Morp
     patchatlas.errors.CorruptFileError
         No data lines, short or non-numeric lines, non-integral ids, parent cycles.
     """
-    from patchatlas.morphology.model import Issue
+    from patchatlas.core.morphology import Issue
 
     where = Path(source) if source else None
     issues: list[Issue] = []
@@ -136,7 +136,7 @@ def _build(
     issues: list[Issue],
 ) -> Morphology:
     """Check the id/type/parent columns of a parsed ``(n, 7)`` table and build the tree."""
-    from patchatlas.morphology.model import Issue, Morphology
+    from patchatlas.core.morphology import Issue, Morphology
 
     int_cols = vals[:, [0, 1, 6]]
     finite_int = np.isfinite(int_cols)
@@ -350,7 +350,7 @@ def _slow_table(
     issues: list[Issue],
 ) -> npt.NDArray[np.float64]:
     """Token-by-token parse that ignores extra columns and names the first bad line."""
-    from patchatlas.morphology.model import Issue
+    from patchatlas.core.morphology import Issue
 
     tokens = text.split()
     n = counts.size

@@ -13,6 +13,7 @@ within ±1, current in nA when all values are within ±20. Pass ``time_unit=``, 
 from __future__ import annotations
 
 import logging
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from patchatlas.ephys.model import ClampMode, Recording, Stimulus, Sweep
-from patchatlas.ephys.stimulus import infer_stimulus
+from patchatlas.core.recording import ClampMode, DeclaredStimulus, Recording, Stimulus, Sweep
 from patchatlas.errors import CorruptFileError, ReadError
 from patchatlas.io._common import check_file, uniform_time, unit_factor, wrap_errors
 
@@ -188,15 +188,12 @@ def read_text(
     uniform, rate, t0 = uniform_time(t)
     if not np.isfinite(rate):
         raise CorruptFileError(p, "time stamps decrease", "sort the rows by time")
-    if i is not None:
-        stim = infer_stimulus(i, rate, t0=t0) if uniform else Stimulus(source="none")
-    else:
-        stim = Stimulus(source="none")
+    stated = None
     if stim_start is not None or stim_end is not None:
-        stim = stim.with_(
-            start=stim_start if stim_start is not None else stim.start,
-            end=stim_end if stim_end is not None else stim.end,
-            source="user",
+        stated = DeclaredStimulus(
+            origin="user",
+            start=math.nan if stim_start is None else float(stim_start),
+            end=math.nan if stim_end is None else float(stim_end),
         )
     meta: dict[str, Any] = {"units": {"time": tu, "voltage": vu}, "inferred_units": inferred}
     sweep = Sweep(
@@ -205,10 +202,11 @@ def read_text(
         sampling_rate=rate,
         number=0,
         clamp_mode=ClampMode.CURRENT_CLAMP,
-        stimulus=stim,
+        stimulus=Stimulus(source="none"),
         t0=t0,
         time=None if uniform else t,
         metadata=meta,
+        declared=stated,
     )
     return Recording(
         sweeps=[sweep], cell_id=cell_id or p.stem, source=p, format="text", metadata=meta

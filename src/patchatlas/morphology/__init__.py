@@ -2,28 +2,17 @@
 
 Stable entry points::
 
-    morph = patchatlas.morphology.read("cell.swc")          # SWC or Neurolucida ASC
+    morph = patchatlas.read("cell.swc")                     # SWC or Neurolucida ASC
     report = patchatlas.morphology.validate(morph, profile="lenient")
     feats = patchatlas.morphology.features(morph, convention="allen")  # dict[str, float]
 
-Everything here is pure (arrays in, arrays/tables out); files are read by :mod:`patchatlas.io`.
+Everything here is pure (arrays in, arrays/tables out); files are read by :mod:`patchatlas.io`
+(:func:`patchatlas.read`), and the node-table model lives in :mod:`patchatlas.core`.
 """
 
 from __future__ import annotations
 
-import os
-from typing import Any
-
-from patchatlas.morphology._alloc import tune_allocator
-from patchatlas.morphology.depth import DepthProfilePCA, depth_profiles
-from patchatlas.morphology.feature_sets import (
-    CONVENTIONS,
-    FeatureSpec,
-    feature_registry,
-    features,
-    features_table,
-)
-from patchatlas.morphology.model import (
+from patchatlas.core.morphology import (
     APICAL,
     AXON,
     BASAL,
@@ -32,6 +21,15 @@ from patchatlas.morphology.model import (
     Issue,
     Morphology,
     MorphologySet,
+)
+from patchatlas.morphology._alloc import tune_allocator
+from patchatlas.morphology.depth import DepthProfilePCA, depth_profiles
+from patchatlas.morphology.feature_sets import (
+    CONVENTIONS,
+    FeatureSpec,
+    feature_registry,
+    features,
+    features_table,
 )
 from patchatlas.morphology.sholl import sholl_crossings, sholl_frequency, sholl_matrix
 from patchatlas.morphology.validation import CHECKS, PROFILES, ValidationReport, repair, validate
@@ -55,7 +53,6 @@ __all__ = [
     "feature_registry",
     "features",
     "features_table",
-    "read",
     "repair",
     "sholl_crossings",
     "sholl_frequency",
@@ -63,39 +60,3 @@ __all__ = [
     "tune_allocator",
     "validate",
 ]
-
-
-def read(path: str | os.PathLike[str], **kwargs: Any) -> Morphology:
-    """Read a morphology file (``.swc`` or Neurolucida ``.asc``).
-
-    Parameters
-    ----------
-    path
-        The file.
-    **kwargs
-        Passed to the reader (``name=``, ``max_bytes=``).
-
-    Raises
-    ------
-    patchatlas.errors.ReadError
-        Missing, unsupported, marker-list or malformed file.
-    """
-    from pathlib import Path
-
-    from patchatlas.errors import UnsupportedFormatError
-
-    p = Path(path)
-    suffix = p.suffix.lower()
-    if suffix == ".swc":
-        from patchatlas.io.swc import read_swc
-
-        return read_swc(p, **kwargs)
-    if suffix == ".asc":
-        from patchatlas.io.asc import read_asc
-
-        return read_asc(p, **kwargs)
-    raise UnsupportedFormatError(
-        p,
-        f"{suffix or 'no extension'} is not a morphology format",
-        "patchatlas reads .swc and Neurolucida .asc morphologies",
-    )

@@ -13,8 +13,8 @@ from functools import cached_property
 import numpy as np
 import numpy.typing as npt
 
-from patchatlas.morphology.model import SOMA, MorphologySet
-from patchatlas.morphology.tree import (
+from patchatlas.core.morphology import SOMA, MorphologySet
+from patchatlas.core.tree import (
     ancestor_sum,
     nearest_marked_ancestor,
     subtree_max,

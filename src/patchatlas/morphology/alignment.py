@@ -17,15 +17,13 @@ The marching is vectorised over nodes on a raster (grid lookups, no per-node pol
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from patchatlas.core.morphology import LayerDrawings, Morphology
 from patchatlas.errors import DataError
-from patchatlas.morphology.model import Morphology
 
 __all__ = [
     "MOUSE_LAYER_DEPTHS",
@@ -49,62 +47,6 @@ MOUSE_LAYER_DEPTHS: dict[str, float] = {
     "wm": 922.5861720311,
 }
 LAYER_ORDER = ("1", "2/3", "4", "5", "6a", "6b")
-
-
-def _layer_key(name: str) -> str:
-    """``"Layer2/3"``, ``"L2/3"``, ``"2/3"`` → ``"2/3"``."""
-    k = name.strip().lower().replace("layer", "").strip()
-    if k.startswith("l") and len(k) > 1:
-        k = k[1:]
-    return k.strip()
-
-
-@dataclass(frozen=True)
-class LayerDrawings:
-    """Pia, white matter, soma outline and layer polygons in µm (image frame).
-
-    Build with :meth:`from_dict` from a skeleton_keys ``*_surfaces_and_layers.json`` structure
-    (pixel paths × ``resolution``); reading the file is :func:`patchatlas.io` territory
-    (``patchatlas.io.morphology_drawings.read_layer_drawings``).
-    """
-
-    pia: FloatArray
-    wm: FloatArray
-    soma_center: FloatArray
-    layers: dict[str, FloatArray] = field(default_factory=dict)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any], *, name: str = "layer drawings") -> LayerDrawings:
-        """From the skeleton_keys JSON structure (paths in pixels with a ``resolution``)."""
-        try:
-
-            def path(entry: Mapping[str, Any]) -> FloatArray:
-                return np.asarray(entry["path"], dtype=np.float64).reshape(-1, 2) * float(
-                    entry.get("resolution", 1.0)
-                )
-
-            pia = path(d["pia_path"])
-            wm = path(d["wm_path"])
-            soma = d.get("soma_path")
-            if soma is None:
-                raise DataError(f"{name}: no soma_path")
-            if "center" in soma and soma["center"] is not None:
-                center = np.asarray(soma["center"], dtype=np.float64)[:2] * float(
-                    soma.get("resolution", 1.0)
-                )
-            else:
-                center = path(soma).mean(axis=0)
-            layers = {}
-            for poly in d.get("layer_polygons", []):
-                layers[_layer_key(str(poly["name"]))] = path(poly)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DataError(
-                f"{name}: not a surfaces-and-layers structure ({type(exc).__name__}: {exc}); "
-                "expected pia_path, wm_path, soma_path and layer_polygons"
-            ) from exc
-        if len(pia) < 2 or len(wm) < 2:
-            raise DataError(f"{name}: pia and white-matter paths need at least 2 points each")
-        return cls(pia=pia, wm=wm, soma_center=center, layers=layers)
 
 
 # ------------------------------------------------------------------------------ geometry helpers

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from patchatlas.core.morphology import Morphology, MorphologySet
 from patchatlas.errors import DataError
-from patchatlas.morphology.model import Morphology, MorphologySet
 
 __all__ = [
     "DEFAULT_BIN_WIDTH",

@@ -34,6 +34,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from patchatlas.core.morphology import AXON, BASAL, Morphology, MorphologySet
+from patchatlas.core.tree import (
+    AUTO,
+    ancestor_sum,
+    chain_runs,
+    nearest_marked_ancestor,
+)
 from patchatlas.errors import DataError
 from patchatlas.morphology._forest import Forest, angle, frustum_area, frustum_volume
 from patchatlas.morphology.depth import (
@@ -41,13 +48,6 @@ from patchatlas.morphology.depth import (
     depth_profiles,
     earth_movers_distance,
     overlap_fractions,
-)
-from patchatlas.morphology.model import AXON, BASAL, Morphology, MorphologySet
-from patchatlas.morphology.tree import (
-    AUTO,
-    ancestor_sum,
-    chain_runs,
-    nearest_marked_ancestor,
 )
 
 __all__ = [
@@ -450,7 +450,7 @@ def _section_end(
     parent: IntArray, branch_end: npt.NDArray[np.bool_], *, runs: Any = AUTO
 ) -> IntArray:
     """For every node, the end row of the unbranched chain it belongs to (downwards).
-    ``runs``: :func:`~patchatlas.morphology.tree.chain_runs` of ``parent`` if known."""
+    ``runs``: :func:`~patchatlas.core.tree.chain_runs` of ``parent`` if known."""
     n = parent.size
     # the chain of a node ends at the first branch_end at or below it: invert by labelling each
     # end's chain with nearest-marked-ancestor over "chain starts" (children of ends or roots)
@@ -721,7 +721,7 @@ def _moments(f: Forest, v: Any) -> tuple[FloatArray, FloatArray]:
 
 
 def _early_branch_path(f: Forest) -> FloatArray:
-    from patchatlas.morphology.tree import nearest_marked_ancestor
+    from patchatlas.core.tree import nearest_marked_ancestor
 
     v = f.view(None)
     path = f.path_full

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from patchatlas.core.morphology import SOMA, Morphology, MorphologySet
 from patchatlas.errors import DataError
-from patchatlas.morphology.model import SOMA, Morphology, MorphologySet
 
 __all__ = ["sholl_crossings", "sholl_frequency", "sholl_matrix"]
 

@@ -25,9 +25,9 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from patchatlas.core.morphology import AXON, SOMA, Issue, Morphology, Severity
+from patchatlas.core.tree import nearest_marked_ancestor
 from patchatlas.errors import ValidationError
-from patchatlas.morphology.model import AXON, SOMA, Issue, Morphology, Severity
-from patchatlas.morphology.tree import nearest_marked_ancestor
 
 __all__ = ["CHECKS", "PROFILES", "ValidationReport", "repair", "validate"]
 

@@ -236,14 +236,14 @@ def compute_ephys(
         extraction, default True; False stores recordings and sweep metadata only), ``spikes``
         (store per-spike features, default True).
     """
-    import patchatlas
-    from patchatlas.ephys.model import Recording
+    from patchatlas.core.recording import Recording
+    from patchatlas.reading import read as read_file
 
     profile = str(params.get("profile", "allen"))
     recordings = []
     sweeps_all = []
     for p, idx in zip(paths, file_indices, strict=True):
-        rec = patchatlas.read(p)
+        rec = read_file(p)
         recordings.append(
             RecordingRecord(
                 file_index=idx, format=rec.format, sweeps=rec.sweep_table(), metadata=rec.metadata
@@ -350,17 +350,15 @@ ephys_engine = register_engine(
 
 
 def _morphology_available() -> bool:
-    return (
-        _optional("patchatlas.morphology", "read") is not None
-        and _optional("patchatlas.morphology", "features") is not None
-    )
+    return _optional("patchatlas.morphology", "features") is not None
 
 
 def compute_morphology(
     paths: Sequence[Path], file_indices: Sequence[int], params: Mapping[str, Any]
 ) -> EngineOutput:
     """Read reconstructions and compute their features with ``patchatlas.morphology``."""
-    read = _optional("patchatlas.morphology", "read")
+    from patchatlas.io import read_morphology as read
+
     features = _optional("patchatlas.morphology", "features")
     validate = _optional("patchatlas.morphology", "validate")
     convention = str(params.get("convention", "allen"))

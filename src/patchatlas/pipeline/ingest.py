@@ -292,7 +292,7 @@ class _DaskRunner:
         try:
             import distributed
         except ImportError as exc:
-            from patchatlas.atlas.db import MissingDependencyError
+            from patchatlas.errors import MissingDependencyError
 
             raise MissingDependencyError(
                 "--dask needs dask distributed; install it with `pip install 'patchatlas[dask]'`"

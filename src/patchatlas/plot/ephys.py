@@ -10,7 +10,7 @@ import numpy.typing as npt
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-    from patchatlas.ephys._table import FeatureTable
+    from patchatlas.core.table import FeatureTable
 
 __all__ = ["plot_fi_curve", "plot_phase", "plot_sweep"]
 

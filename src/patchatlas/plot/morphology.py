@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from patchatlas.morphology.model import Morphology
+from patchatlas.core.morphology import Morphology
 
 __all__ = [
     "TYPE_COLORS",

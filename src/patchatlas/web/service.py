@@ -335,9 +335,9 @@ class PortalData:
             if rec is not None:
                 self._recordings[path] = self._recordings.pop(path)
                 return rec
-        import patchatlas
+        from patchatlas.reading import read as read_file
 
-        rec = patchatlas.read(path)
+        rec = read_file(path)
         with self._lock:
             self._recordings[path] = rec
             while len(self._recordings) > 16:

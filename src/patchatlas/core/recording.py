@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from patchatlas.errors import DataError
+from patchatlas.errors import DataError, IndexOutOfRangeError, ParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "SWEEP_TABLE_COLUMNS",
     "ClampMode",
+    "DeclaredStimulus",
     "Epoch",
     "Recording",
     "Stimulus",
@@ -61,6 +62,15 @@ class StimulusKind(StrEnum):
     NOISE = "noise"
     SQUARE_PULSE_TRAIN = "square_pulse_train"
     UNKNOWN = "unknown"
+
+
+def _enum(cls: Any, value: Any, what: str) -> Any:
+    """``cls(value)``, or a :class:`~patchatlas.errors.ParameterError` listing the choices."""
+    try:
+        return cls(value)
+    except ValueError:
+        choices = ", ".join(m.value for m in cls)
+        raise ParameterError(f"unknown {what} {value!r}; use one of: {choices}") from None
 
 
 class ClampMode(StrEnum):
@@ -130,6 +140,53 @@ class Stimulus:
         return replace(self, **changes)
 
 
+@dataclass(frozen=True, slots=True)
+class DeclaredStimulus:
+    """What a file (or the user, when reading) *states* about a sweep's stimulus.
+
+    Readers record it in :attr:`Sweep.declared` and leave :attr:`Sweep.stimulus` unresolved;
+    :func:`patchatlas.ephys.resolve_stimuli` (called by :func:`patchatlas.read`) infers the
+    stimulus from the command waveform and lets these statements override the inference.
+    Numeric fields left NaN and ``kind=None`` state nothing.
+
+    Attributes
+    ----------
+    origin
+        What kind of statement this is:
+
+        ``"name"``
+            only ``kind``, implied by a stimulus name or code (Allen ``"Long Square"`` ...);
+        ``"note"``
+            ``epochs`` is the protocol as programmed (an Igor wave note): it defines the
+            stimulus, and the inferred amplitude is kept as ``measured_amplitude_pa``;
+        ``"user"``
+            a window (``start``/``end``) given when reading;
+        ``"file"``
+            values a file stores verbatim (e.g. written by :func:`patchatlas.io.write_nwb`):
+            every stated field wins, and ``name`` is applied even when None.
+    kind
+        Stimulus kind.
+    amplitude, start, end, holding
+        Primary-epoch amplitude (pA), window (s, sweep clock) and holding current (pA).
+    name
+        Stimulus name to report.
+    epochs
+        Programmed epochs (sweep clock), for ``origin="note"``.
+    source
+        The :attr:`Stimulus.source` to report (default: ``origin``).
+    """
+
+    origin: str = "file"
+    kind: StimulusKind | None = None
+    amplitude: float = math.nan
+    start: float = math.nan
+    end: float = math.nan
+    holding: float = math.nan
+    name: str | None = None
+    epochs: tuple[Epoch, ...] = ()
+    source: str | None = None
+
+
 #: uniform time axes up to this many samples are cached (shared, read-only)
 _GRID_CACHE_MAX_SAMPLES = 2_000_000
 
@@ -168,6 +225,10 @@ class Sweep:
         The recorded current in pA when a file holds both the command and the measured current.
     metadata
         Free-form per-sweep metadata (protocol name, gains, lab-notebook entries ...).
+    declared
+        What the file states about the stimulus (:class:`DeclaredStimulus`), resolved against
+        the command waveform by :func:`patchatlas.ephys.resolve_stimuli`; None when it states
+        nothing beyond the stimulus name.
     """
 
     v: FloatArray
@@ -180,6 +241,7 @@ class Sweep:
     time: FloatArray | None = None
     i_recorded: FloatArray | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    declared: DeclaredStimulus | None = None
 
     def __post_init__(self) -> None:
         if self.v.ndim != 1:
@@ -285,7 +347,18 @@ class Recording:
         return iter(self.sweeps)
 
     def __getitem__(self, index: int) -> Sweep:
-        return self.sweeps[index]
+        n = len(self.sweeps)
+        if not isinstance(index, int | np.integer) or isinstance(index, bool):
+            raise ParameterError(
+                f"recording {self.cell_id!r}: sweeps are addressed by position (an int), got "
+                f"{type(index).__name__}; use rec.sweep(number) for a sweep number"
+            )
+        if not -n <= int(index) < n:
+            raise IndexOutOfRangeError(
+                f"recording {self.cell_id!r} has {n} sweeps; position {index} is out of range "
+                "(rec.sweep(number) looks a sweep up by its acquisition number)"
+            )
+        return self.sweeps[int(index)]
 
     @property
     def sweep_numbers(self) -> list[int]:
@@ -311,12 +384,13 @@ class Recording:
         kinds: set[str] | None = None
         if kind is not None:
             seq = [kind] if isinstance(kind, str) else list(kind)
-            kinds = {StimulusKind(k).value for k in seq}
+            kinds = {_enum(StimulusKind, k, "kind").value for k in seq}
+        mode = None if clamp_mode is None else _enum(ClampMode, clamp_mode, "clamp_mode")
         out = []
         for s in self.sweeps:
             if kinds is not None and s.stimulus.kind.value not in kinds:
                 continue
-            if clamp_mode is not None and s.clamp_mode != ClampMode(clamp_mode):
+            if mode is not None and s.clamp_mode != mode:
                 continue
             out.append(s)
         return out

@@ -10,7 +10,7 @@ offsets, so that features for thousands of cells are a handful of numpy calls.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -18,8 +18,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from patchatlas.core.tree import depth_and_cycles, topological_order
 from patchatlas.errors import DataError, ValidationError
-from patchatlas.morphology.tree import depth_and_cycles, topological_order
 
 __all__ = [
     "APICAL",
@@ -28,9 +28,11 @@ __all__ = [
     "SOMA",
     "TYPE_NAMES",
     "Issue",
+    "LayerDrawings",
     "Morphology",
     "MorphologySet",
     "Severity",
+    "layer_key",
 ]
 
 IntArray = npt.NDArray[np.int64]
@@ -536,3 +538,73 @@ def worst(issues: Sequence[Issue]) -> Severity | None:
     if not issues:
         return None
     return max((i.severity for i in issues), key=_SEVERITY_RANK.__getitem__)
+
+
+# ------------------------------------------------------------------------------ layer drawings
+
+
+def layer_key(name: str) -> str:
+    """Canonical layer name: ``"Layer2/3"``, ``"L2/3"``, ``"2/3"`` → ``"2/3"``.
+
+    Parameters
+    ----------
+    name
+        A layer label as drawn or annotated.
+
+    Returns
+    -------
+    str
+        The lower-case layer key.
+    """
+    k = name.strip().lower().replace("layer", "").strip()
+    if k.startswith("l") and len(k) > 1:
+        k = k[1:]
+    return k.strip()
+
+
+@dataclass(frozen=True)
+class LayerDrawings:
+    """Pia, white matter, soma outline and layer polygons in µm (image frame).
+
+    Build with :meth:`from_dict` from a skeleton_keys ``*_surfaces_and_layers.json`` structure
+    (pixel paths × ``resolution``); :func:`patchatlas.io.layers.read_layer_drawings` reads
+    the file. Used by :mod:`patchatlas.morphology.alignment`.
+    """
+
+    pia: FloatArray
+    wm: FloatArray
+    soma_center: FloatArray
+    layers: dict[str, FloatArray] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], *, name: str = "layer drawings") -> LayerDrawings:
+        """From the skeleton_keys JSON structure (paths in pixels with a ``resolution``)."""
+        try:
+
+            def path(entry: Mapping[str, Any]) -> FloatArray:
+                return np.asarray(entry["path"], dtype=np.float64).reshape(-1, 2) * float(
+                    entry.get("resolution", 1.0)
+                )
+
+            pia = path(d["pia_path"])
+            wm = path(d["wm_path"])
+            soma = d.get("soma_path")
+            if soma is None:
+                raise DataError(f"{name}: no soma_path")
+            if "center" in soma and soma["center"] is not None:
+                center = np.asarray(soma["center"], dtype=np.float64)[:2] * float(
+                    soma.get("resolution", 1.0)
+                )
+            else:
+                center = path(soma).mean(axis=0)
+            layers = {}
+            for poly in d.get("layer_polygons", []):
+                layers[layer_key(str(poly["name"]))] = path(poly)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(
+                f"{name}: not a surfaces-and-layers structure ({type(exc).__name__}: {exc}); "
+                "expected pia_path, wm_path, soma_path and layer_polygons"
+            ) from exc
+        if len(pia) < 2 or len(wm) < 2:
+            raise DataError(f"{name}: pia and white-matter paths need at least 2 points each")
+        return cls(pia=pia, wm=wm, soma_center=center, layers=layers)
