@@ -12,10 +12,10 @@ Everything here is pure (arrays in, arrays/tables out); files are read by :mod:`
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from patchatlas.morphology._alloc import tune_allocator
-from patchatlas.morphology.depth import DepthProfilePCA, depth_profiles
+from patchatlas.morphology.depth import depth_profiles
 from patchatlas.morphology.feature_sets import (
     CONVENTIONS,
     FeatureSpec,
@@ -35,6 +35,9 @@ from patchatlas.morphology.model import (
 )
 from patchatlas.morphology.sholl import sholl_crossings, sholl_frequency, sholl_matrix
 from patchatlas.morphology.validation import CHECKS, PROFILES, ValidationReport, repair, validate
+
+if TYPE_CHECKING:
+    from patchatlas.morphology._depth_pca import DepthProfilePCA
 
 __all__ = [
     "APICAL",
@@ -99,3 +102,13 @@ def read(path: str | os.PathLike[str], **kwargs: Any) -> Morphology:
         f"{suffix or 'no extension'} is not a morphology format",
         "patchatlas reads .swc and Neurolucida .asc morphologies",
     )
+
+
+def __getattr__(name: str) -> Any:
+    # DepthProfilePCA (a scikit-learn estimator) is imported on first use: the rest of the
+    # engine does not need scikit-learn.
+    if name == "DepthProfilePCA":
+        from patchatlas.morphology._depth_pca import DepthProfilePCA
+
+        return DepthProfilePCA
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
