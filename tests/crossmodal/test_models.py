@@ -1,4 +1,7 @@
-"""Models: sparse RRR and leave-one-out ridge (synthetic data + sklearn estimator checks)."""
+"""Models: sparse RRR and leave-one-out ridge on synthetic data.
+
+scikit-learn's common estimator checks for every exported estimator: tests/test_estimators.py.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import numpy as np
 import pytest
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import cross_val_predict
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from patchatlas.crossmodal import RidgeLOO, SparseRRR, make_model
 from patchatlas.errors import DataError
@@ -92,19 +94,6 @@ def test_make_model_all_fit(name: str) -> None:
     assert m.predict(x).shape == (80, 3)
     with pytest.raises(DataError, match="unknown model"):
         make_model("nope")
-
-
-def _xfail(est):  # type: ignore[no-untyped-def]
-    if isinstance(est, RidgeLOO):
-        # Leave-one-out on duplicated rows leaves a copy in the training set, so the chosen α
-        # differs from the weighted fit (the fit at a fixed α is equivalent: tested above).
-        return {"check_sample_weight_equivalence_on_dense_data": "LOO α is not dup-invariant"}
-    return {}
-
-
-@parametrize_with_checks([SparseRRR(rank=1, n_genes=2), RidgeLOO()], expected_failed_checks=_xfail)
-def test_sklearn_compatible(estimator, check) -> None:  # type: ignore[no-untyped-def]
-    check(estimator)
 
 
 def test_ridge_leave_group_out_is_exact() -> None:

@@ -1,10 +1,12 @@
-"""In-fold expression preprocessing transformers."""
+"""In-fold expression preprocessing transformers.
+
+scikit-learn's common estimator checks for every exported estimator: tests/test_estimators.py.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from patchatlas.errors import DataError
 from patchatlas.transcriptomics import (
@@ -92,10 +94,3 @@ def test_preprocessor_selection_is_fitted_on_training_rows_only() -> None:
     assert [n for n, _ in md.steps] == ["select", "log", "zscore"]
     with pytest.raises(DataError, match="unknown gene selection"):
         make_preprocessor(select="nope")
-
-
-@parametrize_with_checks(
-    [CPM(), Log(), HighlyVariableGenes(n_genes=2), MeanDropoutSelector(n_genes=2, min_cells=1)]
-)
-def test_sklearn_compatible(estimator, check) -> None:  # type: ignore[no-untyped-def]
-    check(estimator)

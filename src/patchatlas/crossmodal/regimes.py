@@ -9,6 +9,19 @@ labels, passed as keyword arguments to ``fit`` and ``predict``::
 All statistics (preprocessing, type means, z-scoring of Y, inner-CV α) are computed from the
 cells passed to ``fit`` — inside a cross-validation fold, the training cells only.
 
+The labels are per-cell metadata, like ``groups`` or ``sample_weight``. Inside scikit-learn
+meta-estimators (``Pipeline``, ``cross_validate``, ``GridSearchCV``) they travel by metadata
+routing: enable it and request them::
+
+    sklearn.set_config(enable_metadata_routing=True)
+    est = CrossModalRegressor("ridge", regime="type_average")
+    est.set_fit_request(types=True, families=True)
+    sklearn.model_selection.cross_validate(est, X, Y, params={"types": t, "families": f})
+
+``set_predict_request(types=True, families=True)`` likewise routes them to ``predict`` through a
+:class:`~sklearn.pipeline.Pipeline` (needed by ``type_denoised``, ``type_plus_residual`` and the
+type/family lookups).
+
 Regimes (:data:`REGIMES`)
     ``single_cell``   fit on (x_i, y_i) of the training cells.
     ``type_average``  fit on one row per t-type (mean preprocessed expression, mean physiology);
@@ -30,6 +43,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from patchatlas.crossmodal.models import make_model
 from patchatlas.errors import DataError
@@ -130,15 +144,21 @@ def _accepts_sample_weight(model: Any) -> bool:
     return _accepts(model, "sample_weight")
 
 
-def _as_2d(y: ArrayLike, what: str) -> Array:
-    arr = np.asarray(y, dtype=np.float64)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2:
-        raise DataError(f"{what} must be 2-D (cells × features), got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise DataError(f"{what} contains NaN or infinite values; drop or impute those cells")
-    return arr
+def _check_labels(labels: ArrayLike | None, n: int, what: str) -> None:
+    if labels is not None and len(np.asarray(labels)) != n:
+        raise DataError(
+            f"{len(np.asarray(labels))} {what} labels for {n} cells; pass one label per row of X"
+        )
+
+
+def _targets_2d(y: Array) -> Array:
+    return y[:, None] if y.ndim == 1 else y
+
+
+def _as_fitted_y(est: Any, out: Array) -> Array:
+    # 1-D predictions for a 1-D training y; models saved before ``_y_1d`` existed were always
+    # fitted and predicted as cells × features.
+    return out.ravel() if getattr(est, "_y_1d", False) else out
 
 
 class LookupRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
@@ -149,6 +169,21 @@ class LookupRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
     level
         ``"type"`` (with fallback to family, then global), ``"family"`` (fallback global) or
         ``"global"``.
+
+    Attributes
+    ----------
+    means_
+        :class:`GroupMeans` of the training targets.
+    n_targets_
+        Number of target columns.
+    n_features_in_, feature_names_in_
+        As in scikit-learn, when ``X`` is given to ``fit`` (``X`` may be None: it is not used).
+
+    Notes
+    -----
+    ``"type"`` needs ``types=`` and ``"family"`` needs ``families=`` at ``fit`` and ``predict``;
+    ``"global"`` needs neither. Through scikit-learn meta-estimators the labels travel by
+    metadata routing (see the module docstring). ``y`` may be 1-D (predictions are then 1-D).
     """
 
     def __init__(self, level: str = "type") -> None:
@@ -162,16 +197,49 @@ class LookupRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         types: ArrayLike | None = None,
         families: ArrayLike | None = None,
     ) -> LookupRegressor:
+        """Store the training means per type, per family and overall.
+
+        Parameters
+        ----------
+        X
+            Cells × genes expression (validated, not used), or None.
+        y
+            Physiology of the training cells, 1-D or cells × features (feature units).
+        types, families
+            t-type and family label of each training cell.
+
+        Returns
+        -------
+        LookupRegressor
+            self.
+
+        Raises
+        ------
+        patchatlas.errors.DataError
+            Unknown ``level``, missing or mis-sized labels.
+        """
         if self.level not in ("type", "family", "global"):
             raise DataError(f"unknown lookup level {self.level!r}; use type, family or global")
-        yy = _as_2d(y, "y")
-        t = types if types is not None else np.zeros(yy.shape[0], dtype=str)
+        if X is None:
+            for attr in ("n_features_in_", "feature_names_in_"):
+                if hasattr(self, attr):
+                    delattr(self, attr)
+            if y is None:
+                raise DataError("LookupRegressor requires y to be passed, but the target y is None")
+            yv = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+            if yv.ndim > 2:
+                raise DataError(f"y must be 1-D or cells × features, got shape {yv.shape}")
+        else:
+            _, yv = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64)
+        yy = _targets_2d(yv)
         if self.level == "type" and types is None:
             raise DataError("type_lookup needs types= (the t-type of each training cell)")
         if self.level == "family" and families is None:
             raise DataError("family_lookup needs families= (the family of each training cell)")
+        t = types if types is not None else np.zeros(yy.shape[0], dtype=str)
         self.means_ = GroupMeans(yy, t, families)
         self.n_targets_ = yy.shape[1]
+        self._y_1d = yv.ndim == 1
         return self
 
     def predict(
@@ -181,15 +249,43 @@ class LookupRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         types: ArrayLike | None = None,
         families: ArrayLike | None = None,
     ) -> Array:
-        if not hasattr(self, "means_"):
-            raise DataError("LookupRegressor is not fitted; call fit first")
-        n = len(np.asarray(types if types is not None else families if families is not None else X))
+        """Training mean of each cell's type (falling back to family, then all cells).
+
+        Parameters
+        ----------
+        X
+            Cells × genes expression (validated, not used), or None when labels are given.
+        types, families
+            t-type and family label of each cell.
+
+        Returns
+        -------
+        numpy.ndarray
+            Predicted physiology, cells × features (1-D when fitted on 1-D ``y``).
+        """
+        check_is_fitted(self, "means_")
+        if X is not None:
+            n = validate_data(self, X, reset=False, dtype=np.float64).shape[0]
+        elif types is not None or families is not None:
+            n = len(np.asarray(types if types is not None else families))
+        else:
+            raise DataError("LookupRegressor.predict needs X or types=/families= (one per cell)")
+        _check_labels(types, n, "type")
+        _check_labels(families, n, "family")
         if self.level == "global":
-            return np.tile(self.means_.overall, (n, 1))
-        out, _ = self.means_.lookup(
-            types if self.level == "type" else None, families, level=self.level
-        )
-        return out
+            out = np.tile(self.means_.overall, (n, 1))
+        else:
+            out, _ = self.means_.lookup(
+                types if self.level == "type" else None, families, level=self.level
+            )
+        return _as_fitted_y(self, out)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        # a baseline: it ignores X, so its R² on X-driven targets is ~0 by design
+        tags.regressor_tags.poor_score = True
+        return tags
 
 
 class CrossModalRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
@@ -217,6 +313,19 @@ class CrossModalRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
     model_, preprocess_, y_scaler_
         Fitted parts. ``x_means_`` / ``y_means_`` hold the training type means (GroupMeans) of the
         preprocessed expression and of the scaled targets.
+    n_targets_
+        Number of target columns.
+    genes_in_
+        Number of columns after preprocessing (the model's inputs).
+    n_features_in_, feature_names_in_
+        As in scikit-learn (the latter when fitted on a DataFrame).
+
+    Notes
+    -----
+    Every regime but ``single_cell`` needs ``types=`` at ``fit``; ``type_denoised`` and
+    ``type_plus_residual`` also at ``predict``. ``families=`` (optional) refine the fallback of
+    types unseen in training. Through scikit-learn meta-estimators the labels travel by
+    metadata routing (see the module docstring). ``y`` may be 1-D (predictions are then 1-D).
     """
 
     def __init__(
@@ -245,15 +354,35 @@ class CrossModalRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         types: ArrayLike | None = None,
         families: ArrayLike | None = None,
     ) -> CrossModalRegressor:
-        """Fit on training cells; ``types`` needed by every regime but ``single_cell``."""
+        """Fit on training cells; ``types`` needed by every regime but ``single_cell``.
+
+        Parameters
+        ----------
+        X
+            Cells × genes expression of the training cells.
+        y
+            Their physiology, 1-D or cells × features (feature units).
+        types, families
+            t-type and family label of each training cell.
+
+        Returns
+        -------
+        CrossModalRegressor
+            self.
+
+        Raises
+        ------
+        patchatlas.errors.DataError
+            Unknown regime, missing or mis-sized labels.
+        """
         if self.regime not in REGIMES:
             raise DataError(f"unknown regime {self.regime!r}; choose one of {', '.join(REGIMES)}")
-        yy = _as_2d(y, "y")
-        x = np.asarray(X, dtype=np.float64)
-        if x.ndim != 2 or x.shape[0] != yy.shape[0]:
-            raise DataError(f"X has shape {x.shape} but y has {yy.shape[0]} cells")
+        x, yv = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64)
+        yy = _targets_2d(yv)
         if self.regime != "single_cell" and types is None:
             raise DataError(f"regime {self.regime!r} needs types= (t-type of each training cell)")
+        _check_labels(types, x.shape[0], "type")
+        _check_labels(families, x.shape[0], "family")
         pre = StandardScaler() if self.preprocess is None else clone(self.preprocess)
         xp = np.asarray(pre.fit_transform(x), dtype=np.float64)
         ysc = StandardScaler(with_mean=True, with_std=self.scale_y)
@@ -261,6 +390,9 @@ class CrossModalRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         self.preprocess_, self.y_scaler_ = pre, ysc
         model = self._new_model()
         if self.regime == "single_cell":
+            for attr in ("x_means_", "y_means_"):  # from an earlier fit in another regime
+                if hasattr(self, attr):
+                    delattr(self, attr)
             model.fit(xp, ys)
         else:
             assert types is not None
@@ -291,6 +423,7 @@ class CrossModalRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         self.model_ = model
         self.n_targets_ = yy.shape[1]
         self.genes_in_ = xp.shape[1]
+        self._y_1d = yv.ndim == 1
         return self
 
     def predict(
@@ -300,10 +433,24 @@ class CrossModalRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         types: ArrayLike | None = None,
         families: ArrayLike | None = None,
     ) -> Array:
-        """Predict physiology (original units) for cells with expression ``X``."""
-        if not hasattr(self, "model_"):
-            raise DataError("CrossModalRegressor is not fitted; call fit first")
-        x = np.asarray(X, dtype=np.float64)
+        """Predict physiology (original units) for cells with expression ``X``.
+
+        Parameters
+        ----------
+        X
+            Cells × genes expression (same genes as in ``fit``).
+        types, families
+            t-type and family label of each cell (``type_denoised``, ``type_plus_residual``).
+
+        Returns
+        -------
+        numpy.ndarray
+            Predicted physiology, cells × features (1-D when fitted on 1-D ``y``).
+        """
+        check_is_fitted(self, "model_")
+        x = validate_data(self, X, reset=False, dtype=np.float64)
+        _check_labels(types, x.shape[0], "type")
+        _check_labels(families, x.shape[0], "family")
         xp = np.asarray(self.preprocess_.transform(x), dtype=np.float64)
         if self.regime in ("type_denoised", "type_plus_residual") and types is None:
             raise DataError(f"regime {self.regime!r} needs types= at prediction")
@@ -315,7 +462,13 @@ class CrossModalRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
             xr = xp - self.x_means_.lookup(types, families)[0]
             ys = self.y_means_.lookup(types, families)[0] + self.model_.predict(xr)
         ys = np.asarray(ys, dtype=np.float64).reshape(x.shape[0], -1)
-        return np.asarray(self.y_scaler_.inverse_transform(ys), dtype=np.float64)
+        out = np.asarray(self.y_scaler_.inverse_transform(ys), dtype=np.float64)
+        return _as_fitted_y(self, out)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
 
 
 def make_estimator(spec: str, *, preprocess: Any = None) -> Any:

@@ -12,6 +12,8 @@ Everything here is pure (arrays in, arrays/tables out); files are read by :mod:`
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from patchatlas.core.morphology import (
     APICAL,
     AXON,
@@ -23,7 +25,7 @@ from patchatlas.core.morphology import (
     MorphologySet,
 )
 from patchatlas.morphology._alloc import tune_allocator
-from patchatlas.morphology.depth import DepthProfilePCA, depth_profiles
+from patchatlas.morphology.depth import depth_profiles
 from patchatlas.morphology.feature_sets import (
     CONVENTIONS,
     FeatureSpec,
@@ -33,6 +35,9 @@ from patchatlas.morphology.feature_sets import (
 )
 from patchatlas.morphology.sholl import sholl_crossings, sholl_frequency, sholl_matrix
 from patchatlas.morphology.validation import CHECKS, PROFILES, ValidationReport, repair, validate
+
+if TYPE_CHECKING:  # pragma: no cover
+    from patchatlas.morphology._depth_pca import DepthProfilePCA
 
 __all__ = [
     "APICAL",
@@ -60,3 +65,17 @@ __all__ = [
     "tune_allocator",
     "validate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # DepthProfilePCA (a scikit-learn estimator) is imported on first use: the rest of the
+    # engine does not need scikit-learn.
+    if name == "DepthProfilePCA":
+        from patchatlas.morphology._depth_pca import DepthProfilePCA
+
+        return DepthProfilePCA
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -3,20 +3,23 @@
 Profiles count **nodes** (not cable length) of each compartment type at depth ``-y`` of a
 layer-aligned morphology (pia at y = 0, depth negative), as in Gouwens et al. 2019/2020. The
 default range 0–1155 µm (231 bins of 5 µm) is the one of the published skeleton_keys example
-profiles.
+profiles. :class:`DepthProfilePCA` (a scikit-learn transformer, in the seam module
+``_depth_pca``) is imported on first use, so these functions do not need scikit-learn.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from patchatlas.core.morphology import Morphology, MorphologySet
 from patchatlas.errors import DataError
+
+if TYPE_CHECKING:
+    from patchatlas.morphology._depth_pca import DepthProfilePCA
 
 __all__ = [
     "DEFAULT_BIN_WIDTH",
@@ -136,64 +139,11 @@ def overlap_fractions(a: FloatArray, b: FloatArray) -> FloatArray:
     return out
 
 
-@dataclass
-class DepthProfilePCA:
-    """PCA of depth profiles keeping components with explained-variance ratio ≥ ``min_ratio``.
+def __getattr__(name: str) -> Any:
+    # DepthProfilePCA is a scikit-learn estimator: imported on first use, so that profiles,
+    # EMD and overlaps (and ``import patchatlas.morphology``) do not pay for importing sklearn.
+    if name == "DepthProfilePCA":
+        from patchatlas.morphology._depth_pca import DepthProfilePCA
 
-    Follows the scikit-learn estimator contract (``fit`` returns self; fitted attributes end in
-    ``_``). Loadings can be stored and re-applied (``from_loadings``) so new cells are projected
-    on reference components instead of refitting. Component signs follow scikit-learn's
-    ``svd_flip`` (largest absolute loading of each component positive).
-    """
-
-    min_ratio: float = 0.05
-    mean_: FloatArray | None = field(default=None, repr=False)
-    components_: FloatArray | None = field(default=None, repr=False)
-    explained_variance_ratio_: FloatArray | None = field(default=None, repr=False)
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Constructor parameters."""
-        return {"min_ratio": self.min_ratio}
-
-    def set_params(self, **params: Any) -> DepthProfilePCA:
-        """Set constructor parameters."""
-        for k, v in params.items():
-            setattr(self, k, v)
-        return self
-
-    def fit(self, profiles: npt.ArrayLike) -> DepthProfilePCA:
-        """Fit on ``(n_cells, n_bins)`` profiles."""
-        x = np.asarray(profiles, dtype=np.float64)
-        if x.ndim != 2 or x.shape[0] < 2:
-            raise DataError("depth-profile PCA needs a 2-D array with at least 2 cells")
-        self.mean_ = x.mean(axis=0)
-        _, s, vt = np.linalg.svd(x - self.mean_, full_matrices=False)
-        var = s**2
-        total = var.sum()
-        ratio = var / total if total > 0 else np.zeros_like(var)
-        keep = ratio >= self.min_ratio
-        vt = vt[keep]
-        signs = np.sign(vt[np.arange(vt.shape[0]), np.argmax(np.abs(vt), axis=1)])
-        signs[signs == 0] = 1.0
-        self.components_ = vt * signs[:, None]
-        self.explained_variance_ratio_ = ratio[keep]
-        return self
-
-    @classmethod
-    def from_loadings(cls, components: npt.ArrayLike, mean: npt.ArrayLike) -> DepthProfilePCA:
-        """A fitted PCA from stored loadings ``(k, n_bins)`` and the profile mean."""
-        pca = cls()
-        pca.components_ = np.atleast_2d(np.asarray(components, dtype=np.float64))
-        pca.mean_ = np.asarray(mean, dtype=np.float64)
-        return pca
-
-    def transform(self, profiles: npt.ArrayLike) -> FloatArray:
-        """Scores ``(n_cells, k)``."""
-        if self.components_ is None or self.mean_ is None:
-            raise DataError("DepthProfilePCA is not fitted; call fit() or from_loadings() first")
-        x = np.atleast_2d(np.asarray(profiles, dtype=np.float64))
-        return np.asarray((x - self.mean_) @ self.components_.T, dtype=np.float64)
-
-    def fit_transform(self, profiles: npt.ArrayLike) -> FloatArray:
-        """``fit(profiles).transform(profiles)``."""
-        return self.fit(profiles).transform(profiles)
+        return DepthProfilePCA
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

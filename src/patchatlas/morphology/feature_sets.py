@@ -29,7 +29,7 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,11 +44,13 @@ from patchatlas.core.tree import (
 from patchatlas.errors import DataError
 from patchatlas.morphology._forest import Forest, angle, frustum_area, frustum_volume
 from patchatlas.morphology.depth import (
-    DepthProfilePCA,
     depth_profiles,
     earth_movers_distance,
     overlap_fractions,
 )
+
+if TYPE_CHECKING:
+    from patchatlas.morphology._depth_pca import DepthProfilePCA
 
 __all__ = [
     "CONVENTIONS",
@@ -768,6 +770,8 @@ def _depth_features(
         pca = (depth_pca or {}).get(nm)
         x = prof[t]
         if pca is None and fit_pca and x.shape[0] >= 2 and x.sum() > 0:
+            from patchatlas.morphology._depth_pca import DepthProfilePCA
+
             pca = DepthProfilePCA().fit(x)
         if pca is None:
             continue

@@ -257,7 +257,27 @@ class MeanDropoutSelector(_TopGenes):
         self.min_cells = min_cells
 
     def fit(self, X: ArrayLike, y: Any = None) -> MeanDropoutSelector:
+        """Choose the genes with more dropouts than their mean expression explains.
+
+        Parameters
+        ----------
+        X
+            Cells × genes counts or CPM (≥ 0, not log).
+        y
+            Ignored.
+
+        Returns
+        -------
+        MeanDropoutSelector
+            self.
+
+        Raises
+        ------
+        patchatlas.errors.DataError
+            Negative values, or no gene detected in ``min_cells`` cells.
+        """
         x = validate_data(self, X, reset=True, dtype=np.float64)
+        _nonnegative(x, "MeanDropoutSelector")
         detected = x > self.threshold
         n_det = detected.sum(axis=0)
         dropout = 1.0 - n_det / x.shape[0]
@@ -268,8 +288,9 @@ class MeanDropoutSelector(_TopGenes):
         n_target = int(ok.sum()) if self.n_genes is None else min(int(self.n_genes), int(ok.sum()))
         if n_target < 1:
             raise DataError(
-                f"MeanDropoutSelector: no gene is detected in ≥ {self.min_cells} cells; lower "
-                "min_cells or threshold"
+                f"MeanDropoutSelector: none of the n_features = {x.shape[1]} genes is detected "
+                f"in ≥ {self.min_cells} of the n_samples = {x.shape[0]} cells; lower min_cells "
+                "or threshold"
             )
         m = np.where(ok, mean_log, 0.0)
 
@@ -295,6 +316,11 @@ class MeanDropoutSelector(_TopGenes):
         self.support_ = self._top(score, n_target)
         return self
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True  # counts or CPM
+        return tags
+
 
 class GeneSetSelector(SelectorMixin, BaseEstimator):  # type: ignore[misc]
     """Keep the genes of a named set (e.g. ion channels), matched case-insensitively by name.
@@ -304,7 +330,16 @@ class GeneSetSelector(SelectorMixin, BaseEstimator):  # type: ignore[misc]
     genes
         Gene symbols of the set (any case; HGNC human symbols match mouse symbols upper-cased).
     feature_names
-        Names of the input columns; default: ``feature_names_in_`` when fitted on a DataFrame.
+        Names of the input columns. Default: ``feature_names_in_`` when fitted on a DataFrame,
+        else scikit-learn's generic names ``x0, x1, ...`` (those of ``get_feature_names_out``),
+        which real gene symbols do not match: pass ``feature_names=`` or a DataFrame.
+
+    Attributes
+    ----------
+    support_
+        Boolean mask of kept columns.
+    n_features_in_, feature_names_in_
+        As in scikit-learn (the latter only when fitted on a DataFrame).
     """
 
     def __init__(
@@ -314,21 +349,49 @@ class GeneSetSelector(SelectorMixin, BaseEstimator):  # type: ignore[misc]
         self.feature_names = feature_names
 
     def fit(self, X: ArrayLike, y: Any = None) -> GeneSetSelector:
+        """Find the columns of ``X`` (cells × genes) that belong to the set.
+
+        Parameters
+        ----------
+        X
+            Cells × genes expression (array or DataFrame with gene-name columns).
+        y
+            Ignored.
+
+        Returns
+        -------
+        GeneSetSelector
+            self.
+
+        Raises
+        ------
+        patchatlas.errors.DataError
+            ``feature_names`` does not name every column, or no gene of the set is a column.
+        """
         validate_data(self, X, reset=True)
-        names = self.feature_names
-        if names is None:
-            names = list(getattr(self, "feature_names_in_", []))
-        if len(names) != self.n_features_in_:
-            raise DataError(
-                f"GeneSetSelector: {len(names)} feature names for {self.n_features_in_} columns; "
-                "pass feature_names= (the gene names of X)"
+        if self.feature_names is not None:
+            names = [str(n) for n in self.feature_names]
+            if len(names) != self.n_features_in_:
+                raise DataError(
+                    f"GeneSetSelector: {len(names)} feature names for {self.n_features_in_} "
+                    "columns; pass feature_names= (the gene names of X, one per column)"
+                )
+        elif hasattr(self, "feature_names_in_"):
+            names = [str(n) for n in self.feature_names_in_]
+        else:
+            names = [f"x{i}" for i in range(self.n_features_in_)]
+        support = match_genes(names, self.genes)
+        if not support.any():
+            hint = (
+                "check the symbols and that feature_names are gene names"
+                if self.feature_names is not None or hasattr(self, "feature_names_in_")
+                else "X has no column names: pass feature_names= (the gene names of X) or a "
+                "DataFrame with gene-name columns"
             )
-        self.support_ = match_genes(names, self.genes)
-        if not self.support_.any():
             raise DataError(
-                "GeneSetSelector: none of the genes of the set is among the columns of X "
-                "(check the symbols and that feature_names are gene names)"
+                f"GeneSetSelector: none of the genes of the set is among the columns of X ({hint})"
             )
+        self.support_ = support
         return self
 
     def _get_support_mask(self) -> NDArray[np.bool_]:
