@@ -17,6 +17,8 @@ from patchatlas.atlas import Atlas
 from patchatlas.atlas.records import EngineOutput
 from patchatlas.pipeline import ENGINES, Engine, discover, ingest, register_engine
 
+LEVELS = ("cell", "sweep", "spike")
+
 pytestmark = pytest.mark.shared_data
 
 
@@ -200,11 +202,11 @@ def test_registered_engine_runs_and_parameters_change_the_key(
 
 
 def test_ephys_engine_stores_features_when_available(abf_dir: Path, tmp_path: Path) -> None:
-    """Runs once ``patchatlas.ephys.cell_features`` exists (the feature engine's branch)."""
-    ephys = pytest.importorskip("patchatlas.ephys")
-    cell_features = getattr(ephys, "cell_features", None)
-    if cell_features is None:
-        pytest.skip("patchatlas.ephys.cell_features is not available in this build")
+    """The stored cell features are the cell record (registry names); the record's bookkeeping
+    (sweep counts) is not stored as features."""
+    from patchatlas.ephys import cell_features
+    from patchatlas.ephys.analysis import BOOKKEEPING
+
     f = abf_dir / "17o05028_ic_steps.abf"
     url = f"sqlite:///{tmp_path / 'a.db'}"
     (tmp_path / "d").mkdir()
@@ -212,7 +214,10 @@ def test_ephys_engine_stores_features_when_available(abf_dir: Path, tmp_path: Pa
     assert ingest(tmp_path / "d", url).done == 1
     stored = Atlas(url).ephys_features().loc["17o05028_ic_steps"]
     expected = cell_features(patchatlas.read(f), profile="allen")
+    assert not set(BOOKKEEPING) & set(stored.index)
     for k, v in expected.items():
+        if k in BOOKKEEPING:
+            continue
         try:
             fv = float(v)
         except (TypeError, ValueError):
@@ -243,32 +248,25 @@ def test_cli_ingest_info_export(abf_folder: Path, tmp_path: Path) -> None:
     assert "corrupt" in res.output
 
 
-def test_ephys_engine_calls_the_feature_functions(
+def test_ephys_engine_stores_the_analysis_exactly(
     abf_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The engine's contract with ``patchatlas.ephys`` (fakes stand in for the real functions):
-    cell/sweep/spike levels are stored; a data problem in one analysis keeps the recording and
-    is recorded as a failed QC check."""
-    import patchatlas.ephys as ephys
-    from patchatlas.errors import DataError
+    """The engine stores :func:`patchatlas.ephys.analyze`'s result as it is: the same rows
+    (registry names, units, spike window flags) at every level; a sweep the analysis cannot
+    use keeps the recording and is a failed ``analysis`` QC row; a new engine version
+    recomputes; ``features=False`` stores recordings only."""
 
-    calls: list[str] = []
+    import patchatlas.ephys.analysis as analysis
 
-    def cell_features(recording: Any, *, profile: str = "allen") -> dict[str, float]:
-        calls.append(profile)
-        if "ramp" in str(recording.source):
-            raise DataError("no long-square sweeps")
-        return {"vrest": float(np.mean(recording[0].v[:100])), "rheobase_sweep_num": 3}
+    real = analysis.analyze
 
-    def sweep_features(sweep: Any) -> dict[str, Any]:
-        return {"v_max": float(np.max(sweep.v)), "label": "not a number"}
+    def broken_first_sweep(rec: Any, **kw: Any) -> Any:
+        if "ramp" in str(rec.source):  # NaN inside the window: a data problem in one sweep
+            first = rec.sweeps[0]
+            rec.sweeps[0] = dataclasses.replace(first, v=np.full(first.n_samples, np.nan))
+        return real(rec, **kw)
 
-    def detect_spikes(t: Any, v: Any) -> pd.DataFrame:
-        return pd.DataFrame({"peak_v": [float(np.max(v))], "threshold_t": [float(t[0])]})
-
-    monkeypatch.setattr(ephys, "cell_features", cell_features, raising=False)
-    monkeypatch.setattr(ephys, "sweep_features", sweep_features, raising=False)
-    monkeypatch.setattr(ephys, "detect_spikes", detect_spikes, raising=False)
+    monkeypatch.setattr(analysis, "analyze", broken_first_sweep)
     d = tmp_path / "d"
     d.mkdir()
     for name in ("17o05028_ic_steps.abf", "17o05027_ic_ramp.abf"):
@@ -276,22 +274,31 @@ def test_ephys_engine_calls_the_feature_functions(
     url = f"sqlite:///{tmp_path / 'a.db'}"
     s = ingest(d, url, params={"ephys": {"profile": "allen"}})
     assert (s.done, s.failed) == (2, 0)
-    assert calls == ["allen", "allen"]
     atlas = Atlas(url)
-    rec = patchatlas.read(d / "17o05028_ic_steps.abf")
-    cell = atlas.ephys_features()
-    assert cell.loc["17o05028_ic_steps", "vrest"] == pytest.approx(np.mean(rec[0].v[:100]))
-    assert "17o05027_ic_ramp" not in cell.index
-    sweep = atlas.ephys_features("sweep", wide=True)
-    assert sweep.loc[("17o05028_ic_steps", 5), "v_max"] == pytest.approx(np.max(rec.sweep(5).v))
-    assert "label" not in sweep.columns  # non-numeric values are not features
-    spikes = atlas.ephys_features("spike", wide=False)
-    assert set(spikes["name"]) == {"peak_v", "threshold_t"}
-    assert len(atlas.sweeps("17o05027_ic_ramp")) == len(patchatlas.read(d / "17o05027_ic_ramp.abf"))
+    expected = real(patchatlas.read(d / "17o05028_ic_steps.abf")).features()
+    stored = pd.concat(
+        [atlas.ephys_features(lv, wide=False, cells=["17o05028_ic_steps"]) for lv in LEVELS],
+        ignore_index=True,
+    )
+    key = ["level", "sweep_number", "spike_index", "name"]
+    got = stored.assign(spike_index=stored["spike_index"].astype(float)).set_index(key)
+    want = expected.assign(spike_index=expected["spike_index"].astype(float)).set_index(key)
+    assert len(got) == len(want) and got.index.sort_values().equals(want.index.sort_values())
+    got = got.loc[want.index]
+    np.testing.assert_allclose(got["value"], want["value"].astype(float), equal_nan=True)
+    assert list(got["unit"]) == list(want["unit"])
+    spk = want.index.get_level_values("level") == "spike"
+    assert list(got["in_window"][spk].astype(bool)) == list(want["in_window"][spk].astype(bool))
     info = atlas.cell("17o05027_ic_ramp")
-    assert info["n_qc_results"] == 1
-    # a new engine version (e.g. a feature function added or changed) changes every cell's
-    # content key: a plain re-run recomputes
+    assert info["n_recordings"] == 1 and info["n_qc_results"] > 0
+    from patchatlas.atlas import portal
+
+    qc = portal.qc(atlas, "17o05027_ic_ramp")
+    bad = qc[qc["check"] == "analysis"]
+    assert len(bad) == 1 and bad["passed"].iloc[0] == False  # noqa: E712
+    assert "NaN" in bad["message"].iloc[0]
+    # a new engine version (what the engine computes changed) changes every cell's content
+    # key: a plain re-run recomputes
     import patchatlas.pipeline.engines as engines
 
     monkeypatch.setattr(engines, "_ephys_version", lambda: "ephys/test-next")
@@ -304,45 +311,15 @@ def test_ephys_engine_calls_the_feature_functions(
 
 
 def test_morphology_engine_and_multimodal_manifest(
-    abf_dir: Path, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    abf_dir: Path, shared_data: Path, tmp_path: Path
 ) -> None:
-    """One cell with a recording and a reconstruction: both engines run and are stored together.
-
-    ``patchatlas.morphology`` lands in another branch; a stand-in module with its documented
-    signatures (``read(path)``, ``features(morph, convention=...)``, ``validate(morph)``) lets
-    the engine's contract be tested here on a real SWC file.
-    """
-    import sys
-    import types
+    """One cell with a recording and a reconstruction: both engines run and are stored together;
+    the stored morphology features and issues are the engine's."""
+    from patchatlas import morphology
 
     swc = sorted((shared_data / "morphology" / "allen_swc").glob("*.swc"))[0]
-
-    def read(path: Any) -> pd.DataFrame:
-        return pd.read_csv(
-            path,
-            sep=r"\s+",
-            comment="#",
-            header=None,
-            names=["id", "type", "x", "y", "z", "r", "parent"],
-        )
-
-    def features(morph: pd.DataFrame, *, convention: str = "allen") -> dict[str, float]:
-        return {"n_nodes": float(len(morph)), "max_y": float(morph["y"].max())}
-
-    @dataclasses.dataclass
-    class Issue:
-        severity: str
-        code: str
-        message: str
-
-    def validate(morph: pd.DataFrame) -> list[Issue]:
-        return [Issue("warning", "zero_radius", "n")] if (morph["r"] <= 0).any() else []
-
-    fake = types.ModuleType("patchatlas.morphology")
-    fake.read = read  # type: ignore[attr-defined]
-    fake.features = features  # type: ignore[attr-defined]
-    fake.validate = validate  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "patchatlas.morphology", fake)
+    m = patchatlas.read(swc)
+    expected = morphology.features(m, convention="allen")
 
     manifest = tmp_path / "cells.yaml"
     manifest.write_text(
@@ -357,12 +334,13 @@ def test_morphology_engine_and_multimodal_manifest(
     assert (s.done, s.failed) == (1, 0)
     atlas = Atlas(url)
     morph = atlas.morphology("c1")
-    table = read(swc)
-    assert morph.features["n_nodes"] == len(table)
-    assert morph.features["max_y"] == pytest.approx(table["y"].max())
+    finite = {k: v for k, v in expected.items() if math.isfinite(v)}
+    assert set(finite) <= set(morph.features.index)
+    for k, v in finite.items():
+        assert morph.features[k] == pytest.approx(v), k
     assert morph.source == str(swc)
-    assert len(morph.issues) == int((table["r"] <= 0).any())
-    assert len(morph.load()) == len(table)
+    assert len(morph.issues) == len(morphology.validate(m))
+    assert len(morph.load()) == len(m)
     info = atlas.cell("c1")
     assert sorted(f["role"] for f in info["files"]) == ["ephys", "morphology"]
     assert info["n_recordings"] == 1 and info["n_morphologies"] == 1
@@ -370,15 +348,3 @@ def test_morphology_engine_and_multimodal_manifest(
     assert ingest(manifest, url, params={"morphology": {"convention": "neurom"}}).done == 1
     assert atlas.cell("c1")["n_morphologies"] == 1
     assert atlas.cell("c1")["n_recordings"] == 1
-
-
-def test_callable_with() -> None:
-    from patchatlas.pipeline.engines import _callable_with
-
-    def two(t: Any, v: Any, *, threshold: float = 20.0) -> None: ...
-    def three(t: Any, v: Any, start: float) -> None: ...
-    def kw(t: Any, v: Any, *, start: float) -> None: ...
-
-    assert _callable_with(two, 2)
-    assert not _callable_with(three, 2)
-    assert not _callable_with(kw, 2)

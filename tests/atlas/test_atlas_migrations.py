@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from sqlalchemy import inspect, text
 
-from patchatlas.atlas import Atlas, AtlasError, current_revision, head_revision, upgrade
+from patchatlas.atlas import (
+    Atlas,
+    AtlasError,
+    current_revision,
+    head_revision,
+    upgrade,
+    upgrade_atlas,
+)
 from patchatlas.atlas.db import make_engine
 
 
@@ -29,19 +37,32 @@ def test_first_revision_to_head_keeps_data(atlas_url: str) -> None:
                 "VALUES ('ephys', '0.0.1', '{}', CURRENT_TIMESTAMP)"
             )
         )
-        conn.execute(
-            text(
-                "INSERT INTO ephys_features (cell_id, level, name, value, provenance_id) "
-                "VALUES (:c, 'cell', 'vrest', -71.5, 1)"
-            ),
-            {"c": cell_id},
-        )
+        for level, name, value in (
+            ("cell", "vrest", -71.5),
+            ("cell", "n_sweeps", 16.0),  # bookkeeping, not a feature
+            ("sweep", "filter_khz_used", 10.0),  # bookkeeping, not a feature
+            ("spike", "threshold_v", -40.0),  # whole-sweep re-detection: inconsistent
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO ephys_features (cell_id, level, name, value, provenance_id) "
+                    "VALUES (:c, :l, :n, :v, 1)"
+                ),
+                {"c": cell_id, "l": level, "n": name, "v": value},
+            )
+        conn.execute(text("UPDATE cells SET content_key = 'old-key' WHERE id = :c"), {"c": cell_id})
     engine.dispose()
 
-    with pytest.raises(AtlasError, match="revision 0001"):
-        Atlas(atlas_url, migrate=False)
-    atlas = Atlas(atlas_url)  # migrates
+    # opening never migrates, in any mode
+    for mode in ("a", "r"):
+        with pytest.raises(AtlasError, match=r"revision 0001.*patchatlas atlas upgrade"):
+            Atlas(atlas_url, mode=mode)
+    assert upgrade_atlas(atlas_url) == ("0001", head_revision())
+    atlas = Atlas(atlas_url)
     assert current_revision(atlas.engine) == head_revision() != "0001"
+    long = pd.concat([atlas.ephys_features(lv, wide=False) for lv in ("cell", "sweep", "spike")])
+    assert list(long["name"]) == ["vrest"] and list(long["unit"]) == ["mV"]
+    assert atlas.content_keys() == {"old1": None}  # recomputed by the next ingest
     tables = inspect(atlas.engine).get_table_names()
     assert {"ingest_runs", "crossmodal_runs", "crossmodal_scores"} <= set(tables)
     cells = atlas.cells()

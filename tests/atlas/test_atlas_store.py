@@ -45,7 +45,8 @@ def _features(values: dict[str, float], sweep_values: dict[int, dict[str, float]
     ]
     for sweep, d in sweep_values.items():
         rows += [
-            {"level": "sweep", "sweep_number": sweep, "name": k, "value": v} for k, v in d.items()
+            {"level": "sweep", "recording": 0, "sweep_number": sweep, "name": k, "value": v}
+            for k, v in d.items()
         ]
     return pd.DataFrame(rows)
 
@@ -139,7 +140,9 @@ def test_features_long_and_wide(atlas_url: str) -> None:
     got = sweep[(sweep.cell_id == "b") & (sweep.sweep_number == 2)]["value"].tolist()
     assert got == [12.5]
     sweep_wide = atlas.ephys_features("sweep", wide=True)
-    assert sweep_wide.loc[("a", 2), "avg_rate"] == 12.5
+    # sweeps are keyed by recording too (a cell with several files repeats sweep numbers)
+    assert sweep_wide.index.names == ["cell_id", "recording_id", "sweep_number"]
+    assert sweep_wide.loc["a"].xs(2, level="sweep_number")["avg_rate"].item() == 12.5
     assert list(atlas.ephys_features(cells=["b"], names=["vrest"])["vrest"]) == [-60.0]
     with pytest.raises(AtlasError):
         atlas.ephys_features("session")  # type: ignore[arg-type]

@@ -4,7 +4,8 @@
 >>> atlas = patchatlas.Atlas("sqlite:///atlas.db")      # doctest: +SKIP
 
 Only this package touches the database. The schema is versioned with Alembic; the migrations
-ship in :mod:`patchatlas.atlas.migrations` and run when an atlas is opened.
+ship in :mod:`patchatlas.atlas.migrations`. Opening never migrates: an older atlas is upgraded
+explicitly (``patchatlas atlas upgrade URL`` or :func:`upgrade_atlas`).
 """
 
 import importlib.util
@@ -18,7 +19,7 @@ if _missing:
         "`pip install 'patchatlas[atlas]'`"
     )
 
-from patchatlas.atlas.api import Atlas, CellMorphology, CellSweeps  # noqa: E402
+from patchatlas.atlas.api import Atlas, CellMorphology, CellSweeps, upgrade_atlas  # noqa: E402
 from patchatlas.atlas.db import normalize_url  # noqa: E402
 from patchatlas.atlas.migrate import current_revision, head_revision, upgrade  # noqa: E402
 
@@ -32,4 +33,5 @@ __all__ = [
     "head_revision",
     "normalize_url",
     "upgrade",
+    "upgrade_atlas",
 ]

@@ -16,12 +16,18 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from patchatlas.atlas import schema as S
 from patchatlas.atlas import store
-from patchatlas.atlas.db import make_engine, normalize_url
-from patchatlas.atlas.migrate import current_revision, head_revision, upgrade
+from patchatlas.atlas.db import make_engine, normalize_url, sqlite_path
+from patchatlas.atlas.migrate import (
+    current_revision,
+    drop_all,
+    head_revision,
+    revisions,
+    upgrade,
+)
 from patchatlas.atlas.records import CELL_FIELDS, CellFailure, CellRecord
 from patchatlas.errors import AtlasError, MissingDependencyError
 
-__all__ = ["Atlas", "CellMorphology", "CellSweeps"]
+__all__ = ["MODES", "Atlas", "CellMorphology", "CellSweeps", "upgrade_atlas"]
 
 T = S.Base.metadata.tables
 EXPORT_FORMATS = ("parquet", "csv", "anndata", "nwb")
@@ -93,6 +99,10 @@ class CellMorphology:
         return read_file(self.source)
 
 
+#: how :class:`Atlas` opens a database
+MODES = ("r", "a", "w")
+
+
 class Atlas:
     """A cell-types atlas in SQLite (one file) or PostgreSQL (shared).
 
@@ -100,34 +110,94 @@ class Atlas:
     ----------
     url
         ``"sqlite:///atlas.db"``, a plain path (SQLite), or ``"postgresql://user@host/db"``.
-    migrate
-        Create the schema in an empty database and upgrade an older one to this version's schema
-        (default). With ``False`` an atlas at another revision raises :class:`AtlasError`.
+    mode
+        ``"r"``: read an existing atlas; every write is refused (by the database connection
+        too). ``"a"`` (default): read and write; an empty database (or a new SQLite file in an
+        existing folder) becomes a new atlas. ``"w"``: a new, empty atlas, replacing what the
+        database holds.
+
+        No mode migrates: an atlas written by an older patchatlas raises :class:`AtlasError`
+        until it is upgraded with ``patchatlas atlas upgrade URL`` (:func:`upgrade_atlas`).
+
+    Raises
+    ------
+    AtlasError
+        No atlas at ``url`` (``"r"``), a SQLite file in a folder that does not exist, a database
+        that is not a patchatlas atlas, or a schema from another patchatlas version.
 
     Examples
     --------
     >>> atlas = Atlas("sqlite:///atlas.db")                      # doctest: +SKIP
     >>> atlas.cells(species="mouse", layer="5")                  # doctest: +SKIP
-    >>> atlas.ephys_features(level="cell")                       # doctest: +SKIP
+    >>> Atlas("atlas.db", mode="r").ephys_features(level="cell")  # doctest: +SKIP
     """
 
     _workers: ClassVar[dict[str, Atlas]] = {}
 
-    def __init__(self, url: str | os.PathLike[str], *, migrate: bool = True) -> None:
+    def __init__(self, url: str | os.PathLike[str], mode: str = "a") -> None:
+        if mode not in MODES:
+            raise AtlasError(f"Atlas(mode={mode!r}): use 'r' (read), 'a' (read/write) or 'w' (new)")
         self.url = normalize_url(url)
-        self.engine = make_engine(self.url)
-        head = head_revision()
+        self.mode = mode
+        path = sqlite_path(self.url)
+        if path is not None:
+            if mode == "r" and not path.is_file():
+                raise AtlasError(
+                    f"no atlas at {path}: the file does not exist (check the path, or build one "
+                    "with `patchatlas ingest` / `patchatlas demo`)"
+                )
+            if not path.parent.is_dir():
+                raise AtlasError(
+                    f"cannot create the atlas {path}: the folder {path.parent} does not exist "
+                    "(create it first)"
+                )
+            if mode == "w":
+                for f in (path, *(path.with_name(path.name + x) for x in ("-wal", "-shm"))):
+                    f.unlink(missing_ok=True)
+        self.engine = make_engine(self.url, read_only=mode == "r")
         try:
             current = current_revision(self.engine)
         except DBAPIError as exc:
             raise AtlasError(f"cannot open the atlas at {self._safe_url}: {exc.orig}") from exc
-        if current != head:
-            if not migrate:
+        head = head_revision()
+        if mode == "w" and path is None and current is not None:
+            drop_all(self.engine)
+            current = None
+        if current is None:
+            if mode == "r":
+                raise AtlasError(f"{self._safe_url} is not a patchatlas atlas (no schema)")
+            if _user_tables(self.engine):
                 raise AtlasError(
-                    f"the atlas at {self._safe_url} is at schema revision {current}; this "
-                    f"patchatlas needs {head}; open it with migrate=True to upgrade"
+                    f"{self._safe_url} holds tables that are not a patchatlas atlas; use an "
+                    "empty database (or mode='w' to replace its contents)"
                 )
-            upgrade(self.engine)
+            upgrade(self.engine)  # a new atlas: create the schema
+        elif current != head:
+            self.engine.dispose()
+            known = current in revisions()
+            raise AtlasError(
+                f"the atlas at {self._safe_url} is at schema revision {current}; this patchatlas "
+                f"uses {head}: "
+                + (
+                    f"upgrade it with `patchatlas atlas upgrade {self._safe_url}`"
+                    if known
+                    else "it was written by a newer patchatlas; upgrade patchatlas"
+                )
+            )
+
+    def require_writable(self, what: str) -> None:
+        """Raise :class:`AtlasError` when the atlas is open read-only.
+
+        Parameters
+        ----------
+        what
+            The operation, for the message.
+        """
+        if self.mode == "r":
+            raise AtlasError(
+                f"{what}: the atlas at {self._safe_url} is open read-only (mode='r'); open it "
+                "with mode='a' to write"
+            )
 
     @property
     def _safe_url(self) -> str:
@@ -135,9 +205,19 @@ class Atlas:
 
     @classmethod
     def for_worker(cls, url: str) -> Atlas:
-        """One shared :class:`Atlas` per process and URL (for Dask workers)."""
+        """One shared read-write :class:`Atlas` per process and URL (for Dask workers).
+
+        Parameters
+        ----------
+        url
+            Atlas URL.
+
+        Returns
+        -------
+        Atlas
+        """
         if url not in cls._workers:
-            cls._workers[url] = cls(url, migrate=False)
+            cls._workers[url] = cls(url, mode="a")
         return cls._workers[url]
 
     def __repr__(self) -> str:
@@ -156,7 +236,21 @@ class Atlas:
     # ------------------------------------------------------------------------------- writing
 
     def write_cell(self, record: CellRecord, *, retries: int = 5) -> int:
-        """Store one cell in one transaction (retried on PostgreSQL deadlock/serialisation)."""
+        """Store one cell in one transaction (retried on PostgreSQL deadlock/serialisation).
+
+        Parameters
+        ----------
+        record
+            The cell and its engine outputs.
+        retries
+            Attempts after a deadlock or serialisation failure.
+
+        Returns
+        -------
+        int
+            The cell's database id.
+        """
+        self.require_writable("write_cell")
         for attempt in range(retries + 1):
             try:
                 with self.engine.begin() as conn:
@@ -170,18 +264,47 @@ class Atlas:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def record_failure(self, failure: CellFailure) -> None:
-        """Record a failed cell in ``ingest_errors``."""
+        """Record a failed cell in ``ingest_errors``.
+
+        Parameters
+        ----------
+        failure
+            Which cell, file, stage and why.
+        """
+        self.require_writable("record_failure")
         with self.engine.begin() as conn:
             store.record_failure(conn, failure)
 
-    def _content_keys(self) -> dict[str, str | None]:
+    def content_keys(self) -> dict[str, str | None]:
+        """``{cell name: content key}`` of every stored cell (the ingest skips a cell whose key
+        is unchanged).
+
+        Returns
+        -------
+        dict
+        """
         with self.engine.connect() as conn:
             return store.content_keys(conn)
 
-    def _start_run(self, source: str, parameters: dict[str, Any]) -> int:
+    def start_run(self, source: str, parameters: dict[str, Any]) -> int:
+        """Record the start of an ingest run.
+
+        Parameters
+        ----------
+        source
+            What is ingested (folder, manifest).
+        parameters
+            Workers, engines, engine parameters.
+
+        Returns
+        -------
+        int
+            The run id (for :meth:`finish_run`).
+        """
         from patchatlas._version import __version__
         from patchatlas.atlas.records import json_safe
 
+        self.require_writable("start_run")
         with self.engine.begin() as conn:
             res = conn.execute(
                 T["ingest_runs"]
@@ -200,7 +323,16 @@ class Atlas:
             assert pk is not None
             return int(pk[0])
 
-    def _finish_run(self, run_id: int, done: int, skipped: int, failed: int) -> None:
+    def finish_run(self, run_id: int, done: int, skipped: int, failed: int) -> None:
+        """Record the outcome of an ingest run.
+
+        Parameters
+        ----------
+        run_id
+            From :meth:`start_run`.
+        done, skipped, failed
+            Cell counts.
+        """
         with self.engine.begin() as conn:
             conn.execute(
                 update(T["ingest_runs"])
@@ -346,11 +478,16 @@ class Atlas:
         level
             ``"cell"``, ``"sweep"`` or ``"spike"``.
         wide
-            One row per cell and one column per feature (default for ``level="cell"``); otherwise
-            the long table (``cell_id, level, sweep_number, spike_index, name, value, unit,
-            native_name, provenance_id``).
+            One row per cell (per recording and sweep, per spike) and one column per feature
+            (default for ``level="cell"``); otherwise the long table (``cell_id, level,
+            recording_id, sweep_number, spike_index, name, value, unit, native_name, in_window,
+            provenance_id``).
         cells, names
             Restrict to these cells / feature names.
+
+        Returns
+        -------
+        pandas.DataFrame
         """
         if level not in ("cell", "sweep", "spike"):
             raise AtlasError(f"ephys_features(level={level!r}): use 'cell', 'sweep' or 'spike'")
@@ -359,12 +496,14 @@ class Atlas:
             select(
                 c.c.name.label("cell_id"),
                 f.c.level,
+                f.c.recording_id,
                 f.c.sweep_number,
                 f.c.spike_index,
                 f.c.name,
                 f.c.value,
                 f.c.unit,
                 f.c.native_name,
+                f.c.in_window,
                 f.c.provenance_id,
             )
             .select_from(f.join(c, f.c.cell_id == c.c.id))
@@ -381,14 +520,107 @@ class Atlas:
             wide = level == "cell"
         if not wide:
             return df
-        index = ["cell_id"] if level == "cell" else ["cell_id", "sweep_number"]
+        index = ["cell_id"] if level == "cell" else ["cell_id", "recording_id", "sweep_number"]
         if level == "spike":
             index.append("spike_index")
-        out = df.pivot_table(
-            index=index, columns="name", values="value", aggfunc="first", dropna=False
-        )
+        for col in index[1:]:
+            df[col] = df[col].astype("Int64")
+        # groupby keeps rows without a recording (features stored by other engines)
+        out = df.groupby([*index, "name"], dropna=False, sort=True)["value"].first().unstack()
         out.columns.name = None
         return out
+
+    def spikes(
+        self,
+        cell_id: str | int,
+        *,
+        recording_id: int | None = None,
+        sweep_number: int | None = None,
+    ) -> pd.DataFrame:
+        """A cell's stored spikes: one row per spike, one column per spike feature.
+
+        These are the spikes behind the stored sweep features: those with ``in_window`` true are
+        each sweep's ``n_spikes``.
+
+        Parameters
+        ----------
+        cell_id
+            Cell name or database id.
+        recording_id, sweep_number
+            Only this recording / sweep number.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``recording_id``, ``sweep_number``, ``spike_index``, ``in_window`` and the
+            spike features (``threshold_t`` s, ``threshold_v`` mV, ``peak_t`` ...), sorted.
+        """
+        pk, _ = self._cell_pk(cell_id)
+        f = T["ephys_features"]
+        stmt = select(
+            f.c.recording_id,
+            f.c.sweep_number,
+            f.c.spike_index,
+            f.c.in_window,
+            f.c.name,
+            f.c.value,
+        ).where(f.c.cell_id == pk, f.c.level == "spike")
+        if recording_id is not None:
+            stmt = stmt.where(f.c.recording_id == recording_id)
+        if sweep_number is not None:
+            stmt = stmt.where(f.c.sweep_number == sweep_number)
+        df = self._read(stmt)
+        keys = ["recording_id", "sweep_number", "spike_index"]
+        if df.empty:
+            return pd.DataFrame(columns=[*keys, "in_window", "threshold_t"])
+        df["value"] = pd.to_numeric(df["value"], errors="coerce").astype(float)
+        df["recording_id"] = df["recording_id"].astype("Int64")
+        flags = df.groupby(keys, dropna=False)["in_window"].first()
+        out = df.pivot_table(index=keys, columns="name", values="value", aggfunc="first")
+        out.columns.name = None
+        out.insert(0, "in_window", flags.reindex(out.index).astype("boolean"))
+        return out.reset_index().sort_values(keys, kind="stable").reset_index(drop=True)
+
+    def fi_curve(self, cell_id: str | int) -> pd.DataFrame:
+        """A cell's f-I curve from its stored sweep features: long-square sweeps only.
+
+        Parameters
+        ----------
+        cell_id
+            Cell name or database id.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``recording_id``, ``sweep_number``, ``amplitude_pa`` (pA), ``avg_rate`` (Hz), sorted
+            by amplitude.
+        """
+        pk, _ = self._cell_pk(cell_id)
+        f, sw, rec = T["ephys_features"], T["sweeps"], T["recordings"]
+        stmt = (
+            select(
+                f.c.recording_id,
+                f.c.sweep_number,
+                sw.c.amplitude_pa,
+                f.c.value.label("avg_rate"),
+            )
+            .select_from(
+                f.join(rec, f.c.recording_id == rec.c.id).join(
+                    sw, (sw.c.recording_id == rec.c.id) & (sw.c.number == f.c.sweep_number)
+                )
+            )
+            .where(
+                f.c.cell_id == pk,
+                f.c.level == "sweep",
+                f.c.name == "avg_rate",
+                sw.c.stimulus_kind == "long_square",
+            )
+        )
+        df = self._read(stmt)
+        df["avg_rate"] = pd.to_numeric(df["avg_rate"], errors="coerce").astype(float)
+        return df.sort_values(["amplitude_pa", "sweep_number"], kind="stable").reset_index(
+            drop=True
+        )
 
     def morphology(self, cell_id: str | int) -> CellMorphology:
         """A cell's (first) reconstruction: features, validation issues, source file."""
@@ -446,6 +678,7 @@ class Atlas:
         """
         from patchatlas.atlas import crossmodal as X
 
+        self.require_writable("store_crossmodal")
         if isinstance(results, pd.DataFrame):
             return X.store_crossmodal(self, results, predictions, name=name)
         return X.store_crossmodal_report(self, results, cells=cells, name=name)
@@ -545,3 +778,49 @@ class Atlas:
         if format == "nwb":
             return [write_nwb(out, tables, source=self._safe_url)]
         return write_tables(out, tables, format=format)
+
+
+def _user_tables(engine: Any) -> list[str]:
+    from sqlalchemy import inspect
+
+    return [t for t in inspect(engine).get_table_names() if t != "alembic_version"]
+
+
+def upgrade_atlas(url: str | os.PathLike[str]) -> tuple[str | None, str]:
+    """Migrate an atlas written by an older patchatlas to this version's schema.
+
+    The migrations ship in :mod:`patchatlas.atlas.migrations`; each says what it changes (and
+    which stored results it marks for recomputation). On PostgreSQL concurrent callers are
+    serialised.
+
+    Parameters
+    ----------
+    url
+        The atlas.
+
+    Returns
+    -------
+    (from_revision, to_revision)
+        The schema revision before and after.
+
+    Raises
+    ------
+    AtlasError
+        No atlas at ``url``, or an atlas from a newer patchatlas.
+    """
+    path = sqlite_path(url)
+    if path is not None and not path.is_file():
+        raise AtlasError(f"no atlas at {path}: the file does not exist")
+    engine = make_engine(url)
+    try:
+        before = current_revision(engine)
+        if before is None:
+            raise AtlasError(f"{normalize_url(url)} is not a patchatlas atlas (no schema)")
+        if before not in revisions():
+            raise AtlasError(
+                f"the atlas is at schema revision {before}, unknown to this patchatlas (newer?)"
+            )
+        upgrade(engine)
+        return before, head_revision()
+    finally:
+        engine.dispose()

@@ -121,6 +121,7 @@ def store_crossmodal(
             strict=True,
         )
     ]
+    atlas.require_writable("store_crossmodal")
     with atlas.engine.begin() as conn:
         runs = T["crossmodal_runs"]
         conn.execute(delete(runs).where(runs.c.name == run_name))

@@ -13,7 +13,7 @@ from sqlalchemy.exc import ArgumentError
 
 from patchatlas.errors import AtlasError, MissingDependencyError
 
-__all__ = ["make_engine", "normalize_url"]
+__all__ = ["make_engine", "normalize_url", "sqlite_path"]
 
 
 def normalize_url(url: str | os.PathLike[str]) -> str:
@@ -53,8 +53,49 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_engine(url: str | os.PathLike[str], **kwargs: Any) -> Engine:
+def _sqlite_pragmas_ro(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA query_only=ON")
+    cur.close()
+
+
+def sqlite_path(url: str | os.PathLike[str]) -> Path | None:
+    """The file of a SQLite atlas URL (None for PostgreSQL or an in-memory database).
+
+    Parameters
+    ----------
+    url
+        Atlas URL or plain path.
+
+    Returns
+    -------
+    Path or None
+    """
+    u = make_url(normalize_url(url))
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database)
+
+
+def make_engine(url: str | os.PathLike[str], *, read_only: bool = False, **kwargs: Any) -> Engine:
     """A SQLAlchemy engine for an atlas URL (SQLite: WAL journal, foreign keys, 60 s busy wait).
+
+    Nothing is created: a SQLite file appears on the first write, in a folder that must exist.
+
+    Parameters
+    ----------
+    url
+        Atlas URL or plain path.
+    read_only
+        Refuse every write at the connection level (SQLite ``PRAGMA query_only``, PostgreSQL
+        ``default_transaction_read_only``).
+    **kwargs
+        Passed to :func:`sqlalchemy.create_engine`.
+
+    Returns
+    -------
+    sqlalchemy.Engine
 
     Raises
     ------
@@ -70,10 +111,10 @@ def make_engine(url: str | os.PathLike[str], **kwargs: Any) -> Engine:
                 "install it with `pip install 'patchatlas[postgres]'`"
             )
         kwargs.setdefault("pool_pre_ping", True)
+        if read_only:
+            kwargs.setdefault("connect_args", {"options": "-c default_transaction_read_only=on"})
         return create_engine(s, **kwargs)
-    if u.database and u.database != ":memory:":
-        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
     kwargs.setdefault("connect_args", {"timeout": 60})
     engine = create_engine(s, **kwargs)
-    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "connect", _sqlite_pragmas_ro if read_only else _sqlite_pragmas)
     return engine

@@ -62,6 +62,7 @@ def import_published(atlas: Atlas, ds: Any) -> dict[str, int]:
         "qc": 0,
         "transcriptome_links": 0,
     }
+    atlas.require_writable("import_published")
     with atlas.engine.begin() as conn:
         _delete_previous(conn, engine)
         prov = insert_provenance(conn, engine, {"dataset": ds.name, "sources": ds.sources})

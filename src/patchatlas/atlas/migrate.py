@@ -10,7 +10,14 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
-__all__ = ["alembic_config", "current_revision", "head_revision", "upgrade"]
+__all__ = [
+    "alembic_config",
+    "current_revision",
+    "drop_all",
+    "head_revision",
+    "revisions",
+    "upgrade",
+]
 
 _LOCK_KEY = 0x70617463  # PostgreSQL advisory lock id for schema changes ("patc")
 
@@ -27,6 +34,33 @@ def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
+
+
+def revisions() -> list[str]:
+    """Every schema revision this version of patchatlas knows, oldest first.
+
+    Returns
+    -------
+    list of str
+    """
+    script = ScriptDirectory.from_config(alembic_config())
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
+
+
+def drop_all(engine: Engine) -> None:
+    """Drop every table of the database (the atlas schema and the Alembic version table).
+
+    Parameters
+    ----------
+    engine
+        The database.
+    """
+    from sqlalchemy import MetaData
+
+    meta = MetaData()
+    meta.reflect(bind=engine)
+    with engine.begin() as conn:
+        meta.drop_all(conn)
 
 
 def current_revision(engine: Engine) -> str | None:

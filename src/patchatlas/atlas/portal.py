@@ -249,6 +249,7 @@ def annotate(atlas: Atlas, cell_id: str | int, key: str, value: Any) -> dict[str
         raise AtlasError("annotate(): the annotation key is empty; give a short name")
     pk, _ = atlas._cell_pk(cell_id)
     c = T["cells"]
+    atlas.require_writable("annotate")
     with atlas.engine.begin() as conn:
         q = select(c.c.metadata).where(c.c.id == pk)
         if conn.dialect.name == "postgresql":
@@ -289,6 +290,7 @@ def write_pairs(atlas: Atlas, experiment: str, pairs: pd.DataFrame) -> int:
     from patchatlas.atlas.store import insert_ignore
 
     e, p, cn, c = T["multipatch_experiments"], T["pairs"], T["connections"], T["cells"]
+    atlas.require_writable("write_pairs")
     with atlas.engine.begin() as conn:
         ids = {r.name: r.id for r in conn.execute(select(c.c.id, c.c.name))}
         missing = sorted(set(pairs["pre_cell"]).union(pairs["post_cell"]) - set(ids))

@@ -53,16 +53,20 @@ FLOAT_CELL_FIELDS = frozenset({"depth_um", "normalized_depth", "t_type_confidenc
 DONOR_FIELDS: tuple[str, ...] = ("species", "sex", "age", "genotype", "medical_conditions")
 
 SWEEP_COLUMNS: tuple[str, ...] = SWEEP_TABLE_COLUMNS
+#: ``recording``: position of the sweep's recording in :attr:`EngineOutput.recordings` (None for
+#: cell-level rows); ``in_window``: a spike counted in its sweep's ``n_spikes``
 FEATURE_COLUMNS: tuple[str, ...] = (
     "level",
+    "recording",
     "sweep_number",
     "spike_index",
     "name",
     "value",
     "unit",
     "native_name",
+    "in_window",
 )
-QC_COLUMNS: tuple[str, ...] = ("sweep_number", "check", "passed", "value", "message")
+QC_COLUMNS: tuple[str, ...] = ("recording", "sweep_number", "check", "passed", "value", "message")
 
 
 def json_safe(obj: Any) -> Any:
@@ -99,7 +103,8 @@ class FileRecord:
 
 @dataclass
 class RecordingRecord:
-    """One file's recording: metadata and the sweep table (``SWEEP_COLUMNS``)."""
+    """One file's recording: metadata and the sweep table (``SWEEP_COLUMNS``, plus an optional
+    ``metadata`` column of per-sweep bookkeeping dicts)."""
 
     file_index: int
     format: str

@@ -169,22 +169,32 @@ class SweepRow(Base):
     end_s: Mapped[float | None] = mapped_column(Float)
     sampling_rate_hz: Mapped[float] = mapped_column(Float)
     duration_s: Mapped[float] = mapped_column(Float)
+    #: bookkeeping of the analysis (filter actually used, analysis error ...; revision 0004)
+    extra: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON, nullable=True)
 
 
 class EphysFeature(Base):
-    """Long table of electrophysiology features (level ``cell``, ``sweep`` or ``spike``)."""
+    """Long table of electrophysiology features (level ``cell``, ``sweep`` or ``spike``).
+
+    Sweep and spike rows name their recording (``recording_id``, revision 0004): a cell with
+    several files can have two sweeps of one number. Spike rows say whether the spike is one of
+    its sweep's ``n_spikes`` (``in_window``)."""
 
     __tablename__ = "ephys_features"
     __table_args__ = (Index("ix_ephys_features_cell_level", "cell_id", "level"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     cell_id: Mapped[int] = mapped_column(ForeignKey("cells.id", ondelete="CASCADE"))
     level: Mapped[str] = mapped_column(String(10))
+    recording_id: Mapped[int | None] = mapped_column(
+        ForeignKey("recordings.id", ondelete="CASCADE"), index=True
+    )
     sweep_number: Mapped[int | None] = mapped_column(Integer)
     spike_index: Mapped[int | None] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(200), index=True)
     value: Mapped[float | None] = mapped_column(Float)
     unit: Mapped[str | None] = mapped_column(String(30))
     native_name: Mapped[str | None] = mapped_column(String(200))
+    in_window: Mapped[bool | None] = mapped_column(Boolean)
     provenance_id: Mapped[int | None] = _prov_fk()
 
 
@@ -194,6 +204,9 @@ class QCResult(Base):
     __tablename__ = "qc_results"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     cell_id: Mapped[int] = _cell_fk()
+    recording_id: Mapped[int | None] = mapped_column(
+        ForeignKey("recordings.id", ondelete="CASCADE")
+    )
     sweep_number: Mapped[int | None] = mapped_column(Integer)
     check: Mapped[str] = mapped_column(String(100))
     passed: Mapped[bool | None] = mapped_column(Boolean)

@@ -26,6 +26,7 @@ from patchatlas.atlas.records import (
     DONOR_FIELDS,
     FEATURE_COLUMNS,
     FLOAT_CELL_FIELDS,
+    QC_COLUMNS,
     CellFailure,
     CellRecord,
     EngineOutput,
@@ -312,32 +313,63 @@ def _column_values(col: pd.Series, kind: str) -> list[Any]:
     return [_clean(v) for v in arr]
 
 
+def _recording_ids(col: pd.Series, recording_ids: Sequence[int] | None) -> list[int | None]:
+    """Positions in an engine output's recordings → their database ids."""
+    pos = _column_values(col, "int")
+    if recording_ids is None:
+        return [None] * len(pos)
+    return [None if k is None else recording_ids[k] for k in pos]
+
+
 def write_features(
     conn: Connection,
     cell_id: int,
     features: pd.DataFrame,
     *,
     provenance_id: int,
+    recording_ids: Sequence[int] | None = None,
 ) -> int:
     """Append rows (``FEATURE_COLUMNS``) to ``ephys_features`` for one cell; returns the count.
 
     Columns are converted as whole arrays and sent in one ``executemany`` (``COPY`` on
     PostgreSQL): a cell can have tens of thousands of per-spike rows.
+
+    Parameters
+    ----------
+    conn
+        Open connection (the caller owns the transaction).
+    cell_id
+        Database id of the cell.
+    features
+        Rows with :data:`~patchatlas.atlas.records.FEATURE_COLUMNS` (missing columns are null).
+    provenance_id
+        The provenance row they point at.
+    recording_ids
+        Database ids of the engine output's recordings, in order: the ``recording`` column
+        (a position) is mapped through them.
+
+    Returns
+    -------
+    int
+        Rows written.
     """
     if features is None or len(features) == 0:
         return 0
     df = features.reindex(columns=list(FEATURE_COLUMNS))
     n = len(df)
     level = [v or "cell" for v in _column_values(df["level"], "str")]
+    in_window = _column_values(df["in_window"], "int")
     cols: dict[str, list[Any]] = {
         "cell_id": [cell_id] * n,
         "level": level,
+        "recording_id": _recording_ids(df["recording"], recording_ids),
         "sweep_number": _column_values(df["sweep_number"], "int"),
         "spike_index": _column_values(df["spike_index"], "int"),
         "name": _column_values(df["name"], "str"),
         "value": _column_values(df["value"], "float"),
         "unit": _column_values(df["unit"], "str"),
         "native_name": _column_values(df["native_name"], "str"),
+        "in_window": [None if v is None else bool(v) for v in in_window],
         "provenance_id": [provenance_id] * n,
     }
     keys = list(cols)
@@ -399,6 +431,7 @@ def _delete_engine_rows(conn: Connection, cell_id: int, engines: Iterable[str]) 
 
 def _write_output(conn: Connection, cell_id: int, out: EngineOutput, file_ids: list[int]) -> None:
     prov_id = insert_provenance(conn, out.engine, out.parameters)
+    recording_ids: list[int] = []
     for rec in out.recordings:
         res = conn.execute(
             insert(T["recordings"]).values(
@@ -412,6 +445,7 @@ def _write_output(conn: Connection, cell_id: int, out: EngineOutput, file_ids: l
         )
         pk = res.inserted_primary_key
         assert pk is not None
+        recording_ids.append(int(pk[0]))
         rows = _records(rec.sweeps, list(rec.sweeps.columns))
         sweeps = [
             {
@@ -425,16 +459,25 @@ def _write_output(conn: Connection, cell_id: int, out: EngineOutput, file_ids: l
                 "end_s": as_float(r.get("end_s")),
                 "sampling_rate_hz": float(r["sampling_rate_hz"]),
                 "duration_s": float(r["duration_s"]),
+                "metadata": json_safe(r["metadata"]) if r.get("metadata") else None,
             }
             for r in rows
         ]
         if sweeps:
             conn.execute(insert(T["sweeps"]), sweeps)
     if out.features is not None:
-        write_features(conn, cell_id, out.features, provenance_id=prov_id)
-    qc_rows = _records(out.qc, ["sweep_number", "check", "passed", "value", "message"])
+        write_features(
+            conn, cell_id, out.features, provenance_id=prov_id, recording_ids=recording_ids
+        )
+    qc_rows = _records(out.qc, list(QC_COLUMNS))
     for r in qc_rows:
-        r.update(cell_id=cell_id, provenance_id=prov_id, value=as_float(r["value"]))
+        pos = r.pop("recording")
+        r.update(
+            cell_id=cell_id,
+            provenance_id=prov_id,
+            value=as_float(r["value"]),
+            recording_id=None if pos is None else recording_ids[int(pos)],
+        )
         r["passed"] = None if r["passed"] is None else bool(r["passed"])
     if qc_rows:
         conn.execute(insert(T["qc_results"]), qc_rows)

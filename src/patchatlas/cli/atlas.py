@@ -1,4 +1,4 @@
-"""``patchatlas atlas``: info, import of published datasets, export, errors."""
+"""``patchatlas atlas``: info, upgrade, import of published datasets, export, errors."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def info(url: str) -> None:
     """Schema revision and row counts of the atlas at URL."""
     from patchatlas.atlas import Atlas
 
-    a = Atlas(url)
+    a = Atlas(url, mode="r")
     s = a.summary()
     con = console()
     con.print(f"atlas {s['url']}  (schema revision {s['revision']})")
@@ -63,7 +63,7 @@ def export(url: str, path: Path, fmt: str) -> None:
     """Export the atlas at URL to PATH (a folder for parquet/csv, a file for anndata/nwb)."""
     from patchatlas.atlas import Atlas
 
-    files = Atlas(url).export(path, format=fmt)  # type: ignore[arg-type]
+    files = Atlas(url, mode="r").export(path, format=fmt)  # type: ignore[arg-type]
     for f in files:
         console().print(str(f))
 
@@ -74,9 +74,33 @@ def errors(url: str) -> None:
     """Cells that failed to ingest, with the file and the reason."""
     from patchatlas.atlas import Atlas
 
-    df = Atlas(url).errors()
-    rows = df[["cell_name", "stage", "error_type", "reason"]].values.tolist()
-    console().print(table("ingest errors", ["cell", "stage", "error", "reason"], rows))
+    df = Atlas(url, mode="r").errors()
+    if df.empty:
+        console().print("no ingest errors")
+        return
+    rows = df[["cell_name", "path", "stage", "error_type", "reason"]].values.tolist()
+    console().print(
+        table(
+            f"ingest errors ({len(df)} cells)", ["cell", "file", "stage", "error", "reason"], rows
+        )
+    )
+
+
+@atlas.command()
+@click.argument("url")
+def upgrade(url: str) -> None:
+    """Migrate the atlas at URL to this version's schema (opening an atlas never migrates).
+
+    Results an older patchatlas stored wrongly are removed and their cells marked for
+    recomputation; run `patchatlas ingest` on the same sources afterwards.
+    """
+    from patchatlas.atlas import upgrade_atlas
+
+    before, after = upgrade_atlas(url)
+    if before == after:
+        console().print(f"the atlas is at schema revision {after}: nothing to do")
+    else:
+        console().print(f"upgraded the atlas from schema revision {before} to {after}")
 
 
 @atlas.command(name="import-crossmodal")

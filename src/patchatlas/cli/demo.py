@@ -42,6 +42,8 @@ def demo(
     features, measures synthetic reconstructions, builds an atlas, runs a small expression →
     physiology benchmark and serves the atlas in the web portal.
     """
+    from rich.markup import escape
+
     from patchatlas.cli._util import frame_table, table
     from patchatlas.cli.info import recording_table
     from patchatlas.datasets.demo import EPHYS_COLUMNS, MORPH_COLUMNS, Step, run_demo
@@ -50,7 +52,9 @@ def demo(
 
     def report(step: Step) -> None:
         con.rule(f"[bold]{step.name}")
-        con.print(step.summary)
+        con.print(step.summary if step.ok else f"[red]failed[/red]: {escape(step.error)}")
+        if not step.ok or step.payload is None:
+            return
         if step.name == "recordings":
             for rec in step.payload:
                 con.print(recording_table(rec))
@@ -84,6 +88,12 @@ def demo(
     for fig in result.figures:
         con.print(f"figure: {fig}")
     con.print(f"\nDemo outputs are in {result.out_dir.resolve()}")
+    if not result.ok:
+        for step in result.failed_steps:
+            con.print(f"[red]demo step {step.name} failed[/red]: {escape(step.error)}")
+        if result.atlas_url:
+            con.print(f"list the ingest failures with `patchatlas atlas errors {result.atlas_url}`")
+        raise SystemExit(1)
     if serve and result.atlas_url:
         import uvicorn
 

@@ -97,4 +97,9 @@ def ingest(
     for f in summary.failures:
         con.print(f"[red]failed[/red] {escape(f.path)} ({f.stage}): {escape(f.reason)}")
     if summary.failed:
+        what = "every cell" if summary.failed == summary.total else "some cells"
+        con.print(
+            f"[red]{summary.failed} of {summary.total} cells failed[/red] ({what}); they are "
+            f"recorded in the atlas: `patchatlas atlas errors {url}`"
+        )
         raise SystemExit(1)

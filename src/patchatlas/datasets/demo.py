@@ -43,11 +43,17 @@ EPHYS_EXTENSIONS = (".nwb", ".abf", ".ibw")
 
 @dataclass
 class Step:
-    """One finished demo step: its name, a one-line summary and its payload."""
+    """One finished demo step: its name, a one-line summary, its payload, and whether it worked.
+
+    A step that failed has ``ok=False`` and ``error`` saying why (the demo goes on with the
+    steps that do not need it, and ``patchatlas demo`` exits non-zero).
+    """
 
     name: str
     summary: str
     payload: Any = None
+    ok: bool = True
+    error: str = ""
 
 
 @dataclass
@@ -66,6 +72,17 @@ class DemoResult:
     morphology_files: list[Path] = field(default_factory=list)
     atlas_url: str | None = None
     atlas_summary: dict[str, Any] = field(default_factory=dict)
+    analyses: list[Any] = field(default_factory=list)  # one EphysResult per recording
+
+    @property
+    def failed_steps(self) -> list[Step]:
+        """The steps that did not work."""
+        return [s for s in self.steps if not s.ok]
+
+    @property
+    def ok(self) -> bool:
+        """True when every step worked."""
+        return not self.failed_steps
 
 
 def _ephys_files(data_dir: Path) -> list[Path]:
@@ -97,10 +114,12 @@ def run_demo(
     Returns
     -------
     DemoResult
+        Every step's outcome; ``result.ok`` is False when a step failed (its ``error`` says
+        why). Paths in it (and in the manifest the atlas step writes) are absolute.
     """
     from patchatlas.reading import read as read_file
 
-    out = Path(out_dir)
+    out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     result = DemoResult(out_dir=out)
 
@@ -130,7 +149,7 @@ def run_demo(
             )
         )
     else:
-        result.files = _ephys_files(Path(data_dir))
+        result.files = _ephys_files(Path(data_dir).resolve())
         done(
             Step("dataset", f"found {len(result.files)} recordings under {data_dir}", result.files)
         )
@@ -143,18 +162,31 @@ def run_demo(
             log.warning("skipped %s", exc)
             continue
         result.recordings.append(rec)
+    n_bad = len(result.failed)
     done(
         Step(
             "recordings",
             f"read back {len(result.recordings)} recordings"
-            + (f", {len(result.failed)} failed" if result.failed else ""),
+            + (f", {n_bad} failed" if n_bad else ""),
             list(result.recordings),
+            ok=n_bad == 0 and bool(result.recordings),
+            error=(
+                f"{n_bad} of {len(result.files)} files could not be read"
+                if n_bad
+                else ("no recordings found" if not result.recordings else "")
+            ),
         )
     )
-    _ephys_step(result, done)
-    _morphology_step(result, done, seed=seed)
-    _atlas_step(result, done)
-    _crossmodal_step(result, done, seed=seed)
+    for name, step in (
+        ("ephys", lambda: _ephys_step(result, done)),
+        ("morphology", lambda: _morphology_step(result, done, seed=seed)),
+        ("atlas", lambda: _atlas_step(result, done)),
+        ("crossmodal", lambda: _crossmodal_step(result, done, seed=seed)),
+    ):
+        try:
+            step()
+        except PatchAtlasError as exc:  # bad data in a step: report it, go on with the others
+            done(Step(name, f"failed: {exc}", None, ok=False, error=str(exc)))
     return result
 
 
@@ -186,48 +218,60 @@ MORPH_COLUMNS = (
 )
 
 
+def _display_sweep(res: Any, fallback: int) -> Any:
+    """The sweep the demo figure shows: the hero (thumbnail) sweep, else the rheobase sweep,
+    else ``fallback``."""
+    import math
+
+    for key in ("thumbnail_sweep_num", "rheobase_sweep_num"):
+        n = res.cell.get(key, math.nan)
+        if math.isfinite(n) and res.sweep(int(n)).ok:
+            return res.sweep(int(n))
+    return res.sweep(fallback)
+
+
 def _ephys_step(result: DemoResult, done: Callable[[Step], None]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
     import pandas as pd
 
-    from patchatlas.ephys import cell_features, detect_spikes, sweep_features
+    from patchatlas.ephys import analyze
     from patchatlas.plot.ephys import plot_fi_curve, plot_phase, plot_sweep
 
     fig_dir = result.out_dir / "figures"
     fig_dir.mkdir(exist_ok=True)
     rows = []
     for rec in result.recordings:
-        feats = cell_features(rec)
-        rows.append({"cell_id": rec.cell_id, **feats})
-        longs = [s for s in rec.select(kind="long_square") if s.clamp_mode == "current_clamp"]
-        if not longs:
+        res = analyze(rec)  # the one analysis: the table, the figures and the atlas agree
+        result.analyses.append(res)
+        rows.append({"cell_id": rec.cell_id, **res.cell})
+        fi = res.fi_curve()
+        if fi.empty:
             continue
-        train = [sweep_features(s) for s in longs]
-        amps = np.array([f["stim_amp"] for f in train], dtype=float)
-        rates = np.array([f["avg_rate"] for f in train], dtype=float)
         fig, (a1, a2, a3) = plt.subplots(
             1, 3, figsize=(14, 3.4), gridspec_kw={"width_ratios": [1.1, 3, 1]}
         )
-        order = np.argsort(amps)
-        plot_fi_curve(amps[order], rates[order], slope=feats.get("f_i_curve_slope"), ax=a1)
+        plot_fi_curve(
+            fi["amplitude_pa"].to_numpy(),
+            fi["avg_rate"].to_numpy(),
+            slope=res.cell.get("f_i_curve_slope"),
+            ax=a1,
+        )
         a1.set_title(f"{rec.cell_id}: f-I", fontsize=9)
-        hero = feats.get("thumbnail_sweep_num", feats.get("rheobase_sweep_num"))
-        sweep = next((s for s in longs if s.number == hero), longs[-1])
-        spikes = detect_spikes(sweep.t, sweep.v, start=sweep.stimulus.start, end=sweep.stimulus.end)
-        window = (sweep.stimulus.start, sweep.stimulus.end)
+        sa = _display_sweep(res, int(fi["sweep_number"].iloc[-1]))
+        sweep = sa.sweep
+        assert sa.spikes is not None
         plot_sweep(
             sweep.t,
             sweep.v,
-            spikes,
-            window=window,
+            sa.spikes,
+            window=(sweep.stimulus.start, sweep.stimulus.end),
             ax=a2,
             title=f"sweep {sweep.number}: {sweep.stimulus.amplitude:g} pA (hero sweep)",
         )
-        plot_phase(sweep.t, sweep.v, spikes, ax=a3)
+        plot_phase(sweep.t, sweep.v, sa.spikes, ax=a3)
         a3.set_title("first spike", fontsize=9)
         fig.tight_layout()
         path = fig_dir / f"{rec.cell_id}_ephys.png"
@@ -239,8 +283,11 @@ def _ephys_step(result: DemoResult, done: Callable[[Step], None]) -> None:
     done(
         Step(
             "ephys",
-            f"Allen cell features of {len(rows)} recordings; f-I and spike figures in {fig_dir}",
+            f"Allen cell features of {len(rows)} recordings (patchatlas.ephys.analyze); f-I and "
+            f"spike figures in {fig_dir}",
             table,
+            ok=bool(rows),
+            error="" if rows else "no recording to analyse",
         )
     )
 
@@ -327,13 +374,13 @@ def _atlas_step(result: DemoResult, done: Callable[[Step], None]) -> None:
                 continue
             spiny = "pyramidal" in rec.cell_id
             pool = pyramidal if spiny else interneuron
-            morph = str(pool[k % len(pool)]) if pool else ""
+            morph = str(pool[k % len(pool)].resolve()) if pool else ""
             model = str(rec.metadata.get("model", rec.cell_id))
             species = str(rec.metadata.get("species", ""))
             w.writerow(
                 [
                     rec.cell_id,
-                    str(rec.source),
+                    str(Path(rec.source).resolve()),
                     morph,
                     species,
                     model,
@@ -341,15 +388,24 @@ def _atlas_step(result: DemoResult, done: Callable[[Step], None]) -> None:
                 ]
             )
     url = f"sqlite:///{(result.out_dir / 'atlas.db').resolve()}"
+    Atlas(url, mode="w").close()  # a fresh atlas each run
     summary = ingest(manifest, url, recompute=True)
-    info = Atlas(url).summary()
+    info = Atlas(url, mode="r").summary()
     result.atlas_url = url
     result.atlas_summary = info
+    reasons = "; ".join(f"{f.name}: {f.reason}" for f in summary.failures[:3])
     done(
         Step(
             "atlas",
-            f"ingested {summary.done} cells into {url} ({summary.failed} failed)",
+            f"ingested {summary.done} of {summary.total} cells into {url}"
+            + (f" ({summary.failed} failed: {reasons})" if summary.failed else ""),
             info["counts"],
+            ok=summary.failed == 0 and summary.done > 0,
+            error=(
+                f"{summary.failed} of {summary.total} cells failed to ingest: {reasons}"
+                if summary.failed
+                else ("no cell was ingested" if summary.done == 0 else "")
+            ),
         )
     )
 
@@ -390,7 +446,8 @@ def _crossmodal_step(result: DemoResult, done: Callable[[Step], None], *, seed: 
         # so the portal's expression → physiology page shows the demo run
         from patchatlas.atlas import Atlas
 
-        Atlas(result.atlas_url).store_crossmodal(report, cells=list(cohort.index), name="demo")
+        with Atlas(result.atlas_url) as atlas:
+            atlas.store_crossmodal(report, cells=list(cohort.index), name="demo")
     done(
         Step(
             "crossmodal",

@@ -1,31 +1,63 @@
-"""Electrophysiology: the sweep data model, stimulus inference, spike/sweep/cell features.
+"""Electrophysiology: stimulus inference, spikes, sweep and cell features, QC, registry.
 
-Feature extraction (``detect_spikes``, ``sweep_features``, ``cell_features``) is imported lazily
-so that ``import patchatlas.ephys`` stays fast.
+The entry point is :func:`analyze` (one recording → one :class:`EphysResult` with every sweep's
+spikes and features, the Allen cell record, QC, provenance and units); the pipeline, the CLI,
+the portal and the demo use it. The per-feature functions (:func:`detect_spikes`,
+:func:`sweep_features`, :func:`cell_features` ...) stay public for users. The data model
+(:class:`Recording`, :class:`Sweep` ...) lives in :mod:`patchatlas.core` and is re-exported here.
+
+Feature extraction is imported on first use, so that ``import patchatlas.ephys`` stays fast.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
+from patchatlas.core.ontology import StimulusOntology
 from patchatlas.core.recording import ClampMode, Epoch, Recording, Stimulus, StimulusKind, Sweep
+from patchatlas.core.table import FeatureTable
 from patchatlas.ephys.stimulus import (
-    StimulusOntology,
     infer_epochs,
     infer_recording_stimuli,
     infer_stimulus,
+    resolve_stimuli,
 )
 
+if TYPE_CHECKING:  # pragma: no cover
+    from patchatlas.ephys.analysis import EphysResult, SweepAnalysis, analyze
+    from patchatlas.ephys.cell import (
+        analyze_recording,
+        cell_features,
+        cell_record,
+        short_square_parameters,
+    )
+    from patchatlas.ephys.efel_names import efel_features
+    from patchatlas.ephys.qc import cell_qc, sweep_qc
+    from patchatlas.ephys.registry import feature_registry
+    from patchatlas.ephys.spikes import AllenParameters, detect_spikes
+    from patchatlas.ephys.train import analyze_sweep, analyze_sweeps, sweep_features
+    from patchatlas.ephys.vectors import feature_vectors
+
 __all__ = [
+    "AllenParameters",
     "ClampMode",
+    "EphysResult",
     "Epoch",
+    "FeatureTable",
     "Recording",
     "Stimulus",
     "StimulusKind",
     "StimulusOntology",
     "Sweep",
+    "SweepAnalysis",
+    "analyze",
+    "analyze_recording",
+    "analyze_sweep",
+    "analyze_sweeps",
     "cell_features",
     "cell_qc",
+    "cell_record",
     "detect_spikes",
     "efel_features",
     "feature_registry",
@@ -33,15 +65,25 @@ __all__ = [
     "infer_epochs",
     "infer_recording_stimuli",
     "infer_stimulus",
+    "resolve_stimuli",
+    "short_square_parameters",
     "sweep_features",
     "sweep_qc",
 ]
 
 _LAZY = {
+    "analyze": "patchatlas.ephys.analysis",
+    "EphysResult": "patchatlas.ephys.analysis",
+    "SweepAnalysis": "patchatlas.ephys.analysis",
+    "AllenParameters": "patchatlas.ephys.spikes",
     "detect_spikes": "patchatlas.ephys.spikes",
+    "analyze_sweep": "patchatlas.ephys.train",
+    "analyze_sweeps": "patchatlas.ephys.train",
     "sweep_features": "patchatlas.ephys.train",
+    "analyze_recording": "patchatlas.ephys.cell",
     "cell_features": "patchatlas.ephys.cell",
-    "FeatureTable": "patchatlas.core.table",
+    "cell_record": "patchatlas.ephys.cell",
+    "short_square_parameters": "patchatlas.ephys.cell",
     "feature_registry": "patchatlas.ephys.registry",
     "feature_vectors": "patchatlas.ephys.vectors",
     "efel_features": "patchatlas.ephys.efel_names",
@@ -54,6 +96,8 @@ def __getattr__(name: str) -> Any:
     mod = _LAZY.get(name)
     if mod is None:
         raise AttributeError(f"module 'patchatlas.ephys' has no attribute {name!r}")
-    import importlib
-
     return getattr(importlib.import_module(mod), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -95,6 +95,31 @@ class SweepAnalysis:
             return 0
         return int(np.count_nonzero(self.spikes["in_window"]))
 
+    def rows(self, level: str) -> pd.DataFrame:
+        """This sweep's ``"sweep"`` or ``"spike"`` rows of :meth:`EphysResult.features`.
+
+        Parameters
+        ----------
+        level
+            ``"sweep"`` (its features) or ``"spike"`` (its spikes' features).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns :data:`FEATURE_ROW_COLUMNS`; empty when the analysis failed.
+        """
+        from patchatlas.ephys.registry import units_of
+
+        if level == "sweep":
+            if not self.ok:
+                return _mapping_rows({}, "sweep", self.number, {})
+            return _mapping_rows(self.features, "sweep", self.number, units_of("sweep"))
+        if level == "spike":
+            if self.spikes is None or len(self.spikes) == 0:
+                return _mapping_rows({}, "spike", self.number, {})
+            return _spike_rows(self.spikes, self.number, units_of("spike"))
+        raise ParameterError(f"SweepAnalysis.rows(level={level!r}): use 'sweep' or 'spike'")
+
 
 @dataclass
 class EphysResult:
@@ -172,11 +197,11 @@ class EphysResult:
         dict
             Name → unit (``"1"`` dimensionless, ``"bool"`` flags, ``"sample"`` indexes).
         """
-        from patchatlas.ephys.registry import list_features
+        from patchatlas.ephys.registry import units_of
 
         if level not in LEVELS:
             raise ParameterError(f"unknown feature level {level!r}; use one of {LEVELS}")
-        return {f.name: f.unit for f in list_features(level)}
+        return dict(units_of(level))
 
     # ------------------------------------------------------------------ tables
     def spike_table(self) -> pd.DataFrame:
@@ -273,18 +298,9 @@ class EphysResult:
         parts: list[pd.DataFrame] = []
         if "cell" in levels:
             parts.append(_mapping_rows(self.cell, "cell", None, self.units("cell")))
-        if "sweep" in levels:
-            units = self.units("sweep")
-            parts += [
-                _mapping_rows(s.features, "sweep", s.number, units) for s in self.sweeps if s.ok
-            ]
-        if "spike" in levels:
-            units = self.units("spike")
-            parts += [
-                _spike_rows(s.spikes, s.number, units)
-                for s in self.sweeps
-                if s.spikes is not None and len(s.spikes)
-            ]
+        for lv in ("sweep", "spike"):
+            if lv in levels:
+                parts += [s.rows(lv) for s in self.sweeps]
         parts = [p for p in parts if len(p)]
         if not parts:
             return pd.DataFrame(columns=list(FEATURE_ROW_COLUMNS))

@@ -4,10 +4,13 @@ definition, the window it uses and its convention (``allen`` = IPFX/Allen defini
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
-__all__ = ["FEATURES", "Feature", "get_feature", "list_features"]
+__all__ = ["FEATURES", "Feature", "feature_registry", "get_feature", "list_features", "units_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,6 +395,23 @@ _BY_NAME = {(f.level, f.name): f for f in FEATURES}
 def list_features(level: str | None = None) -> list[Feature]:
     """Registry entries, optionally of one ``level`` (spike, sweep, cell, efel, vector)."""
     return [f for f in FEATURES if level is None or f.level == level]
+
+
+@lru_cache(maxsize=8)
+def units_of(level: str) -> Mapping[str, str]:
+    """Registry unit of every feature name of one level (a read-only mapping).
+
+    Parameters
+    ----------
+    level
+        ``"spike"``, ``"sweep"``, ``"cell"``, ``"efel"`` or ``"vector"``.
+
+    Returns
+    -------
+    Mapping
+        Name → unit.
+    """
+    return MappingProxyType({f.name: f.unit for f in list_features(level)})
 
 
 def get_feature(name: str, level: str | None = None) -> Feature:

@@ -8,28 +8,26 @@ with :func:`register_engine`.
 Built in:
 
 ``ephys``
-    ``.abf .nwb .ibw`` through :func:`patchatlas.read`. Stores recordings and sweep metadata, and
-    features from ``patchatlas.ephys.cell_features`` / ``sweep_features`` / ``detect_spikes``
-    when those are available.
+    ``.abf .nwb .ibw`` through :func:`patchatlas.read`, analysed once with
+    :func:`patchatlas.ephys.analyze`: recordings and sweeps, the spikes behind the sweep
+    features, sweep and cell features (registry names and units), QC, provenance.
 ``morphology``
-    ``.swc .asc`` through ``patchatlas.morphology.read`` and ``features`` (when available).
+    ``.swc .asc`` through :func:`patchatlas.io.read_morphology`, measured with
+    :func:`patchatlas.morphology.features` and validated.
 """
 
 from __future__ import annotations
 
 import importlib
-import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from patchatlas.atlas.records import (
-    FEATURE_COLUMNS,
     EngineOutput,
     MorphologyRecord,
     RecordingRecord,
@@ -123,107 +121,21 @@ def _numeric(v: Any) -> float | None:
     return f if math.isfinite(f) else math.nan
 
 
-class _FeatureRows:
-    """Feature rows (``FEATURE_COLUMNS``) collected as numpy columns, not one dict per row: a
-    cell can have tens of thousands of per-spike values."""
-
-    def __init__(self) -> None:
-        self._level: list[np.ndarray] = []
-        self._sweep: list[np.ndarray] = []
-        self._spike: list[np.ndarray] = []
-        self._name: list[np.ndarray] = []
-        self._value: list[np.ndarray] = []
-
-    def _add(
-        self,
-        level: str,
-        sweep: int | None,
-        spike: np.ndarray | None,
-        names: np.ndarray,
-        values: np.ndarray,
-    ) -> None:
-        n = len(values)
-        if n == 0:
-            return
-        self._level.append(np.full(n, level, dtype=object))
-        self._sweep.append(np.full(n, np.nan if sweep is None else float(sweep)))
-        self._spike.append(np.full(n, np.nan) if spike is None else spike.astype(float))
-        self._name.append(names)
-        self._value.append(values)
-
-    def add_mapping(self, values: Mapping[str, Any], level: str, sweep: int | None = None) -> None:
-        """Numeric values of a ``name → value`` mapping (others are not features)."""
-        names, vals = [], []
-        for name, v in values.items():
-            f = _numeric(v)
-            if f is None:
-                continue
-            names.append(str(name))
-            vals.append(f)
-        self._add(level, sweep, None, np.array(names, dtype=object), np.array(vals, dtype=float))
-
-    def add_table(self, table: Any, level: str, sweep: int | None) -> None:
-        """Numeric columns of a per-spike table (a ``FeatureTable`` or anything pandas takes):
-        one row per (column, spike), column by column."""
-        if isinstance(table, dict):
-            cols = [(str(k), np.asarray(v)) for k, v in table.items()]
-        else:
-            df = table if isinstance(table, pd.DataFrame) else pd.DataFrame(table)
-            num = df.select_dtypes("number")
-            cols = [(str(k), num[k].to_numpy(dtype=float)) for k in num.columns]
-        cols = [(k, a) for k, a in cols if a.ndim == 1 and a.dtype.kind in "iuf" and len(a)]
-        if not cols:
-            return
-        n = len(cols[0][1])
-        names = np.repeat(np.array([k for k, _ in cols], dtype=object), n)
-        values = np.concatenate([a.astype(float) for _, a in cols])
-        spikes = np.tile(np.arange(n), len(cols))
-        self._add(level, sweep, spikes, names, values)
-
-    def frame(self) -> pd.DataFrame:
-        """The rows as a DataFrame with ``FEATURE_COLUMNS``."""
-        if not self._value:
-            return pd.DataFrame(columns=list(FEATURE_COLUMNS))
-        n = sum(len(v) for v in self._value)
-        return pd.DataFrame(
-            {
-                "level": np.concatenate(self._level),
-                "sweep_number": np.concatenate(self._sweep),
-                "spike_index": np.concatenate(self._spike),
-                "name": np.concatenate(self._name),
-                "value": np.concatenate(self._value),
-                "unit": np.full(n, None, dtype=object),
-                "native_name": np.full(n, None, dtype=object),
-            },
-            columns=list(FEATURE_COLUMNS),
-        )
-
-
-def _callable_with(fn: Any, n_positional: int) -> bool:
-    """True when ``fn`` can be called with ``n_positional`` arguments and nothing else."""
-    try:
-        params = list(inspect.signature(fn).parameters.values())
-    except (TypeError, ValueError):
-        return True
-    rest = params[n_positional:]
-    return not any(
-        p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in rest
-    )
+#: what the ephys engine stores; bump when that changes (part of every cell's content key)
+EPHYS_ENGINE_VERSION = 2
 
 
 def _ephys_version() -> str:
-    have = [
-        n
-        for n in ("cell_features", "sweep_features", "detect_spikes")
-        if _optional("patchatlas.ephys", n) is not None
-    ]
-    return "ephys/1+" + ",".join(have)
+    from patchatlas._version import __version__
+
+    return f"ephys/{EPHYS_ENGINE_VERSION} patchatlas/{__version__}"
 
 
 def compute_ephys(
     paths: Sequence[Path], file_indices: Sequence[int], params: Mapping[str, Any]
 ) -> EngineOutput:
-    """Read electrophysiology files and compute their features (pure apart from reading).
+    """Read a cell's recordings, analyse them with :func:`patchatlas.ephys.analyze`, and hand
+    the result to the atlas as it is (pure apart from reading).
 
     Parameters
     ----------
@@ -232,105 +144,98 @@ def compute_ephys(
     file_indices
         Position of each path in the cell's file list.
     params
-        ``profile`` (feature profile, default ``"allen"``), ``features`` (run the feature
-        extraction, default True; False stores recordings and sweep metadata only), ``spikes``
-        (store per-spike features, default True).
+        ``profile`` (default ``"allen"``), ``features`` (run the analysis, default True; False
+        stores recordings and sweep metadata only), ``spikes`` (store per-spike rows, default
+        True), ``qc`` (store the sweep and cell QC, default True).
+
+    Returns
+    -------
+    EngineOutput
+        The recordings (sweep tables with per-sweep bookkeeping), the features in registry
+        names with units (spike rows flagged ``in_window``), QC, and the analysis provenance.
     """
     from patchatlas.core.recording import Recording
     from patchatlas.reading import read as read_file
 
     profile = str(params.get("profile", "allen"))
-    recordings = []
+    recordings: list[RecordingRecord] = []
+    positions: list[int] = []  # per sweep of the combined recording: its file's position
     sweeps_all = []
-    for p, idx in zip(paths, file_indices, strict=True):
+    for k, (p, idx) in enumerate(zip(paths, file_indices, strict=True)):
         rec = read_file(p)
         recordings.append(
             RecordingRecord(
                 file_index=idx, format=rec.format, sweeps=rec.sweep_table(), metadata=rec.metadata
             )
         )
+        positions += [k] * len(rec.sweeps)
         sweeps_all.extend(rec.sweeps)
+    if not params.get("features", True):
+        return EngineOutput(
+            engine="ephys",
+            parameters={"profile": profile, "analysis": None, "version": _ephys_version()},
+            recordings=recordings,
+        )
+    from patchatlas.ephys import analyze
+
     combined = Recording(
         sweeps=sweeps_all, cell_id=Path(paths[0]).stem if paths else "", source=Path(paths[0])
     )
-    from patchatlas.errors import PatchAtlasError
-
-    rows = _FeatureRows()
-    qc: list[dict[str, Any]] = []
-    analyse = bool(params.get("features", True))
-    cell_features = _optional("patchatlas.ephys", "cell_features") if analyse else None
-    sweep_features = _optional("patchatlas.ephys", "sweep_features") if analyse else None
-    detect_spikes = _optional("patchatlas.ephys", "detect_spikes") if analyse else None
-    if detect_spikes is not None and not _callable_with(detect_spikes, 2):
-        detect_spikes = None  # needs more than (t, v): leave per-spike features to the cell level
-    computed = []
-
-    def not_analysable(check: str, sweep: int | None, exc: PatchAtlasError) -> None:
-        # The data cannot give these features (e.g. no long-square sweep): the recording is still
-        # stored, and why the features are missing is kept as a failed QC check.
-        qc.append(
-            {
-                "sweep_number": sweep,
-                "check": check,
-                "passed": False,
-                "value": None,
-                "message": f"{type(exc).__name__}: {exc}",
-            }
+    result = analyze(combined, profile=profile, qc=bool(params.get("qc", True)))
+    origin = {id(sw): k for sw, k in zip(combined.sweeps, positions, strict=True)}
+    levels = ("sweep", "spike") if params.get("spikes", True) else ("sweep",)
+    frames = [result.features("cell")]
+    for sa in result.sweeps:
+        for lv in levels:
+            rows = sa.rows(lv)
+            rows.insert(1, "recording", origin[id(sa.sweep)])
+            frames.append(rows)
+    frames = [f for f in frames if len(f)]
+    features = pd.concat(frames, ignore_index=True) if frames else None
+    # QC rows name a sweep by number: map it to its recording where that is unambiguous
+    by_number: dict[int, set[int]] = {}
+    for sa in result.sweeps:
+        by_number.setdefault(sa.number, set()).add(origin[id(sa.sweep)])
+    where = {n: next(iter(ks)) for n, ks in by_number.items() if len(ks) == 1}
+    # per-sweep bookkeeping goes with the sweep rows, not into the features
+    for k, rr in enumerate(recordings):
+        meta: list[dict[str, Any] | None] = []
+        for num in rr.sweeps["number"]:
+            sa = next(
+                (x for x in result.sweeps if x.number == num and origin[id(x.sweep)] == k), None
+            )
+            meta.append(
+                None
+                if sa is None
+                else {
+                    "filter_khz_used": sa.filter_khz,
+                    "n_spikes_detected": 0 if sa.spikes is None else len(sa.spikes),
+                    **({"analysis_error": sa.error} if sa.error else {}),
+                }
+            )
+        rr.sweeps["metadata"] = meta
+    qc = None
+    if result.qc is not None:
+        qc = result.qc.copy()
+        qc.insert(
+            0,
+            "recording",
+            [None if pd.isna(n) else where.get(int(n)) for n in qc["sweep_number"]],
         )
-
-    # The cell analysis already computes every current-clamp sweep's features (with the same
-    # defaults as ``sweep_features``): analyse once and reuse them instead of a second pass.
-    reuse: dict[int, Mapping[str, Any]] = {}
-    fused = (
-        cell_features is not None
-        and sweep_features is not None
-        and profile == "allen"
-        and cell_features is _optional("patchatlas.ephys.cell", "cell_features")
-        and sweep_features is _optional("patchatlas.ephys.train", "sweep_features")
-    )
-    if cell_features is not None:
-        try:
-            if fused:
-                from patchatlas.ephys.cell import analyze_recording, cell_record
-
-                results = analyze_recording(combined, profile=profile)
-                values = cell_record(results, n_sweeps=len(combined))
-                values["profile"] = profile
-                reuse = {id(r.sweep): r.features for r in results if r.ok}
-            else:
-                values = cell_features(combined, profile=profile)
-            rows.add_mapping(values, "cell")
-        except PatchAtlasError as exc:
-            not_analysable("cell_features", None, exc)
-        computed.append("cell")
-    if sweep_features is not None:
-        for s in sweeps_all:
-            found = reuse.get(id(s))
-            try:
-                rows.add_mapping(
-                    found if found is not None else sweep_features(s), "sweep", s.number
-                )
-            except PatchAtlasError as exc:
-                not_analysable("sweep_features", s.number, exc)
-        computed.append("sweep")
-    if detect_spikes is not None and params.get("spikes", True):
-        for s in sweeps_all:
-            if s.clamp_mode.value != "current_clamp":
-                continue
-            try:
-                table = detect_spikes(s.t, s.v)
-            except PatchAtlasError as exc:
-                not_analysable("detect_spikes", s.number, exc)
-                continue
-            rows.add_table(table, "spike", s.number)
-        computed.append("spike")
-    features = rows.frame()
+        qc["message"] = [
+            m or (f"limit {lim}" if lim else "")
+            for m, lim in zip(qc["message"], qc["limit"], strict=True)
+        ]
     return EngineOutput(
         engine="ephys",
-        parameters={"profile": profile, "levels": computed, "version": _ephys_version()},
+        parameters={
+            **result.provenance,
+            "levels": ["cell", *levels],
+            "version": _ephys_version(),
+        },
         recordings=recordings,
         features=features,
-        qc=pd.DataFrame(qc, columns=["sweep_number", "check", "passed", "value", "message"]),
+        qc=qc,
     )
 
 
@@ -341,7 +246,7 @@ ephys_engine = register_engine(
         compute=compute_ephys,
         stores=("source_files", "recordings", "sweeps", "ephys_features"),
         version=lambda: _ephys_version(),  # looked up at call time (tests patch it)
-        defaults={"profile": "allen", "features": True, "spikes": True},
+        defaults={"profile": "allen", "features": True, "spikes": True, "qc": True},
     )
 )
 

@@ -424,7 +424,7 @@ def ingest(
         dup = sorted({n for n in names if names.count(n) > 1})[:5]
         raise ReadError(None, f"cell names are not unique: {dup}", "rename the files or cells")
     summary = IngestSummary(total=len(tasks))
-    run_id = atl._start_run(
+    run_id = atl.start_run(
         str(source) if not isinstance(source, Sequence) or isinstance(source, str) else "tasks",
         {"workers": workers, "dask": dask, "engines": engine_names, "params": params},
     )
@@ -447,7 +447,7 @@ def ingest(
     ready, early = _prepare(tasks, registry, params)
     for f in early:
         fail(f)
-    stored = atl._content_keys()
+    stored = atl.content_keys()
     todo = []
     for t in ready:
         if not recompute and stored.get(t.name) == t.key:
@@ -507,5 +507,5 @@ def ingest(
             for res in _local_results(todo, workers, engine_names, params):
                 handle(res)
     finally:
-        atl._finish_run(run_id, summary.done, summary.skipped, summary.failed)
+        atl.finish_run(run_id, summary.done, summary.skipped, summary.failed)
     return summary

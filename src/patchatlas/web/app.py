@@ -84,7 +84,11 @@ def create_app(
     fastapi.FastAPI
         Serve it with uvicorn (``patchatlas serve`` does).
     """
-    atlas = atlas_url if isinstance(atlas_url, Atlas) else Atlas(atlas_url)
+    # read-only unless writes are enabled: a typo in the URL is an error, never a new atlas
+    if isinstance(atlas_url, Atlas):
+        atlas = atlas_url
+    else:
+        atlas = Atlas(atlas_url, mode="r" if token_file is None else "a")
     ddir = Path(data_dir).resolve() if data_dir is not None else _default_data_dir(atlas)
     settings = Settings(
         atlas_url=atlas._safe_url,
