@@ -1,11 +1,12 @@
-"""Speed and physiology of the demo-data simulator (``patchatlas.datasets.simulate``).
+"""Speed and physiology of the demo-data simulator (``patchatlas.models.pointneuron``).
 
 Run: ``OMP_NUM_THREADS=1 python benchmarks/bench_simulate.py [--repeat N]``
 
 Prints, per preset: wall time of :func:`simulate_cell` (default protocols), the number of sweeps
 and samples, the share of time steps; rheobase and f-I from the long squares (spikes = upward
 -20 mV crossings inside the step); the fine-vs-multirate and 10 µs-vs-20 µs agreement; and the
-time of :func:`demo_dataset` (all four presets in one batch). Timings are min of N repeats.
+time of :func:`~patchatlas.datasets.simulate.demo_dataset` (all four presets in one batch).
+Timings are min of N repeats.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import time
 
 import numpy as np
 
-from patchatlas.datasets import simulate as sim
+from patchatlas.datasets.simulate import demo_dataset
+from patchatlas.models import pointneuron as sim
 
 
 def crossings(v: np.ndarray, fs: float) -> np.ndarray:
@@ -90,7 +92,7 @@ def main() -> None:
             {int(a): int(c) for a, c in zip(amps, cnt, strict=True) if a > 0},
         )
 
-    t, cells = timed(lambda: sim.demo_dataset(4, seed=0), args.repeat)
+    t, cells = timed(lambda: demo_dataset(4, seed=0), args.repeat)
     n_sw = sum(len(c) for c in cells)
     print(
         f"\ndemo_dataset(4): {t:.2f} s wall, {CPU[-1]:.2f} s CPU for {n_sw} sweeps "

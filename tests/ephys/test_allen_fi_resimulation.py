@@ -8,7 +8,7 @@ parity target for patchatlas. They are used only to set the test up:
 
 * the long-square protocol of the specimen (its 17 amplitudes, repeats included, the 1 s step
   at 1.02 s) is re-simulated with the project's conductance-based simulator
-  (``patchatlas.datasets.simulate``), with a single-compartment model whose passive properties
+  (``patchatlas.models.pointneuron``), with a single-compartment model whose passive properties
   follow the specimen's Allen cell features (``osb_allen_cell_data.csv``, whose values sit one
   column to the right of their headers: Ri 358 MΩ, τ 23.6 ms → C = 66 pF; rheobase 20 pA;
   f-I slope 0.326 Hz/pA) and whose spike threshold and M-current were chosen by a small grid
@@ -39,8 +39,8 @@ import numpy as np
 import pytest
 
 from patchatlas.core.recording import Recording
-from patchatlas.datasets.simulate import NeuronModel, simulate_cell
 from patchatlas.ephys.cell import analyze_recording, cell_features
+from patchatlas.models.pointneuron import NeuronModel, simulate_cell
 
 SPECIMEN = "specimen_464198958"
 # Chosen once by a small grid search over v_traub, g_m, g_kd and tau_max_m (documented in

@@ -217,8 +217,8 @@ def test_sweep_qc_skips_cell_qc_sweeps() -> None:
 
 def test_cell_qc_input_resistance_from_long_squares() -> None:
     """ri comes from the long-square analysis when not given (simulated current-clamp cell)."""
-    from patchatlas.datasets.simulate import simulate_cell
     from patchatlas.ephys import cell_features
+    from patchatlas.models.pointneuron import simulate_cell
 
     cc = simulate_cell(
         "rs_pyramidal",

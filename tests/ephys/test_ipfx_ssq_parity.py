@@ -7,7 +7,7 @@ pipeline floors ``thresh_frac`` at 0.1) and detects them with those. IPFX runs i
 tests/ephys/ipfx_ssq_runner.py, on:
 
 * ``File_axon_6.abf``: 32 real 2 ms / 2 nA short squares at 20 kHz (filter 5 kHz);
-* simulated short squares (``patchatlas.datasets.simulate``): the regular-spiking model at the
+* simulated short squares (``patchatlas.models.pointneuron``): the regular-spiking model at the
   default 200-1000 pA and at 1-4 nA, where the passive charging at onset exceeds the 20 V/s
   default cutoff, and the fast-spiking model at 1-4 nA, where the spike starts inside the
   1 ms window so the estimated cutoff rises above every upstroke and nothing is detected.
@@ -40,7 +40,7 @@ COLS = ("threshold_index", "peak_index", "trough_index", "upstroke", "threshold_
 
 
 def _simulated() -> dict[str, Recording]:
-    from patchatlas.datasets.simulate import simulate_cell
+    from patchatlas.models.pointneuron import simulate_cell
 
     strong = {"short_square": [1000.0, 1500.0, 2000.0, 2500.0, 3000.0, 4000.0]}
     return {

@@ -181,7 +181,7 @@ def test_batches_in_node_packs_equal_one_pack(
 ) -> None:
     # features_table / sholl_matrix split large batches into packs of ~CHUNK_NODES nodes;
     # the result must not depend on the pack size (same columns, same cells, same values)
-    from patchatlas.morphology import feature_sets
+    from patchatlas.morphology import _forest
 
     cells = [
         synthetic_morphology(k, seed=s) for s in range(4) for k in ("pyramidal", "interneuron")
@@ -189,8 +189,8 @@ def test_batches_in_node_packs_equal_one_pack(
     whole = features_table(cells, convention=convention)
     radii = np.arange(0.0, 400.0, 10.0)
     sh_whole = sholl_matrix(cells, radii)
-    monkeypatch.setattr(feature_sets, "CHUNK_NODES", max(len(c) for c in cells) + 1)
-    assert len(feature_sets._node_chunks(cells)) > 2
+    monkeypatch.setattr(_forest, "CHUNK_NODES", max(len(c) for c in cells) + 1)
+    assert len(_forest.node_chunks(cells)) > 2
     packed = features_table(cells, convention=convention)
     pd.testing.assert_frame_equal(packed, whole, rtol=1e-9, atol=1e-9)
     assert np.array_equal(sholl_matrix(cells, radii), sh_whole)

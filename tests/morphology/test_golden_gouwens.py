@@ -10,7 +10,8 @@ import pytest
 
 from patchatlas import read
 from patchatlas.morphology.depth import DepthProfilePCA, depth_profiles
-from patchatlas.morphology.feature_sets import REGISTRY, features, features_table
+from patchatlas.morphology.feature_sets import features, features_table
+from patchatlas.morphology.registry import REGISTRY
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from patchatlas import read
-from patchatlas.morphology.feature_sets import REGISTRY, features
+from patchatlas.morphology.feature_sets import features
+from patchatlas.morphology.registry import REGISTRY
 from patchatlas.morphology.sholl import sholl_frequency
 from tests.conftest import ROOT, curated, require_reference_env
 

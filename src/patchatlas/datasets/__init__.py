@@ -1,6 +1,7 @@
-"""Datasets: the built-in simulator that generates the offline demo data, synthetic
-morphologies and expression, the published Patch-seq tables, and dataset clients (with ``io``,
-the only packages that touch files or the network).
+"""Datasets: the simulated offline demo data (from the point-neuron engine
+:mod:`patchatlas.models.pointneuron`), synthetic morphologies and expression, the published
+Patch-seq tables, and dataset clients (with ``io``, the only packages that touch files or the
+network).
 
 Submodules are imported on first use (``from patchatlas.datasets import simulate``).
 """

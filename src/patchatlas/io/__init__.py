@@ -180,8 +180,8 @@ def read_morphology(path: str | os.PathLike[str], **kwargs: Any) -> Any:
 
 def write_nwb(recording: Any, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
     """Write a :class:`~patchatlas.ephys.Recording` as NWB 2 (icephys tables); see
-    :func:`patchatlas.io.nwb_write.write_nwb`. Needs pynwb (``pip install patchatlas[nwb]``)."""
-    from patchatlas.io.nwb_write import write_nwb as _write_nwb
+    :func:`patchatlas.io.nwb.write.write_nwb`. Needs pynwb (``pip install patchatlas[nwb]``)."""
+    from patchatlas.io.nwb.write import write_nwb as _write_nwb
 
     return _write_nwb(recording, path, overwrite=overwrite)
 

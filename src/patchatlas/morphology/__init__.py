@@ -26,13 +26,8 @@ from patchatlas.core.morphology import (
 )
 from patchatlas.morphology._alloc import tune_allocator
 from patchatlas.morphology.depth import depth_profiles
-from patchatlas.morphology.feature_sets import (
-    CONVENTIONS,
-    FeatureSpec,
-    feature_registry,
-    features,
-    features_table,
-)
+from patchatlas.morphology.feature_sets import features, features_table
+from patchatlas.morphology.registry import CONVENTIONS, FeatureSpec, feature_registry
 from patchatlas.morphology.sholl import sholl_crossings, sholl_frequency, sholl_matrix
 from patchatlas.morphology.validation import CHECKS, PROFILES, ValidationReport, repair, validate
 

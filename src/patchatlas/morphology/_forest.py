@@ -2,24 +2,21 @@
 
 All arrays are over the rows of a :class:`~patchatlas.morphology.MorphologySet`; per-cell results
 come from ``np.bincount`` / ``np.maximum.reduceat`` over the cell offsets, so N cells cost the
-same numpy calls as one.
+same numpy calls as one. :func:`node_chunks` cuts large batches into packs of about
+:data:`CHUNK_NODES` nodes (feature tables and Sholl matrices).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
 
-from patchatlas.core.morphology import SOMA, MorphologySet
-from patchatlas.core.tree import (
-    ancestor_sum,
-    nearest_marked_ancestor,
-    subtree_max,
-    subtree_sum,
-)
+from patchatlas.core.morphology import SOMA, Morphology, MorphologySet
+from patchatlas.core.tree import ancestor_sum, nearest_marked_ancestor, subtree_max, subtree_sum
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -232,3 +229,20 @@ def frustum_area(r1: FloatArray, r2: FloatArray, length: FloatArray) -> FloatArr
 def frustum_volume(r1: FloatArray, r2: FloatArray, length: FloatArray) -> FloatArray:
     """Volume of conical frusta."""
     return np.pi * length * (r1 * r1 + r1 * r2 + r2 * r2) / 3.0
+
+
+#: Cells are processed in packs of about this many nodes: every temporary stays a few MB, so
+#: freed blocks are reused instead of faulting fresh pages in (a 1,000-cell batch in one pack
+#: peaked at 5.7 GB), and the per-pack numpy overhead is still negligible.
+CHUNK_NODES = 262_144
+
+
+def node_chunks(cells: list[Morphology]) -> list[list[Morphology]]:
+    """Consecutive runs of cells holding about :data:`CHUNK_NODES` nodes each."""
+    sizes = np.fromiter((len(m) for m in cells), dtype=np.int64, count=len(cells))
+    if sizes.sum() <= CHUNK_NODES:
+        return [cells]
+    pack = np.cumsum(sizes) // CHUNK_NODES
+    cuts = np.flatnonzero(np.diff(pack)) + 1
+    bounds = [0, *cuts.tolist(), len(cells)]
+    return [cells[a:b] for a, b in itertools.pairwise(bounds) if b > a]

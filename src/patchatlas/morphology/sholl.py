@@ -15,6 +15,8 @@ import numpy.typing as npt
 
 from patchatlas.core.morphology import SOMA, Morphology, MorphologySet
 from patchatlas.errors import DataError
+from patchatlas.morphology._forest import node_chunks
+from patchatlas.morphology._soma import neurom_soma, neurom_soma_centers
 
 __all__ = ["sholl_crossings", "sholl_frequency", "sholl_matrix"]
 
@@ -23,9 +25,7 @@ IntArray = npt.NDArray[np.int64]
 
 
 def _centers(morphs: Sequence[Morphology]) -> FloatArray:
-    from patchatlas.morphology.feature_sets import _neurom_soma_centers
-
-    return _neurom_soma_centers(morphs)
+    return neurom_soma_centers(morphs)
 
 
 def sholl_matrix(
@@ -53,10 +53,8 @@ def sholl_matrix(
     if r.size and np.any(np.diff(r) < 0):
         raise DataError("Sholl radii must be sorted in increasing order")
     c = _centers(cells) if centers is None else np.asarray(centers, dtype=np.float64)
-    from patchatlas.morphology.feature_sets import _node_chunks
-
-    chunks = _node_chunks(cells)
-    if len(chunks) > 1:  # bounded temporaries (see feature_sets.CHUNK_NODES)
+    chunks = node_chunks(cells)
+    if len(chunks) > 1:  # bounded temporaries (see _forest.CHUNK_NODES)
         out, k = [], 0
         for ch in chunks:
             out.append(sholl_matrix(ch, r, centers=c[k : k + len(ch)], types=types))
@@ -114,15 +112,13 @@ def sholl_frequency(
     """
     if step <= 0:
         raise DataError("Sholl step must be positive")
-    from patchatlas.morphology.feature_sets import _neurom_soma
-
     c = _centers([morph])
     neur = morph.types != SOMA
     if not neur.any():
         return np.zeros(0, dtype=np.int64)
     maxd = float(np.max(np.linalg.norm(morph.xyz[neur] - c[0], axis=1)))
     if convention == "neurom":
-        r0 = float(_neurom_soma([morph])[0][0])
+        r0 = float(neurom_soma([morph])[0][0])
         r0 = 0.0 if not np.isfinite(r0) else r0
         radii = np.arange(r0, r0 + maxd, step)
     elif convention == "patchatlas":
