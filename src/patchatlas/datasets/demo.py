@@ -177,12 +177,13 @@ def run_demo(
             ),
         )
     )
-    for name, step in (
+    steps: list[tuple[str, Callable[[], None]]] = [
         ("ephys", lambda: _ephys_step(result, done)),
         ("morphology", lambda: _morphology_step(result, done, seed=seed)),
         ("atlas", lambda: _atlas_step(result, done)),
         ("crossmodal", lambda: _crossmodal_step(result, done, seed=seed)),
-    ):
+    ]
+    for name, step in steps:
         try:
             step()
         except PatchAtlasError as exc:  # bad data in a step: report it, go on with the others

@@ -459,7 +459,7 @@ def analyze_sweep_set(
         )
         for sw, sp in zip(sweeps, special, strict=True):
             r = next(ssq_done) if sp else next(done)
-            if isinstance(r, PatchAtlasError):
+            if isinstance(r, Exception):  # a PatchAtlasError: analyze_sweeps lets bugs raise
                 log.info("recording %r sweep %s: not analysable: %s", cid, sw.number, r)
                 out.append(SweepResult(sw, error=f"{type(r).__name__}: {r}"))
             else:

@@ -198,22 +198,21 @@ def compute_ephys(
         by_number.setdefault(sa.number, set()).add(origin[id(sa.sweep)])
     where = {n: next(iter(ks)) for n, ks in by_number.items() if len(ks) == 1}
     # per-sweep bookkeeping goes with the sweep rows, not into the features
+    analysed = {(origin[id(sa.sweep)], sa.number): sa for sa in result.sweeps}
     for k, rr in enumerate(recordings):
         meta: list[dict[str, Any] | None] = []
         for num in rr.sweeps["number"]:
-            sa = next(
-                (x for x in result.sweeps if x.number == num and origin[id(x.sweep)] == k), None
-            )
+            found = analysed.get((k, int(num)))
             meta.append(
                 None
-                if sa is None
+                if found is None
                 else {
-                    "filter_khz_used": sa.filter_khz,
-                    "n_spikes_detected": 0 if sa.spikes is None else len(sa.spikes),
-                    **({"analysis_error": sa.error} if sa.error else {}),
+                    "filter_khz_used": found.filter_khz,
+                    "n_spikes_detected": 0 if found.spikes is None else len(found.spikes),
+                    **({"analysis_error": found.error} if found.error else {}),
                 }
             )
-        rr.sweeps["metadata"] = meta
+        rr.sweeps = rr.sweeps.assign(metadata=pd.Series(meta, index=rr.sweeps.index, dtype=object))
     qc = None
     if result.qc is not None:
         qc = result.qc.copy()
