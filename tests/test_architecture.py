@@ -185,3 +185,45 @@ def test_no_private_name_crosses_modules() -> None:
                 continue
             bad.append((".".join(mod), ".".join(target), n))
     assert not bad, "private names imported across modules:\n" + "\n".join(map(str, bad))
+
+
+def _calls_and_handlers() -> list[tuple[str, str, int]]:
+    """(module, what, line) for warning-filter calls and broad exception handlers."""
+    found = []
+    for path in sorted(PKG.rglob("*.py")):
+        mod = ".".join(_module_name(path))
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                owner = node.func.value
+                if (
+                    isinstance(owner, ast.Name)
+                    and owner.id == "warnings"
+                    and node.func.attr in ("simplefilter", "filterwarnings", "catch_warnings")
+                ):
+                    found.append((mod, f"warnings.{node.func.attr}", node.lineno))
+            if isinstance(node, ast.ExceptHandler):
+                broad = node.type is None or (
+                    isinstance(node.type, ast.Name)
+                    and node.type.id in ("Exception", "BaseException")
+                )
+                if broad:
+                    found.append((mod, "except Exception", node.lineno))
+    return found
+
+
+FOUND = _calls_and_handlers()
+
+
+def test_no_process_wide_warning_filters() -> None:
+    """Warning filters are process-wide state (unsafe under the portal's threads and on Dask
+    workers): library code never sets them; the CLI reports warnings through logging."""
+    bad = [f for f in FOUND if f[1].startswith("warnings.")]
+    assert not bad, bad
+
+
+def test_engines_do_not_catch_every_exception() -> None:
+    """The science path catches :class:`~patchatlas.errors.PatchAtlasError` (bad data) and the
+    numerical conditions it means to tolerate, never ``Exception``: a bug must surface."""
+    bad = [f for f in FOUND if f[1] == "except Exception" and f[0].split(".")[1] in ENGINES]
+    assert not bad, bad

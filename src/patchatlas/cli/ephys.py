@@ -75,9 +75,7 @@ def _write(df: Any, out: Path | None) -> None:
     help="FILE.csv or FILE.parquet (default: CSV to stdout)",
 )
 def features_cmd(paths: tuple[Path, ...], level: str, profile: str, out: Path | None) -> None:
-    """Spike, sweep or cell features of the recordings in PATHS."""
-    import warnings
-
+    """Spike, sweep or cell features of the recordings in PATHS (patchatlas.ephys.analyze)."""
     import pandas as pd
 
     from patchatlas.ephys.batch import recording_features
@@ -86,8 +84,7 @@ def features_cmd(paths: tuple[Path, ...], level: str, profile: str, out: Path | 
 
     frames = []
     failed = 0
-    with _progress() as prog, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with _progress() as prog:
         task = prog.add_task("features", total=len(paths))
         for p in paths:
             try:
@@ -180,24 +177,23 @@ def qc_cmd(paths: tuple[Path, ...], out: Path | None, cell_out: Path | None) -> 
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="FIG.png")
 def plot_cmd(path: Path, sweep_number: int | None, profile: str, out: Path) -> None:
     """Plot one sweep with its detected spikes and the first-spike phase plot."""
-    import warnings
+    import math
 
     import matplotlib
 
     matplotlib.use("Agg")
-    from patchatlas.ephys.cell import analyze_recording, cell_record
+    from patchatlas.ephys import analyze
     from patchatlas.plot.ephys import sweep_figure
     from patchatlas.reading import read as read_file
 
     rec = read_file(path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        results = analyze_recording(rec, profile=profile)
+    res = analyze(rec, profile=profile, qc=False)
+    if not res.sweeps:
+        raise click.ClickException(f"{path}: no current-clamp sweep to plot")
     if sweep_number is None:
-        c = cell_record(results)
-        hero = c["thumbnail_sweep_num"]
-        sweep_number = int(hero) if hero == hero else results[0].sweep.number
-    match = [r for r in results if r.sweep.number == sweep_number and r.ok]
+        hero = res.cell["thumbnail_sweep_num"]
+        sweep_number = int(hero) if math.isfinite(hero) else res.sweeps[0].number
+    match = [r for r in res.sweeps if r.number == sweep_number and r.ok]
     if not match:
         raise click.ClickException(f"{path}: no analysable sweep number {sweep_number}")
     r = match[0]

@@ -48,6 +48,9 @@ def cli(verbose: int) -> None:
     """patchatlas: single-neuron cell-types data, from files to an atlas."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # warnings (a lowered dV/dt filter, a reader's note ...) are reported, not silenced: the
+    # library never filters them, the command line shows each once, as a log line
+    logging.captureWarnings(True)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -19,7 +19,6 @@ Definitions (all on out-of-fold predictions pooled over the folds of one repeat)
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,11 +130,10 @@ def _folds(
 ) -> list[tuple[NDArray[np.intp], NDArray[np.intp]]]:
     idx = np.zeros(len(types))
     if scheme == "stratified":
-        with warnings.catch_warnings():
-            # t-types smaller than n_folds cannot be spread over all folds; that is expected.
-            warnings.simplefilter("ignore", UserWarning)
-            skf = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-            return list(skf.split(idx, types))
+        # t-types smaller than n_folds cannot be spread over all folds; scikit-learn says so
+        # (a UserWarning the caller sees: library code sets no warning filters)
+        skf = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        return list(skf.split(idx, types))
     if scheme == "held_out_type":
         n_types = len(np.unique(types))
         k = min(n_folds, n_types)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from patchatlas.core.recording import Recording
-from patchatlas.ephys.cell import analyze_recording, cell_features
-from patchatlas.errors import DataError
+from patchatlas.errors import ParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -23,41 +22,42 @@ def _ident(rec: Recording) -> dict[str, Any]:
 def recording_features(
     recording: Recording, *, level: str = "cell", profile: str = "allen"
 ) -> pd.DataFrame:
-    """Features of one recording as a DataFrame: one row per spike, per sweep or one row.
+    """Features of one recording as a DataFrame: one row per spike, per sweep, or one row.
 
-    Spike rows carry ``sweep_number``; sweep rows the sweep features (plus ``error`` for a
-    sweep that could not be analysed); the cell row the Allen cell record.
+    A view of :func:`patchatlas.ephys.analyze` (the one analysis the atlas and the portal use
+    too): spike rows carry ``sweep_number``, ``spike_index`` and ``in_window``; sweep rows the
+    stimulus, the sweep features, the filter used and ``error`` for a sweep that could not be
+    analysed; the cell row the Allen cell record (registry names).
+
+    Parameters
+    ----------
+    recording
+        The cell's sweeps.
+    level
+        ``"spike"``, ``"sweep"`` or ``"cell"``.
+    profile
+        ``"allen"`` or ``"robust"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        With ``cell_id`` and ``source`` columns first.
     """
     import pandas as pd
 
+    from patchatlas.ephys.analysis import analyze
+
     if level not in LEVELS:
-        raise DataError(f"unknown feature level {level!r}; use one of {LEVELS}")
+        raise ParameterError(f"unknown feature level {level!r}; use one of {LEVELS}")
     ident = _ident(recording)
-    if level == "cell":
-        # cell_features: per-spike features only where the record reads them (same record)
-        return pd.DataFrame([{**ident, **cell_features(recording, profile=profile)}])
-    results = analyze_recording(recording, profile=profile)
-    if level == "sweep":
-        rows = []
-        for r in results:
-            base = {**ident, "sweep_number": r.sweep.number}
-            rows.append(
-                {**base, **r.features, "error": r.error} if r.ok else {**base, "error": r.error}
-            )
-        return pd.DataFrame(rows)
-    frames = []
-    for r in results:
-        if r.spikes is None or r.spikes.n_rows == 0:
-            continue
-        df = r.spikes.to_pandas()
-        df.insert(0, "sweep_number", r.sweep.number)
-        df.insert(0, "cell_id", recording.cell_id)
-        frames.append(df)
-    if not frames:
-        return pd.DataFrame(columns=["cell_id", "sweep_number", "threshold_index"])
-    out = pd.concat(frames, ignore_index=True)
-    out.attrs = {}
-    return out
+    if level == "cell":  # only the per-spike features the cell record reads: same record
+        res = analyze(recording, profile=profile, detail="cell", qc=False)
+        return pd.DataFrame([{**ident, **res.cell}])
+    res = analyze(recording, profile=profile, qc=False)
+    df = res.sweep_table() if level == "sweep" else res.spike_table()
+    df.insert(0, "source", ident["source"])
+    df.insert(0, "cell_id", ident["cell_id"])
+    return df
 
 
 def recording_qc_table(recording: Recording, **kwargs: Any) -> pd.DataFrame:

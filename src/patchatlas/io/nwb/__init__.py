@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -188,14 +187,13 @@ def _require_pynwb(path: Path) -> Any:
 def _nwb2_pairs(path: Path) -> tuple[str, list[_Pair]]:
     pynwb = _require_pynwb(path)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with pynwb.NWBHDF5IO(str(path), "r", load_namespaces=True) as io:
-                nwb = io.read()
-                irt = getattr(nwb, "intracellular_recordings", None)
-                if irt is not None and len(irt) > 0:
-                    return "nwb2", _table_pairs(nwb, irt, path)
-                return "nwb2-legacy", _legacy_pairs_pynwb(nwb, path)
+        # pynwb's own warnings (cached namespaces ...) reach the caller: no filter here
+        with pynwb.NWBHDF5IO(str(path), "r", load_namespaces=True) as io:
+            nwb = io.read()
+            irt = getattr(nwb, "intracellular_recordings", None)
+            if irt is not None and len(irt) > 0:
+                return "nwb2", _table_pairs(nwb, irt, path)
+            return "nwb2-legacy", _legacy_pairs_pynwb(nwb, path)
     except PatchAtlasError:
         raise
     except Exception as exc:

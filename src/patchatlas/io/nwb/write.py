@@ -30,7 +30,6 @@ import json
 import math
 import os
 import uuid
-import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -127,11 +126,8 @@ def write_nwb(
         nwbfile = _build_file(recording)
         from pynwb import NWBHDF5IO
 
-        with warnings.catch_warnings():
-            # hdmf warns about int64 -> uint32 sweep numbers and similar harmless casts
-            warnings.simplefilter("ignore")
-            with NWBHDF5IO(str(tmp), "w") as io:
-                io.write(nwbfile)
+        with NWBHDF5IO(str(tmp), "w") as io:
+            io.write(nwbfile)
         os.replace(tmp, p)
     except WriteError:
         raise
@@ -260,7 +256,7 @@ def _series(sweep: Sweep, base: str, start_time: float, electrode: Any) -> tuple
         **timing,
     }
     if sweep.number >= 0:
-        common["sweep_number"] = int(sweep.number)
+        common["sweep_number"] = np.uint32(sweep.number)  # NWB: uint32, no cast warning
     if sweep.clamp_mode is ClampMode.CURRENT_CLAMP:
         resp = CurrentClampSeries(
             name=base, data=np.asarray(sweep.v), conversion=1e-3, unit="volts", **common
