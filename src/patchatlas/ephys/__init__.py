@@ -26,6 +26,7 @@ from patchatlas.ephys.stimulus import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from patchatlas.ephys.analysis import EphysResult, SweepAnalysis, analyze
+    from patchatlas.ephys.batch import features_table
     from patchatlas.ephys.cell import (
         analyze_recording,
         cell_features,
@@ -62,6 +63,7 @@ __all__ = [
     "efel_features",
     "feature_registry",
     "feature_vectors",
+    "features_table",
     "infer_epochs",
     "infer_recording_stimuli",
     "infer_stimulus",
@@ -86,6 +88,7 @@ _LAZY = {
     "short_square_parameters": "patchatlas.ephys.cell",
     "feature_registry": "patchatlas.ephys.registry",
     "feature_vectors": "patchatlas.ephys.vectors",
+    "features_table": "patchatlas.ephys.batch",
     "efel_features": "patchatlas.ephys.efel_names",
     "sweep_qc": "patchatlas.ephys.qc",
     "cell_qc": "patchatlas.ephys.qc",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from patchatlas.core.recording import Recording
@@ -10,7 +11,13 @@ from patchatlas.errors import ParameterError
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["LEVELS", "cell_qc_table", "recording_features", "recording_qc_table"]
+__all__ = [
+    "LEVELS",
+    "cell_qc_table",
+    "features_table",
+    "recording_features",
+    "recording_qc_table",
+]
 
 LEVELS = ("spike", "sweep", "cell")
 
@@ -58,6 +65,37 @@ def recording_features(
     df.insert(0, "source", ident["source"])
     df.insert(0, "cell_id", ident["cell_id"])
     return df
+
+
+def features_table(
+    recordings: Iterable[Recording], *, level: str = "cell", profile: str = "allen"
+) -> pd.DataFrame:
+    """Features of many recordings in one DataFrame (one row per cell at ``level="cell"``).
+
+    The many-cell counterpart of :func:`patchatlas.ephys.cell_features` (one cell → a mapping),
+    as :func:`patchatlas.morphology.features_table` is of
+    :func:`patchatlas.morphology.features`.
+
+    Parameters
+    ----------
+    recordings
+        One recording per cell.
+    level
+        ``"cell"``, ``"sweep"`` or ``"spike"`` (see :func:`recording_features`).
+    profile
+        ``"allen"`` or ``"robust"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of every recording, ``cell_id`` first.
+    """
+    import pandas as pd
+
+    frames = [recording_features(r, level=level, profile=profile) for r in recordings]
+    if not frames:
+        return pd.DataFrame(columns=["cell_id", "source"])
+    return pd.concat(frames, ignore_index=True)
 
 
 def recording_qc_table(recording: Recording, **kwargs: Any) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from patchatlas.core.morphology import (
     MorphologySet,
 )
 from patchatlas.morphology._alloc import tune_allocator
+from patchatlas.morphology.analysis import MorphologyResult, analyze
 from patchatlas.morphology.depth import depth_profiles
 from patchatlas.morphology.feature_sets import features, features_table
 from patchatlas.morphology.registry import CONVENTIONS, FeatureSpec, feature_registry
@@ -47,8 +48,10 @@ __all__ = [
     "FeatureSpec",
     "Issue",
     "Morphology",
+    "MorphologyResult",
     "MorphologySet",
     "ValidationReport",
+    "analyze",
     "depth_profiles",
     "feature_registry",
     "features",

@@ -19,7 +19,6 @@ Built in:
 from __future__ import annotations
 
 import importlib
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,16 +108,6 @@ def _optional(module: str, name: str) -> Any:
     except ImportError:
         return None
     return getattr(mod, name, None)
-
-
-def _numeric(v: Any) -> float | None:
-    if isinstance(v, bool):
-        return float(v)
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else math.nan
 
 
 #: what the ephys engine stores; bump when that changes (part of every cell's content key)
@@ -260,53 +249,60 @@ def _morphology_available() -> bool:
 def compute_morphology(
     paths: Sequence[Path], file_indices: Sequence[int], params: Mapping[str, Any]
 ) -> EngineOutput:
-    """Read reconstructions and compute their features with ``patchatlas.morphology``."""
-    from patchatlas.io import read_morphology as read
+    """Read reconstructions and analyse them with :func:`patchatlas.morphology.analyze`.
 
-    features = _optional("patchatlas.morphology", "features")
-    validate = _optional("patchatlas.morphology", "validate")
+    Parameters
+    ----------
+    paths
+        The cell's reconstructions.
+    file_indices
+        Position of each path in the cell's file list.
+    params
+        ``convention`` (default ``"allen"``), ``profile`` (validation, default ``"analysis"``).
+
+    Returns
+    -------
+    EngineOutput
+        One morphology record per file: features with registry units, validation issues.
+    """
+    from patchatlas.io import read_morphology
+    from patchatlas.morphology import analyze
+
     convention = str(params.get("convention", "allen"))
+    profile = str(params.get("profile", "analysis"))
     out = []
     for p, idx in zip(paths, file_indices, strict=True):
-        morph = read(p)
-        values = features(morph, convention=convention)
-        fdf = pd.DataFrame(
+        morph = read_morphology(p)
+        res = analyze(morph, convention=convention, profile=profile)
+        issues = pd.DataFrame(
             [
-                {"name": str(k), "value": _numeric(v), "unit": None, "native_name": None}
-                for k, v in values.items()
-                if _numeric(v) is not None
+                {"severity": str(i.severity), "code": str(i.code), "message": str(i.message)}
+                for i in res.issues
             ],
-            columns=["name", "value", "unit", "native_name"],
+            columns=["severity", "code", "message"],
         )
-        issues = None
-        if validate is not None:
-            found = validate(morph)
-            issues = pd.DataFrame(
-                [
-                    {
-                        "severity": str(getattr(i, "severity", "warning")),
-                        "code": str(getattr(i, "code", type(i).__name__)),
-                        "message": str(getattr(i, "message", i)),
-                    }
-                    for i in (found or [])
-                ],
-                columns=["severity", "code", "message"],
-            )
-        n_nodes: int | None
-        try:
-            n_nodes = len(morph)
-        except TypeError:
-            n_nodes = None
+        fdf = res.table()
+        fdf["native_name"] = None
         out.append(
             MorphologyRecord(
-                file_index=idx, features=fdf, issues=issues, convention=convention, n_nodes=n_nodes
+                file_index=idx,
+                features=fdf,
+                issues=issues,
+                convention=convention,
+                n_nodes=len(morph),
             )
         )
     return EngineOutput(
         engine="morphology",
-        parameters={"convention": convention},
+        parameters={"convention": convention, "profile": profile, "version": _morphology_version()},
         morphologies=out,
     )
+
+
+def _morphology_version() -> str:
+    from patchatlas._version import __version__
+
+    return f"morphology/2 patchatlas/{__version__}"
 
 
 morphology_engine = register_engine(
@@ -315,8 +311,8 @@ morphology_engine = register_engine(
         extensions=(".swc", ".asc"),
         compute=compute_morphology,
         stores=("source_files", "morphologies", "morphology_features", "morphology_issues"),
-        version=lambda: "morphology/1",
+        version=lambda: _morphology_version(),
         available=_morphology_available,
-        defaults={"convention": "allen"},
+        defaults={"convention": "allen", "profile": "analysis"},
     )
 )
