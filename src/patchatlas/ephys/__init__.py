@@ -1,7 +1,9 @@
 """Electrophysiology: the sweep data model, stimulus inference, spike/sweep/cell features.
 
 Feature extraction (``detect_spikes``, ``sweep_features``, ``cell_features``) is imported lazily
-so that ``import patchatlas.ephys`` stays fast.
+so that ``import patchatlas.ephys`` stays fast. Spike detection runs on a compiled kernel when
+numba is installed, on NumPy otherwise (same results): :func:`backend_info` says which and why,
+:func:`warm_up` loads the kernel ahead of the first sweep (``PATCHATLAS_NUMBA=0`` forces NumPy).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ __all__ = [
     "StimulusKind",
     "StimulusOntology",
     "Sweep",
+    "backend_info",
     "cell_features",
     "cell_qc",
     "detect_spikes",
@@ -35,6 +38,7 @@ __all__ = [
     "infer_stimulus",
     "sweep_features",
     "sweep_qc",
+    "warm_up",
 ]
 
 _LAZY = {
@@ -47,6 +51,8 @@ _LAZY = {
     "efel_features": "patchatlas.ephys.efel_names",
     "sweep_qc": "patchatlas.ephys.qc",
     "cell_qc": "patchatlas.ephys.qc",
+    "warm_up": "patchatlas.ephys._backend",
+    "backend_info": "patchatlas.ephys._backend",
 }
 
 

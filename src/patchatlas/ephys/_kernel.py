@@ -1,11 +1,11 @@
-"""Compiled Allen-profile spike detection (optional; needs numba).
+"""Private seam of :mod:`patchatlas.ephys`: the compiled Allen-profile detection (needs numba).
 
-The same definitions as :func:`patchatlas.ephys.spikes._allen_indices` (module docs of
+The same definitions as :func:`patchatlas.ephys._allen.allen_indices` (module docs of
 :mod:`patchatlas.ephys.spikes`, restated in ``docs/ephys_parity.md``), written as one compiled
-pass per sweep instead of vectorised segment reductions, together with the spike-table assembly
-(:func:`assemble_table`) and the allen-profile sweep features (:func:`sweep_feature_values`).
-The vectorised path is fast per sample but pays ~500-1,000 Python-level numpy calls per sweep;
-here a sweep costs three compiled calls.
+pass per sweep instead of vectorised segment reductions, together with the spike-table
+assembly (:func:`assemble_table`) and the allen-profile sweep features
+(:func:`sweep_feature_values`). The vectorised path is fast per sample but pays ~500-1,000
+Python-level numpy calls per sweep; here a sweep costs three compiled calls.
 
 The filtered dV/dt stays lazy: the kernel works on the sweep's :class:`~patchatlas.ephys._dvdt.
 LazyDvdt` buffers (``y`` and the per-chunk ``known`` flags) and filters a run of chunks, with the
@@ -16,76 +16,99 @@ filter of the ADP rule is computed per fast trough over ``[fast trough, ADP reac
 margin.
 
 Results are those of the vectorised path (tested column by column on every real recording,
-:mod:`tests.ephys.test_kernel`); the vectorised path stays the reference and the fallback when
-numba is missing or ``PATCHATLAS_NUMBA=0``.
+``tests/ephys/test_kernel.py``). Importing this module imports numba; only
+:mod:`patchatlas.ephys._backend` does, and it absorbs :data:`FAILURES` (falling back to NumPy).
 
-Compiled functions are cached on disk by numba (``cache=True``): the first call in a fresh
-environment compiles (about 10 s per combination of argument types, e.g. read-only or writable
-time axes), later processes load the cache (about 1 s with ``import numba``).
+**One compilation per function.** numba compiles a specialisation per combination of argument
+types, and an array's type includes its dtype, layout and whether it is writable. Every call
+here therefore normalises its arguments: the arrays a kernel only reads are passed as read-only,
+C-contiguous, aligned float64 (int64 for indices) arrays (a view when the input already is one,
+a copy otherwise), the buffers it writes (the dV/dt and its chunk flags) as writable C arrays,
+and scalars as Python ``int``/``float``/``bool``. Whatever the caller holds (a read-only time
+axis of a :class:`~patchatlas.core.recording.Sweep`, a writable user array, float32, a strided
+column), each function has one signature, compiled once per environment (about 15 s for the
+three) and read from numba's on-disk cache (``cache=True``) by later processes (about 1 s).
 """
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from typing import Any
 
+import numba
 import numpy as np
 import numpy.typing as npt
+from numba.core.errors import NumbaError
 
+import patchatlas.ephys._kernel_nb as nb
 from patchatlas.core.table import FeatureTable
-from patchatlas.ephys.spikes import _POINTS, SPIKE_COLUMNS
+from patchatlas.ephys._allen import POINTS, SPIKE_COLUMNS, Prep
+from patchatlas.ephys._dvdt import bessel_ba, settle_samples
 from patchatlas.ephys.train import SUBTHRESHOLD_FEATURES, TRAIN_FEATURES
 
-__all__ = ["allen_indices", "assemble_table", "available", "sweep_feature_values"]
+__all__ = [
+    "FAILURES",
+    "NUMBA_VERSION",
+    "allen_indices",
+    "assemble_table",
+    "read_only",
+    "sweep_feature_values",
+]
 
-_STATE: dict[str, Any] = {}
+#: what a numba failure can raise: numba's own errors (typing, lowering, internal ...),
+#: llvmlite's RuntimeError (LLVM), the cache's RuntimeError/OSError, a lazy import inside numba
+FAILURES: tuple[type[BaseException], ...] = (NumbaError, RuntimeError, OSError, ImportError)
+NUMBA_VERSION: str = numba.__version__
 
 #: ``isi_type`` codes of the kernel
 _ISI = np.array([None, "direct", "detour"], dtype=object)
 
 
-def available() -> bool:
-    """Whether the compiled kernel can be used (numba importable, not disabled by
-    ``PATCHATLAS_NUMBA=0``)."""
-    ok = _STATE.get("ok")
-    if ok is None:
-        if os.environ.get("PATCHATLAS_NUMBA", "1").strip().lower() in ("0", "false", "no", "off"):
-            ok = False
-        else:
-            try:
-                _STATE["core"] = _compile()
-                ok = True
-            except ImportError:
-                ok = False
-        _STATE["ok"] = ok
-    return bool(ok)
+def read_only(a: Any, dtype: type = np.float64) -> npt.NDArray[Any]:
+    """``a`` as a read-only, C-contiguous, aligned array of ``dtype`` (the one array type the
+    kernels are compiled for): a view when it already is such an array, else a copy.
+
+    Parameters
+    ----------
+    a
+        Array-like.
+    dtype
+        ``np.float64`` or ``np.int64``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Read-only.
+    """
+    arr = np.asarray(a)
+    if not (arr.dtype == dtype and arr.flags.c_contiguous and arr.flags.aligned):
+        arr = np.array(arr, dtype=dtype, order="C")
+    if arr.flags.writeable:
+        arr = arr.view()
+        arr.flags.writeable = False
+    return arr
 
 
-def _compile() -> Any:
-    from patchatlas.ephys import _kernel_nb
-
-    _STATE["assemble"] = _kernel_nb.assemble
-    _STATE["sweep_features"] = _kernel_nb.sweep_features
-    return _kernel_nb.core
+def _writable(a: Any, dtype: type) -> npt.NDArray[Any]:
+    """``a`` itself when it is a writable C-contiguous aligned array of ``dtype``, else a copy."""
+    f = a.flags
+    if a.dtype == dtype and f.c_contiguous and f.aligned and f.writeable:
+        return a  # type: ignore[no-any-return]
+    return np.array(a, dtype=dtype, order="C")
 
 
 @lru_cache(maxsize=64)
 def _coefs(cutoff_hz: float, fs: float, scale: float) -> npt.NDArray[np.float64]:
     """Bessel b (5), a[1:] (4), steady-state zi (4) and the dV/dt scale, in one array."""
-    from patchatlas.ephys._dvdt import _bessel_ba
-
-    b, a, zi = _bessel_ba(cutoff_hz / (fs / 2.0))
+    b, a, zi = bessel_ba(cutoff_hz / (fs / 2.0))
     b = b / a[0]
     a = a / a[0]
-    out = np.concatenate((b, a[1:], zi, [scale])).astype(np.float64)
-    out.flags.writeable = False
-    return out
+    return read_only(np.concatenate((b, a[1:], zi, [scale])))
 
 
 @lru_cache(maxsize=64)
 def _fparams(p: Any, cutoff: float, g1: float) -> npt.NDArray[np.float64]:
-    out = np.array(
+    return read_only(
         [
             cutoff,
             g1,
@@ -100,40 +123,65 @@ def _fparams(p: Any, cutoff: float, g1: float) -> npt.NDArray[np.float64]:
             p.flat_interval,
             p.adp_max_delta_t,
             p.adp_max_delta_v,
-        ],
-        np.float64,
+        ]
     )
-    out.flags.writeable = False
-    return out
 
 
-_NO_COEFS = np.zeros(14, np.float64)
-_NO_COEFS.flags.writeable = False
+@lru_cache(maxsize=64)
+def _iparams(chunk: int, margin: int, filtered: bool) -> npt.NDArray[np.int64]:
+    return read_only([chunk, margin, 1 if filtered else 0], np.int64)
 
 
-def allen_indices(pr: Any) -> dict[str, Any]:
-    """Spike indices of one prepared sweep (``spikes._Prep``), as ``spikes._indices``."""
-    from patchatlas.ephys._dvdt import settle_samples
+_NO_COEFS = read_only(np.zeros(14))
+_EMPTY = read_only(np.zeros(0))
 
-    core = _STATE["core"]
-    lz, p = pr.lz, pr.p
+
+def allen_indices(pr: Prep) -> dict[str, Any]:
+    """Spike indices of one prepared sweep, as :func:`patchatlas.ephys._allen.sweep_indices`.
+
+    Parameters
+    ----------
+    pr
+        The prepared sweep; its lazy dV/dt buffers are filled in place where the kernel reads.
+
+    Returns
+    -------
+    dict
+        As :func:`patchatlas.ephys._allen.sweep_indices`.
+    """
+    lz, p, hz = pr.lz, pr.p, pr.hz
     filt = bool(lz.filtered)
     scale = float(lz.scale) if filt else 1.0
-    co = _coefs(float(lz.cutoff_hz), float(lz.fs), scale) if filt else _NO_COEFS
-    ip = np.array([lz.chunk, lz.margin, 1 if filt else 0], np.int64)
+    co = _coefs(float(lz.cutoff_hz or 0.0), float(lz.fs), scale) if filt else _NO_COEFS
+    ip = _iparams(int(lz.chunk), int(lz.margin), filt)
     fp = _fparams(p, float(pr.cutoff), float(getattr(lz, "g1", 1.0)))
-    hz = pr.hz
-    use_heavy = hz is not None
-    if use_heavy:
+    if hz is not None and hz.cutoff_hz is not None:
         hco = _coefs(float(hz.cutoff_hz), float(hz.fs), scale)
-        hm = settle_samples(float(hz.cutoff_hz), float(hz.fs))
+        hm = int(settle_samples(float(hz.cutoff_hz), float(hz.fs)))
+        use_heavy = True
     else:
-        hco, hm = co, 0
-    known = lz.known
-    res = core(
-        pr.t, pr.v, lz.y, known, co, ip, fp, int(pr.a), int(pr.b), bool(pr.full), hco, hm, use_heavy
-    )
-    lz._known_cache = None
+        hco, hm, use_heavy = co, 0, False
+    # the buffers the kernel fills in place (already of the right kind, except in odd cases)
+    lz.y = _writable(lz.y, np.float64)
+    lz.known = _writable(lz.known, np.bool_)
+    try:
+        res = nb.core(
+            read_only(pr.t),
+            read_only(pr.v),
+            lz.y,
+            lz.known,
+            co,
+            ip,
+            fp,
+            int(pr.a),
+            int(pr.b),
+            bool(pr.full),
+            hco,
+            hm,
+            bool(use_heavy),
+        )
+    finally:
+        lz.invalidate()  # the kernel set chunk flags
     cnt = int(res[0])
     if cnt == 0:
         return {}
@@ -164,30 +212,48 @@ FLOAT_ROWS = (
         if c not in ("threshold_index", "peak_index", "upstroke_index", "width")
         and c not in ("isi_type", "clipped")
     ),
-    *(f"{pt}_i" for pt in _POINTS),
+    *(f"{pt}_i" for pt in POINTS),
 )
 _INT_COLS = {"threshold_index": "threshold", "peak_index": "peak", "upstroke_index": "upstroke"}
-_EMPTY = np.zeros(0)
 
 
-def assemble_table(pr: Any, idx: dict[str, Any]) -> FeatureTable:
-    """The full spike table of one prepared sweep from its indices (as ``spikes._assemble``,
-    the value columns gathered in one compiled call)."""
+def assemble_table(pr: Prep, idx: dict[str, Any]) -> FeatureTable:
+    """The full spike table of one prepared sweep from its indices, as
+    :func:`patchatlas.ephys._allen.assemble_table` (the value columns gathered in one compiled
+    call).
+
+    Parameters
+    ----------
+    pr
+        The prepared sweep.
+    idx
+        Its spike indices (non-empty, ``pr.full``).
+
+    Returns
+    -------
+    FeatureTable
+        The spike table.
+    """
     has_i = pr.i is not None
-    mat = _STATE["assemble"](
-        pr.t,
-        pr.v,
-        pr.lz.y,
-        pr.i if has_i else _EMPTY,
-        has_i,
-        idx["threshold"],
-        idx["peak"],
-        idx["upstroke"],
-        idx["trough"],
-        idx["downstroke"],
-        idx["fast_trough"],
-        idx["adp"],
-        idx["slow_trough"],
+    mat = nb.assemble(
+        read_only(pr.t),
+        read_only(pr.v),
+        read_only(pr.lz.y),
+        read_only(pr.i) if has_i else _EMPTY,
+        bool(has_i),
+        *(
+            read_only(idx[k], np.int64)
+            for k in (
+                "threshold",
+                "peak",
+                "upstroke",
+                "trough",
+                "downstroke",
+                "fast_trough",
+                "adp",
+                "slow_trough",
+            )
+        ),
     )
     rows = dict(zip(FLOAT_ROWS, mat, strict=False))
     cols: dict[str, Any] = {}
@@ -203,7 +269,7 @@ def assemble_table(pr: Any, idx: dict[str, Any]) -> FeatureTable:
         else:
             cols[c] = rows[c]
     if has_i:
-        for c in FLOAT_ROWS[-len(_POINTS) :]:
+        for c in FLOAT_ROWS[-len(POINTS) :]:
             cols[c] = rows[c]
     return FeatureTable(cols, provenance=pr.prov)
 
@@ -223,11 +289,31 @@ def sweep_feature_values(
     burst_max_isi: float = 0.010,
     pause_factor: float = 3.0,
 ) -> dict[str, float]:
-    """The allen-profile sweep features (``train._features``) in one compiled call."""
-    vals = _STATE["sweep_features"](
-        t,
-        v,
-        np.ascontiguousarray(threshold_t, dtype=np.float64),
+    """The allen-profile sweep features (those of :func:`patchatlas.ephys.train.analyze_sweep`)
+    in one compiled call.
+
+    Parameters
+    ----------
+    t, v
+        Time (s) and voltage (mV) of the sweep.
+    threshold_t
+        Threshold times of its spikes (s).
+    start, end
+        The analysis window (s; NaN when unknown).
+    amp
+        Stimulus amplitude (pA).
+    burst_max_isi, pause_factor
+        The burst and pause rules (s, factor).
+
+    Returns
+    -------
+    dict
+        Feature name → value, in :data:`SWEEP_ROWS` order.
+    """
+    vals = nb.sweep_features(
+        read_only(t),
+        read_only(v),
+        read_only(threshold_t),
         float(start),
         float(end),
         float(amp),
