@@ -141,14 +141,31 @@ def test_env_switch_is_read_at_the_first_choice_not_at_import() -> None:
     assert out.splitlines()[-1] == "numpy PATCHATLAS_NUMBA=off False"
 
 
+BROKEN_COMPILE = """
+from numba.core.dispatcher import Dispatcher
+from numba.core.errors import LoweringError
+def compile(self, sig):
+    raise LoweringError("injected: Failed in nopython mode pipeline (step: native lowering)")
+Dispatcher.compile = compile
+"""
+
+
 @pytest.mark.parametrize(
     ("setup", "reason", "n_warnings"),
     [
         # numba absent: optional, so no warning
         ("sys.modules['numba'] = None", "numba not installed", 0),
         # numba present but broken: its import raises (llvmlite, numpy mismatch ...)
-        ("FAKE", "numba cannot be imported (RuntimeError: LLVM is broken here)", 1),
+        ("FAKE", "numba kernel unavailable (RuntimeError: LLVM is broken here)", 1),
+        # numba imports but the kernel does not compile (or load from the cache)
+        (
+            "COMPILE",
+            "numba kernel unavailable (KernelUnavailable: the kernel did not compile: "
+            "LoweringError",
+            1,
+        ),
     ],
+    ids=["missing", "broken-import", "compile-error"],
 )
 def test_numba_import_failure_falls_back(
     setup: str, reason: str, n_warnings: int, tmp_path: Path
@@ -159,6 +176,11 @@ def test_numba_import_failure_falls_back(
             "raise RuntimeError('LLVM is broken here')\n"
         )
         setup = f"sys.path.insert(0, {str(tmp_path)!r})"
+    elif setup == "COMPILE":
+        if not backend.numba_available():
+            pytest.skip("numba not installed")
+        (tmp_path / "broken_compile.py").write_text(BROKEN_COMPILE)
+        setup = f"sys.path.insert(0, {str(tmp_path)!r}); import broken_compile"
     out = _run_child(
         f"""
         import logging, sys
@@ -213,16 +235,18 @@ def test_one_compiled_specialisation_whatever_the_arrays() -> None:
         analyze_sweep(_sweep(v), per_spike=False)
     from numba import types
 
-    for fn in (nb.core, nb.assemble, nb.sweep_features):
+    # read-only (accepting writable arrays too): everything but what the detection fills
+    ro, rw = False, True
+    expected = {
+        nb.core: [ro, ro, rw, rw, ro, ro, ro, ro],  # t v y known co ip fp hco
+        nb.assemble: [ro] * 12,  # t v y i, 8 index arrays
+        nb.sweep_features: [ro] * 3,  # t v threshold_t
+    }
+    for fn, mutable in expected.items():
         assert len(fn.signatures) == 1, (fn, fn.signatures)
         arrays = [a for a in fn.signatures[0] if isinstance(a, types.Array)]
         assert all(a.layout == "C" and a.ndim == 1 for a in arrays)
-        # read-only: every array the function only reads; writable: the dV/dt buffer and its
-        # chunk flags, which the detection kernel fills in place
-        writable = [a.mutable for a in arrays]
-        assert writable == (
-            [False, False, True, True] + [False] * 4 if fn is nb.core else [False] * len(arrays)
-        )
+        assert [a.mutable for a in arrays] == mutable, fn
     for tab in tables[1:]:
         assert tab.n_rows == tables[0].n_rows == 12
 
@@ -330,3 +354,20 @@ def test_forced_numba_raises_the_failure(monkeypatch: pytest.MonkeyPatch) -> Non
     with backend.use("numba"), pytest.raises(TypingError, match="injected"):
         detect_spikes(t, v)
     assert backend.active() == "numba"  # a strict failure does not switch the process
+
+
+@needs_numba
+def test_kernel_table_from_numpy_indices() -> None:
+    """The compiled table assembly takes spike indices as they are: those of every path fit."""
+    from patchatlas.ephys._detect import prepare
+
+    t, v, i = _spiky()
+    with backend.use("numpy"):
+        pr = prepare(t, v, start=0.1, end=0.7, i=i)
+        assert not isinstance(pr, FeatureTable)
+        idx = backend.indices(pr)
+        ref = backend.assemble_table(pr, idx)
+        (many,) = backend.indices_many([prepare(t, v, start=0.1, end=0.7, i=i)])
+    with backend.use("numba"):
+        _same_table(ref, backend.assemble_table(pr, idx))
+        _same_table(ref, backend.assemble_table(pr, many))

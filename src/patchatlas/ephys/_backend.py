@@ -115,7 +115,8 @@ _OVERRIDE: ContextVar[_Override | None] = ContextVar("patchatlas_ephys_backend",
 
 
 def _load() -> ModuleType | None:
-    """The kernel module, importing numba on the first call (None when it cannot)."""
+    """The kernel module, importing numba and compiling (or loading from numba's cache) the
+    kernel on the first call; None when that fails."""
     if _STATE.loaded:
         return _STATE.kernel
     with _LOCK:
@@ -129,14 +130,15 @@ def _load() -> ModuleType | None:
             if exc.name not in ("numba", "llvmlite"):
                 broken = exc
         # a broken installation: numba's own checks (ImportError), llvmlite's shared library
-        # (OSError), numba's cache locator or LLVM (RuntimeError)
+        # (OSError), numba's cache locator or LLVM (RuntimeError), a kernel that does not
+        # compile (_kernel.KernelUnavailable, an ImportError)
         except (ImportError, OSError, RuntimeError) as exc:
             broken = exc
         if kernel is None and broken is None:
             _STATE.import_error = "numba not installed (pip install 'patchatlas[ephys]')"
             logger.info("%s: spike detection uses the NumPy path", _STATE.import_error)
         elif broken is not None:
-            _STATE.import_error = f"numba cannot be imported ({_one_line(broken)})"
+            _STATE.import_error = f"numba kernel unavailable ({_one_line(broken)})"
             logger.warning(
                 "%s; spike detection uses the NumPy path (same results, slower). Set %s=0 to "
                 "skip numba.",
@@ -451,11 +453,12 @@ def _tiny_sweep() -> Any:
 def warm_up() -> str:
     """Load the compiled spike-detection kernel now, so that the first real sweep does not pay.
 
-    Chooses the backend (see :func:`backend_info`) and, when it is numba, runs the detector on
-    a tiny synthetic sweep: the kernel is compiled on the first run in an environment (about
-    15 s) and read from numba's on-disk cache afterwards (about 1 s per process). Cheap when
-    already warm. Meant for process-pool initialisers and long-running servers; a numba failure
-    here falls back to NumPy like anywhere else (one logged warning).
+    Chooses the backend (see :func:`backend_info`): with numba, the kernel is compiled on the
+    first run in an environment (about 15 s) and read from numba's on-disk cache afterwards
+    (about 1 s per process); then runs the detector once on a tiny synthetic sweep, so that a
+    kernel that loads but fails to run is found here. Cheap when already warm. Meant for
+    process-pool initialisers and long-running servers; a numba failure here falls back to
+    NumPy like anywhere else (one logged warning).
 
     Returns
     -------
@@ -479,16 +482,17 @@ def warm_up() -> str:
 def backend_info() -> dict[str, str]:
     """Which spike-detection backend is active, and why.
 
-    Chooses the backend when that has not happened yet (importing numba, unless
-    ``PATCHATLAS_NUMBA=0``) but compiles nothing: call :func:`warm_up` first to also know that
-    the kernel loads.
+    Chooses the backend when that has not happened yet: unless ``PATCHATLAS_NUMBA=0``, that
+    imports numba and loads the kernel (compiling it, about 15 s, on the first run in an
+    environment).
 
     Returns
     -------
     dict
         ``backend``: ``"numba"`` or ``"numpy"``; ``reason``: why, e.g. ``"PATCHATLAS_NUMBA=0"``,
-        ``"numba not installed (...)"``, ``"compiled kernel loaded"``, or the numba failure
-        that switched this process to NumPy; ``numba``: numba's version, or ``"not installed"``.
+        ``"numba not installed (...)"``, ``"numba kernel unavailable (...)"``, ``"compiled
+        kernel loaded"``, or the numba failure that switched this process to NumPy; ``numba``:
+        numba's version, or ``"not installed"``.
     """
     mode = _mode()
     name = active()
@@ -500,10 +504,8 @@ def backend_info() -> dict[str, str]:
         reason = f"{ENV_VAR}={_STATE.env_off}"
     elif name == "numpy":
         reason = _STATE.import_error
-    elif _STATE.warm:
-        reason = "compiled kernel loaded"
     else:
-        reason = "compiled kernel (compiled or read from the cache at first use)"
+        reason = "compiled kernel loaded"
     return {"backend": name, "reason": reason, "numba": _numba_version()}
 
 

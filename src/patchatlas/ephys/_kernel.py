@@ -19,15 +19,23 @@ Results are those of the vectorised path (tested column by column on every real 
 ``tests/ephys/test_kernel.py``). Importing this module imports numba; only
 :mod:`patchatlas.ephys._backend` does, and it absorbs :data:`FAILURES` (falling back to NumPy).
 
-**One compilation per function.** numba compiles a specialisation per combination of argument
-types, and an array's type includes its dtype, layout and whether it is writable. Every call
-here therefore normalises its arguments: the arrays a kernel only reads are passed as read-only,
-C-contiguous, aligned float64 (int64 for indices) arrays (a view when the input already is one,
-a copy otherwise), the buffers it writes (the dV/dt and its chunk flags) as writable C arrays,
-and scalars as Python ``int``/``float``/``bool``. Whatever the caller holds (a read-only time
-axis of a :class:`~patchatlas.core.recording.Sweep`, a writable user array, float32, a strided
-column), each function has one signature, compiled once per environment (about 15 s for the
-three) and read from numba's on-disk cache (``cache=True``) by later processes (about 1 s).
+**Explicit signatures: one compilation per function.** numba compiles a specialisation per
+combination of argument types, and an array's type includes its dtype, layout and whether it is
+writable (a :class:`~patchatlas.core.recording.Sweep`'s time axis is read-only, user arrays are
+writable: that used to cost a second 6 s compilation). Here each kernel function gets one
+explicit signature (:data:`SIGNATURES`): C-contiguous float64 / int64 / bool arrays, **read-only**
+for everything the function only reads, writable only for the dV/dt buffer and its chunk flags
+that the detection fills. Importing this module compiles those signatures (or reads them from
+numba's on-disk cache, ``cache=True``) and then switches further compilation off
+(``disable_compile``): a writable array is accepted by a read-only argument as it is (numba's
+safe conversion, no copy, no new compilation), and the wrappers below hand over C-contiguous
+float64 arrays (a copy only for float32, strided or foreign input), int64 indices and Python
+``int``/``float``/``bool`` scalars. The first import in an environment compiles (about 15 s for
+the three functions), later processes read the cache (about 1 s with ``import numba``).
+
+Any failure of numba while importing, compiling or loading is raised as :class:`KernelUnavailable`
+(an :class:`ImportError`); a failure while running is one of :data:`FAILURES`.
+:mod:`patchatlas.ephys._backend` absorbs both and falls back to NumPy.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from typing import Any
 import numba
 import numpy as np
 import numpy.typing as npt
+from numba import types
 from numba.core.errors import NumbaError
 
 import patchatlas.ephys._kernel_nb as nb
@@ -49,52 +58,106 @@ from patchatlas.ephys.train import SUBTHRESHOLD_FEATURES, TRAIN_FEATURES
 __all__ = [
     "FAILURES",
     "NUMBA_VERSION",
+    "SIGNATURES",
+    "KernelUnavailable",
     "allen_indices",
     "assemble_table",
-    "read_only",
+    "c_array",
     "sweep_feature_values",
 ]
 
-#: what a numba failure can raise: numba's own errors (typing, lowering, internal ...),
-#: llvmlite's RuntimeError (LLVM), the cache's RuntimeError/OSError, a lazy import inside numba
-FAILURES: tuple[type[BaseException], ...] = (NumbaError, RuntimeError, OSError, ImportError)
+#: what a numba failure can raise when a compiled function runs: numba's own errors (typing,
+#: lowering, internal ...), llvmlite's RuntimeError (LLVM), the cache's RuntimeError/OSError, a
+#: lazy import inside numba, the dispatcher's TypeError for arguments matching no signature
+FAILURES: tuple[type[BaseException], ...] = (
+    NumbaError,
+    RuntimeError,
+    OSError,
+    ImportError,
+    TypeError,
+)
 NUMBA_VERSION: str = numba.__version__
+
+
+class KernelUnavailable(ImportError):
+    """numba is importable but the kernel could not be compiled or loaded."""
+
+
+_RO_F = types.Array(types.float64, 1, "C", readonly=True)
+_RO_I = types.Array(types.int64, 1, "C", readonly=True)
+_RW_F = types.Array(types.float64, 1, "C")
+_RW_B = types.Array(types.boolean, 1, "C")
+_INT, _FLT, _BOOL = types.int64, types.float64, types.boolean
+
+#: the one signature of each compiled function (read-only arrays accept writable ones)
+SIGNATURES: dict[str, tuple[Any, ...]] = {
+    "core": (
+        _RO_F,  # t
+        _RO_F,  # v
+        _RW_F,  # y: the lazily filtered dV/dt, filled in place
+        _RW_B,  # known: its chunk flags, set in place
+        _RO_F,  # co: filter coefficients
+        _RO_I,  # ip: chunk, margin, filtered
+        _RO_F,  # fp: detection parameters
+        _INT,  # si: window start (sample)
+        _INT,  # ei: window end (sample)
+        _BOOL,  # full
+        _RO_F,  # hco: heavy-filter coefficients
+        _INT,  # hm: heavy-filter margin (samples)
+        _BOOL,  # use_heavy
+    ),
+    # t v y i has_i, then the 8 index arrays
+    "assemble": (_RO_F, _RO_F, _RO_F, _RO_F, _BOOL, *([_RO_I] * 8)),
+    # t v threshold_t start end amp burst_max_isi pause_factor
+    "sweep_features": (_RO_F, _RO_F, _RO_F, _FLT, _FLT, _FLT, _FLT, _FLT),
+}
+
+
+def _compile() -> None:
+    for name, sig in SIGNATURES.items():
+        fn = getattr(nb, name)
+        fn.compile(sig)  # from numba's on-disk cache when it holds this signature
+        fn.disable_compile()
+
+
+try:
+    _compile()
+except (NumbaError, RuntimeError, OSError) as exc:
+    raise KernelUnavailable(f"the kernel did not compile: {type(exc).__name__}: {exc}") from exc
 
 #: ``isi_type`` codes of the kernel
 _ISI = np.array([None, "direct", "detour"], dtype=object)
+_F64 = np.dtype(np.float64)
+_I64 = np.dtype(np.int64)
 
 
-def read_only(a: Any, dtype: type = np.float64) -> npt.NDArray[Any]:
-    """``a`` as a read-only, C-contiguous, aligned array of ``dtype`` (the one array type the
-    kernels are compiled for): a view when it already is such an array, else a copy.
+def c_array(a: Any, dtype: np.dtype[Any] = _F64) -> npt.NDArray[Any]:
+    """``a`` as a C-contiguous, aligned base-class array of ``dtype`` (what the signatures take):
+    ``a`` itself when it already is one (read-only or not), else a copy.
 
     Parameters
     ----------
     a
         Array-like.
     dtype
-        ``np.float64`` or ``np.int64``.
+        The dtype of the kernel argument.
 
     Returns
     -------
     numpy.ndarray
-        Read-only.
+        ``a`` or a writable copy.
     """
-    arr = np.asarray(a)
-    if not (arr.dtype == dtype and arr.flags.c_contiguous and arr.flags.aligned):
-        arr = np.array(arr, dtype=dtype, order="C")
-    if arr.flags.writeable:
-        arr = arr.view()
-        arr.flags.writeable = False
-    return arr
-
-
-def _writable(a: Any, dtype: type) -> npt.NDArray[Any]:
-    """``a`` itself when it is a writable C-contiguous aligned array of ``dtype``, else a copy."""
-    f = a.flags
-    if a.dtype == dtype and f.c_contiguous and f.aligned and f.writeable:
-        return a  # type: ignore[no-any-return]
+    if type(a) is np.ndarray and (a.dtype is dtype or a.dtype == dtype):
+        f = a.flags
+        if f.c_contiguous and f.aligned:
+            return a
     return np.array(a, dtype=dtype, order="C")
+
+
+def _buffer(a: Any, dtype: np.dtype[Any]) -> npt.NDArray[Any]:
+    """A buffer the kernel writes into: ``a`` when writable and of the signature's kind."""
+    out = c_array(a, dtype)
+    return out if out.flags.writeable else out.copy()
 
 
 @lru_cache(maxsize=64)
@@ -103,12 +166,18 @@ def _coefs(cutoff_hz: float, fs: float, scale: float) -> npt.NDArray[np.float64]
     b, a, zi = bessel_ba(cutoff_hz / (fs / 2.0))
     b = b / a[0]
     a = a / a[0]
-    return read_only(np.concatenate((b, a[1:], zi, [scale])))
+    return _frozen(np.concatenate((b, a[1:], zi, [scale])))
+
+
+def _frozen(a: Any, dtype: np.dtype[Any] = _F64) -> npt.NDArray[Any]:
+    out = np.array(a, dtype=dtype, order="C")
+    out.flags.writeable = False  # shared by every call (lru_cache)
+    return out
 
 
 @lru_cache(maxsize=64)
 def _fparams(p: Any, cutoff: float, g1: float) -> npt.NDArray[np.float64]:
-    return read_only(
+    return _frozen(
         [
             cutoff,
             g1,
@@ -129,11 +198,11 @@ def _fparams(p: Any, cutoff: float, g1: float) -> npt.NDArray[np.float64]:
 
 @lru_cache(maxsize=64)
 def _iparams(chunk: int, margin: int, filtered: bool) -> npt.NDArray[np.int64]:
-    return read_only([chunk, margin, 1 if filtered else 0], np.int64)
+    return _frozen([chunk, margin, 1 if filtered else 0], _I64)
 
 
-_NO_COEFS = read_only(np.zeros(14))
-_EMPTY = read_only(np.zeros(0))
+_NO_COEFS = _frozen(np.zeros(14))
+_EMPTY = _frozen(np.zeros(0))
 
 
 def allen_indices(pr: Prep) -> dict[str, Any]:
@@ -162,12 +231,12 @@ def allen_indices(pr: Prep) -> dict[str, Any]:
     else:
         hco, hm, use_heavy = co, 0, False
     # the buffers the kernel fills in place (already of the right kind, except in odd cases)
-    lz.y = _writable(lz.y, np.float64)
-    lz.known = _writable(lz.known, np.bool_)
+    lz.y = _buffer(lz.y, _F64)
+    lz.known = _buffer(lz.known, np.dtype(np.bool_))
     try:
         res = nb.core(
-            read_only(pr.t),
-            read_only(pr.v),
+            c_array(pr.t),
+            c_array(pr.v),
             lz.y,
             lz.known,
             co,
@@ -236,24 +305,21 @@ def assemble_table(pr: Prep, idx: dict[str, Any]) -> FeatureTable:
     """
     has_i = pr.i is not None
     mat = nb.assemble(
-        read_only(pr.t),
-        read_only(pr.v),
-        read_only(pr.lz.y),
-        read_only(pr.i) if has_i else _EMPTY,
+        c_array(pr.t),
+        c_array(pr.v),
+        c_array(pr.lz.y),
+        c_array(pr.i) if has_i else _EMPTY,
         bool(has_i),
-        *(
-            read_only(idx[k], np.int64)
-            for k in (
-                "threshold",
-                "peak",
-                "upstroke",
-                "trough",
-                "downstroke",
-                "fast_trough",
-                "adp",
-                "slow_trough",
-            )
-        ),
+        # spike indices are made by this package (the kernel, or the numpy paths): fresh
+        # int64 C arrays, passed as they are (anything else fails the dispatch: a TypeError)
+        idx["threshold"],
+        idx["peak"],
+        idx["upstroke"],
+        idx["trough"],
+        idx["downstroke"],
+        idx["fast_trough"],
+        idx["adp"],
+        idx["slow_trough"],
     )
     rows = dict(zip(FLOAT_ROWS, mat, strict=False))
     cols: dict[str, Any] = {}
@@ -311,9 +377,9 @@ def sweep_feature_values(
         Feature name → value, in :data:`SWEEP_ROWS` order.
     """
     vals = nb.sweep_features(
-        read_only(t),
-        read_only(v),
-        read_only(threshold_t),
+        c_array(t),
+        c_array(v),
+        c_array(threshold_t),
         float(start),
         float(end),
         float(amp),
