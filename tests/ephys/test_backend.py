@@ -164,8 +164,14 @@ Dispatcher.compile = compile
             "LoweringError",
             1,
         ),
+        # numba's JIT switched off: plain Python functions, far slower than NumPy
+        (
+            "NOJIT",
+            "numba kernel unavailable (KernelUnavailable: numba's JIT is disabled",
+            1,
+        ),
     ],
-    ids=["missing", "broken-import", "compile-error"],
+    ids=["missing", "broken-import", "compile-error", "jit-disabled"],
 )
 def test_numba_import_failure_falls_back(
     setup: str, reason: str, n_warnings: int, tmp_path: Path
@@ -181,6 +187,11 @@ def test_numba_import_failure_falls_back(
             pytest.skip("numba not installed")
         (tmp_path / "broken_compile.py").write_text(BROKEN_COMPILE)
         setup = f"sys.path.insert(0, {str(tmp_path)!r}); import broken_compile"
+    env = {}
+    if setup == "NOJIT":
+        if not backend.numba_available():
+            pytest.skip("numba not installed")
+        setup, env = "pass", {"NUMBA_DISABLE_JIT": "1"}
     out = _run_child(
         f"""
         import logging, sys
@@ -193,7 +204,8 @@ def test_numba_import_failure_falls_back(
         v = -70.0 + 90.0 * np.exp(-(((t - 0.5) / 0.0004) ** 2))
         n = [len(detect_spikes(t, v)["threshold_t"]) for _ in range(2)]
         print(warm_up(), n, backend_info()["reason"])
-        """
+        """,
+        **env,
     )
     lines = out.splitlines()
     assert lines[-1].startswith("numpy [1, 1] " + reason)

@@ -116,6 +116,9 @@ SIGNATURES: dict[str, tuple[Any, ...]] = {
 def _compile() -> None:
     for name, sig in SIGNATURES.items():
         fn = getattr(nb, name)
+        if not isinstance(fn, numba.core.registry.CPUDispatcher):
+            # NUMBA_DISABLE_JIT=1 leaves plain Python functions: far slower than NumPy
+            raise KernelUnavailable("numba's JIT is disabled (NUMBA_DISABLE_JIT)")
         fn.compile(sig)  # from numba's on-disk cache when it holds this signature
         fn.disable_compile()
 
