@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 
+import patchatlas.ephys._backend as backend
 from patchatlas.core.recording import ClampMode, Recording, Stimulus, StimulusKind, Sweep
 from patchatlas.core.table import FeatureTable
 from patchatlas.ephys._batched import indices_many
+from patchatlas.ephys._detect import finish, prepare
 from patchatlas.ephys.cell import _analyze_one, analyze_recording, short_square_detection
-from patchatlas.ephys.spikes import _finish, _indices, _prepare
 from patchatlas.ephys.train import _detect_args, analyze_sweeps
 
 
@@ -42,7 +44,7 @@ def _preps(sweeps: list[Sweep], full: bool) -> tuple[list[Any], list[int]]:
     preps, where = [], []
     for k, sw in enumerate(sweeps):
         t, v, _s, _e, kw = _detect_args(sw, "allen", 10.0, full)
-        pr = _prepare(t, v, **kw)
+        pr = prepare(t, v, **kw)
         if not isinstance(pr, FeatureTable):
             preps.append(pr)
             where.append(k)
@@ -50,12 +52,11 @@ def _preps(sweeps: list[Sweep], full: bool) -> tuple[list[Any], list[int]]:
 
 
 @pytest.fixture(autouse=True)
-def _numpy_path(monkeypatch: pytest.MonkeyPatch) -> None:
+def _numpy_path() -> Iterator[None]:
     """These tests are about the vectorised batch path; the compiled kernel (default when numba
     is installed) is compared with it in test_kernel.py."""
-    from patchatlas.ephys import spikes
-
-    monkeypatch.setattr(spikes, "USE_KERNEL", False)
+    with backend.use("numpy"):
+        yield
 
 
 @pytest.mark.parametrize("full", [True, False])
@@ -70,9 +71,9 @@ def test_batched_indices_equal_per_sweep_on_every_real_abf(
             a, wa = _preps(sweeps, full)
             b, wb = _preps(sweeps, full)  # fresh lazies: filtering state is not shared
             assert wa == wb
-            per = [_finish(pr, _indices(pr)) for pr in a]
+            per = [finish(pr, backend.indices(pr)) for pr in a]
             bat = [
-                _finish(pr, idx)
+                finish(pr, idx)
                 for pr, idx in zip(b, indices_many(b, max_samples=None), strict=True)
             ]
             keys = [pr.key for pr in b]

@@ -17,15 +17,14 @@ from typing import Any
 import numpy as np
 import pytest
 
+import patchatlas.ephys._backend as backend
 from patchatlas.core.recording import ClampMode, Recording
 from patchatlas.core.table import FeatureTable
-from patchatlas.ephys import _kernel
-from patchatlas.ephys import spikes as spikes_mod
 from patchatlas.ephys.spikes import AllenParameters, detect_spikes
 from patchatlas.ephys.train import analyze_sweeps
 
 pytestmark = pytest.mark.skipif(
-    not _kernel.available(), reason="numba not installed (the kernel is optional)"
+    not backend.numba_available(), reason="numba not installed (the kernel is optional)"
 )
 
 INDEX_COLS = ("threshold_index", "peak_index", "upstroke_index")
@@ -45,10 +44,10 @@ def _compare(a: FeatureTable, b: FeatureTable, where: str) -> None:
 
 
 def _both(fn: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    """``fn()`` on the numpy path, then on the kernel (strictly: a numba failure raises)."""
     out = []
-    for use in (False, True):
-        monkeypatch.setattr(spikes_mod, "USE_KERNEL", use)
-        with warnings.catch_warnings():
+    for name in ("numpy", "numba"):
+        with backend.use(name), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out.append(fn())
     return out[0], out[1]
@@ -148,11 +147,16 @@ def test_pairwise_mean_is_numpy_mean() -> None:
 
 def test_kernel_can_be_disabled() -> None:
     env = dict(os.environ, PATCHATLAS_NUMBA="0")
-    code = "from patchatlas.ephys import _kernel; print(_kernel.available())"
+    code = (
+        "import sys; from patchatlas.ephys import backend_info, detect_spikes\n"
+        "import numpy as np; t = np.arange(2000) / 20e3\n"
+        "detect_spikes(t, -70 + 0 * t)\n"
+        "print(backend_info()['backend'], 'numba' in sys.modules)"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
-    assert out.stdout.strip() == "False"
+    assert out.stdout.split() == ["numpy", "False"]  # numba not even imported
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import patchatlas
+import patchatlas.ephys._backend as backend
 from patchatlas.ephys import spikes as spikes_mod
 from patchatlas.ephys._dvdt import LazyDvdt, bessel_filtfilt
 from patchatlas.ephys._segments import seg_argext, seg_first_where, seg_last_where
@@ -70,15 +71,14 @@ def test_lazy_dvdt_equals_whole_trace_filtering() -> None:
     assert np.allclose(lz.y, full, atol=1e-12 * np.abs(full).max())
 
 
-def test_lazy_filtering_gives_identical_spike_tables(ephys_data: Path, monkeypatch) -> None:
+def test_lazy_filtering_gives_identical_spike_tables(ephys_data: Path) -> None:
     tables = {}
     for lazy in (True, False):
-        monkeypatch.setattr(spikes_mod, "LAZY_FILTER", lazy)
         out = []
         for name in ("18711001.abf", "2019_07_24_0055_fsi.abf", "17o05028_ic_steps.abf"):
             rec = patchatlas.read(ephys_data / "abf_pyabf" / name)
             for sw in rec:
-                with warnings.catch_warnings():
+                with warnings.catch_warnings(), backend.use(lazy_filter=lazy):
                     warnings.simplefilter("ignore")
                     out.append(
                         spikes_mod.detect_spikes(
@@ -96,3 +96,24 @@ def test_lazy_filtering_gives_identical_spike_tables(ephys_data: Path, monkeypat
             else:
                 np.testing.assert_allclose(a[col], b[col], rtol=1e-9, atol=1e-9, err_msg=col)
     assert n_spikes > 500
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known, not fixed here: _dvdt.settle_samples sizes the settling margin from the "
+    "analog Bessel poles; near Nyquist the digital filter settles much slower (wn = 0.8, 10 kHz "
+    "at 25 kHz: 84 samples for 30 e-folds, 20 estimated), so lazily filtered chunks differ from "
+    "whole-trace filtering by up to ~4e-5 of the largest |dV/dt| there (spike tables of the "
+    "numpy and kernel paths by ~3e-7 relative). At the usual rates (wn <= 0.5) the margin "
+    "still gives >= 25 e-folds.",
+)
+def test_lazy_dvdt_equals_whole_trace_filtering_near_nyquist() -> None:
+    rng = np.random.default_rng(3)
+    fs = 25e3
+    v = np.cumsum(rng.normal(size=20000)) * 0.1
+    full = np.diff(bessel_filtfilt(v, 10e3, fs)) * (1e-3 * fs)
+    lz = LazyDvdt(v, 1 / fs, 10e3)
+    lz.ensure([3000, 9000], [4200, 9100])
+    known = lz.known_samples()
+    assert 0 < known.sum() < known.size
+    assert np.allclose(lz.y[known], full[known], rtol=0, atol=1e-9 * np.abs(full).max())

@@ -7,6 +7,9 @@ the portal and the demo use it. The per-feature functions (:func:`detect_spikes`
 (:class:`Recording`, :class:`Sweep` ...) lives in :mod:`patchatlas.core` and is re-exported here.
 
 Feature extraction is imported on first use, so that ``import patchatlas.ephys`` stays fast.
+Spike detection runs on a compiled kernel when numba is installed, on NumPy otherwise (same
+results): :func:`backend_info` says which and why, :func:`warm_up` loads the kernel ahead of the
+first sweep (``PATCHATLAS_NUMBA=0`` forces NumPy).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from patchatlas.ephys.stimulus import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from patchatlas.ephys._backend import backend_info, warm_up
     from patchatlas.ephys.analysis import EphysResult, SweepAnalysis, analyze
     from patchatlas.ephys.batch import features_table
     from patchatlas.ephys.cell import (
@@ -56,6 +60,7 @@ __all__ = [
     "analyze_recording",
     "analyze_sweep",
     "analyze_sweeps",
+    "backend_info",
     "cell_features",
     "cell_qc",
     "cell_record",
@@ -71,6 +76,7 @@ __all__ = [
     "short_square_parameters",
     "sweep_features",
     "sweep_qc",
+    "warm_up",
 ]
 
 _LAZY = {
@@ -92,6 +98,8 @@ _LAZY = {
     "efel_features": "patchatlas.ephys.efel_names",
     "sweep_qc": "patchatlas.ephys.qc",
     "cell_qc": "patchatlas.ephys.qc",
+    "warm_up": "patchatlas.ephys._backend",
+    "backend_info": "patchatlas.ephys._backend",
 }
 
 

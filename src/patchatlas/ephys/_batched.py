@@ -1,4 +1,5 @@
-"""Spike detection over many sweeps in one pass (the Allen profile).
+"""Private seam of :mod:`patchatlas.ephys`: spike detection over many sweeps in one pass (the
+Allen profile, NumPy; chosen by :mod:`patchatlas.ephys._backend`).
 
 The sweeps of a recording that share a sampling step and filter are laid end to end: ``v``,
 ``t`` and the lazily filtered dV/dt of every sweep live in one buffer each, sweep ``k`` at
@@ -25,6 +26,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from patchatlas.ephys._allen import (
+    Prep,
+    adp_slow_trough,
+    argext_lazy,
+    fix_long_threshold_peak,
+    sweep_indices,
+    where_lazy,
+    widths,
+)
 from patchatlas.ephys._dvdt import LazyDvdt
 from patchatlas.ephys._segments import seg_argext, seg_first_where
 
@@ -163,7 +173,7 @@ class MultiLazy:
 
 
 def _any_below_zero(lz: MultiLazy, a: IntArray, b: IntArray) -> BoolArray:
-    """``spikes._any_below_zero`` for ranges inside single sweeps, costing the ranges' length.
+    """``_allen.any_below_zero`` for ranges inside single sweeps, costing the ranges' length.
 
     Unfiltered samples hold 0, so a negative sample is a filtered one; a range without one that
     touches an unfiltered chunk is filtered in full and looked at again.
@@ -234,8 +244,6 @@ def allen_indices_batch(
     ``si``/``ei``: each sweep's window (global indices, inclusive end as in the per-sweep
     path). Returns ``({}, empty)`` when no sweep has a spike.
     """
-    from patchatlas.ephys import spikes as sp
-
     S = si.size
     off, nn = lz.off, lz.n
     yend = off + nn - 1  # one past each sweep's last dV/dt sample
@@ -304,7 +312,7 @@ def allen_indices_batch(
     prev = np.empty_like(ups)
     prev[1:] = ups[:-1]
     prev[first] = off[sid[first]]
-    found = sp._where_lazy(
+    found = where_lazy(
         lz,  # type: ignore[arg-type]
         prev + 1,
         ups + 1,
@@ -349,7 +357,7 @@ def allen_indices_batch(
     has_tr = troughs >= 0
     downs = np.full(n, -1, np.int64)
     if has_tr.any():
-        downs[has_tr] = sp._argext_lazy(
+        downs[has_tr] = argext_lazy(
             lz,  # type: ignore[arg-type]
             peaks[has_tr],
             troughs[has_tr],
@@ -367,13 +375,13 @@ def allen_indices_batch(
         sid_s = sid[sel]
         nx_s = _next_in_sweep(thr[sel], sid_s, ei)
         dend = np.minimum(nx_s, yend[sid_s])
-        ds2 = sp._argext_lazy(lz, pk_s, dend, mode="min", look=look)  # type: ignore[arg-type]
+        ds2 = argext_lazy(lz, pk_s, dend, mode="min", look=look)  # type: ignore[arg-type]
         ok2 = ds2 >= 0
         ds2c = np.maximum(ds2, 0)
         tgt = p.term_frac * lz.y[ds2c]
         term = np.full(sel.size, -1, np.int64)
         if ok2.any():
-            term[ok2] = sp._where_lazy(
+            term[ok2] = where_lazy(
                 lz,  # type: ignore[arg-type]
                 ds2c[ok2],
                 dend[ok2],
@@ -397,7 +405,7 @@ def allen_indices_batch(
                 hend = np.minimum(np.minimum(reach, nx), yend[sk])
                 hz.ensure_windows(tf, hend)
                 hv = hz.y
-            adp_h, slow_h = sp._adp(t, v, hv, tf, nx, hend, p)
+            adp_h, slow_h = adp_slow_trough(t, v, hv, tf, nx, hend, p)
             no_adp = adp_h < 0
             mins = seg_argext(v, tf, nx, mode="min")
             mins_c = np.maximum(mins, 0)
@@ -410,7 +418,7 @@ def allen_indices_batch(
     lastf = _last_flags(sid)
     adp[lastf] = -1
     slow[lastf] = -1
-    widths = sp._widths(t, v, thr, peaks, fast, clipped)
+    width = widths(t, v, thr, peaks, fast, clipped)
     return {
         "threshold": thr,
         "peak": peaks,
@@ -422,7 +430,7 @@ def allen_indices_batch(
         "slow_trough": slow,
         "isi_type": isi_type,
         "clipped": clipped,
-        "width": widths,
+        "width": width,
     }, sid
 
 
@@ -451,8 +459,6 @@ def _fix_long(
     long_: IntArray,
     p: Any,
 ) -> tuple[IntArray, IntArray, IntArray, BoolArray, IntArray]:
-    from patchatlas.ephys.spikes import _fix_long_threshold_peak
-
     cuts = np.searchsorted(sid, np.arange(lz.off.size + 1))
     parts: list[tuple[IntArray, IntArray, IntArray, BoolArray, IntArray]] = []
     todo = set(np.unique(sid[long_]).tolist())
@@ -464,7 +470,7 @@ def _fix_long(
             parts.append((thr[a:b], peaks[a:b], ups[a:b], clipped[a:b], sid[a:b]))
             continue
         o, nk = int(lz.off[k]), int(lz.n[k])
-        th, pk, up, cl = _fix_long_threshold_peak(
+        th, pk, up, cl = fix_long_threshold_peak(
             t[o : o + nk],
             v[o : o + nk],
             lz.subs[k],
@@ -508,21 +514,28 @@ BATCH_BUDGET = 1_000_000
 
 
 def indices_many(
-    preps: list[Any], *, max_samples: int | None = BATCH_MAX_SAMPLES
+    preps: list[Prep], *, max_samples: int | None = BATCH_MAX_SAMPLES
 ) -> list[dict[str, Any]]:
-    """Spike indices (local to each sweep) of many prepared sweeps (``spikes._Prep``).
+    """Spike indices (local to each sweep) of many prepared sweeps, on the NumPy path.
 
     Sweeps of the Allen profile with the same step, filters, parameters and ``full`` flag and at
     most ``max_samples`` samples (``None``: any length) are detected together
-    (:func:`allen_indices_batch`); any other sweep goes through the per-sweep path. Element ``k``
-    of the result belongs to ``preps[k]`` and equals what the per-sweep path gives for it.
-    """
-    from patchatlas.ephys import _kernel
-    from patchatlas.ephys import spikes as sp
+    (:func:`allen_indices_batch`); any other sweep goes through the per-sweep NumPy path
+    (:func:`patchatlas.ephys._allen.sweep_indices`). Element ``k`` of the result belongs to
+    ``preps[k]`` and equals what the per-sweep path gives for it.
 
-    if sp.USE_KERNEL and _kernel.available():
-        # the compiled kernel costs one call per sweep: nothing left to batch
-        return [sp._indices(pr) for pr in preps]
+    Parameters
+    ----------
+    preps
+        The prepared sweeps (:func:`patchatlas.ephys._detect.prepare`).
+    max_samples
+        Longer sweeps go through the per-sweep path.
+
+    Returns
+    -------
+    list of dict
+        Per sweep, as :func:`patchatlas.ephys._allen.sweep_indices`.
+    """
     out: list[dict[str, Any] | None] = [None] * len(preps)
     groups: dict[Any, list[int]] = {}
     for k, pr in enumerate(preps):
@@ -532,12 +545,12 @@ def indices_many(
             or pr.lz.y.size < 2
             or (max_samples is not None and pr.v.size > max_samples)
         ):
-            out[k] = sp._indices(pr)
+            out[k] = sweep_indices(pr)
             continue
         groups.setdefault((pr.key, pr.p, pr.cutoff, pr.full, pr.hz is None), []).append(k)
     for members in groups.values():
         if len(members) == 1:
-            out[members[0]] = sp._indices(preps[members[0]])
+            out[members[0]] = sweep_indices(preps[members[0]])
             continue
         res = _run_group([preps[k] for k in members])
         for k, r in zip(members, res, strict=True):
@@ -545,14 +558,16 @@ def indices_many(
     return [r if r is not None else {} for r in out]
 
 
-def _run_group(group: list[Any]) -> list[dict[str, Any]]:
+def _run_group(group: list[Prep]) -> list[dict[str, Any]]:
     nn = np.array([pr.v.size for pr in group], np.int64)
     off = np.zeros(nn.size, np.int64)
     np.cumsum(nn[:-1], out=off[1:])
     t = np.concatenate([pr.t for pr in group])
     v = np.concatenate([pr.v for pr in group])
     lz = MultiLazy([pr.lz for pr in group], off, nn)
-    hz = None if group[0].hz is None else MultiLazy([pr.hz for pr in group], off, nn)
+    # (the sweeps of a group all have the heavy filter, or none has: see indices_many)
+    heavy = [pr.hz for pr in group if pr.hz is not None]
+    hz = MultiLazy(heavy, off, nn) if heavy else None
     si = np.array([pr.a for pr in group], np.int64) + off
     ei = np.array([pr.b for pr in group], np.int64) + off
     pr0 = group[0]

@@ -34,13 +34,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from patchatlas.ephys import _notes
+from patchatlas.ephys._notes import note as emit_note
 from patchatlas.ephys._segments import seg_argext
 
 __all__ = [
     "FilterCutoffWarning",
     "FilterInfo",
+    "LazyDvdt",
     "NonUniformSamplingWarning",
+    "bessel_ba",
     "bessel_filtfilt",
     "effective_cutoff",
     "filtered_dvdt",
@@ -147,7 +149,9 @@ def effective_cutoff(requested_khz: float | None, sampling_rate: float) -> tuple
 
 
 @lru_cache(maxsize=64)
-def _bessel_ba(wn: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+def bessel_ba(wn: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The 4-pole Bessel low-pass at normalised cutoff ``wn`` (fraction of Nyquist): numerator
+    ``b``, denominator ``a`` and the steady-state initial conditions ``zi`` of ``lfilter``."""
     from scipy import signal
 
     b, a = signal.bessel(4, wn, "low")
@@ -169,7 +173,7 @@ def bessel_filtfilt(x: FloatArray, cutoff_hz: float, sampling_rate: float) -> Fl
     """
     from scipy.signal import lfilter
 
-    b, a, zi = _bessel_ba(float(cutoff_hz) / (sampling_rate / 2.0))
+    b, a, zi = bessel_ba(float(cutoff_hz) / (sampling_rate / 2.0))
     pad = 3 * max(len(a), len(b))
     n = x.shape[-1]
     if n <= pad:
@@ -230,10 +234,10 @@ def filtered_dvdt(
             "a step): dV/dt computed from the unfiltered trace"
         )
         if warn and filter_khz is not None:
-            _notes.note(note, NonUniformSamplingWarning, stacklevel=3)
+            emit_note(note, NonUniformSamplingWarning, stacklevel=3)
         used = None
     elif used is not None and n > 1 and note and warn:
-        _notes.note(note, FilterCutoffWarning, stacklevel=3)
+        emit_note(note, FilterCutoffWarning, stacklevel=3)
     if n < 2:
         dvdt = np.empty(0)
     elif uni:
@@ -536,6 +540,11 @@ class LazyDvdt:
         if not self.filtered:
             return self.y[a:b]
         return np.diff(self.v[a : b + 1]) * self.scale
+
+    def invalidate(self) -> None:
+        """Forget cached views of the chunk flags (call after filling ``y``/``known`` in place,
+        as the compiled kernel does)."""
+        self._known_cache = None
 
     def known_samples(self) -> npt.NDArray[np.bool_]:
         """Per-sample flag: dV/dt is filtered there (cached until more is filtered)."""

@@ -440,7 +440,7 @@ def analyze(
     >>> res = patchatlas.ephys.analyze(patchatlas.read("cell.abf"))  # doctest: +SKIP
     >>> res.cell["ri"], res.fi_curve(), res.sweep(12).spikes        # doctest: +SKIP
     """
-    from patchatlas.ephys import _notes
+    import patchatlas.ephys._notes as _notes
     from patchatlas.ephys.cell import analyze_sweep_set, cell_record
     from patchatlas.ephys.spikes import PROFILES, AllenParameters, params_dict
 

@@ -426,7 +426,7 @@ def analyze_sweep_set(
     short_square : AllenParameters or None
         The parameters the short squares were detected with, when estimated.
     """
-    from patchatlas.ephys import _notes
+    import patchatlas.ephys._notes as _notes
 
     out: list[SweepResult] = []
     cid = recording.cell_id

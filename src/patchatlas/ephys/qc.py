@@ -47,8 +47,8 @@ from typing import Any
 
 import numpy as np
 
+import patchatlas.ephys._notes as _notes
 from patchatlas.core.recording import ClampMode, Recording, StimulusKind, Sweep
-from patchatlas.ephys import _notes
 from patchatlas.errors import PatchAtlasError
 
 __all__ = [

@@ -27,9 +27,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+import patchatlas.ephys._backend as backend
 from patchatlas.core.recording import Sweep
 from patchatlas.core.table import FeatureTable
-from patchatlas.ephys.spikes import AllenParameters, _detect
+from patchatlas.ephys._detect import detect, finish, prepare
+from patchatlas.ephys.spikes import AllenParameters
 from patchatlas.ephys.subthreshold import baseline_voltage, sag, voltage_deflection
 from patchatlas.errors import PatchAtlasError
 
@@ -228,7 +230,7 @@ def analyze_sweep(
         Malformed traces (NaN in the window, time running backwards ...).
     """
     t, v, s, e, kw = _detect_args(sweep, profile, filter_khz, per_spike, parameters)
-    spikes = _detect(t, v, **kw)
+    spikes = detect(t, v, **kw)
     return spikes, _features(sweep, t, v, s, e, spikes, profile)
 
 
@@ -242,8 +244,9 @@ def analyze_sweeps(
 ) -> list[tuple[FeatureTable, dict[str, Any]] | Exception]:
     """:func:`analyze_sweep` of many sweeps, spike detection batched over them.
 
-    The sweeps (typically one recording) that share a sampling step and filter are detected in
-    one pass (:mod:`patchatlas.ephys._batched`; identical results to the per-sweep path). A sweep
+    On the NumPy backend the sweeps (typically one recording) that share a sampling step and
+    filter are detected in one pass (:mod:`patchatlas.ephys._batched`; identical results to the
+    per-sweep path); the compiled kernel takes them one by one. A sweep
     whose data cannot be analysed (a :class:`~patchatlas.errors.PatchAtlasError`) gets the
     exception in its place instead of stopping the others; anything else (a bug) propagates.
 
@@ -265,13 +268,13 @@ def analyze_sweeps(
     list
         Per sweep ``(spikes, features)`` or the :class:`~patchatlas.errors.PatchAtlasError`.
     """
-    from patchatlas.ephys._batched import BATCH_BUDGET, BATCH_MAX_SAMPLES, indices_many
-    from patchatlas.ephys.spikes import _finish, _indices, _prepare
+    from patchatlas.ephys._batched import BATCH_BUDGET
 
     full = [True] * len(sweeps) if per_spike is None else list(per_spike)
     res: list[Any] = [None] * len(sweeps)
-    # sweeps are handled in batches of at most BATCH_BUDGET samples, long ones one by one, and
-    # every batch is finished before the next is set up (memory stays warm and small)
+    # sweeps the backend batches are handled in batches of at most BATCH_BUDGET samples, the
+    # others one by one, and every batch is finished before the next is set up (memory stays
+    # warm and small)
     pending: list[tuple[int, Any, tuple[Any, ...]]] = []
 
     def done(k: int, table: FeatureTable, a: tuple[Any, ...]) -> None:
@@ -287,19 +290,19 @@ def analyze_sweeps(
         preps = [pr for _, pr, _ in pending]
         idxs: list[dict[str, Any] | None]
         try:
-            idxs = list(indices_many(preps, max_samples=None))
+            idxs = list(backend.indices_many(preps))
         except PatchAtlasError:  # pragma: no cover - the batch failed: find the sweep
             idxs = []
             for k, pr, _ in pending:
                 try:
-                    idxs.append(_indices(pr))
+                    idxs.append(backend.indices(pr))
                 except PatchAtlasError as exc:
                     res[k] = exc
                     idxs.append(None)
         for (k, pr, a), idx in zip(pending, idxs, strict=True):
             if idx is not None:
                 try:
-                    table = _finish(pr, idx)
+                    table = finish(pr, idx)
                 except PatchAtlasError as exc:
                     res[k] = exc
                     continue
@@ -310,9 +313,9 @@ def analyze_sweeps(
     for k, sw in enumerate(sweeps):
         try:
             t, v, s, e, kw = _detect_args(sw, profile, filter_khz, full[k], parameters)
-            pr = _prepare(t, v, **kw)
-            if not isinstance(pr, FeatureTable) and pr.v.size > BATCH_MAX_SAMPLES:
-                pr = _finish(pr, _indices(pr))
+            pr = prepare(t, v, **kw)
+            if not isinstance(pr, FeatureTable) and not backend.batches(pr):
+                pr = finish(pr, backend.indices(pr))
         except PatchAtlasError as exc:  # bad data: reported per sweep, like analyze_sweep raising
             res[k] = exc
             continue
@@ -328,12 +331,6 @@ def analyze_sweeps(
     return res
 
 
-def _kernel_on() -> bool:
-    from patchatlas.ephys import _kernel, spikes
-
-    return spikes.USE_KERNEL and _kernel.available()
-
-
 def _features(
     sweep: Sweep,
     t: FloatArray,
@@ -344,16 +341,17 @@ def _features(
     profile: str,
 ) -> dict[str, Any]:
     thr_t = spikes["threshold_t"]
-    if profile == "allen" and _kernel_on():
-        from patchatlas.ephys import _kernel
-
-        out: dict[str, Any] = {
-            "sweep_number": sweep.number,
-            "stimulus_kind": sweep.stimulus.kind.value,
-        }
-        out.update(_kernel.sweep_feature_values(t, v, thr_t, s, e, float(sweep.stimulus.amplitude)))
-        out["filter_khz_used"] = (spikes.provenance.get("filter") or {}).get("used_khz")
-        return out
+    if profile == "allen":
+        # the compiled kernel's values when it is the backend (None: computed here, below)
+        vals = backend.allen_sweep_features(t, v, thr_t, s, e, float(sweep.stimulus.amplitude))
+        if vals is not None:
+            out: dict[str, Any] = {
+                "sweep_number": sweep.number,
+                "stimulus_kind": sweep.stimulus.kind.value,
+            }
+            out.update(vals)
+            out["filter_khz_used"] = (spikes.provenance.get("filter") or {}).get("used_khz")
+            return out
     robust = profile == "robust" and "in_window" in spikes
     if robust:
         thr_t = thr_t[spikes["in_window"]]
