@@ -9,6 +9,7 @@ complete cells, and re-running finishes the rest. A cell that fails is recorded 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -33,6 +34,7 @@ __all__ = [
     "compute_cell",
     "discover",
     "ingest",
+    "warm_worker",
 ]
 
 log = logging.getLogger(__name__)
@@ -246,6 +248,32 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="patchatlas-parent-watch", daemon=True).start()
 
 
+def warm_worker(engine_names: Sequence[str]) -> str | None:
+    """Load what the engines compile (the ephys spike-detection kernel) before the first cell,
+    so that no cell pays for it and a compile problem shows once, at start.
+
+    Parameters
+    ----------
+    engine_names
+        The engines this worker runs.
+
+    Returns
+    -------
+    str or None
+        The ephys backend in use (``"numba"`` / ``"numpy"``), None without the ephys engine.
+    """
+    if "ephys" not in engine_names:
+        return None
+    from patchatlas.ephys import warm_up
+
+    return warm_up()
+
+
+def _init_pool_worker(parent: int, engine_names: Sequence[str]) -> None:
+    _exit_with_parent(parent)
+    warm_worker(engine_names)
+
+
 def _local_results(
     tasks: Sequence[Task],
     workers: int,
@@ -265,7 +293,10 @@ def _local_results(
     # locks, alive).
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_exit_with_parent, initargs=(os.getpid(),)
+        max_workers=workers,
+        mp_context=ctx,
+        initializer=_init_pool_worker,
+        initargs=(os.getpid(), list(engine_names)),
     ) as pool:
         while True:
             while len(pending) < 2 * workers:
@@ -314,6 +345,12 @@ class _DaskRunner:
             self.client = dist.Client(self.cluster)
         else:
             self.client = dist.Client(address)
+
+    def warm(self, engine_names: Sequence[str]) -> None:
+        """Run :func:`warm_worker` on every worker (now and on workers that join later)."""
+        self.client.register_worker_callbacks(
+            setup=functools.partial(warm_worker, list(engine_names))
+        )
 
     def map_as_completed(
         self, fn: Callable[..., Any], tasks: Sequence[Task], **kwargs: Any
@@ -478,6 +515,7 @@ def ingest(
         if dask is not None:
             runner = _DaskRunner(dask)
             try:
+                runner.warm(engine_names)
                 if writer == "workers":
                     for _t, res in runner.map_as_completed(
                         compute_and_write,
