@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib
 import inspect
 import re
@@ -193,8 +194,13 @@ def docstring_problems() -> dict[str, list[str]]:
         else:
             if not inspect.getdoc(obj):
                 found.append(f"{where}: no docstring")
+            # a dataclass field whose default is a function (``available = lambda: True``) is
+            # data, not a method
+            fields = set()
+            if dataclasses.is_dataclass(obj):
+                fields = {f.name for f in dataclasses.fields(obj)}
             for mname, meth in vars(obj).items():
-                if mname.startswith("_"):
+                if mname.startswith("_") or mname in fields:
                     continue
                 if isinstance(meth, staticmethod | classmethod):
                     meth = meth.__func__
