@@ -69,7 +69,25 @@ class CellSweeps:
 
     def load(self, path: str | None = None) -> Any:
         """The full :class:`~patchatlas.ephys.Recording` of one source file (the first by
-        default)."""
+        default).
+
+        Parameters
+        ----------
+        path
+            The source file, as in ``table["path"]`` (default: the first row's file).
+
+        Returns
+        -------
+        Recording
+            The recording read with :func:`patchatlas.read` (cached: read once per file).
+
+        Raises
+        ------
+        patchatlas.errors.AtlasError
+            The cell has no recordings.
+        patchatlas.errors.ReadError
+            The file cannot be read (moved, deleted, changed ...).
+        """
         if len(self) == 0:
             raise AtlasError(f"cell {self.cell_id!r} has no recordings")
         return self._recording(path or str(self.table["path"].iloc[0]))
@@ -373,6 +391,12 @@ class Atlas:
             ``cre_line``, ``reporter``, ``dendrite_type``, ``subclass``, ``t_type``,
             ``t_type_confidence``.
 
+        Returns
+        -------
+        pandas.DataFrame
+            One row per matching cell (in ingest order), indexed by ``cell_id``; columns ``id``
+            (database id), the annotations above and ``donor``.
+
         Raises
         ------
         AtlasError
@@ -406,7 +430,23 @@ class Atlas:
     def cell(self, cell_id: str | int) -> dict[str, Any]:
         """Everything stored about one cell: annotations, donor, files, counts.
 
-        ``cell_id`` is the cell's name (``"slice1/cell03"``) or its integer database id.
+        Parameters
+        ----------
+        cell_id
+            The cell's name (``"slice1/cell03"``) or its integer database id.
+
+        Returns
+        -------
+        dict
+            ``cell_id`` (the name), the cell row's columns, ``donor`` (the donor row, when there
+            is one), ``files`` (path, size, sha256, format, role of each source file) and
+            ``n_recordings``, ``n_ephys_features``, ``n_qc_results``, ``n_morphologies``,
+            ``n_models``.
+
+        Raises
+        ------
+        patchatlas.errors.AtlasError
+            No such cell.
         """
         pk, name = self._cell_pk(cell_id)
         c, sf = T["cells"], T["source_files"]
@@ -439,7 +479,25 @@ class Atlas:
         return out
 
     def sweeps(self, cell_id: str | int) -> CellSweeps:
-        """A cell's sweeps: the metadata table, and traces loaded lazily from the source files."""
+        """A cell's sweeps: the metadata table, and traces loaded lazily from the source files.
+
+        Parameters
+        ----------
+        cell_id
+            The cell's name or its integer database id.
+
+        Returns
+        -------
+        CellSweeps
+            ``table``: one row per stored sweep (number, clamp_mode, kind, amplitude_pa,
+            start_s, end_s, sampling_rate_hz, duration_s, stimulus_name, recording_id, path);
+            indexing reads the traces from the files.
+
+        Raises
+        ------
+        patchatlas.errors.AtlasError
+            No such cell.
+        """
         pk, name = self._cell_pk(cell_id)
         sw, rec, sf = T["sweeps"], T["recordings"], T["source_files"]
         stmt = (
@@ -623,7 +681,24 @@ class Atlas:
         )
 
     def morphology(self, cell_id: str | int) -> CellMorphology:
-        """A cell's (first) reconstruction: features, validation issues, source file."""
+        """A cell's (first) reconstruction: features, validation issues, source file.
+
+        Parameters
+        ----------
+        cell_id
+            The cell's name or its integer database id.
+
+        Returns
+        -------
+        CellMorphology
+            ``features`` (name → value, registry units), ``issues`` (severity, code, message)
+            and ``source`` (the file, for :meth:`CellMorphology.load`).
+
+        Raises
+        ------
+        patchatlas.errors.AtlasError
+            No such cell, or the cell has no morphology.
+        """
         pk, name = self._cell_pk(cell_id)
         m, mf, mi, sf = (
             T["morphologies"],
@@ -652,7 +727,14 @@ class Atlas:
         return CellMorphology(name, series, issues, row.path)
 
     def errors(self) -> pd.DataFrame:
-        """Cells that failed to ingest: cell, file, stage, error type, reason."""
+        """Cells that failed to ingest: cell, file, stage, error type, reason.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``cell_name``, ``path``, ``stage``, ``error_type``, ``reason`` and
+            ``created_at``, oldest first (empty when nothing failed).
+        """
         e = T["ingest_errors"]
         return self._read(
             select(
@@ -675,6 +757,27 @@ class Atlas:
         score table (``results.csv``), then with optional ``predictions``
         (:func:`patchatlas.crossmodal.prediction_table`). A run with the same ``name`` (default:
         the dataset) is replaced.
+
+        Parameters
+        ----------
+        results
+            A :class:`~patchatlas.crossmodal.BenchmarkReport`, or the tidy score table.
+        predictions
+            With a score table: the long prediction table (optional); ignored for a report.
+        cells
+            With a report: the cell names in the dataset's row order (default ``cell_0`` ...).
+        name
+            Run name (default: the dataset name).
+
+        Returns
+        -------
+        int
+            The run id (see :func:`patchatlas.atlas.crossmodal.crossmodal_runs`).
+
+        Raises
+        ------
+        patchatlas.errors.AtlasError
+            The atlas is open read-only, or a table lacks required columns.
         """
         from patchatlas.atlas import crossmodal as X
 
@@ -684,7 +787,14 @@ class Atlas:
         return X.store_crossmodal_report(self, results, cells=cells, name=name)
 
     def summary(self) -> dict[str, Any]:
-        """URL, schema revision and the number of rows in each table."""
+        """URL, schema revision and the number of rows in each table.
+
+        Returns
+        -------
+        dict
+            ``url`` (password hidden), ``revision`` (the Alembic revision) and ``counts``
+            (table name → rows).
+        """
         with self.engine.connect() as conn:
             counts = store.counts(conn)
         return {

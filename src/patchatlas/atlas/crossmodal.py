@@ -183,7 +183,33 @@ def store_crossmodal_report(
     repeat: int = 0,
 ) -> int:
     """Store a :class:`patchatlas.crossmodal.BenchmarkReport`: its scores and the out-of-fold
-    predictions of CV repeat ``repeat`` (``cells``: names in the dataset's row order)."""
+    predictions of CV repeat ``repeat`` (``cells``: names in the dataset's row order).
+
+    Parameters
+    ----------
+    atlas
+        The open atlas (writable).
+    report
+        Output of :func:`patchatlas.crossmodal.run_benchmark`.
+    cells
+        Cell names in the row order of the benchmark's dataset (default ``cell_0`` ...).
+    name
+        Run name (default: the dataset name); a run of the same name is replaced.
+    repeat
+        Which CV repeat's predictions to store.
+
+    Returns
+    -------
+    int
+        The run id; the CV parameters are stored as its provenance.
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        ``cells`` of the wrong length, or ``repeat`` out of range.
+    patchatlas.errors.AtlasError
+        The atlas is open read-only.
+    """
     from patchatlas.crossmodal import prediction_table
 
     pred = prediction_table(report.result, cells=cells, repeat=repeat)
@@ -198,7 +224,18 @@ def store_crossmodal_report(
 
 
 def crossmodal_runs(atlas: Atlas) -> pd.DataFrame:
-    """The stored runs (id, name, dataset, source, parameters, package_version, created_at)."""
+    """The stored runs (id, name, dataset, source, parameters, package_version, created_at).
+
+    Parameters
+    ----------
+    atlas
+        The open atlas.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run, oldest first.
+    """
     t = T["crossmodal_runs"]
     with atlas.engine.connect() as conn:
         res = conn.execute(select(t).order_by(t.c.id))
@@ -221,7 +258,25 @@ def _run_id(atlas: Atlas, run: str | int | None) -> int | None:
 
 def crossmodal_scores(atlas: Atlas, run: str | int | None = None) -> pd.DataFrame:
     """Scores of one run (default: the latest): regime, model, feature, repeat, r2, r,
-    within_type_r2 (empty when none is stored)."""
+    within_type_r2 (empty when none is stored).
+
+    Parameters
+    ----------
+    atlas
+        The open atlas.
+    run
+        Run name or id (default: the latest run).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The scores, in stored order.
+
+    Raises
+    ------
+    patchatlas.errors.AtlasError
+        No run of that name or id.
+    """
     cols = ["regime", "model", "feature", "repeat", "r2", "r", "within_type_r2"]
     rid = _run_id(atlas, run)
     if rid is None:
@@ -243,7 +298,27 @@ def crossmodal_predictions(
     model: str | None = None,
 ) -> pd.DataFrame:
     """Stored predictions of one run (default: the latest), optionally of one feature / regime /
-    model: regime, model, feature, cell, t_type, observed, predicted."""
+    model: regime, model, feature, cell, t_type, observed, predicted.
+
+    Parameters
+    ----------
+    atlas
+        The open atlas.
+    run
+        Run name or id (default: the latest run).
+    feature, regime, model
+        Keep only the rows with this feature / regime / model (``None``: all).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The predictions (empty when none are stored), in stored order.
+
+    Raises
+    ------
+    patchatlas.errors.AtlasError
+        No run of that name or id.
+    """
     cols = list(PREDICTION_COLUMNS)
     rid = _run_id(atlas, run)
     if rid is None:

@@ -22,6 +22,17 @@ def normalize_url(url: str | os.PathLike[str]) -> str:
     A plain path (``atlas.db``) means SQLite. ``postgresql://`` gets the ``psycopg`` driver (v3)
     when no driver is named.
 
+    Parameters
+    ----------
+    url
+        ``sqlite:///…``, ``postgresql://…`` (any driver), or a plain file path.
+
+    Returns
+    -------
+    str
+        The URL (a plain path becomes ``sqlite:///`` + its absolute path, ``~`` expanded);
+        the password, if any, is kept.
+
     Raises
     ------
     AtlasError

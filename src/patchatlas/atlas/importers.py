@@ -47,6 +47,17 @@ def _meta(row: pd.Series, dataset: str) -> dict[str, Any]:
 def import_published(atlas: Atlas, ds: Any) -> dict[str, int]:
     """Write a :class:`~patchatlas.datasets.published.PublishedDataset` into ``atlas``.
 
+    One transaction; the feature, QC and morphology rows of an earlier import of the same
+    dataset are replaced, cells are created or updated (a cell already labelled with another
+    dataset keeps that label).
+
+    Parameters
+    ----------
+    atlas
+        The open atlas (writable).
+    ds
+        The loaded dataset (:func:`patchatlas.datasets.published.load_published`).
+
     Returns
     -------
     dict

@@ -23,14 +23,26 @@ _LOCK_KEY = 0x70617463  # PostgreSQL advisory lock id for schema changes ("patc"
 
 
 def alembic_config() -> Config:
-    """An Alembic :class:`~alembic.config.Config` pointing at ``patchatlas.atlas:migrations``."""
+    """An Alembic :class:`~alembic.config.Config` pointing at ``patchatlas.atlas:migrations``.
+
+    Returns
+    -------
+    alembic.config.Config
+        A config without a database URL; pass the connection in ``cfg.attributes["connection"]``.
+    """
     cfg = Config()
     cfg.set_main_option("script_location", "patchatlas.atlas:migrations")
     return cfg
 
 
 def head_revision() -> str:
-    """The newest schema revision this version of patchatlas knows."""
+    """The newest schema revision this version of patchatlas knows.
+
+    Returns
+    -------
+    str
+        The head revision id of the shipped migrations.
+    """
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
@@ -64,7 +76,19 @@ def drop_all(engine: Engine) -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The revision an atlas database is at (``None`` for an empty database)."""
+    """The revision an atlas database is at (``None`` for an empty database).
+
+    Parameters
+    ----------
+    engine
+        The database.
+
+    Returns
+    -------
+    str or None
+        The Alembic revision stored in the database, or ``None`` when it has none (an empty
+        database, or one that is not a patchatlas atlas).
+    """
     with engine.connect() as conn:
         rev: Any = MigrationContext.configure(conn).get_current_revision()
         return rev if rev is None else str(rev)
@@ -75,6 +99,13 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     On PostgreSQL an advisory lock serialises concurrent callers (several workers opening the same
     atlas at once).
+
+    Parameters
+    ----------
+    engine
+        The database.
+    revision
+        Target revision id (default: the newest, ``"head"``).
     """
     cfg = alembic_config()
     with engine.begin() as conn:

@@ -70,7 +70,21 @@ QC_COLUMNS: tuple[str, ...] = ("recording", "sweep_number", "check", "passed", "
 
 
 def json_safe(obj: Any) -> Any:
-    """Turn metadata into JSON-storable values (numpy scalars, paths, dates, NaN → None)."""
+    """Turn metadata into JSON-storable values (numpy scalars, paths, dates, NaN → None).
+
+    Parameters
+    ----------
+    obj
+        Any value; dicts, lists, tuples and sets are converted recursively.
+
+    Returns
+    -------
+    object
+        Only dicts (with string keys), lists, str, int, float (finite), bool and ``None``:
+        numpy values become Python values (arrays of more than 1000 elements a placeholder
+        string), paths strings, dates ISO strings, NaN/inf ``None``, anything else its
+        ``str``.
+    """
     if isinstance(obj, dict):
         return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple | set):

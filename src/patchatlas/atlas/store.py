@@ -115,7 +115,23 @@ def _as_str(v: Any) -> str | None:
 
 
 def get_or_create_donor(conn: Connection, name: str, fields: Mapping[str, Any]) -> int:
-    """Id of the donor ``name``, created (with ``fields``) when new."""
+    """Id of the donor ``name``, created (with ``fields``) when new.
+
+    Parameters
+    ----------
+    conn
+        An open connection inside the caller's transaction.
+    name
+        The donor's name (unique).
+    fields
+        Donor annotations: the donor columns (species, sex, age ...) update the row where
+        given; other keys go to the donor's JSON metadata when it is created.
+
+    Returns
+    -------
+    int
+        The donor's database id.
+    """
     values = {k: _as_str(fields.get(k)) for k in DONOR_FIELDS}
     extra = json_safe({k: v for k, v in fields.items() if k not in DONOR_FIELDS})
     insert_ignore(conn, T["donors"], {"name": name, **values, "metadata": extra}, "name")
@@ -160,7 +176,26 @@ def get_or_create_cell(
 ) -> int:
     """Id of cell ``name`` (created when new, annotations updated when given), row-locked on
     PostgreSQL until the transaction ends. ``donor_cache`` (name → id) saves donor look-ups in
-    bulk imports."""
+    bulk imports.
+
+    Parameters
+    ----------
+    conn
+        An open connection inside the caller's transaction.
+    name
+        The cell's name (unique).
+    metadata
+        Annotations: cell columns (species, layer, depth_um, t_type ...) set where not empty;
+        ``donor`` names the donor and ``donor_<field>`` gives its fields; other keys are
+        merged into the cell's JSON metadata.
+    donor_cache
+        Donor name → id, read and filled here.
+
+    Returns
+    -------
+    int
+        The cell's database id.
+    """
     cols, extra, donor_name = _split_metadata(metadata)
     donor_fields = extra.pop("_donor_fields", {})
     if donor_name is not None:
@@ -192,6 +227,18 @@ def upsert_cells(conn: Connection, cells: Mapping[str, Mapping[str, Any]]) -> di
 
     Same semantics as :func:`get_or_create_cell` per cell, in a handful of statements: donors are
     created first, new cells inserted with one ``executemany``, existing ones updated.
+
+    Parameters
+    ----------
+    conn
+        An open connection inside the caller's transaction.
+    cells
+        Cell name → annotations (as ``metadata`` of :func:`get_or_create_cell`).
+
+    Returns
+    -------
+    dict of str to int
+        Cell name → database id, for every cell given.
     """
     c = T["cells"]
     split = {name: _split_metadata(meta) for name, meta in cells.items()}
@@ -249,7 +296,22 @@ def upsert_cells(conn: Connection, cells: Mapping[str, Mapping[str, Any]]) -> di
 
 
 def insert_provenance(conn: Connection, engine: str, parameters: Mapping[str, Any]) -> int:
-    """A new provenance row (package version, engine, parameters, now); returns its id."""
+    """A new provenance row (package version, engine, parameters, now); returns its id.
+
+    Parameters
+    ----------
+    conn
+        An open connection inside the caller's transaction.
+    engine
+        What computed the rows it will describe (``"ephys"``, ``"import:m1_scala2021"`` ...).
+    parameters
+        How they were computed (stored as JSON, via :func:`~patchatlas.atlas.records.json_safe`).
+
+    Returns
+    -------
+    int
+        The provenance id.
+    """
     res = conn.execute(
         insert(T["provenance"]).values(
             engine=engine,
@@ -526,6 +588,19 @@ def write_cell(conn: Connection, record: CellRecord) -> int:
 
     Call inside a transaction (``with engine.begin() as conn``): the cell is then stored entirely
     or not at all. Data the same engines stored for this cell before are replaced.
+
+    Parameters
+    ----------
+    conn
+        An open connection inside the caller's transaction.
+    record
+        The computed cell (:func:`patchatlas.pipeline.compute_cell`): annotations, source
+        files, engine outputs and content key. Its recorded failures are cleared.
+
+    Returns
+    -------
+    int
+        The cell's database id.
     """
     cell_id = get_or_create_cell(conn, record.name, record.metadata)
     _delete_engine_rows(conn, cell_id, [o.engine for o in record.outputs])
@@ -558,13 +633,29 @@ def write_cell(conn: Connection, record: CellRecord) -> int:
 
 
 def clear_errors(conn: Connection, cell_name: str) -> None:
-    """Forget the recorded failures of a cell (it has now been stored)."""
+    """Forget the recorded failures of a cell (it has now been stored).
+
+    Parameters
+    ----------
+    conn
+        An open connection inside the caller's transaction.
+    cell_name
+        The cell's name.
+    """
     t = T["ingest_errors"]
     conn.execute(delete(t).where(t.c.cell_name == cell_name))
 
 
 def record_failure(conn: Connection, failure: CellFailure) -> None:
-    """Record (replace) the failure of a cell in ``ingest_errors``."""
+    """Record (replace) the failure of a cell in ``ingest_errors``.
+
+    Parameters
+    ----------
+    conn
+        An open connection inside the caller's transaction.
+    failure
+        The failure: cell name, file, stage, error type and reason.
+    """
     clear_errors(conn, failure.name)
     conn.execute(
         insert(T["ingest_errors"]).values(

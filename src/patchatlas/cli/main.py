@@ -15,6 +15,8 @@ import click
 
 from patchatlas._version import __version__
 
+__all__ = ["COMMANDS", "main"]
+
 # command name -> "module:attribute" of a click command or group
 COMMANDS: dict[str, str] = {
     "info": "patchatlas.cli.info:info",
@@ -54,7 +56,28 @@ def cli(verbose: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Run the CLI; bad input ends with a one-line error, not a traceback."""
+    """Run the ``patchatlas`` command (the console script's entry point).
+
+    Bad input ends with a one-line error on stderr, not a traceback.
+
+    Parameters
+    ----------
+    argv
+        The arguments after the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    Any
+        The invoked command's return value (click's non-standalone mode), usually ``None``.
+
+    Raises
+    ------
+    SystemExit
+        Status 1 when aborted (Ctrl-C), click's exit code for a usage error, 2 for a
+        :class:`patchatlas.errors.PatchAtlasError` (bad input, missing file ...); a command that
+        fails (an ingest whose cells all failed, a demo step that failed ...) exits non-zero
+        itself.
+    """
     from patchatlas.errors import PatchAtlasError
 
     try:

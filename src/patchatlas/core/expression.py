@@ -48,7 +48,19 @@ class JoinReport:
     duplicated_right: list[str] = field(default_factory=list)
 
     def summary(self, *, max_ids: int = 5) -> str:
-        """One line per problem, ids abbreviated to ``max_ids`` examples."""
+        """One line per problem, ids abbreviated to ``max_ids`` examples.
+
+        Parameters
+        ----------
+        max_ids
+            How many ids to show per problem before ``… (+n)``.
+
+        Returns
+        -------
+        str
+            A headline (cells joined of cells, table rows) and one indented line each for
+            cells without a row, rows without a cell and duplicated ids, when there are any.
+        """
 
         def ex(ids: list[str]) -> str:
             more = f" … (+{len(ids) - max_ids})" if len(ids) > max_ids else ""

@@ -79,7 +79,13 @@ class Issue:
     lines: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form."""
+        """JSON-friendly form.
+
+        Returns
+        -------
+        dict
+            ``code``, ``severity``, ``node_ids`` (list), ``lines`` (list) and ``message``.
+        """
         return {
             "code": self.code,
             "severity": self.severity,
@@ -185,8 +191,42 @@ class Morphology:
         keep their first row and a missing parent makes its child a root; each of these is
         recorded as an :class:`Issue`, never done silently.
 
+        Parameters
+        ----------
+        ids
+            Node ids, one per node (any integers, as in the file).
+        types
+            SWC structure type per node (1 soma, 2 axon, 3 basal, 4 apical ...).
+        xyz
+            Coordinates in µm, reshaped to ``(n, 3)``.
+        radius
+            Radius per node in µm.
+        parent_ids
+            The *id* (not the row) of each node's parent; ``-1`` (or ``0`` when no node has id
+            0) marks a root.
+        name
+            Label of the morphology (specimen id or file stem), used in messages.
+        source
+            Path of the file it came from, for messages.
+        lines
+            1-based source line of each node, when read from text.
+        soma_contour
+            ``(m, 3)`` soma outline points in µm (Neurolucida files), else ``None``.
+        meta
+            Free-form metadata, copied into :attr:`meta`.
+        issues
+            Findings of the reader, kept ahead of those found here.
+
+        Returns
+        -------
+        Morphology
+            The node table with rows in topological order and ``parent`` as row indices; the
+            issues found (``DUPLICATE_ID``, ``MISSING_PARENT``, ``UNSORTED``) in ``issues``.
+
         Raises
         ------
+        patchatlas.errors.DataError
+            The id, type, radius and parent columns differ in length.
         patchatlas.errors.ValidationError
             Parent links form a cycle (including a node that is its own parent).
         """
@@ -324,7 +364,18 @@ class Morphology:
         return build(parent_row)
 
     def replace(self, **changes: Any) -> Morphology:
-        """A copy with some fields replaced (derived arrays are recomputed lazily)."""
+        """A copy with some fields replaced (derived arrays are recomputed lazily).
+
+        Parameters
+        ----------
+        **changes
+            Field name → new value (``xyz=...``, ``name=...``, ``meta=...`` ...).
+
+        Returns
+        -------
+        Morphology
+            The new morphology; the original is unchanged.
+        """
         return dataclasses.replace(self, **changes)
 
     # ------------------------------------------------------------------ basic views
@@ -409,16 +460,42 @@ class Morphology:
         return float("nan")
 
     def type_mask(self, types: int | Sequence[int]) -> npt.NDArray[np.bool_]:
-        """Boolean mask of nodes whose type is in ``types``."""
+        """Boolean mask of nodes whose type is in ``types``.
+
+        Parameters
+        ----------
+        types
+            One SWC type or several (``AXON``, ``(BASAL, APICAL)`` ...).
+
+        Returns
+        -------
+        numpy.ndarray of bool
+            One entry per node (row).
+        """
         return np.isin(self.types, np.atleast_1d(np.asarray(types, dtype=np.int64)))
 
     def counts_by_type(self) -> dict[str, int]:
-        """Number of nodes per compartment name."""
+        """Number of nodes per compartment name.
+
+        Returns
+        -------
+        dict of str to int
+            Compartment name (``"soma"``, ``"axon"``, ``"basal_dendrite"`` ... or ``"type<k>"``
+            for other SWC types) → number of nodes, for the types present.
+        """
         u, c = np.unique(self.types, return_counts=True)
         return {TYPE_NAMES.get(int(t), f"type{int(t)}"): int(k) for t, k in zip(u, c, strict=True)}
 
     def to_frame(self) -> Any:
-        """The node table as a pandas DataFrame (SWC columns, parent as original id)."""
+        """The node table as a pandas DataFrame.
+
+        Returns
+        -------
+        pandas.DataFrame
+            SWC columns ``id``, ``type``, ``x``, ``y``, ``z`` (µm), ``radius`` (µm) and
+            ``parent`` (the parent's original id, ``-1`` for roots), one row per node in row
+            order.
+        """
         import pandas as pd
 
         pid = np.where(self.parent >= 0, self.ids[np.maximum(self.parent, 0)], -1)
@@ -437,14 +514,38 @@ class Morphology:
     def transformed(
         self, matrix: npt.ArrayLike, *, offset: npt.ArrayLike = (0.0, 0.0, 0.0)
     ) -> Morphology:
-        """A copy with coordinates ``xyz @ matrix.T + offset`` (radii unchanged)."""
+        """A copy with coordinates ``xyz @ matrix.T + offset`` (radii unchanged).
+
+        Parameters
+        ----------
+        matrix
+            A 3 × 3 linear map (rotation, scaling, shear) applied to every point.
+        offset
+            Translation in µm added after the linear map.
+
+        Returns
+        -------
+        Morphology
+            The transformed copy (the soma contour, when there is one, is transformed too).
+        """
         m = np.asarray(matrix, dtype=np.float64).reshape(3, 3)
         off = np.asarray(offset, dtype=np.float64).reshape(3)
         contour = None if self.soma_contour is None else self.soma_contour @ m.T + off
         return self.replace(xyz=self.xyz @ m.T + off, soma_contour=contour)
 
     def translated(self, offset: npt.ArrayLike) -> Morphology:
-        """A copy shifted by ``offset``."""
+        """A copy shifted by ``offset``.
+
+        Parameters
+        ----------
+        offset
+            ``(dx, dy, dz)`` in µm added to every point (and to the soma contour).
+
+        Returns
+        -------
+        Morphology
+            The shifted copy.
+        """
         return self.transformed(np.eye(3), offset=offset)
 
 
@@ -466,7 +567,24 @@ class MorphologySet:
 
     @classmethod
     def pack(cls, morphs: Sequence[Morphology]) -> MorphologySet:
-        """Concatenate cells; each cell's soma root row is kept in ``roots``."""
+        """Concatenate cells; each cell's soma root row is kept in ``roots``.
+
+        Parameters
+        ----------
+        morphs
+            The morphologies, in the order of the set's cell indices.
+
+        Returns
+        -------
+        MorphologySet
+            One forest; parents are global row indices. A single cell's arrays are used as
+            they are, not copied.
+
+        Raises
+        ------
+        patchatlas.errors.DataError
+            ``morphs`` is empty.
+        """
         if not morphs:
             raise DataError("cannot pack an empty list of morphologies")
         if len(morphs) == 1:  # one cell: its arrays as they are (read-only use), no copies
@@ -578,7 +696,28 @@ class LayerDrawings:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], *, name: str = "layer drawings") -> LayerDrawings:
-        """From the skeleton_keys JSON structure (paths in pixels with a ``resolution``)."""
+        """From the skeleton_keys JSON structure (paths in pixels with a ``resolution``).
+
+        Parameters
+        ----------
+        d
+            The parsed JSON: ``pia_path``, ``wm_path``, ``soma_path`` (each ``{"path": [[x,
+            y], ...], "resolution": µm per pixel}``; the soma may give a ``center``) and
+            ``layer_polygons`` (each with a ``name``).
+        name
+            What to call the drawings in error messages (the file name, usually).
+
+        Returns
+        -------
+        LayerDrawings
+            Paths in µm; layer names normalised by :func:`layer_key`; the soma centre is the
+            given ``center`` or the mean of the soma path.
+
+        Raises
+        ------
+        patchatlas.errors.DataError
+            A path is missing or malformed, or pia / white matter has fewer than 2 points.
+        """
         try:
 
             def path(entry: Mapping[str, Any]) -> FloatArray:

@@ -61,7 +61,20 @@ class StimulusOntology:
         return re.sub(r"\[\d+\]$", "", code.strip()).lower()
 
     def name(self, code: str) -> str | None:
-        """Stimulus name for a code (``"Long Square"``), or ``None``."""
+        """Stimulus name for a code (``"Long Square"``), or ``None``.
+
+        Parameters
+        ----------
+        code
+            A MIES / Allen stimulus code (``"C1LSCOARSE150216[0]"``); case, surrounding blanks
+            and a ``[k]`` suffix are ignored, and a code that extends a known one (a date
+            suffix) matches the longest known prefix.
+
+        Returns
+        -------
+        str or None
+            The ontology's name for the code, or ``None`` when no known code matches.
+        """
         c = self._clean(code)
         if c in self._names:
             return self._names[c]
@@ -70,13 +83,36 @@ class StimulusOntology:
         return self._names[best] if best else None
 
     def kind(self, code_or_name: str) -> StimulusKind | None:
-        """Stimulus kind for a code or a name, or ``None`` when unknown."""
+        """Stimulus kind for a code or a name, or ``None`` when unknown.
+
+        Parameters
+        ----------
+        code_or_name
+            A stimulus code (looked up with :meth:`name`) or an Allen stimulus name.
+
+        Returns
+        -------
+        StimulusKind or None
+            The kind implied by the name (:func:`kind_from_name`), or ``None``.
+        """
         name = self.name(code_or_name) or code_or_name
         return kind_from_name(name)
 
 
 def kind_from_name(name: str | None) -> StimulusKind | None:
-    """Kind implied by an Allen-style stimulus name (``"Long Square"``, ``"Noise 1"``, ...)."""
+    """Kind implied by an Allen-style stimulus name (``"Long Square"``, ``"Noise 1"``, ...).
+
+    Parameters
+    ----------
+    name
+        The stimulus name (case and surrounding blanks are ignored); ``None`` or ``""`` give
+        ``None``.
+
+    Returns
+    -------
+    StimulusKind or None
+        The kind, or ``None`` for a name outside the Allen vocabulary.
+    """
     if not name:
         return None
     return _NAME_TO_KIND.get(name.strip().lower())

@@ -136,7 +136,19 @@ class Stimulus:
         return self.end - self.start
 
     def with_(self, **changes: Any) -> Stimulus:
-        """Return a copy with some fields changed."""
+        """Return a copy with some fields changed.
+
+        Parameters
+        ----------
+        **changes
+            Field name → new value (``kind=...``, ``amplitude=...`` in pA, ``start=``/``end=``
+            in s ...).
+
+        Returns
+        -------
+        Stimulus
+            The new stimulus; the original is unchanged.
+        """
         return replace(self, **changes)
 
 
@@ -300,7 +312,19 @@ class Sweep:
         return self.t0 + np.arange(n, dtype=np.float64) / self.sampling_rate
 
     def index_of(self, time: float) -> int:
-        """Index of the first sample at or after ``time`` (clipped to the sweep)."""
+        """Index of the first sample at or after ``time`` (clipped to the sweep).
+
+        Parameters
+        ----------
+        time
+            Time in s, on the sweep's clock (the one of :attr:`t`).
+
+        Returns
+        -------
+        int
+            Sample index, between 0 and :attr:`n_samples` (``n_samples`` when ``time`` is
+            after the last sample).
+        """
         if self.time is not None:
             k = int(np.searchsorted(self.time, time, side="left"))
         else:
@@ -366,7 +390,24 @@ class Recording:
         return [s.number for s in self.sweeps]
 
     def sweep(self, number: int) -> Sweep:
-        """Return the sweep with acquisition number ``number``."""
+        """Return the sweep with acquisition number ``number``.
+
+        Parameters
+        ----------
+        number
+            The sweep's acquisition number (``Sweep.number``), not its position; use
+            ``rec[k]`` for position ``k``.
+
+        Returns
+        -------
+        Sweep
+            The first sweep with that number.
+
+        Raises
+        ------
+        patchatlas.errors.DataError
+            No sweep has that number (the message lists the numbers there are).
+        """
         for s in self.sweeps:
             if s.number == number:
                 return s
@@ -380,7 +421,27 @@ class Recording:
         kind: StimulusKind | str | Sequence[StimulusKind | str] | None = None,
         clamp_mode: ClampMode | str | None = None,
     ) -> list[Sweep]:
-        """Sweeps whose stimulus kind and clamp mode match."""
+        """Sweeps whose stimulus kind and clamp mode match.
+
+        Parameters
+        ----------
+        kind
+            A stimulus kind (``"long_square"``, :attr:`StimulusKind.RAMP` ...) or several;
+            ``None`` keeps every kind.
+        clamp_mode
+            ``"current_clamp"`` or ``"voltage_clamp"`` (or a :class:`ClampMode`); ``None``
+            keeps both.
+
+        Returns
+        -------
+        list of Sweep
+            The matching sweeps, in recording order.
+
+        Raises
+        ------
+        patchatlas.errors.ParameterError
+            An unknown kind or clamp mode (the message lists the choices).
+        """
         kinds: set[str] | None = None
         if kind is not None:
             seq = [kind] if isinstance(kind, str) else list(kind)
@@ -396,7 +457,15 @@ class Recording:
         return out
 
     def sweep_table(self) -> pd.DataFrame:
-        """One row per sweep: number, clamp mode, kind, amplitude, window, rate, duration."""
+        """One row per sweep: number, clamp mode, kind, amplitude, window, rate, duration.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns :data:`SWEEP_TABLE_COLUMNS`: ``number``, ``clamp_mode``, ``kind``,
+            ``amplitude_pa`` (pA), ``start_s`` and ``end_s`` (the primary epoch, s),
+            ``sampling_rate_hz`` (Hz), ``duration_s`` (s) and ``stimulus_name``.
+        """
         import pandas as pd
 
         rows = [

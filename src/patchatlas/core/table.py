@@ -100,19 +100,50 @@ class FeatureTable:
         return iter(self._cols)
 
     def get(self, name: str, default: Any = None) -> Any:
-        """Column ``name``, or ``default`` when there is none."""
+        """Column ``name``, or ``default`` when there is none.
+
+        Parameters
+        ----------
+        name
+            Column name.
+        default
+            What to return when the table has no such column.
+
+        Returns
+        -------
+        numpy.ndarray or object
+            The column (not a copy), or ``default``.
+        """
         return self._cols.get(name, default)
 
     def keys(self) -> KeysView[str]:
-        """Column names (a view)."""
+        """Column names (a view).
+
+        Returns
+        -------
+        KeysView of str
+            The column names, in order.
+        """
         return self._cols.keys()
 
     def values(self) -> ValuesView[np.ndarray]:
-        """Columns (a view)."""
+        """Columns (a view).
+
+        Returns
+        -------
+        ValuesView of numpy.ndarray
+            The columns, in order (not copies).
+        """
         return self._cols.values()
 
     def items(self) -> ItemsView[str, np.ndarray]:
-        """``(name, column)`` pairs (a view)."""
+        """``(name, column)`` pairs (a view).
+
+        Returns
+        -------
+        ItemsView of (str, numpy.ndarray)
+            Column name and column, in order (not copies).
+        """
         return self._cols.items()
 
     def __eq__(self, other: object) -> bool:
@@ -166,11 +197,24 @@ class FeatureTable:
         return FeatureTable({k: v[m] for k, v in self._cols.items()}, provenance=self.provenance)
 
     def to_dict(self) -> dict[str, np.ndarray]:
-        """The columns as a plain ``dict`` (name → array; the arrays are not copied)."""
+        """The columns as a plain ``dict``.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            Column name → column; the arrays are not copied, the provenance is left out.
+        """
         return dict(self._cols)
 
     def to_pandas(self) -> pd.DataFrame:
-        """The table as a :class:`pandas.DataFrame`; provenance goes to ``DataFrame.attrs``."""
+        """The table as a :class:`pandas.DataFrame`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One column per table column, one row per table row; the provenance is in
+            ``DataFrame.attrs["provenance"]``.
+        """
         import pandas as pd
 
         df = pd.DataFrame({k: np.asarray(v) for k, v in self._cols.items()})

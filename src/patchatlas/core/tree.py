@@ -35,6 +35,18 @@ def depth_and_cycles(parent: IntArray) -> tuple[IntArray, BoolArray]:
     Works for any order of rows. Nodes on (or hanging below) a parent cycle get ``depth=-1`` and
     ``True`` in the mask. Runs ``ceil(log2(n)) + 1`` rounds of pointer jumping at most, so a cycle
     can never make it hang.
+
+    Parameters
+    ----------
+    parent
+        Parent row of each node, ``-1`` for roots.
+
+    Returns
+    -------
+    depth : numpy.ndarray of int64
+        Number of ancestors of each node (0 for roots, -1 on or below a cycle).
+    in_cycle : numpy.ndarray of bool
+        True for the nodes that never reach a root.
     """
     n = parent.size
     p = parent.astype(np.int64, copy=True)
@@ -55,7 +67,23 @@ def depth_and_cycles(parent: IntArray) -> tuple[IntArray, BoolArray]:
 
 def topological_order(parent: IntArray) -> IntArray:
     """A row permutation that puts every parent before its children (stable: keeps file order
-    among nodes of equal depth, and the identity when the rows are already ordered)."""
+    among nodes of equal depth, and the identity when the rows are already ordered).
+
+    Parameters
+    ----------
+    parent
+        Parent row of each node, ``-1`` for roots, rows in any order.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        ``perm`` such that the rows ``perm`` are in topological order (by depth).
+
+    Raises
+    ------
+    patchatlas.errors.ValidationError
+        The parent links form a cycle.
+    """
     n = parent.size
     idx = np.arange(n, dtype=np.int64)
     if n == 0 or bool(np.all(parent < idx)):
@@ -85,6 +113,18 @@ def chain_runs(parent: IntArray) -> Runs | None:
 
     Compute it once and pass it as ``runs=`` to several :func:`ancestor_sum` /
     :func:`nearest_marked_ancestor` calls over the same ``parent`` array.
+
+    Parameters
+    ----------
+    parent
+        Parent row of each node, ``-1`` for roots, in topological order.
+
+    Returns
+    -------
+    tuple of numpy.ndarray or None
+        ``(run id of each row, first row of each run, parent run of each run)``, where a run
+        is a stretch with ``parent[i] == i - 1``; ``None`` when compressing would not pay
+        (fewer than 64 rows, more than a quarter as many runs as rows, or rows out of order).
     """
     return _runs(parent)
 
@@ -130,7 +170,22 @@ def ancestor_sum(
 
     Chains of consecutive rows are summed with ``cumsum``; the much smaller tree of chains is
     solved by pointer jumping on a shrinking active set (``ceil(log2(depth))`` rounds).
-    ``runs``: :func:`chain_runs` of ``parent`` when already known.
+
+    Parameters
+    ----------
+    parent
+        Parent row of each node, ``-1`` for roots, every parent before its children.
+    values
+        One value per node (a segment length in µm, a 0/1 mark ...).
+    runs
+        :func:`chain_runs` of ``parent`` when already known; by default it is computed here;
+        ``None`` skips the chain compression.
+
+    Returns
+    -------
+    numpy.ndarray of float64
+        Sum of ``values`` over each node and all its ancestors (a path length from the root,
+        for segment lengths).
     """
     v = np.asarray(values, dtype=np.float64)
     if isinstance(runs, _Auto):
@@ -162,8 +217,24 @@ def nearest_marked_ancestor(
 ) -> IntArray:
     """Row of the nearest marked node at or above each node (``-1`` when there is none).
 
-    With ``inclusive=False`` the node itself is not considered. ``runs``: :func:`chain_runs`
-    of ``parent`` when already known.
+    Parameters
+    ----------
+    parent
+        Parent row of each node, ``-1`` for roots, every parent before its children.
+    marks
+        True for the marked nodes (branch points, a compartment's first node ...).
+    inclusive
+        Whether a marked node is its own nearest marked ancestor; with ``False`` the search
+        starts at its parent.
+    runs
+        :func:`chain_runs` of ``parent`` when already known; by default it is computed here;
+        ``None`` skips the chain compression.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        Row of the nearest marked node at or above (or strictly above) each node, ``-1`` when
+        there is none.
     """
     n = parent.size
     if not inclusive:
@@ -207,6 +278,21 @@ def subtree_max(
 
     Uses ``np.maximum.at`` level by level from the deepest level up (levels = tree depth), which is
     fine for the few features that need it; per-cell maxima use ``reduceat`` instead.
+
+    Parameters
+    ----------
+    parent
+        Parent row of each node, ``-1`` for roots, every parent before its children.
+    values
+        One value per node.
+    order
+        Ignored: the levels are recomputed from ``parent`` (kept so that existing calls
+        still work).
+
+    Returns
+    -------
+    numpy.ndarray of float64
+        The largest value in each node's subtree (the node included).
     """
     n = parent.size
     out = np.asarray(values, dtype=np.float64).copy()

@@ -52,6 +52,18 @@ def expression_matrix(ds: PatchseqDataset, *, log: bool = True) -> Array:
     """log2(CPM + 1) of the dataset's counts with its ``obs["library_size"]``.
 
     Per-cell normalisation learns nothing from other cells, so it may run before the CV split.
+
+    Parameters
+    ----------
+    ds
+        The dataset; ``obs["library_size"]`` gives each cell's CPM denominator.
+    log
+        Return log2(CPM + 1) (default) or CPM.
+
+    Returns
+    -------
+    numpy.ndarray
+        Cells × genes, float64.
     """
     x = cpm(ds.adata.X, library_size=ds.adata.obs["library_size"].to_numpy(dtype=np.float64))
     return np.log2(x + 1.0) if log else x
@@ -61,7 +73,23 @@ def default_preprocess(
     ds: PatchseqDataset, *, n_genes: int = 1000, genes: Sequence[str] | None = None
 ) -> Any:
     """In-fold preprocessing for log-CPM input: z-score; HVG selection (``n_genes``) when the
-    dataset has many more genes (full transcriptome); or a named gene set (``genes``)."""
+    dataset has many more genes (full transcriptome); or a named gene set (``genes``).
+
+    Parameters
+    ----------
+    ds
+        The dataset (only its genes are looked at).
+    n_genes
+        Highly variable genes kept when the dataset has more than ``2 × n_genes`` genes.
+    genes
+        A gene set to keep instead (matched to the dataset's gene names, case-insensitive).
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        An unfitted :func:`patchatlas.transcriptomics.make_preprocessor` pipeline (selection,
+        then z-scoring), to be fitted on training cells only.
+    """
     if genes is not None:
         return make_preprocessor(
             select="genes", genes=tuple(genes), feature_names=list(ds.adata.var_names)
@@ -72,7 +100,18 @@ def default_preprocess(
 
 
 def default_specs(models: Sequence[str] = ("ridge", "srrr")) -> list[str]:
-    """All regimes for the first model, single-cell / type-average for the others, baselines."""
+    """All regimes for the first model, single-cell / type-average for the others, baselines.
+
+    Parameters
+    ----------
+    models
+        Model names (:data:`~patchatlas.crossmodal.MODEL_NAMES`); the first gets every regime.
+
+    Returns
+    -------
+    list of str
+        ``"regime:model"`` specs followed by the baselines.
+    """
     specs: list[str] = []
     for i, m in enumerate(models):
         regimes = (
@@ -94,6 +133,23 @@ def fit_model(
 
     The metadata hold gene names (input columns, in order), feature names, the spec, the
     dataset name and the log-CPM recipe, everything :func:`apply_model` needs.
+
+    Parameters
+    ----------
+    ds
+        The training dataset (input: :func:`expression_matrix`; targets: ``ds.ephys``).
+    spec
+        ``"regime:model"`` or a baseline (see :func:`~patchatlas.crossmodal.make_estimator`).
+    preprocess
+        Unfitted transformer for the expression (default: z-scoring).
+
+    Returns
+    -------
+    estimator : CrossModalRegressor or LookupRegressor
+        Fitted on all cells.
+    metadata : dict
+        ``spec``, ``dataset``, ``genes``, ``features``, ``input``, ``n_cells`` and the
+        ``patchatlas`` version; save both with :func:`patchatlas.io.modelfile.save_model`.
     """
     x = expression_matrix(ds)
     est = make_estimator(spec, preprocess=preprocess)
@@ -178,10 +234,27 @@ def gene_importance(
     z-scored), i.e. the change in the feature's z-score per SD of the gene. For sparse RRR only
     the selected genes have non-zero weight.
 
+    Parameters
+    ----------
+    est
+        A fitted :class:`CrossModalRegressor` whose model has ``coef_`` (ridge, srrr, enet).
+    gene_names
+        Names of the input columns the estimator was fitted on.
+    feature_names
+        Names of the target columns.
+    top
+        Genes per feature (fewer when fewer have a non-zero weight).
+
     Returns
     -------
     pandas.DataFrame
         feature, rank, gene, weight (sorted by |weight| within each feature).
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        Not a fitted :class:`CrossModalRegressor`, a model without coefficients, or
+        coefficients that cannot be mapped back to gene names.
     """
     if not isinstance(est, CrossModalRegressor) or not hasattr(est, "model_"):
         raise DataError("gene_importance needs a fitted CrossModalRegressor")
@@ -225,10 +298,38 @@ def permutation_gene_importance(
     Use held-out cells (``X``, ``Y``) for an honest estimate. ``genes`` limits the genes tried
     (default: all columns of ``X``; cost = genes × repeats predictions).
 
+    Parameters
+    ----------
+    est
+        A fitted estimator with ``predict(X, types=..., families=...)``.
+    X
+        Cells × genes input, as the estimator was fitted on (log-CPM).
+    Y
+        Observed targets of those cells, cells × features.
+    gene_names
+        Names of the columns of ``X``.
+    feature_names
+        Names of the columns of ``Y``.
+    types, families
+        Labels of the cells, passed to ``predict`` (regimes and lookups that need them).
+    genes
+        Genes to permute (names from ``gene_names``); default: all.
+    n_repeats
+        Shuffles per gene; the drops are averaged.
+    seed
+        Seed of the shuffles.
+    top
+        Genes reported per feature.
+
     Returns
     -------
     pandas.DataFrame
         feature, rank, gene, importance (mean R² drop), sorted within feature, ``top`` per feature.
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        ``gene_names`` does not match the columns of ``X``.
     """
     from patchatlas.crossmodal.evaluation import r2_per_feature
 
@@ -324,6 +425,19 @@ def run_benchmark(
         Genes per feature in the top-gene table.
     n_jobs
         Parallel fold workers (see :func:`~patchatlas.crossmodal.cross_validate`).
+
+    Returns
+    -------
+    BenchmarkReport
+        The CV result and its summary, the paired single-cell − type-average difference and
+        the within-type R² with bootstrap CIs (``None`` when the specs lack them), the top
+        genes of the first linear single-cell model fitted on all cells, how often sRRR
+        selected each gene, and (``held_out_type``) the held-out-type summary.
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        Bad inputs or specs (see :func:`~patchatlas.crossmodal.cross_validate`).
     """
     x = expression_matrix(ds)
     y = ds.ephys.to_numpy(dtype=np.float64)
@@ -424,7 +538,19 @@ def _fmt_ci(d: dict[str, Any]) -> str:
 
 
 def benchmark_markdown(rep: BenchmarkReport) -> str:
-    """A Markdown summary that states what the numbers do and do not support."""
+    """A Markdown summary that states what the numbers do and do not support.
+
+    Parameters
+    ----------
+    rep
+        Output of :func:`run_benchmark`.
+
+    Returns
+    -------
+    str
+        Markdown: the data and CV set-up, a table of mean out-of-fold R² per spec, and
+        plain-language conclusions with their confidence intervals and caveats.
+    """
     p = rep.result.params
     s = rep.summary
     lines = [

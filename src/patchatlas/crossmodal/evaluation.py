@@ -52,20 +52,60 @@ Progress = Callable[[int, int], None]
 
 
 def split_spec(spec: str) -> tuple[str, str]:
-    """``"single_cell:ridge"`` → ``("single_cell", "ridge")``; baselines → ``(name, "-")``."""
+    """``"single_cell:ridge"`` → ``("single_cell", "ridge")``; baselines → ``(name, "-")``.
+
+    Parameters
+    ----------
+    spec
+        A ``"regime:model"`` spec or a baseline name.
+
+    Returns
+    -------
+    regime : str
+        The part before ``:`` (the baseline name for a baseline).
+    model : str
+        The part after ``:``, or ``"-"`` when there is none.
+    """
     regime, _, model = spec.partition(":")
     return regime, (model or "-")
 
 
 def r2_per_feature(y: Array, y_hat: Array) -> Array:
-    """R² per column of pooled predictions."""
+    """R² per column of pooled predictions.
+
+    Parameters
+    ----------
+    y
+        Observed values, cells × features.
+    y_hat
+        Predictions, same shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``1 − Σ(y − ŷ)² / Σ(y − ȳ)²`` per feature (NaN where ``y`` is constant); negative
+        when the predictions are worse than the mean.
+    """
     sse = np.sum((y - y_hat) ** 2, axis=0)
     sst = np.sum((y - y.mean(axis=0)) ** 2, axis=0)
     return np.asarray(1.0 - sse / np.where(sst > 0, sst, np.nan), dtype=np.float64)
 
 
 def pearson_r(y: Array, y_hat: Array) -> Array:
-    """Pearson r per column (NaN where a column is constant)."""
+    """Pearson r per column (NaN where a column is constant).
+
+    Parameters
+    ----------
+    y
+        Observed values, cells × features.
+    y_hat
+        Predictions, same shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        Correlation of observed and predicted values per feature.
+    """
     yc = y - y.mean(axis=0)
     pc = y_hat - y_hat.mean(axis=0)
     den = np.sqrt(np.sum(yc**2, axis=0) * np.sum(pc**2, axis=0))
@@ -74,14 +114,45 @@ def pearson_r(y: Array, y_hat: Array) -> Array:
 
 
 def within_type_r2(y: Array, y_hat: Array, type_mean: Array) -> Array:
-    """R² relative to the (training-fold) type means: 1 − Σ(y − ŷ)² / Σ(y − m)², per column."""
+    """R² relative to the (training-fold) type means: 1 − Σ(y − ŷ)² / Σ(y − m)², per column.
+
+    Positive only when the predictions beat the t-type means, i.e. capture variation within
+    types.
+
+    Parameters
+    ----------
+    y
+        Observed values, cells × features.
+    y_hat
+        Predictions, same shape.
+    type_mean
+        Each cell's t-type mean from the training cells, same shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        Within-type R² per feature (NaN where ``y`` equals the type means).
+    """
     sse = np.sum((y - y_hat) ** 2, axis=0)
     sst = np.sum((y - type_mean) ** 2, axis=0)
     return np.asarray(1.0 - sse / np.where(sst > 0, sst, np.nan), dtype=np.float64)
 
 
 def multivariate_r2(y: Array, y_hat: Array) -> float:
-    """1 − ‖Y − Ŷ‖²/‖Y − Ȳ‖² after z-scoring each feature with the statistics of Y."""
+    """1 − ‖Y − Ŷ‖²/‖Y − Ȳ‖² after z-scoring each feature with the statistics of Y.
+
+    Parameters
+    ----------
+    y
+        Observed values, cells × features.
+    y_hat
+        Predictions, same shape.
+
+    Returns
+    -------
+    float
+        One R² over all features, each weighted equally (constant features are not scaled).
+    """
     mu, sd = y.mean(axis=0), y.std(axis=0)
     sd = np.where(sd > 0, sd, 1.0)
     yz, pz = (y - mu) / sd, (y_hat - mu) / sd
@@ -262,6 +333,8 @@ def cross_validate(
         baselines ``"type_lookup"``, ``"family_lookup"``, ``"global_mean"``.
     n_repeats, n_folds
         Repeats of K-fold CV (different shuffles; seed ``seed + repeat``).
+    seed
+        Seed of the fold shuffles (repeat ``r`` uses ``seed + r``).
     scheme
         ``"stratified"`` (StratifiedKFold by t-type) or ``"held_out_type"`` (GroupKFold by
         t-type: test types are never seen in training; type lookups fall back to family).
@@ -280,6 +353,15 @@ def cross_validate(
     Returns
     -------
     CrossModalResult
+        Out-of-fold predictions of every spec, the per-feature score table, the training-fold
+        type means and the provenance.
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        Inputs of different lengths, NaN in ``Y`` or non-finite ``X``, fewer than 2 folds or
+        1 repeat, feature names of the wrong length, a bad spec, or held-out-type CV with
+        fewer than 2 t-types.
     """
     x = np.asarray(X, dtype=np.float64)
     y = np.asarray(Y, dtype=np.float64)
@@ -377,7 +459,20 @@ def cross_validate(
 
 def summarize(result: CrossModalResult) -> pd.DataFrame:
     """One row per spec: mean R² over features (mean and SD over repeats), multivariate R²,
-    mean Pearson r and mean within-type R², sorted by R²."""
+    mean Pearson r and mean within-type R², sorted by R².
+
+    Parameters
+    ----------
+    result
+        Output of :func:`cross_validate`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``regime``, ``model``, ``r2`` (feature-averaged, mean over repeats),
+        ``r2_sd`` (SD over repeats; 0 for one repeat), ``r``, ``within_type_r2`` and
+        ``multivariate_r2`` (mean over repeats), best R² first.
+    """
     sc = result.scores
     per_rep = (
         sc.groupby(["regime", "model", "repeat"], sort=False)[["r2", "r", "within_type_r2"]]
@@ -424,11 +519,29 @@ def paired_difference(
     The same resampled cells are used for both specs (paired) and for every repeat; each
     bootstrap value is the mean over repeats of the R² difference on the resampled cells.
 
+    Parameters
+    ----------
+    result
+        Output of :func:`cross_validate` that evaluated both specs.
+    a, b
+        The two specs compared (``a`` − ``b``).
+    n_boot
+        Bootstrap resamples of the cells.
+    seed
+        Seed of the resampling.
+    level
+        Coverage of the percentile interval (0.95: 2.5 % to 97.5 %).
+
     Returns
     -------
     dict
         ``mean``, ``ci_low``, ``ci_high`` (feature-averaged difference) and ``per_feature`` (a
-        DataFrame: feature, diff, ci_low, ci_high).
+        DataFrame: feature, diff, ci_low, ci_high); also ``a``, ``b`` and ``n_repeats``.
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        ``a`` or ``b`` was not evaluated in ``result``.
     """
     for s in (a, b):
         if s not in result.predictions:
@@ -476,8 +589,29 @@ def within_type_interval(
 ) -> dict[str, Any]:
     """Feature-averaged within-type R² of ``spec`` with a bootstrap CI over cells (and repeats).
 
-    Returns ``mean``, ``ci_low``, ``ci_high`` and ``per_feature`` (feature, within_type_r2,
-    ci_low, ci_high).
+    Parameters
+    ----------
+    result
+        Output of :func:`cross_validate` that evaluated ``spec``.
+    spec
+        The spec scored against the training-fold t-type means.
+    n_boot
+        Bootstrap resamples of the cells.
+    seed
+        Seed of the resampling.
+    level
+        Coverage of the percentile interval (0.95: 2.5 % to 97.5 %).
+
+    Returns
+    -------
+    dict
+        ``spec``, ``mean``, ``ci_low``, ``ci_high`` and ``per_feature`` (a DataFrame: feature,
+        within_type_r2, ci_low, ci_high).
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        ``spec`` was not evaluated in ``result``.
     """
     if spec not in result.predictions:
         raise DataError(f"spec {spec!r} was not evaluated; have {result.specs}")

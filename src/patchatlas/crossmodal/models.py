@@ -165,7 +165,26 @@ class SparseRRR(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         return w, v
 
     def fit(self, X: ArrayLike, y: ArrayLike) -> SparseRRR:
-        """Fit on cells × genes ``X`` and cells × targets ``y`` (both centred internally)."""
+        """Fit on cells × genes ``X`` and cells × targets ``y`` (both centred internally).
+
+        Parameters
+        ----------
+        X
+            Cells × genes input (z-scored genes, usually).
+        y
+            Targets: 1-D, or cells × targets.
+
+        Returns
+        -------
+        SparseRRR
+            self, with ``coef_``, ``intercept_``, ``W_``, ``V_``, ``support_`` and
+            ``lambda_selected_`` set.
+
+        Raises
+        ------
+        patchatlas.errors.DataError
+            ``rank`` < 1.
+        """
         x, yy = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64)
         y2 = yy.reshape(-1, 1) if yy.ndim == 1 else yy
         self.y_1d_ = yy.ndim == 1
@@ -243,14 +262,36 @@ class SparseRRR(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         return self
 
     def predict(self, X: ArrayLike) -> Array:
-        """Predicted targets for cells × genes ``X``."""
+        """Predicted targets for cells × genes ``X``.
+
+        Parameters
+        ----------
+        X
+            Cells × genes, the columns seen in :meth:`fit`.
+
+        Returns
+        -------
+        numpy.ndarray
+            Cells × targets (1-D when fitted on a 1-D ``y``).
+        """
         check_is_fitted(self, "coef_")
         x = validate_data(self, X, reset=False, dtype=np.float64)
         out = np.asarray(x @ self.coef_.T + self.intercept_, dtype=np.float64)
         return out.ravel() if self.y_1d_ else out
 
     def latent(self, X: ArrayLike) -> Array:
-        """Latent scores ``X W`` (cells × rank) of the fitted model."""
+        """Latent scores ``X W`` (cells × rank) of the fitted model.
+
+        Parameters
+        ----------
+        X
+            Cells × genes, the columns seen in :meth:`fit` (not centred here).
+
+        Returns
+        -------
+        numpy.ndarray
+            Cells × rank scores; only the selected genes contribute.
+        """
         check_is_fitted(self, "coef_")
         x = validate_data(self, X, reset=False, dtype=np.float64)
         return np.asarray(x @ self.W_, dtype=np.float64)
@@ -303,6 +344,28 @@ class RidgeLOO(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         leave-one-*group*-out CV instead (exact, from the blocks of the hat matrix:
         ``e_g = (I − H_gg)⁻¹ r_g``) — needed when rows of a group are not independent, e.g.
         residuals from the group's own mean.
+
+        Parameters
+        ----------
+        X
+            Cells × genes input.
+        y
+            Targets: 1-D, or cells × targets (α is chosen per target).
+        sample_weight
+            Weight of each cell (≥ 0, not all zero); default: equal weights.
+        groups
+            Group label of each cell, for leave-one-group-out selection of α.
+
+        Returns
+        -------
+        RidgeLOO
+            self, with ``coef_``, ``intercept_``, ``alpha_`` and ``loo_mse_`` set.
+
+        Raises
+        ------
+        patchatlas.errors.DataError
+            Non-positive ``alphas``, fewer than 2 cells, bad sample weights, or ``groups`` of
+            the wrong length.
         """
         x, yy = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64)
         alphas = np.atleast_1d(np.asarray(self.alphas, dtype=np.float64))
@@ -379,7 +442,18 @@ class RidgeLOO(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         return self
 
     def predict(self, X: ArrayLike) -> Array:
-        """Predictions for cells × genes ``X``."""
+        """Predictions for cells × genes ``X``.
+
+        Parameters
+        ----------
+        X
+            Cells × genes, the columns seen in :meth:`fit`.
+
+        Returns
+        -------
+        numpy.ndarray
+            Cells × targets, or 1-D when fitted on a 1-D ``y``.
+        """
         check_is_fitted(self, "coef_")
         x = validate_data(self, X, reset=False, dtype=np.float64)
         return np.asarray(x @ np.asarray(self.coef_).T + self.intercept_, dtype=np.float64)

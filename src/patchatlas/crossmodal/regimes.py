@@ -97,7 +97,30 @@ class GroupMeans:
     def lookup(
         self, types: ArrayLike | None, families: ArrayLike | None = None, *, level: str = "type"
     ) -> tuple[Array, NDArray[np.int8]]:
-        """Means for new labels and the level each came from (2 type, 1 family, 0 overall)."""
+        """Means for new labels and the level each came from (2 type, 1 family, 0 overall).
+
+        Parameters
+        ----------
+        types
+            t-type of each new row, or ``None`` to look up families only.
+        families
+            Family of each new row, or ``None``.
+        level
+            Finest level used: ``"type"`` (type, else family, else overall), ``"family"``
+            (family, else overall) or anything else (overall mean only).
+
+        Returns
+        -------
+        means : numpy.ndarray
+            One row of column means per new row.
+        source : numpy.ndarray of int8
+            Where each row came from: 2 type, 1 family, 0 overall.
+
+        Raises
+        ------
+        patchatlas.errors.DataError
+            Neither ``types`` nor ``families`` is given.
+        """
         ref = types if types is not None else families
         if ref is None:
             raise DataError("lookup needs types or families")
@@ -473,7 +496,27 @@ class CrossModalRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
 
 def make_estimator(spec: str, *, preprocess: Any = None) -> Any:
     """An estimator from a spec ``"regime:model"`` (e.g. ``"single_cell:ridge"``) or a baseline
-    name (``"type_lookup"``, ``"family_lookup"``, ``"global_mean"``)."""
+    name (``"type_lookup"``, ``"family_lookup"``, ``"global_mean"``).
+
+    Parameters
+    ----------
+    spec
+        Regime (:data:`REGIMES`) and model (:data:`~patchatlas.crossmodal.MODEL_NAMES`)
+        joined by ``:``, or a baseline (:data:`BASELINES`).
+    preprocess
+        Unfitted transformer for the expression input of a regime (default: z-scoring);
+        baselines use no expression and ignore it.
+
+    Returns
+    -------
+    CrossModalRegressor or LookupRegressor
+        The unfitted estimator.
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        An unknown regime or baseline, or a spec without a model.
+    """
     if spec in BASELINES:
         return LookupRegressor(
             {"type_lookup": "type", "family_lookup": "family", "global_mean": "global"}[spec]

@@ -33,7 +33,19 @@ SPECIES_FEATURES: dict[str, str] = {
 
 
 def hedges_g(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
-    """Standardised mean difference (a − b) / pooled SD with the small-sample correction."""
+    """Standardised mean difference (a − b) / pooled SD with the small-sample correction.
+
+    Parameters
+    ----------
+    a, b
+        The values of the two groups (one feature, no NaN).
+
+    Returns
+    -------
+    float
+        Hedges' g, ``J · (mean(a) − mean(b)) / s_pooled`` with ``J = 1 − 3 / (4(n_a + n_b) −
+        9)``; NaN when a group has fewer than 2 values or the pooled SD is 0.
+    """
     na, nb = a.size, b.size
     if na < 2 or nb < 2:
         return float("nan")
@@ -45,7 +57,18 @@ def hedges_g(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
 
 
 def cliffs_delta(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
-    """P(a > b) − P(a < b), from ranks (no n_a × n_b matrix)."""
+    """P(a > b) − P(a < b), from ranks (no n_a × n_b matrix).
+
+    Parameters
+    ----------
+    a, b
+        The values of the two groups (one feature, no NaN).
+
+    Returns
+    -------
+    float
+        Cliff's δ in [−1, 1] (ties add nothing); NaN when a group is empty.
+    """
     if a.size == 0 or b.size == 0:
         return float("nan")
     u = mannwhitneyu(a, b, alternative="two-sided").statistic
@@ -80,12 +103,34 @@ def compare_groups(
 ) -> pd.DataFrame:
     """Effect sizes of ``a`` vs ``b`` for each feature (and each level of ``by``).
 
+    Parameters
+    ----------
+    df
+        One row per cell, with the ``group`` column and the feature columns.
+    features
+        Columns to compare (default: the :data:`SPECIES_FEATURES` present in ``df``).
+    group
+        Column holding the group of each cell.
+    a, b
+        The two groups compared (``a`` − ``b``).
+    by
+        Optional column to stratify by (e.g. ``"subclass"``): one row per feature and level.
+    n_boot
+        Bootstrap resamples (within each group) for the CI of Hedges' g.
+    seed
+        Seed of the resampling.
+
     Returns
     -------
     pandas.DataFrame
         feature, [by], n_a, n_b, median_a, median_b, ratio (median_a / median_b), hedges_g,
         g_ci_low, g_ci_high (bootstrap over cells within group), cliffs_delta, p (Mann–Whitney),
-        q (Benjamini–Hochberg over all rows).
+        q (Benjamini–Hochberg over all rows). ``attrs["a"]`` and ``attrs["b"]`` name the groups.
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        ``df`` has no ``group`` column, or no feature column to compare.
     """
     if group not in df.columns:
         raise DataError(f"no column {group!r} in the table")
@@ -144,7 +189,21 @@ def compare_groups(
 def species_markdown(
     tables: dict[str, pd.DataFrame], *, caveats: dict[str, str] | None = None
 ) -> str:
-    """Markdown report of :func:`compare_groups` tables (name → table)."""
+    """Markdown report of :func:`compare_groups` tables (name → table).
+
+    Parameters
+    ----------
+    tables
+        Section title → table of :func:`compare_groups` (human = ``a``, mouse = ``b``).
+    caveats
+        Section title → caveat printed under the section title.
+
+    Returns
+    -------
+    str
+        Markdown: an introduction stating what the comparison can and cannot show, then one
+        table per section (counts, medians, ratio, g with CI, Cliff's δ, q).
+    """
     lines = [
         "# Human vs mouse single-neuron physiology (descriptive)",
         "",

@@ -8,7 +8,10 @@ Submodules are imported on first use (``from patchatlas.datasets import simulate
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from patchatlas.datasets.synthetic_omics import synthetic_expression, synthetic_patchseq
 
 __all__ = ["synthetic_expression", "synthetic_patchseq"]
 
@@ -21,3 +24,7 @@ def __getattr__(name: str) -> Any:  # lazy: keep `import patchatlas.datasets` li
 
         return getattr(_mod, name)
     raise AttributeError(name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

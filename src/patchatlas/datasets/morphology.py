@@ -186,7 +186,25 @@ def synthetic_morphology(
 def write_demo_morphologies(out_dir: str | Path, *, n: int = 3, seed: int = 0) -> list[Path]:
     """Write ``n`` pyramidal and ``n`` interneuron synthetic cells as SWC files for the demo.
 
-    Returns the written paths (``pyramidal_0.swc``, ``interneuron_0.swc``, ...).
+    Parameters
+    ----------
+    out_dir
+        Output folder (created if missing); existing files of the same names are replaced.
+    n
+        Cells of each kind.
+    seed
+        Seed of the first pair; cell ``k`` of each kind uses ``seed + k``.
+
+    Returns
+    -------
+    list of Path
+        The written paths (``pyramidal_0.swc``, ``interneuron_0.swc``, ...), coordinates in
+        µm.
+
+    Raises
+    ------
+    patchatlas.errors.WriteError
+        A file cannot be written.
     """
     from patchatlas.io.swc import write_swc
 

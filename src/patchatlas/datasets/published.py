@@ -382,10 +382,27 @@ _ALIASES = {
 def load_published(name: str, folder: str | os.PathLike[str]) -> PublishedDataset:
     """Load a published dataset by name from its folder.
 
+    Parameters
+    ----------
+    name
+        ``"m1_scala2021"``, ``"v1_gouwens2020"``, ``"lee2023"`` or ``"berg2021"`` (case
+        ignored; the folder names of ``../shared/data/patchseq``, such as ``"scala2021"`` or
+        ``"v1_gouwens2020_ephys_only"``, are accepted too).
+    folder
+        The dataset's folder.
+
+    Returns
+    -------
+    PublishedDataset
+        The normalised tables (cells; ephys and morphology as long tables with registry
+        names where a mapping exists and the ``native_name``), ``name`` set to the canonical
+        name and ``sources`` to the folder's files.
+
     Raises
     ------
-    ReadError
-        Unknown dataset name, or a file missing/malformed (the message names it).
+    patchatlas.errors.ReadError
+        Unknown dataset name, a folder that does not exist, or a file missing/malformed (the
+        message names it).
     """
     key = _ALIASES.get(name.lower(), name.lower())
     if key not in DATASETS:

@@ -38,12 +38,39 @@ def synthetic_expression(
     counts ~ Poisson(library × softmax(log-rate)). Genes beyond the informative and marker ones
     are pure noise.
 
+    Parameters
+    ----------
+    features
+        Cells × ephys features (any units; each feature is z-scored first); the index gives
+        the cell names.
+    seed
+        Seed of the random generator (same seed, same counts).
+    types
+        Type label of each cell (default: one type); each marker gene is raised (log-rate
+        + 2) in one type.
+    n_genes
+        Total number of genes (``Gene0000``, ``Gene0001`` ...).
+    n_informative
+        Genes driven by the features (the first ones).
+    n_markers
+        Type-marker genes (the next ones).
+    effect
+        Size of a feature's weight on the log-rate of an informative gene, per SD.
+    library_size
+        Median library size (total counts) per cell; each cell's is log-normal around it.
+
     Returns
     -------
     anndata.AnnData
         Raw counts; ``var["role"]`` is ``informative``/``marker``/``noise`` and
         ``var["driver"]`` names the feature driving an informative gene; ``obs`` holds
         ``t_type``, ``family`` and ``library_size``.
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        Fewer than 2 cells or no feature, more informative and marker genes than genes, or
+        ``types`` of the wrong length.
     """
     import anndata
 
@@ -97,7 +124,30 @@ def synthetic_patchseq(
 ) -> PatchseqDataset:
     """:func:`synthetic_expression` wrapped as a :class:`~patchatlas.core.PatchseqDataset`
     (ephys = ``features`` with NaNs imputed by the median), ready for
-    :func:`patchatlas.crossmodal.run_benchmark`."""
+    :func:`patchatlas.crossmodal.run_benchmark`.
+
+    Parameters
+    ----------
+    features
+        Cells × ephys features; they become the dataset's ephys table.
+    seed
+        Seed of the random generator.
+    types
+        Type label of each cell (default: one type); also used as the family.
+    **kwargs
+        Passed to :func:`synthetic_expression` (``n_genes``, ``effect`` ...).
+
+    Returns
+    -------
+    PatchseqDataset
+        Named ``"synthetic"``: the counts, ``t_type``/``family``/``library_size`` in ``obs``
+        and the imputed features.
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        As :func:`synthetic_expression`.
+    """
     from patchatlas.core.expression import PatchseqDataset
 
     adata = synthetic_expression(features, seed, types=types, **kwargs)

@@ -49,7 +49,21 @@ MORPHOLOGY_FORMATS = ("swc", "asc")
 
 
 def register_reader(extension: str, format_name: str, target: str) -> None:
-    """Register a reader ``"module:function"`` for a file extension (``".swc"``)."""
+    """Register a reader ``"module:function"`` for a file extension (``".swc"``).
+
+    :func:`read` then dispatches files with that extension to it (it replaces the reader
+    registered for the extension before, if any).
+
+    Parameters
+    ----------
+    extension
+        File extension, with or without the leading dot; case is ignored.
+    format_name
+        Name of the format (``"swc"``, ``"abf"`` ...), as :func:`read`'s ``format=`` takes it.
+    target
+        The reader as ``"package.module:function"``; it is imported on first use and called
+        as ``function(path, **options)``.
+    """
     ext = extension.lower() if extension.startswith(".") else "." + extension.lower()
     FORMATS[ext] = (format_name, target)
 
@@ -111,6 +125,13 @@ def read(path: str | os.PathLike[str], *, format: str | None = None, **kwargs: A
         extension.
     **kwargs
         Passed to the reader (e.g. ``time_unit="ms"`` for text files, ``ontology=`` for NWB).
+
+    Returns
+    -------
+    Recording or Morphology
+        What the reader gives: a :class:`~patchatlas.core.Recording` for electrophysiology
+        (sweeps as the file states them), a :class:`~patchatlas.core.Morphology` for a
+        reconstruction.
 
     Raises
     ------
@@ -180,7 +201,31 @@ def read_morphology(path: str | os.PathLike[str], **kwargs: Any) -> Any:
 
 def write_nwb(recording: Any, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
     """Write a :class:`~patchatlas.ephys.Recording` as NWB 2 (icephys tables); see
-    :func:`patchatlas.io.nwb.write.write_nwb`. Needs pynwb (``pip install patchatlas[nwb]``)."""
+    :func:`patchatlas.io.nwb.write.write_nwb`. Needs pynwb (``pip install patchatlas[nwb]``).
+
+    The file is written to a temporary name next to ``path`` and moved into place, so a
+    failed write leaves no partial file.
+
+    Parameters
+    ----------
+    recording
+        The recording to write (current- and voltage-clamp sweeps).
+    path
+        Target ``.nwb`` file; its folder must exist.
+    overwrite
+        Replace an existing file (default: refuse).
+
+    Returns
+    -------
+    Path
+        The file written; :func:`patchatlas.read` gives back the same sweeps.
+
+    Raises
+    ------
+    patchatlas.errors.WriteError
+        The target exists (without ``overwrite``), its folder is missing, the recording has no
+        sweeps, pynwb is not installed, or the recording cannot be written.
+    """
     from patchatlas.io.nwb.write import write_nwb as _write_nwb
 
     return _write_nwb(recording, path, overwrite=overwrite)
@@ -188,7 +233,25 @@ def write_nwb(recording: Any, path: str | os.PathLike[str], *, overwrite: bool =
 
 def load_stimulus_ontology(path: str | os.PathLike[str]) -> Any:
     """Load an Allen stimulus ontology JSON into a :class:`~patchatlas.ephys.StimulusOntology`;
-    see :func:`patchatlas.io.ontology.load_stimulus_ontology`."""
+    see :func:`patchatlas.io.ontology.load_stimulus_ontology`.
+
+    Parameters
+    ----------
+    path
+        JSON file, e.g. ``ipfx_stimulus_ontology.json`` (a list of entries, each a list of
+        ``[tag, value, ...]`` lists).
+
+    Returns
+    -------
+    StimulusOntology
+        Maps stimulus codes (``"C1LSCOARSE150216[0]"``) to names (``"Long Square"``) and kinds;
+        pass it as ``ontology=`` to the NWB reader.
+
+    Raises
+    ------
+    patchatlas.errors.ReadError
+        The file is missing, not JSON, or not a list of tag lists.
+    """
     from patchatlas.io.ontology import load_stimulus_ontology as _load
 
     return _load(path)

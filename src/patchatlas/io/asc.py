@@ -87,7 +87,30 @@ def _keyword(form: list[Any]) -> str | None:
 
 
 def parse_asc(text: str, *, name: str = "", source: str | None = None) -> Morphology:
-    """Parse Neurolucida ASCII text into a :class:`~patchatlas.morphology.Morphology`."""
+    """Parse Neurolucida ASCII text into a :class:`~patchatlas.morphology.Morphology`.
+
+    Parameters
+    ----------
+    text
+        The content of a ``.asc`` file.
+    name
+        Label of the morphology.
+    source
+        Path the text came from, named in error messages and kept in ``Morphology.source``.
+
+    Returns
+    -------
+    Morphology
+        Coordinates and radii in µm (diameters halved); the soma is one node at the centroid
+        of the ``CellBody`` contour (its mean centroid distance as radius, the contour in
+        ``soma_contour``), and ``meta`` holds ``format``, ``n_neurites`` and
+        ``section_start_ids``.
+
+    Raises
+    ------
+    patchatlas.errors.CorruptFileError
+        Unbalanced parentheses, or neither a soma contour nor a neurite.
+    """
     from patchatlas.core.morphology import Morphology
 
     where = Path(source) if source else None
@@ -187,6 +210,11 @@ def read_asc(
         Label (default: the file stem).
     max_bytes
         Refuse larger files before reading (``None``: no limit).
+
+    Returns
+    -------
+    Morphology
+        The node table in µm; see :func:`parse_asc`.
 
     Raises
     ------

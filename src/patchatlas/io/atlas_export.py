@@ -29,7 +29,28 @@ def _for_arrow(df: pd.DataFrame) -> pd.DataFrame:
 def write_tables(
     folder: str | os.PathLike[str], tables: dict[str, pd.DataFrame], *, format: str = "parquet"
 ) -> list[Path]:
-    """Write each table to ``folder/<name>.parquet`` (or ``.csv``); returns the files."""
+    """Write each table to ``folder/<name>.parquet`` (or ``.csv``); returns the files.
+
+    Parameters
+    ----------
+    folder
+        Output folder (created if missing); existing files of the same names are replaced.
+    tables
+        Table name → table; the index is not written. For Parquet, object columns are
+        written as strings (``None`` stays null).
+    format
+        ``"parquet"`` (needs pyarrow); any other value writes CSV.
+
+    Returns
+    -------
+    list of Path
+        The files written, in the order of ``tables``.
+
+    Raises
+    ------
+    patchatlas.errors.WriteError
+        The folder cannot be created.
+    """
     out = Path(folder)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -49,7 +70,24 @@ def write_tables(
 def write_anndata(
     path: str | os.PathLike[str], cells: pd.DataFrame, features: pd.DataFrame
 ) -> Path:
-    """An ``.h5ad``: ``obs`` = cell annotations, ``X`` = cell-level features (NaN = missing)."""
+    """An ``.h5ad``: ``obs`` = cell annotations, ``X`` = cell-level features (NaN = missing).
+
+    Parameters
+    ----------
+    path
+        Output ``.h5ad`` file (its folder is created if missing).
+    cells
+        Cell annotations, one row per cell (the index becomes ``obs_names``; object columns
+        are written as strings, ``None`` as ``""``).
+    features
+        Cell-level features, rows aligned with ``cells``, one column per feature (library
+        units).
+
+    Returns
+    -------
+    Path
+        The file written (needs anndata).
+    """
     import anndata
 
     obs = cells.copy()
@@ -69,7 +107,24 @@ def write_anndata(
 def write_nwb(
     path: str | os.PathLike[str], tables: dict[str, pd.DataFrame], *, source: str
 ) -> Path:
-    """An NWB file whose ``patchatlas`` processing module holds the atlas tables."""
+    """An NWB file whose ``patchatlas`` processing module holds the atlas tables.
+
+    Parameters
+    ----------
+    path
+        Output ``.nwb`` file (its folder is created if missing).
+    tables
+        Table name → table; each non-empty one (except ``ingest_errors``) becomes a
+        ``DynamicTable`` (columns ``id`` and ``name`` are renamed ``atlas_id`` and
+        ``feature``; numbers are written as float64, everything else as strings).
+    source
+        What was exported (the atlas URL), written into the session description.
+
+    Returns
+    -------
+    Path
+        The file written (needs pynwb).
+    """
     from hdmf.common import DynamicTable
     from pynwb import NWBHDF5IO, NWBFile
 

@@ -247,6 +247,25 @@ def read_gene_set(path: PathLike, *, column: str | None = None) -> list[str]:
 
     Symbols are returned as written; match them to mouse genes with
     :func:`patchatlas.transcriptomics.match_genes` (case-insensitive).
+
+    Parameters
+    ----------
+    path
+        A comma-separated table, or tab-separated for ``.tsv`` / ``.txt`` / ``.tab`` (also
+        compressed, ``.gz``).
+    column
+        Column holding the symbols (default: the first of ``Approved symbol``, ``symbol``,
+        ``gene``, ``Gene``, ``gene_symbol`` present, else the first column).
+
+    Returns
+    -------
+    list of str
+        The symbols in file order, blanks stripped, empty cells skipped.
+
+    Raises
+    ------
+    patchatlas.errors.ReadError
+        Missing or unreadable file, or no column ``column``.
     """
     p = Path(path)
     _check_file(p)
@@ -264,7 +283,24 @@ def read_gene_set(path: PathLike, *, column: str | None = None) -> list[str]:
 
 
 def read_gene_lengths(path: PathLike) -> pd.DataFrame:
-    """Gene lengths table (index gene id; columns such as ``exon_bp``, ``intron_bp``)."""
+    """Gene lengths table (index gene id; columns such as ``exon_bp``, ``intron_bp``).
+
+    Parameters
+    ----------
+    path
+        A CSV file whose first column is the gene id.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per gene, indexed by the first column; the other columns as stored (lengths
+        in base pairs).
+
+    Raises
+    ------
+    patchatlas.errors.ReadError
+        Missing or unreadable file.
+    """
     p = Path(path)
     _check_file(p)
     return _read_table(p, sep=",", index_col=0)
@@ -396,6 +432,19 @@ def read_scala2021_phys_temp(
         (and listed in the ephys :class:`JoinReport` as unjoined).
     min_detected_genes
         Genes detected (count > 0) in fewer cells than this are dropped (they carry no signal).
+
+    Returns
+    -------
+    PatchseqDataset
+        Exon counts of the whole transcriptome, metadata (``t_type``, ``family``,
+        ``library_size`` = the sum of the cell's counts) and the ephys features; the joins are
+        in ``reports``.
+
+    Raises
+    ------
+    patchatlas.errors.ReadError
+        A file of the dataset is missing or malformed, or a requested feature is not in the
+        ephys table.
     """
     d = Path(folder)
     counts_p = _require(d, "m1_patchseq_phys_temp_exon_counts.csv.gz")
@@ -446,6 +495,24 @@ def read_fuzik2016_counts(path: PathLike) -> AnnData:
 
     ERCC spike-ins are moved out of ``X`` into ``obs["ercc_umis"]``; repeated gene rows
     (``_loc1``/``_loc2`` splits keep their distinct names) stay as they are.
+
+    Parameters
+    ----------
+    path
+        ``GSE70844_Fuzik_et_al_molcounts.xls(.gz)``: genes × cells, cell ids in the first row,
+        gene symbols in the first column.
+
+    Returns
+    -------
+    anndata.AnnData
+        Cells × genes UMI counts (float64) without the ERCC rows; genes that occur twice are
+        summed.
+
+    Raises
+    ------
+    patchatlas.errors.ReadError
+        Missing file, xlrd not installed, an unreadable or too small table, or non-numeric
+        counts.
     """
     p = Path(path)
     _check_file(p)
@@ -481,6 +548,23 @@ def read_fuzik2016_ephys(path: PathLike) -> pd.DataFrame:
     Parameter names repeat under section rows (``OneAP spike1``, ``2x THR spike1`` ...); such
     names are prefixed with their section (``"2x THR spike1: AP halfwidth (ms)"``). The index
     is ``run_label``; columns ``cell_id`` and ``cell_type`` come first.
+
+    Parameters
+    ----------
+    path
+        ``Patch-Seq_e-phys_ALL.xlsx``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per recorded cell: ``cell_id``, ``cell_type``, then one float column per
+        parameter, in the table's own units (named in the parameter, e.g. ``(ms)``, ``(mV)``).
+
+    Raises
+    ------
+    patchatlas.errors.ReadError
+        Missing or unreadable file, or a missing ``run_label`` / ``cell_id`` / ``Cell type``
+        header row.
     """
     p = Path(path)
     _check_file(p)
@@ -560,6 +644,18 @@ def read_fuzik2016(folder: PathLike, *, features: Sequence[str] | None = None) -
         Ephys columns to keep (default :data:`FUZIK2016_DEFAULT_FEATURES`: passive properties,
         firing and the first AP at rheobase). Cells with a NaN in a kept feature are dropped.
 
+    Returns
+    -------
+    PatchseqDataset
+        UMI counts, metadata (``t_type``, ``family``, ``library_size``) and the ephys
+        features (the Fuzik table's units) of the matched cells; the joins are in ``reports``.
+
+    Raises
+    ------
+    patchatlas.errors.ReadError
+        A file of the dataset is missing or malformed, or a requested feature is not in the
+        ephys table.
+
     Notes
     -----
     ``t_type`` is the paper's cell type (T1–T5 interneurons, L2/L4/L5 pyramidal); ``family``
@@ -632,6 +728,26 @@ def read_patchseq_dataset(folder: PathLike, *, dataset: str | None = None) -> Pa
     """Load a known Patch-seq dataset folder, recognised by its files (or named by ``dataset``).
 
     Known: ``m1_scala2021``, ``m1_scala2021_phys_temp``, ``fuzik2016`` (see their MANIFEST).
+
+    Parameters
+    ----------
+    folder
+        The dataset folder.
+    dataset
+        Name of the dataset, when the folder's files should not decide; read with the
+        loader's defaults.
+
+    Returns
+    -------
+    PatchseqDataset
+        What the dataset's loader returns (:func:`read_scala2021_m1`,
+        :func:`read_scala2021_phys_temp` or :func:`read_fuzik2016`).
+
+    Raises
+    ------
+    patchatlas.errors.ReadError
+        ``folder`` is not a folder; (:class:`~patchatlas.errors.UnsupportedFormatError`) an
+        unknown ``dataset`` or no known dataset in the folder; or the loader's own errors.
     """
     d = Path(folder)
     if not d.is_dir():

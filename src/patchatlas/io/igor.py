@@ -200,7 +200,29 @@ def _finish(sweeps: list[Sweep], path: Path, cell_id: str) -> Recording:
 
 
 def read_ibw(path: str | Path, *, cell_id: str | None = None) -> Recording:
-    """Read one sweep from an Igor binary wave (and its current partner, when present)."""
+    """Read one sweep from an Igor binary wave (and its current partner, when present).
+
+    Parameters
+    ----------
+    path
+        An ``.ibw`` wave, voltage or current; the other channel of the same sweep is looked
+        up beside it (the names differ only in the ``Ch<k>`` field).
+    cell_id
+        Identifier of the recording (default: the file name before ``_Ch<k>_``, else the stem).
+
+    Returns
+    -------
+    Recording
+        One current-clamp sweep in mV and pA (unlabelled waves are taken as mV / pA as
+        stored), numbered by the trailing digits of the file name; a pulse protocol in the
+        wave note is kept in ``Sweep.declared``, the parsed note in ``Sweep.metadata["note"]``.
+
+    Raises
+    ------
+    patchatlas.errors.ReadError
+        Missing or unreadable wave, a current wave without its voltage partner, a wave that is
+        not 1-D, empty, or has an invalid sampling interval, or channels of different lengths.
+    """
     p = Path(path)
     vw, iw = _pair(p)
     m = _CHAN.match(p.stem)
@@ -209,7 +231,27 @@ def read_ibw(path: str | Path, *, cell_id: str | None = None) -> Recording:
 
 
 def read_igor_folder(path: str | Path, *, cell_id: str | None = None) -> Recording:
-    """Read every sweep of a folder of Igor waves as one recording."""
+    """Read every sweep of a folder of Igor waves as one recording.
+
+    Parameters
+    ----------
+    path
+        Folder of ``.ibw`` waves; voltage and current waves of one sweep are paired as in
+        :func:`read_ibw`.
+    cell_id
+        Identifier of the recording (default: the folder name).
+
+    Returns
+    -------
+    Recording
+        One sweep per voltage wave, sorted by sweep number; see :func:`read_ibw`.
+
+    Raises
+    ------
+    patchatlas.errors.ReadError
+        The folder holds no ``.ibw`` files, or one of them cannot be read (see
+        :func:`read_ibw`).
+    """
     p = Path(path)
     files = sorted(p.glob("*.ibw"))
     if not files:

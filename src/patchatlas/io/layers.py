@@ -26,6 +26,17 @@ def _load(path: Path) -> object:
 def read_layer_drawings(path: str | Path) -> LayerDrawings:
     """Read a ``*_surfaces_and_layers.json`` file (pia, white matter, soma, layer polygons).
 
+    Parameters
+    ----------
+    path
+        The skeleton_keys JSON file (paths in pixels with their ``resolution`` in µm/pixel).
+
+    Returns
+    -------
+    LayerDrawings
+        Pia, white-matter and layer paths and the soma centre in µm (image frame); see
+        :meth:`patchatlas.core.LayerDrawings.from_dict`.
+
     Raises
     ------
     patchatlas.errors.ReadError
@@ -44,7 +55,25 @@ def read_layer_drawings(path: str | Path) -> LayerDrawings:
 
 
 def read_layer_depths(path: str | Path) -> dict[str, float]:
-    """Read reference layer depths (``{"2/3": 115.1, ..., "wm": 922.6}``, µm below pia)."""
+    """Read reference layer depths (``{"2/3": 115.1, ..., "wm": 922.6}``, µm below pia).
+
+    Parameters
+    ----------
+    path
+        A JSON object of layer name → depth of the layer's top in µm below pia (``"wm"``: the
+        white-matter boundary), as skeleton_keys' ``avg_layer_depths.json``.
+
+    Returns
+    -------
+    dict of str to float
+        Layer name → depth (µm), in file order; use it as ``reference_depths=`` of
+        :func:`patchatlas.morphology.alignment.layer_align`.
+
+    Raises
+    ------
+    patchatlas.errors.ReadError
+        Missing, empty or non-JSON file, not a JSON object, or a depth that is not a number.
+    """
     p = Path(path)
     data = _load(p)
     if not isinstance(data, dict):

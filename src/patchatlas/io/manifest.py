@@ -21,6 +21,18 @@ _FILE_KEYS = ("files", "file", "path", "paths", "ephys")
 def file_digest(path: str | os.PathLike[str]) -> tuple[int, str]:
     """Size in bytes and SHA-256 (hex) of a file.
 
+    Parameters
+    ----------
+    path
+        The file (read in 1 MiB chunks).
+
+    Returns
+    -------
+    size : int
+        Size in bytes.
+    digest : str
+        SHA-256 of the content, as 64 hex digits.
+
     Raises
     ------
     ReadError
@@ -42,6 +54,18 @@ def scan_folder(root: str | os.PathLike[str], extensions: Iterable[str]) -> list
     """Files under ``root`` (recursively, sorted) whose extension is in ``extensions``.
 
     Hidden files and folders (``.name``) are ignored.
+
+    Parameters
+    ----------
+    root
+        The folder to scan.
+    extensions
+        Extensions with the leading dot (``".nwb"``, ``".swc"`` ...); case is ignored.
+
+    Returns
+    -------
+    list of Path
+        The matching files, sorted by path.
     """
     r = Path(root)
     exts = {e.lower() for e in extensions}
@@ -73,6 +97,11 @@ def read_manifest(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     ``t_type_confidence``, ``donor`` ...). Several rows with the same cell id add files to that
     cell. A YAML manifest is a list of such mappings (or a mapping with a ``cells`` list). Relative
     paths are resolved against the manifest's folder.
+
+    Parameters
+    ----------
+    path
+        The manifest: ``.csv``, ``.tsv``, ``.yaml`` or ``.yml``.
 
     Returns
     -------

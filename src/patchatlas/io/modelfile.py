@@ -20,7 +20,28 @@ VERSION = 1
 
 
 def save_model(path: str | os.PathLike[str], estimator: Any, metadata: dict[str, Any]) -> Path:
-    """Write ``estimator`` and its ``metadata`` (genes, features, spec ...) to ``path``."""
+    """Write ``estimator`` and its ``metadata`` (genes, features, spec ...) to ``path``.
+
+    Parameters
+    ----------
+    path
+        The model file (a joblib pickle, compressed); missing folders are created.
+    estimator
+        The fitted estimator (any picklable object).
+    metadata
+        What a user of the model needs to apply it: gene and feature names, the spec, the
+        training data set ... (JSON-like values).
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    patchatlas.errors.WriteError
+        The file or its folder cannot be written.
+    """
     import joblib
 
     p = Path(path)
@@ -42,7 +63,29 @@ def save_model(path: str | os.PathLike[str], estimator: Any, metadata: dict[str,
 
 
 def load_model(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
-    """Read a file written by :func:`save_model`; returns ``(estimator, metadata)``."""
+    """Read a file written by :func:`save_model`; returns ``(estimator, metadata)``.
+
+    The file is unpickled: load only files you trust.
+
+    Parameters
+    ----------
+    path
+        A model file written by :func:`save_model`.
+
+    Returns
+    -------
+    estimator : object
+        The fitted estimator.
+    metadata : dict
+        The metadata saved with it.
+
+    Raises
+    ------
+    patchatlas.errors.ReadError
+        The file is missing; or (:class:`~patchatlas.errors.CorruptFileError`) it cannot be
+        unpickled, is not a patchatlas model file, is of a newer format version, or has no
+        metadata.
+    """
     import joblib
 
     p = Path(path)

@@ -23,7 +23,31 @@ def write_results(
     dpi: int = 120,
 ) -> list[Path]:
     """Write ``tables`` as ``<name>.csv``, ``texts`` as given file names, ``figures`` (matplotlib)
-    as ``figures/<name>.png`` under ``out_dir``; returns the written paths."""
+    as ``figures/<name>.png`` under ``out_dir``; returns the written paths.
+
+    Parameters
+    ----------
+    out_dir
+        Output folder (created if missing); existing files of the same names are replaced.
+    tables
+        Name → table, written as ``<name>.csv`` without the index.
+    texts
+        File name → text (UTF-8), e.g. ``{"report.md": ...}``.
+    figures
+        Name → matplotlib figure, saved as ``figures/<name>.png``.
+    dpi
+        Resolution of the PNG figures.
+
+    Returns
+    -------
+    list of Path
+        The files written: tables, then texts, then figures.
+
+    Raises
+    ------
+    patchatlas.errors.WriteError
+        A folder or file cannot be written.
+    """
     out = Path(out_dir)
     written: list[Path] = []
     try:
@@ -51,7 +75,25 @@ def read_crossmodal_results(
     results_dir: str | os.PathLike[str],
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The ``results.csv`` (scores) and, when present, ``predictions.csv`` written by
-    ``patchatlas crossmodal benchmark --out results_dir``."""
+    ``patchatlas crossmodal benchmark --out results_dir``.
+
+    Parameters
+    ----------
+    results_dir
+        The ``--out`` folder of the benchmark.
+
+    Returns
+    -------
+    scores : pandas.DataFrame
+        The out-of-fold scores (one row per spec, feature and repeat).
+    predictions : pandas.DataFrame or None
+        The out-of-fold predictions, or ``None`` when the folder has none.
+
+    Raises
+    ------
+    patchatlas.errors.ReadError
+        No ``results.csv`` in the folder, or a file cannot be read.
+    """
     folder = Path(results_dir)
     scores_path = folder / "results.csv"
     if not scores_path.is_file():

@@ -44,7 +44,27 @@ def _need(df: pd.DataFrame, cols: list[str], path: Path) -> None:
 
 def read_berg2021_species(folder: PathLike) -> pd.DataFrame:
     """Berg 2021 human and mouse L2/3 pyramidal-cell ephys (``human_mouse_ephys_all_0127.csv``),
-    species from the two consolidated metadata tables; width and τ converted s → ms."""
+    species from the two consolidated metadata tables; width and τ converted s → ms.
+
+    Parameters
+    ----------
+    folder
+        Folder holding ``human_mouse_ephys_all_0127.csv``,
+        ``human_IVSCC_excitatory_L23_consolidated_0131.csv`` and
+        ``mouse_IVSCC_excitatory_L23_consolidated_0129.csv``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cell found in either metadata table: ``specimen_id``, ``species``
+        (``"human"`` / ``"mouse"``) and the harmonised features of the module docs (long-square
+        AP features); ``attrs["source"]`` and ``attrs["caveat"]`` say where they come from.
+
+    Raises
+    ------
+    patchatlas.errors.ReadError
+        A file is missing or unreadable, or lacks a needed column.
+    """
     d = Path(folder)
     fp = d / "human_mouse_ephys_all_0127.csv"
     eph = _csv(fp)
@@ -101,6 +121,28 @@ def read_lee2023_gouwens2020(
     ``acute_only`` drops Lee's slice-culture cells. The upstroke/downstroke ratio is left out:
     the two tables were extracted by different runs and its medians disagree by 2× in a way
     that suggests a definition difference, not biology.
+
+    Parameters
+    ----------
+    lee_folder
+        Folder holding ``LeeDalley_ephys_fx.csv`` and ``LeeDalley_manuscript_metadata_v2.csv``.
+    gouwens_folder
+        Folder holding ``ephys_features_gouwens_w_QC.csv`` and
+        ``20200625_patchseq_metadata_mouse.csv``.
+    acute_only
+        Keep only Lee's cells from acute slices (``condition == "acute"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cell of the four subclasses: ``specimen_id``, ``species``, ``subclass``
+        and the harmonised features of the module docs (rheobase-spike features, no
+        upstroke); ``attrs["source"]`` and ``attrs["caveat"]`` say where they come from.
+
+    Raises
+    ------
+    patchatlas.errors.ReadError
+        A file is missing or unreadable, or lacks a needed column.
     """
     ld, gd = Path(lee_folder), Path(gouwens_folder)
     lf, lm = ld / "LeeDalley_ephys_fx.csv", ld / "LeeDalley_manuscript_metadata_v2.csv"

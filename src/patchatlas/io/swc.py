@@ -57,10 +57,18 @@ def parse_swc(data: bytes, *, name: str = "", source: str | None = None) -> Morp
     name, source
         Label and path used in messages.
 
+    Returns
+    -------
+    Morphology
+        Coordinates and radii in µm, rows in topological order; reading issues (duplicated
+        ids, missing parents, comma separators ...) in ``morph.issues``.
+
     Raises
     ------
+    patchatlas.errors.UnsupportedFormatError
+        An Allen marker file (marker points, not a reconstruction).
     patchatlas.errors.CorruptFileError
-        No data lines, short or non-numeric lines, non-integral ids, parent cycles.
+        NUL bytes, no data lines, short or non-numeric lines, non-integral ids, parent cycles.
     """
     from patchatlas.core.morphology import Issue
 
@@ -446,7 +454,18 @@ def write_swc(morph: Morphology, path: str | Path, *, header: str | None = None)
     path
         Output file.
     header
-        Optional comment text written as ``#`` lines first.
+        Optional comment text written as ``#`` lines first (default: the morphology's label
+        and "written by patchatlas").
+
+    Returns
+    -------
+    Path
+        The file written: columns id, type, x, y, z, radius (µm) and parent id.
+
+    Raises
+    ------
+    patchatlas.errors.WriteError
+        The file cannot be written.
     """
     from patchatlas.errors import WriteError
 

@@ -153,6 +153,19 @@ def read_text(
         Stimulus window in s, for files without a current column.
     cell_id
         Identifier of the recording (defaults to the file stem).
+
+    Returns
+    -------
+    Recording
+        One current-clamp sweep (number 0) in s, mV and pA; the units used (declared, given or
+        inferred) are in ``metadata["units"]`` and ``metadata["inferred_units"]``, a given
+        stimulus window in ``Sweep.declared``.
+
+    Raises
+    ------
+    patchatlas.errors.ReadError
+        Missing or empty file, an unknown unit, fewer than 2 rows, NaN/inf times or voltages,
+        or decreasing time stamps.
     """
     p = Path(path)
     check_file(p)

@@ -27,7 +27,19 @@ _applied: bool | None = None
 
 
 def tune_allocator() -> bool:
-    """Raise glibc's mmap and trim thresholds once; return whether they are raised."""
+    """Raise glibc's mmap and trim thresholds once; return whether they are raised.
+
+    Process-wide: call it from an application (a CLI command, a batch script), never from
+    library code. Later calls return the first call's answer.
+
+    Returns
+    -------
+    bool
+        True when ``M_MMAP_THRESHOLD`` (32 MiB) and ``M_TRIM_THRESHOLD`` (256 MiB) were set;
+        False off Linux/glibc, when the user set ``MALLOC_MMAP_THRESHOLD_`` /
+        ``MALLOC_TRIM_THRESHOLD_`` or ``PATCHATLAS_NO_MALLOC_TUNING``, or when ``mallopt``
+        refused.
+    """
     global _applied
     if _applied is not None:
         return _applied

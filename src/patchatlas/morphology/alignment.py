@@ -164,11 +164,34 @@ class DepthField:
         return np.asarray(out, dtype=np.float64)
 
     def value(self, pts: npt.ArrayLike) -> FloatArray:
-        """φ at points ``(n, 2)`` (µm)."""
+        """φ at points ``(n, 2)`` (µm).
+
+        Parameters
+        ----------
+        pts
+            Points ``(n, 2)`` or one point ``(2,)``, in µm in the drawings' frame.
+
+        Returns
+        -------
+        numpy.ndarray
+            φ per point, bilinearly interpolated (0 at pia, 1 at white matter; points off the
+            grid take the nearest grid value).
+        """
         return self._interp(self.phi, np.atleast_2d(np.asarray(pts, dtype=np.float64)))
 
     def gradient(self, pts: npt.ArrayLike) -> FloatArray:
-        """∇φ at points ``(n, 2)`` (points toward white matter)."""
+        """∇φ at points ``(n, 2)`` (points toward white matter).
+
+        Parameters
+        ----------
+        pts
+            Points ``(n, 2)`` or one point ``(2,)``, in µm in the drawings' frame.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n, 2)`` gradient in 1/µm, bilinearly interpolated.
+        """
         return self._interp(self.grad, np.atleast_2d(np.asarray(pts, dtype=np.float64)))
 
     @cached_property
@@ -188,7 +211,19 @@ class DepthField:
         return lab.reshape(ny, nx)
 
     def layer_of(self, pts: FloatArray) -> npt.NDArray[np.int64]:
-        """Layer index at points (nearest raster cell)."""
+        """Layer index at points (nearest raster cell).
+
+        Parameters
+        ----------
+        pts
+            Points ``(n, 2)`` in µm in the drawings' frame.
+
+        Returns
+        -------
+        numpy.ndarray of int64
+            Index into ``LAYER_ORDER`` (``"1"``, ``"2/3"``, ``"4"``, ``"5"``, ``"6a"``,
+            ``"6b"``) of the layer polygon at each point, −1 outside every polygon.
+        """
         f = np.rint((pts - self.origin) / self.h).astype(np.int64)
         ny, nx = self.shape
         fx = np.clip(f[:, 0], 0, nx - 1)
@@ -209,7 +244,25 @@ def _fill_nearest(field: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 
 def upright_angle(field: DepthField, point: npt.ArrayLike | None = None) -> float:
     """Rotation (radians, counter-clockwise) that turns −∇φ at ``point`` (default: the soma
-    drawing centre) to +y."""
+    drawing centre) to +y.
+
+    Parameters
+    ----------
+    field
+        The depth field of the cell's drawings.
+    point
+        ``(x, y)`` in µm in the drawings' frame (default: the drawn soma centre).
+
+    Returns
+    -------
+    float
+        The angle in radians.
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        The field has no (finite, non-zero) gradient at the point.
+    """
     p = field.drawings.soma_center if point is None else np.asarray(point, dtype=np.float64)
     g = field.gradient(p.reshape(1, 2))[0]
     v = -g  # toward pia
@@ -228,7 +281,28 @@ def upright(
 ) -> Morphology:
     """Rotate a morphology so that pia is +y, about its soma; soma placed at the origin.
 
-    The cell is first moved so its soma sits on the drawn soma centre (the drawings' frame).
+    The angle is that of the depth field at the drawn soma centre (:func:`upright_angle`).
+
+    Parameters
+    ----------
+    morph
+        Morphology in its raw (slice image) orientation, µm.
+    drawings
+        Pia / white matter / soma / layer drawings of this cell (µm).
+    field
+        The :class:`DepthField` of ``drawings``, when already computed (it is the costly part).
+
+    Returns
+    -------
+    Morphology
+        The rotated copy (rotation about z; z unchanged), soma at the origin; the angle in
+        ``meta["upright_angle_rad"]``.
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        The drawings span too large an area for the field grid, or the field has no gradient
+        at the soma.
     """
     fld = field or DepthField(drawings)
     theta = upright_angle(fld)
@@ -259,6 +333,8 @@ def layer_align(
     reference_depths
         Top of each layer below pia (keys ``"2/3"``, ``"4"``, ``"5"``, ``"6a"``, ``"6b"``,
         ``"wm"``; layer 1 starts at 0).
+    field
+        The :class:`DepthField` of ``drawings``, when already computed (it is the costly part).
     step, max_steps
         Marching step (µm) along field lines and its bound (nodes never loop forever).
 
@@ -331,7 +407,25 @@ def soma_depth(
     reference_depths: Mapping[str, float] = MOUSE_LAYER_DEPTHS,
     field: DepthField | None = None,
 ) -> float:
-    """Layer-aligned soma depth below pia (µm)."""
+    """Layer-aligned soma depth below pia (µm).
+
+    Parameters
+    ----------
+    morph
+        Morphology in its raw (slice image) orientation, µm.
+    drawings
+        Pia / white matter / soma / layer drawings of this cell (µm).
+    reference_depths
+        Top of each layer below pia in µm (as :func:`layer_align`).
+    field
+        The :class:`DepthField` of ``drawings``, when already computed.
+
+    Returns
+    -------
+    float
+        Depth of the soma centre in µm below pia after layer alignment (NaN when the soma is
+        outside every layer polygon above white matter).
+    """
     soma_only = Morphology(
         ids=np.array([1]),
         types=np.array([1]),

@@ -83,6 +83,20 @@ def earth_movers_distance(a: FloatArray, b: FloatArray, *, allen_empty: bool = T
     Positions are bin indices, weights the histograms (unit: bins, as published). When one
     histogram of a pair is empty the Allen code returns the sum of the other one
     (``allen_empty=True``); otherwise NaN.
+
+    Parameters
+    ----------
+    a, b
+        Histograms over the same bins, one per row (``(n, n_bins)``, or one 1-D histogram
+        each), e.g. the axon and basal-dendrite rows of :func:`depth_profiles`.
+    allen_empty
+        What a pair with an empty histogram gives: the other histogram's sum (``True``, as
+        the published values) or NaN.
+
+    Returns
+    -------
+    numpy.ndarray
+        One distance per row, in bins (× bin width for µm).
     """
     a2 = np.atleast_2d(np.asarray(a, dtype=np.float64))
     b2 = np.atleast_2d(np.asarray(b, dtype=np.float64))
@@ -104,10 +118,16 @@ def overlap_fractions(a: FloatArray, b: FloatArray) -> FloatArray:
     the published skeleton_keys values, the bin after the last common bin counts as "within".
     Without overlap all mass is above or below, by comparing the medians of the occupied bins.
 
+    Parameters
+    ----------
+    a, b
+        Histograms over the same depth bins (bin 0 at pia), one per row (``(n, n_bins)``, or
+        one 1-D histogram each).
+
     Returns
     -------
     array (n, 3)
-        ``[above, intersect, below]`` per row (NaN for an empty ``a``).
+        ``[above, intersect, below]`` per row (NaN for an empty ``a`` or ``b``).
     """
     a2 = np.atleast_2d(np.asarray(a, dtype=np.float64))
     b2 = np.atleast_2d(np.asarray(b, dtype=np.float64))

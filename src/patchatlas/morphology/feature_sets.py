@@ -63,11 +63,23 @@ def features_table(
     depth_pca
         Stored :class:`~patchatlas.morphology.depth.DepthProfilePCA` per compartment name
         (``"axon"`` ...) to project on; otherwise one is fitted over these cells (``fit_pca``).
+    fit_pca
+        With ``gouwens``, ``aligned`` and no stored PCA for a compartment: fit one over these
+        cells (axon and apical dendrite; at least 2 cells with a non-empty profile) and add
+        its ``<compartment>_depth_pc_<k>`` scores. ``False`` leaves those columns out.
 
     Returns
     -------
     pandas.DataFrame
         Indexed by cell name; NaN where a compartment is absent or an input is missing.
+        Units are those of :func:`~patchatlas.morphology.feature_registry` (µm, µm², µm³,
+        rad, counts).
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        No morphologies, a morphology without nodes, an unknown convention, or ``aligned`` of
+        another length.
     """
     import pandas as pd
 
@@ -146,6 +158,17 @@ def features(
         Layer-aligned version (gouwens depth features: soma depth, EMD, overlap fractions).
     depth_pca
         Stored PCA per compartment to project the depth profile on (no fitting for one cell).
+
+    Returns
+    -------
+    dict of str to float
+        Feature name → value (NaN where a compartment is absent), in the units of
+        :func:`~patchatlas.morphology.feature_registry`.
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        A morphology without nodes, or an unknown convention.
 
     Examples
     --------

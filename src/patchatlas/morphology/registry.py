@@ -298,7 +298,26 @@ for _c in ("axon", "apical_dendrite"):
 
 def feature_registry(convention: str | None = None) -> Any:
     """The registry as a DataFrame (name, convention, unit, compartment, requires, definition,
-    differs)."""
+    differs).
+
+    Parameters
+    ----------
+    convention
+        ``"allen"``, ``"gouwens"`` or ``"neurom"``; ``None`` lists every convention.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per feature and convention: ``name``, ``convention``, ``unit`` (µm, µm², µm³,
+        rad, count, bins or 1), ``compartment``, ``requires`` (comma-separated inputs beyond
+        the node table), ``definition`` and ``differs`` (how the same name differs in another
+        convention).
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        An unknown convention.
+    """
     import pandas as pd
 
     convs = CONVENTIONS if convention is None else (check_convention(convention),)

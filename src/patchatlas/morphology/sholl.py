@@ -47,6 +47,17 @@ def sholl_matrix(
         ``(n_cells, 3)`` sphere centres (default: the soma centre of each cell, NeuroM's choice).
     types
         Restrict to compartments whose child node has one of these types (default: all neurites).
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        ``counts[k, j]``: compartments of cell ``k`` crossing the sphere of radius ``radii[j]``
+        (both end distances inclusive).
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        Radii not in increasing order.
     """
     cells = list(morphs)
     r = np.asarray(radii, dtype=np.float64).ravel()
@@ -91,7 +102,30 @@ def sholl_crossings(
     center: npt.ArrayLike | None = None,
     types: Sequence[int] | None = None,
 ) -> IntArray:
-    """Number of compartments crossing each radius around ``center`` (default: soma centre)."""
+    """Number of compartments crossing each radius around ``center`` (default: soma centre).
+
+    Parameters
+    ----------
+    morph
+        The morphology.
+    radii
+        Radii in µm, in increasing order.
+    center
+        Sphere centre ``(x, y, z)`` in µm (default: the soma centre, as NeuroM).
+    types
+        Restrict to compartments whose child node has one of these SWC types (default: all
+        neurites).
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        One count per radius.
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        Radii not in increasing order.
+    """
     centers = None if center is None else np.asarray(center, dtype=np.float64).reshape(1, 3)
     out: IntArray = sholl_matrix([morph], radii, centers=centers, types=types)[0]
     return out
@@ -109,6 +143,29 @@ def sholl_frequency(
     With ``convention="neurom"`` the radii are exactly NeuroM's ``sholl_frequency`` ones
     (``np.arange(r_soma, r_soma + max distance, step)``, NeuroM soma radius); with
     ``"patchatlas"`` they start at 0.
+
+    Parameters
+    ----------
+    morph
+        The morphology.
+    step
+        Spacing of the radii in µm.
+    convention
+        ``"neurom"`` or ``"patchatlas"`` (radii ``0, step, …`` up to one step past the
+        farthest neurite point).
+    types
+        Restrict to compartments whose child node has one of these SWC types (default: all
+        neurites).
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        Crossings per radius; empty when the morphology has no neurite node.
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        A step ≤ 0 or an unknown convention.
     """
     if step <= 0:
         raise DataError("Sholl step must be positive")

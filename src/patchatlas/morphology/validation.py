@@ -110,7 +110,13 @@ class ValidationReport(list[Issue]):
         return {i.code for i in self}
 
     def to_dicts(self) -> list[dict[str, object]]:
-        """JSON-friendly list."""
+        """JSON-friendly list.
+
+        Returns
+        -------
+        list of dict
+            :meth:`patchatlas.core.Issue.to_dict` of each issue, in order.
+        """
         return [i.to_dict() for i in self]
 
 
@@ -430,13 +436,31 @@ def repair(
 ) -> Morphology:
     """Return a repaired copy; every change is logged and listed in ``meta["repairs"]``.
 
-    Repairs
-    -------
+    The repairs:
+
     * nodes with NaN/inf coordinates or radius are removed with their subtrees;
     * negative radii are replaced by their absolute value;
     * disconnected neurite pieces (missing parents) are attached to the nearest node of the
       soma's tree (``disconnected="attach"``), removed (``"drop"``) or kept;
     * duplicated ids were already resolved on reading (first row kept) and stay listed as issues.
+
+    Parameters
+    ----------
+    morph
+        The morphology to repair (left unchanged).
+    disconnected
+        What to do with neurite pieces not connected to the soma: ``"attach"`` (to the
+        nearest node of the soma's tree, by Euclidean distance), ``"drop"`` or ``"keep"``.
+        Without a soma, pieces are kept.
+    drop_non_finite
+        Remove nodes with NaN/inf coordinates or radius, with their subtrees.
+
+    Returns
+    -------
+    Morphology
+        The repaired copy; ``meta["repairs"]`` lists the repairs in words (each is also
+        logged as a warning) and ``MISSING_PARENT`` issues are dropped unless
+        ``disconnected="keep"``.
     """
     repairs: list[str] = list(morph.meta.get("repairs", []))
     m = morph

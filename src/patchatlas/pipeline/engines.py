@@ -78,7 +78,18 @@ class Engine:
     defaults: Mapping[str, Any] = field(default_factory=dict)
 
     def handles(self, path: str | Path) -> bool:
-        """True when this engine reads ``path`` (by extension)."""
+        """True when this engine reads ``path`` (by extension).
+
+        Parameters
+        ----------
+        path
+            A file path (only its last suffix is looked at, case-insensitively).
+
+        Returns
+        -------
+        bool
+            Whether the suffix is one of :attr:`extensions` (availability is not checked).
+        """
         return Path(path).suffix.lower() in self.extensions
 
 
@@ -86,13 +97,41 @@ ENGINES: dict[str, Engine] = {}
 
 
 def register_engine(engine: Engine) -> Engine:
-    """Add (or replace) an engine in the registry; returns it."""
+    """Add (or replace) an engine in the registry; returns it.
+
+    Register engines when a module is imported, so that worker processes (which import the
+    module again) see them too.
+
+    Parameters
+    ----------
+    engine
+        The engine; it replaces any registered engine of the same name.
+
+    Returns
+    -------
+    Engine
+        ``engine`` itself.
+    """
     ENGINES[engine.name] = engine
     return engine
 
 
 def engine_for(path: str | Path, engines: Mapping[str, Engine] | None = None) -> Engine | None:
-    """The first available engine that handles ``path``."""
+    """The first available engine that handles ``path``.
+
+    Parameters
+    ----------
+    path
+        A file path (matched by extension).
+    engines
+        Engines to choose from, in order (default: the registry, :data:`ENGINES`).
+
+    Returns
+    -------
+    Engine or None
+        The first engine that handles the extension and whose dependencies are importable,
+        or ``None``.
+    """
     for e in (engines or ENGINES).values():
         if e.handles(path) and e.available():
             return e

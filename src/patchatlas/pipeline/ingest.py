@@ -81,10 +81,25 @@ def discover(
     ``.yaml``) names cells, their files and annotations (see
     :func:`patchatlas.io.manifest.read_manifest`).
 
+    Parameters
+    ----------
+    source
+        A folder (scanned recursively, hidden files skipped) or a manifest file.
+    engines
+        The engines whose file extensions count in a folder (default: the registry,
+        :data:`~patchatlas.pipeline.ENGINES`; unavailable engines are skipped).
+
+    Returns
+    -------
+    list of Task
+        One task per cell (sorted by path for a folder, in manifest order otherwise), files as
+        absolute paths; digests and content keys are not computed yet.
+
     Raises
     ------
-    ReadError
-        ``source`` does not exist or is neither a folder nor a manifest.
+    patchatlas.errors.ReadError
+        ``source`` does not exist or is neither a folder nor a manifest, or the manifest is
+        malformed.
     """
     from patchatlas.io.manifest import MANIFEST_SUFFIXES, read_manifest, scan_folder
 
@@ -153,6 +168,23 @@ def compute_cell(
     """Run the engines on one cell's files; never raises for bad data (returns a failure).
 
     This is what executors run in their workers.
+
+    Parameters
+    ----------
+    task
+        The cell, with ``digests`` (size and SHA-256 of each file) and its content ``key``
+        already computed (as :func:`ingest` does).
+    engine_names
+        Registered engines to use (default: all of :data:`~patchatlas.pipeline.ENGINES`).
+    params
+        Engine name → parameters, merged over the engine's defaults.
+
+    Returns
+    -------
+    CellRecord or CellFailure
+        The engines' outputs and file records, ready for the atlas writer; or, when an
+        engine is not registered in this process, no engine reads a file, or an engine
+        raises, the failure (file, stage, error type and reason).
     """
     missing = [n for n in (engine_names or ()) if n not in ENGINES]
     if missing:

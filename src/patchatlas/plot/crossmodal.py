@@ -40,7 +40,24 @@ def plot_r2_per_feature(
     scores: pd.DataFrame, *, specs: Sequence[str] | None = None, ax: Axes | None = None
 ) -> Axes:
     """Horizontal grouped bars: mean out-of-fold R² per feature (rows) and spec (colours),
-    features sorted by the first spec; error bars = SD over repeats."""
+    features sorted by the first spec; error bars = SD over repeats.
+
+    Parameters
+    ----------
+    scores
+        The score table of :func:`patchatlas.crossmodal.cross_validate`
+        (``CrossModalResult.scores``: regime, model, feature, repeat, r2 ...).
+    specs
+        Specs to show, in order (``"single_cell:ridge"``, ``"type_lookup"`` ...); default:
+        every spec of the table except ``global_mean``.
+    ax
+        Axes to draw on (default: a new figure sized to the number of features).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     df = scores.assign(spec=scores["regime"] + ":" + scores["model"].astype(str))
     df["spec"] = df["spec"].str.replace(":-", "", regex=False)
     if specs is None:
@@ -71,7 +88,26 @@ def plot_predicted_vs_observed(
     repeat: int = 0,
     ax: Axes | None = None,
 ) -> Axes:
-    """Scatter of out-of-fold predicted vs observed values of one feature, coloured by family."""
+    """Scatter of out-of-fold predicted vs observed values of one feature, coloured by family.
+
+    Parameters
+    ----------
+    result
+        Output of :func:`patchatlas.crossmodal.cross_validate`.
+    spec
+        The spec whose predictions are shown (a key of ``result.predictions``).
+    feature
+        The feature (one of ``result.feature_names``).
+    repeat
+        Which CV repeat's predictions to show.
+    ax
+        Axes to draw on (default: a new 4 × 4 in figure).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on, with the identity line and the repeat's R² in the title.
+    """
     j = result.feature_names.index(feature)
     y = result.y[:, j]
     p = result.predictions[spec][repeat][:, j]
@@ -92,7 +128,22 @@ def plot_predicted_vs_observed(
 
 
 def plot_top_genes(top_genes: pd.DataFrame, feature: str, *, ax: Axes | None = None) -> Axes:
-    """Bars of the top genes' weights (z-units) for one feature."""
+    """Bars of the top genes' weights (z-units) for one feature.
+
+    Parameters
+    ----------
+    top_genes
+        Table of :func:`patchatlas.crossmodal.gene_importance` (feature, rank, gene, weight).
+    feature
+        The feature whose genes are shown.
+    ax
+        Axes to draw on (default: a new figure sized to the number of genes).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on: positive weights red, negative blue, rank 1 on top.
+    """
     sub = top_genes[top_genes["feature"] == feature].sort_values("rank", ascending=False)
     ax = _ax(ax, (4.0, 0.3 * max(len(sub), 1) + 1.0))
     colors = np.where(sub["weight"] > 0, "tab:red", "tab:blue")
@@ -110,7 +161,24 @@ def plot_group_comparison(
     group: str = "species",
     ax: Axes | None = None,
 ) -> Axes:
-    """Box + strip plot of one feature across groups (e.g. human vs mouse)."""
+    """Box + strip plot of one feature across groups (e.g. human vs mouse).
+
+    Parameters
+    ----------
+    values
+        One row per cell, with the ``group`` column and the feature column.
+    feature
+        Column to plot (its unit is the table's, e.g. ``ap_width_ms``).
+    group
+        Column holding each cell's group; groups are shown in order of appearance.
+    ax
+        Axes to draw on (default: a new 3 × 3.5 in figure).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     ax = _ax(ax, (3.0, 3.5))
     groups = [g for g in dict.fromkeys(values[group]) if pd.notna(g)]
     data = [values.loc[values[group] == g, feature].dropna().to_numpy() for g in groups]
@@ -126,7 +194,21 @@ def plot_group_comparison(
 
 def benchmark_figures(report: BenchmarkReport, *, n_scatter: int = 3) -> dict[str, Figure]:
     """The standard figures of a benchmark: R² per feature per regime, predicted vs observed
-    for the best features, top genes. Returns name → matplotlib Figure (caller saves them)."""
+    for the best features, top genes. Returns name → matplotlib Figure (caller saves them).
+
+    Parameters
+    ----------
+    report
+        Output of :func:`patchatlas.crossmodal.run_benchmark`.
+    n_scatter
+        Predicted-vs-observed panels: the best features of the first single-cell spec.
+
+    Returns
+    -------
+    dict of str to matplotlib.figure.Figure
+        ``"r2_per_feature"``, ``"predicted_vs_observed"`` and, when the report has top genes,
+        ``"top_genes"``; save them with :func:`patchatlas.io.results.write_results`.
+    """
     import matplotlib.pyplot as plt
 
     figs: dict[str, Any] = {}

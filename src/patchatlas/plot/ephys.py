@@ -40,7 +40,30 @@ def plot_sweep(
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Axes:
-    """Voltage trace with threshold/peak/trough/fast-trough marks and the stimulus window shaded."""
+    """Voltage trace with threshold/peak/trough/fast-trough marks and the stimulus window shaded.
+
+    Parameters
+    ----------
+    t
+        Time stamps in s.
+    v
+        Membrane potential in mV, same length.
+    spikes
+        Spike table of the sweep (:func:`patchatlas.ephys.detect_spikes`); its
+        ``<mark>_t`` (s) and ``<mark>_v`` (mV) columns of threshold, peak, trough and fast
+        trough are marked. ``None`` draws the trace only.
+    window
+        ``(start, end)`` of the stimulus in s, shaded (ignored unless both are finite).
+    ax
+        Axes to draw on (default: a new 8 × 3 in figure).
+    title
+        Axes title.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     ax = _axes(ax)
     tt = np.asarray(t, dtype=float)
     vv = np.asarray(v, dtype=float)
@@ -68,7 +91,27 @@ def plot_fi_curve(
     ax: Axes | None = None,
     label: str | None = None,
 ) -> Axes:
-    """Firing rate vs injected current; ``slope`` (Hz/pA) draws the fitted line (spiking part)."""
+    """Firing rate vs injected current; ``slope`` (Hz/pA) draws the fitted line (spiking part).
+
+    Parameters
+    ----------
+    amplitudes
+        Injected current of each sweep in pA.
+    rates
+        Firing rate of each sweep in Hz, same length.
+    slope
+        f-I slope in Hz/pA (e.g. the cell's ``f_i_curve_slope``): drawn dashed over the
+        sweeps with rate > 0, through their mean point. ``None`` or NaN draws no line.
+    ax
+        Axes to draw on (default: a new 8 × 3 in figure).
+    label
+        Legend label of the points.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     ax = _axes(ax)
     a = np.asarray(amplitudes, dtype=float)
     r = np.asarray(rates, dtype=float)
@@ -94,7 +137,29 @@ def plot_phase(
     after: float = 0.005,
     ax: Axes | None = None,
 ) -> Axes:
-    """Phase plot (dV/dt vs V) of one spike, from ``before`` s before threshold to ``after`` s."""
+    """Phase plot (dV/dt vs V) of one spike, from ``before`` s before threshold to ``after`` s.
+
+    Parameters
+    ----------
+    t
+        Time stamps in s (increasing).
+    v
+        Membrane potential in mV, same length.
+    spikes
+        Spike table of the sweep (its ``threshold_t`` in s and ``threshold_v`` in mV are used).
+    spike
+        Index of the spike in the table.
+    before, after
+        Time in s before and after the spike's threshold to plot.
+    ax
+        Axes to draw on (default: a new 8 × 3 in figure).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on: dV/dt in V/s against V in mV, the threshold dotted; "no spike" when
+        the table has fewer than ``spike + 1`` rows.
+    """
     ax = _axes(ax)
     tt = np.asarray(t, dtype=float)
     vv = np.asarray(v, dtype=float)

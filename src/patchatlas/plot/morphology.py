@@ -60,6 +60,23 @@ def plot_morphology(
         Two of ``x, y, z`` (``"xy"``, ``"xz"``, ``"zy"`` ...).
     colors
         Type → colour (default :data:`TYPE_COLORS`; other types grey).
+    linewidth
+        Line width of the segments, in points.
+    legend
+        Show a legend of the compartment types present.
+    title
+        Axes title (default: the morphology's label).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on, equal aspect, axes labelled in µm; the soma is a disc of the soma
+        radius.
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        ``projection`` is not two of ``x``, ``y``, ``z``.
     """
     from matplotlib.collections import LineCollection
     from matplotlib.lines import Line2D
@@ -102,7 +119,27 @@ def plot_layer_aligned(
     colors: Mapping[int, str] | None = None,
     linewidth: float = 0.6,
 ) -> Any:
-    """Draw a layer-aligned morphology (pia at y = 0) with the reference layer boundaries."""
+    """Draw a layer-aligned morphology (pia at y = 0) with the reference layer boundaries.
+
+    Parameters
+    ----------
+    morph
+        A layer-aligned morphology (:func:`patchatlas.morphology.alignment.layer_align`).
+    ax
+        Matplotlib Axes (new figure when ``None``).
+    layer_depths
+        Top of each layer below pia in µm, drawn as dashed lines at ``y = −depth``
+        (default: :data:`~patchatlas.morphology.alignment.MOUSE_LAYER_DEPTHS`).
+    colors
+        Type → colour (default :data:`TYPE_COLORS`; other types grey).
+    linewidth
+        Line width of the segments, in points.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on (x–y projection).
+    """
     from patchatlas.morphology.alignment import MOUSE_LAYER_DEPTHS
 
     ax = plot_morphology(morph, ax=ax, projection="xy", colors=colors, linewidth=linewidth)
@@ -127,7 +164,24 @@ def plot_layer_aligned(
 def plot_sholl(
     radii: npt.ArrayLike, counts: npt.ArrayLike, *, ax: Any = None, label: str | None = None
 ) -> Any:
-    """Sholl curve: crossings against radius."""
+    """Sholl curve: crossings against radius.
+
+    Parameters
+    ----------
+    radii
+        Radii in µm (e.g. those passed to :func:`patchatlas.morphology.sholl_crossings`).
+    counts
+        Crossings per radius, same length.
+    ax
+        Matplotlib Axes (new figure when ``None``).
+    label
+        Legend label of the curve (a legend is drawn only when given).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     ax = _ax(ax)
     ax.plot(np.asarray(radii), np.asarray(counts), drawstyle="steps-mid", label=label)
     ax.set_xlabel("distance from soma (µm)")
@@ -144,7 +198,26 @@ def plot_depth_profile(
     bin_width: float = 5.0,
     types: Sequence[int] = (2, 3, 4),
 ) -> Any:
-    """Node-count depth histograms per compartment type (one cell: 1-D arrays)."""
+    """Node-count depth histograms per compartment type (one cell: 1-D arrays).
+
+    Parameters
+    ----------
+    profiles
+        SWC type → histogram over depth bins from pia, as
+        :func:`~patchatlas.morphology.depth_profiles` gives them (for a 2-D array, the first
+        row, i.e. the first cell, is drawn).
+    ax
+        Matplotlib Axes (new figure when ``None``).
+    bin_width
+        Width of the depth bins in µm.
+    types
+        Types to draw (absent or empty ones are skipped).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on: node counts (x) against depth in µm, negative down (y).
+    """
     ax = _ax(ax)
     for t in types:
         if t not in profiles:

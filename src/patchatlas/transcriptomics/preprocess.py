@@ -106,11 +106,42 @@ class CPM(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self.scale = scale
 
     def fit(self, X: ArrayLike, y: Any = None) -> CPM:
+        """Check the input and record its number of columns (nothing is learned).
+
+        Parameters
+        ----------
+        X
+            Cells × genes counts (≥ 0).
+        y
+            Ignored.
+
+        Returns
+        -------
+        CPM
+            self.
+
+        Raises
+        ------
+        patchatlas.errors.DataError
+            Negative values.
+        """
         x = validate_data(self, X, reset=True, dtype=np.float64)
         _nonnegative(x, "CPM")
         return self
 
     def transform(self, X: ArrayLike) -> Array:
+        """Divide each cell by its row sum and multiply by ``scale``.
+
+        Parameters
+        ----------
+        X
+            Cells × genes counts, with the columns seen in :meth:`fit`.
+
+        Returns
+        -------
+        numpy.ndarray
+            Normalised expression, same shape; an all-zero cell stays zero.
+        """
         check_is_fitted(self, "n_features_in_")
         x = validate_data(self, X, reset=False, dtype=np.float64)
         lib = x.sum(axis=1)
@@ -139,11 +170,47 @@ class Log(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self.pseudocount = pseudocount
 
     def fit(self, X: ArrayLike, y: Any = None) -> Log:
+        """Check the input and record its number of columns (nothing is learned).
+
+        Parameters
+        ----------
+        X
+            Cells × genes counts or CPM (≥ 0).
+        y
+            Ignored.
+
+        Returns
+        -------
+        Log
+            self.
+
+        Raises
+        ------
+        patchatlas.errors.DataError
+            Negative values.
+        """
         x = validate_data(self, X, reset=True, dtype=np.float64)
         _nonnegative(x, "Log")
         return self
 
     def transform(self, X: ArrayLike) -> Array:
+        """``log_base(X + pseudocount)``, element-wise.
+
+        Parameters
+        ----------
+        X
+            Cells × genes counts or CPM, with the columns seen in :meth:`fit`.
+
+        Returns
+        -------
+        numpy.ndarray
+            The logged values, same shape.
+
+        Raises
+        ------
+        patchatlas.errors.DataError
+            ``X + pseudocount`` is not positive somewhere.
+        """
         check_is_fitted(self, "n_features_in_")
         x = validate_data(self, X, reset=False, dtype=np.float64)
         if np.any(x + self.pseudocount <= 0):
@@ -178,6 +245,13 @@ class HighlyVariableGenes(_TopGenes):
     """Keep the ``n_genes`` genes with the largest variance (``"variance"``, for log data) or
     dispersion var/mean (``"dispersion"``, for normalised non-log data) in the training cells.
 
+    Parameters
+    ----------
+    n_genes
+        Number of genes to keep (all when ``None`` or larger than the number of genes).
+    flavor
+        ``"variance"`` or ``"dispersion"``.
+
     Attributes
     ----------
     scores_
@@ -191,6 +265,26 @@ class HighlyVariableGenes(_TopGenes):
         self.flavor = flavor
 
     def fit(self, X: ArrayLike, y: Any = None) -> HighlyVariableGenes:
+        """Score the genes on the training cells and keep the ``n_genes`` best.
+
+        Parameters
+        ----------
+        X
+            Cells × genes expression (log for ``"variance"``, normalised non-log for
+            ``"dispersion"``).
+        y
+            Ignored.
+
+        Returns
+        -------
+        HighlyVariableGenes
+            self.
+
+        Raises
+        ------
+        patchatlas.errors.DataError
+            An unknown ``flavor``, or ``n_genes`` < 1.
+        """
         x = validate_data(self, X, reset=True, dtype=np.float64)
         var = x.var(axis=0)
         if self.flavor == "variance":
@@ -405,7 +499,20 @@ class ZScore(StandardScaler):  # type: ignore[misc]
 
 
 def match_genes(names: Sequence[str], genes: Sequence[str]) -> NDArray[np.bool_]:
-    """Boolean mask of ``names`` that are in ``genes`` (case-insensitive, whitespace-stripped)."""
+    """Boolean mask of ``names`` that are in ``genes`` (case-insensitive, whitespace-stripped).
+
+    Parameters
+    ----------
+    names
+        Gene names to test (the columns of an expression matrix).
+    genes
+        The gene set; human HGNC symbols match mouse symbols, since case is ignored.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        One entry per name: True when it is in the set.
+    """
     wanted = {str(g).strip().upper() for g in genes}
     return np.array([str(n).strip().upper() in wanted for n in names], dtype=bool)
 

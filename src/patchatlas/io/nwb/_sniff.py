@@ -71,6 +71,11 @@ def _check_global_heaps(path: Path) -> None:
 def sniff_nwb(path: str | os.PathLike[str]) -> tuple[str, str]:
     """Tell which NWB layout a file has.
 
+    Parameters
+    ----------
+    path
+        The file to inspect (only its signature and root attributes are read).
+
     Returns
     -------
     version, layout

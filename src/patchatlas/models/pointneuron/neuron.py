@@ -81,23 +81,70 @@ class NeuronModel:
         return self.cm * self.area_um2 * 1e-2
 
     def conductance_ns(self, density: float) -> float:
-        """Convert a density (mS/cm²) on this cell's area to nS."""
+        """Convert a density (mS/cm²) on this cell's area to nS.
+
+        Parameters
+        ----------
+        density
+            Conductance density in mS/cm² (``g_na``, ``g_leak`` ...).
+
+        Returns
+        -------
+        float
+            The cell's total conductance in nS (``density · area_um2 · 1e-2``).
+        """
         return density * self.area_um2 * 1e-2
 
     def with_(self, **changes: Any) -> NeuronModel:
-        """Return a copy with some parameters changed."""
+        """Return a copy with some parameters changed.
+
+        Parameters
+        ----------
+        **changes
+            Parameter name → new value (``g_m=0.0``, ``name="no_adaptation"`` ...), in the
+            units of the attributes.
+
+        Returns
+        -------
+        NeuronModel
+            The new model; the original is unchanged.
+
+        Raises
+        ------
+        patchatlas.errors.DataError
+            A new value out of range (area, capacitance, leak or ``tau_max_m`` ≤ 0, a negative
+            conductance).
+        """
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """All parameters as a plain dict (for metadata and provenance)."""
+        """All parameters as a plain dict (for metadata and provenance).
+
+        Returns
+        -------
+        dict
+            Attribute name → value; ``NeuronModel(**d)`` rebuilds the model.
+        """
         return asdict(self)
 
     def resting_potential(self) -> float:
-        """Steady-state resting potential (mV) without injected current."""
+        """Steady-state resting potential (mV) without injected current.
+
+        Returns
+        -------
+        float
+            The potential in mV where the total steady-state membrane current is zero.
+        """
         return float(rest_potentials([self])[0])
 
     def input_resistance(self) -> float:
-        """Steady-state input resistance at rest (MΩ): 1 / slope of the steady-state I-V."""
+        """Steady-state input resistance at rest (MΩ): 1 / slope of the steady-state I-V.
+
+        Returns
+        -------
+        float
+            Input resistance in MΩ, from the steady-state currents at rest ± 0.5 mV.
+        """
         v0 = self.resting_potential()
         i = ss_current(self, np.array([v0 - 0.5, v0 + 0.5]))
         return float(1e3 / (i[1] - i[0]))
@@ -107,13 +154,25 @@ class NeuronModel:
 
         This is the time constant of small, fast voltage changes (gates frozen at rest); slow
         gates (Ih, M-current) add slower components to step responses.
+
+        Returns
+        -------
+        float
+            The time constant in s.
         """
         v0 = self.resting_potential()
         g = ss_conductance(self, np.array([v0]))[0]
         return float(self.capacitance_pf / g * 1e-3)
 
     def ground_truth(self) -> dict[str, float]:
-        """Passive properties at rest, for checking feature extraction on simulated data."""
+        """Passive properties at rest, for checking feature extraction on simulated data.
+
+        Returns
+        -------
+        dict of str to float
+            ``v_rest_mv`` (mV), ``input_resistance_mohm`` (MΩ), ``capacitance_pf`` (pF) and
+            ``tau_s`` (s).
+        """
         return {
             "v_rest_mv": self.resting_potential(),
             "input_resistance_mohm": self.input_resistance(),
@@ -182,9 +241,20 @@ PRESETS: dict[str, NeuronModel] = {
 def get_model(model: NeuronModel | str) -> NeuronModel:
     """Return ``model`` itself or the preset of that name.
 
+    Parameters
+    ----------
+    model
+        A :class:`NeuronModel`, or the name of one of :data:`PRESETS` (``"rs_pyramidal"``,
+        ``"fs_interneuron"``, ``"lts_interneuron"``, ``"ib_pyramidal"``).
+
+    Returns
+    -------
+    NeuronModel
+        The model.
+
     Raises
     ------
-    DataError
+    patchatlas.errors.DataError
         When a name is not a preset.
     """
     if isinstance(model, NeuronModel):

@@ -180,6 +180,23 @@ def ramp_amplitude(model: NeuronModel | str, *, margin: float = 20.0) -> float:
     The slow-ramp rheobase of these models is close to the top of the fold of their
     steady-state I-V curve; the ramp ends ``margin`` pA above it, rounded up to 10 pA, so the
     sweep stops soon after firing starts (as Allen's acquisition stops ramps).
+
+    Parameters
+    ----------
+    model
+        A :class:`~patchatlas.models.pointneuron.NeuronModel` or a preset name.
+    margin
+        How far above the rheobase estimate the ramp ends, in pA.
+
+    Returns
+    -------
+    float
+        The ramp's final current in pA.
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        An unknown preset name.
     """
     fold = _fold_current(get_model(model))
     return float(math.ceil((fold + margin) / 10.0) * 10.0)
@@ -189,6 +206,21 @@ def noise_amplitudes(model: NeuronModel | str) -> tuple[float, ...]:
     """Mean levels (pA) for noise sweeps: 0.75, 1 and 1.5 × the slow-ramp rheobase estimate.
 
     These are the multiples of rheobase Allen's noise stimuli use, rounded to 10 pA.
+
+    Parameters
+    ----------
+    model
+        A :class:`~patchatlas.models.pointneuron.NeuronModel` or a preset name.
+
+    Returns
+    -------
+    tuple of float
+        The three mean currents in pA.
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        An unknown preset name.
     """
     fold = _fold_current(get_model(model))
     return tuple(float(round(f * fold / 10.0) * 10.0) for f in (0.75, 1.0, 1.5))
