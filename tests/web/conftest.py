@@ -50,3 +50,17 @@ def token_portal(tmp_path: Path):
     tf.write_text(token + "\n")
     app = create_app(syn.url, token_file=tf, max_upload_bytes=4096)
     return TestClient(app), token, atlas_dir
+
+
+@pytest.fixture()
+def failed_url(tmp_path: Path) -> str:
+    """An atlas whose only ingest failed: one unreadable ABF file."""
+    from patchatlas.pipeline import ingest
+
+    src = tmp_path / "data"
+    src.mkdir()
+    (src / "broken.abf").write_bytes(b"this is not an ABF file" * 10)
+    url = f"sqlite:///{tmp_path / 'failed.db'}"
+    summary = ingest(src, url)
+    assert (summary.done, summary.failed) == (0, 1)
+    return url

@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 
 from patchatlas.datasets.synthetic_atlas import EPHYS_FEATURES, SyntheticAtlas
 from patchatlas.web import create_app
-from patchatlas.web.api import wilson
 from patchatlas.web.service import t_type_family
 
 N_CELLS = 120  # size of the synthetic atlas built in conftest.py
@@ -150,12 +149,16 @@ def test_sweeps_trace_spikes_phase_fi(client: TestClient, synth: SyntheticAtlas)
     assert len(top["t"]) == len(top["v"]) == len(top["i"]) == top["n_points"]
     assert max(top["v"]) > 0  # the decimation keeps the AP peaks
     assert top["stimulus"]["amplitude_pa"] == pytest.approx(250)
-    assert len(top["spike_times_s"]) > 3
+    # spike markers: the stored spikes (all in the stimulus window here)
+    assert len(top["spike_times_s"]) > 3 and len(top["spikes"]) == len(top["spike_times_s"])
     assert all(0.1 <= t <= 0.7 for t in top["spike_times_s"])
+    assert top["n_spikes"] == sum(s["in_window"] for s in top["spikes"])
     neg = client.get(f"/api/cells/{cid}/sweeps/0").json()
-    assert neg["spike_times_s"] == []
+    assert neg["spike_times_s"] == [] and neg["n_spikes"] == 0
     assert client.get(f"/api/cells/{cid}/sweeps/99").status_code == 404
-    ph = client.get(f"/api/cells/{cid}/sweeps/6/phase").json()["phase"]
+    body = client.get(f"/api/cells/{cid}/sweeps/6/phase").json()
+    ph = body["phase"]
+    assert body["units"] == {"v": "mV", "dvdt": "V/s"}
     assert max(ph["dvdt"]) > 50 and len(ph["v"]) == len(ph["dvdt"])
     assert client.get(f"/api/cells/{cid}/sweeps/0/phase").json()["phase"] is None
     fi = client.get(f"/api/cells/{cid}/fi").json()
@@ -169,13 +172,14 @@ def test_sweeps_of_cell_without_recordings(client: TestClient, synth: SyntheticA
     cid = next(c for c in synth.cells.index if c not in synth.trace_cells)
     assert client.get(f"/api/cells/{cid}/sweeps").json()["total"] == 0
     assert client.get(f"/api/cells/{cid}/sweeps/0").status_code == 404
-    assert client.get(f"/api/cells/{cid}/fi").json()["points"] == []
+    fi = client.get(f"/api/cells/{cid}/fi").json()
+    assert fi["points"] == [] and fi["message"] == "no stored features"
 
 
 def test_nwb_download_501_without_writer(
     client: TestClient, synth: SyntheticAtlas, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import patchatlas.web.api as api
+    import patchatlas.web.api.sweeps as api
 
     monkeypatch.setattr(api, "_nwb_writer", lambda: None)
     r = client.get(f"/api/cells/{synth.trace_cells[0]}/nwb")
@@ -186,7 +190,7 @@ def test_nwb_download_501_without_writer(
 def test_nwb_download_with_writer(
     client: TestClient, synth: SyntheticAtlas, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import patchatlas.web.api as api
+    import patchatlas.web.api.sweeps as api
 
     calls = []
 
@@ -218,7 +222,7 @@ def test_cell_features_match_ground_truth(client: TestClient, synth: SyntheticAt
 
 def test_registry_and_feature_table(client: TestClient, synth: SyntheticAtlas) -> None:
     reg = client.get("/api/features/registry").json()["features"]
-    eph = {f["name"]: f for f in reg if f["kind"] == "ephys"}
+    eph = {f["name"]: f for f in reg if f["kind"] == "ephys" and f["level"] == "cell"}
     assert set(eph) == set(EPHYS_FEATURES)
     assert all(f["n_cells"] == N_CELLS for f in eph.values())
     morph = {f["name"] for f in reg if f["kind"] == "morphology"}
@@ -293,12 +297,6 @@ def test_pairs_and_connectivity(client: TestClient) -> None:
     assert sum(b["n_tested"] for b in d["bins"]) == pairs["total"]
     # the synthetic connection probability falls with distance
     assert d["bins"][0]["probability"] > d["bins"][-1]["probability"]
-
-
-def test_wilson_interval() -> None:
-    lo, hi = wilson(5, 20)
-    assert lo == pytest.approx(0.1119, abs=1e-3) and hi == pytest.approx(0.4687, abs=1e-3)
-    assert wilson(0, 0) == (None, None)
 
 
 def test_etag_and_cache_headers(client: TestClient) -> None:

@@ -126,7 +126,12 @@ def test_cell_page_shows_sweeps(
         wait_ready(page)
         plot = page.locator("#sweep-plot")
         assert int(plot.get_attribute("data-points")) > 100
-        assert int(plot.get_attribute("data-spikes")) > 0
+        # the markers are the stored spikes of the sweep shown, all in its stimulus window here
+        n_stored = int(plot.get_attribute("data-spikes"))
+        assert n_stored > 0 and int(plot.get_attribute("data-spikes-in-window")) == n_stored
+        assert f"{n_stored} spikes in the stimulus window" in page.inner_text("#sweep-info")
+        assert "stored analysis" in page.inner_text("#sweep-info")
+        assert "stored spike" in page.inner_text("#phase-info")
         assert _nonblank(page, "#sweep-plot canvas") > 1000
         assert _nonblank(page, "#stim-plot canvas") > 500
         assert int(page.get_attribute("#fi", "data-drawn")) >= 5
@@ -200,4 +205,18 @@ def test_other_pages_load(base_url: str, chromium: Path, tmp_path: Path, path: s
         if path == "/types":
             assert int(page.get_attribute("#groups", "data-drawn")) > 0
         screenshot(page, tmp_path, path.strip("/"))
+        assert page.errors == []
+
+
+def test_empty_atlas_with_failures_in_the_browser(
+    failed_url: str, chromium: Path, tmp_path: Path
+) -> None:
+    with live_server(create_app(failed_url)) as base, browser_page(chromium) as page:
+        page.goto(base + "/")
+        wait_ready(page)
+        assert count(page) == 0
+        notice = page.inner_text("#ingest-failures")
+        assert "1 file failed to ingest" in notice and "patchatlas atlas errors sqlite:" in notice
+        assert page.is_visible("#ingest-failures")
+        screenshot(page, tmp_path, "search_ingest_failed")
         assert page.errors == []

@@ -21,9 +21,11 @@ __all__ = [
     "ANNOTATIONS_KEY",
     "annotate",
     "availability",
+    "cell_name",
     "connections",
     "data_version",
     "feature_catalog",
+    "ingest_failures",
     "models",
     "morphology_features",
     "morphology_metadata",
@@ -43,16 +45,20 @@ def _read(atlas: Atlas, stmt: Any) -> pd.DataFrame:
 
 
 def data_version(atlas: Atlas) -> str:
-    """A string that changes whenever cells, features, models or pairs change (for caches/ETags).
+    """A string that changes whenever cells, features, models, pairs or the recorded ingest
+    failures change (for caches/ETags).
 
-    Built from the number of cells, the latest cell update time and the largest row id of each
-    data table (an index look-up; a re-ingest deletes and inserts rows, so ids grow).
+    Built from the number of cells and of ingest failures, the latest cell update time and the
+    largest row id of each data table (an index look-up; a re-ingest deletes and inserts rows,
+    so ids grow).
     """
     c = T["cells"]
     parts: list[str] = []
     with atlas.engine.connect() as conn:
         parts.append(str(conn.execute(select(func.max(c.c.updated_at))).scalar_one()))
         parts.append(str(conn.execute(select(func.count()).select_from(c)).scalar_one()))
+        e = T["ingest_errors"]
+        parts.append(str(conn.execute(select(func.count()).select_from(e)).scalar_one()))
         for name in (
             "cells",
             "ephys_features",
@@ -63,10 +69,71 @@ def data_version(atlas: Atlas) -> str:
             "qc_results",
             "sweeps",
             "crossmodal_runs",
+            "ingest_errors",
         ):
             t = T[name]
             parts.append(str(conn.execute(select(func.max(t.c.id))).scalar_one()))
     return "|".join(parts)
+
+
+def cell_name(atlas: Atlas, cell_id: str | int) -> str:
+    """The stored name of a cell given by name or integer database id.
+
+    Parameters
+    ----------
+    atlas
+        The open atlas.
+    cell_id
+        Cell name or database id.
+
+    Returns
+    -------
+    str
+        The cell's name.
+
+    Raises
+    ------
+    AtlasError
+        No such cell.
+    """
+    _, name = atlas._cell_pk(cell_id)
+    return name
+
+
+def ingest_failures(atlas: Atlas) -> dict[str, Any]:
+    """What the ingests into this atlas failed on.
+
+    Parameters
+    ----------
+    atlas
+        The open atlas.
+
+    Returns
+    -------
+    dict
+        ``n_failed``: the files whose cells currently fail to ingest (one row each in
+        :meth:`~patchatlas.atlas.Atlas.errors`); ``n_runs``: ingest runs recorded; ``last_run``:
+        the latest run's ``source``, ``finished_at`` and ``n_done`` / ``n_skipped`` /
+        ``n_failed`` (None before any run).
+    """
+    e, r = T["ingest_errors"], T["ingest_runs"]
+    with atlas.engine.connect() as conn:
+        n_failed = int(conn.execute(select(func.count()).select_from(e)).scalar_one())
+        n_runs = int(conn.execute(select(func.count()).select_from(r)).scalar_one())
+        last = (
+            conn.execute(
+                select(r.c.source, r.c.finished_at, r.c.n_done, r.c.n_skipped, r.c.n_failed)
+                .order_by(r.c.id.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+    return {
+        "n_failed": n_failed,
+        "n_runs": n_runs,
+        "last_run": None if last is None else json_safe(dict(last)),
+    }
 
 
 def availability(atlas: Atlas) -> pd.DataFrame:

@@ -4,7 +4,9 @@
 cell classes, cell-level ephys features whose means differ by class, morphology features for a
 fraction of the cells, and, for the first few cells, real trace files (plain-text current-clamp
 long-square sweeps with action potentials) and SWC reconstructions, plus GLIF-like model records
-and multipatch pairs. Everything is random but seeded: the same arguments give the same atlas.
+and multipatch pairs. The trace files are analysed by :func:`patchatlas.ephys.analyze` and stored
+as the ingest stores them (spikes, sweep features, QC); the cell-level ephys features stay the
+synthetic ones. Everything is random but seeded: the same arguments give the same atlas.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from patchatlas.atlas.records import (
     EngineOutput,
     FileRecord,
     MorphologyRecord,
-    RecordingRecord,
 )
 
 __all__ = ["CLASSES", "EPHYS_FEATURES", "SyntheticAtlas", "build_synthetic_atlas"]
@@ -188,6 +189,18 @@ def _trace(
     return t, v, i
 
 
+def _analysed_traces(paths: list[Path], file_indices: list[int]) -> EngineOutput:
+    """The trace files of one cell as the ingest stores them: recordings and sweeps, and the
+    spikes and sweep features of :func:`patchatlas.ephys.analyze` (through the ingest's ephys
+    engine). Its cell-level features are left out: the synthetic ones are the ground truth."""
+    from patchatlas.pipeline.engines import compute_ephys
+
+    result = compute_ephys(paths, file_indices, {})
+    if result.features is not None:
+        result.features = result.features[result.features["level"] != "cell"]
+    return result
+
+
 def _swc(rng: np.random.Generator, soma_depth: float) -> str:
     """A small random reconstruction: soma, 4 basal dendrites, an apical dendrite, an axon."""
     rows = [f"1 1 0 {-soma_depth:.2f} 0 6 -1"]
@@ -287,7 +300,7 @@ def build_synthetic_atlas(
         outputs = [EngineOutput("synthetic_ephys", {"seed": seed}, features=fdf)]
         files: list[FileRecord] = []
         if k < n_trace_cells:
-            recs = []
+            paths = []
             for j, amp in enumerate([-50.0, 0.0, 50.0, 100.0, 150.0, 200.0, 250.0]):
                 t, v, i = _trace(amp, c["means"], rng)
                 path = out / f"{name}_sweep{j:02d}.txt"
@@ -299,12 +312,11 @@ def build_synthetic_atlas(
                     comments="",
                     fmt=("%.5f", "%.3f", "%.2f"),
                 )
-                from patchatlas.reading import read as read_file
-
-                recording = read_file(path)
                 files.append(FileRecord(str(path), path.stat().st_size, _sha256(path), "text"))
-                recs.append(RecordingRecord(len(files) - 1, "text", recording.sweep_table()))
-            outputs.append(EngineOutput("synthetic_traces", {}, recordings=recs))
+                paths.append(path)
+            outputs.append(
+                _analysed_traces(paths, list(range(len(files) - len(paths), len(files))))
+            )
             trace_cells.append(name)
         morph: list[MorphologyRecord] = []
         if k < n_swc_cells or rng.random() < morph_fraction:

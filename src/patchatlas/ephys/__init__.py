@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
         short_square_parameters,
     )
     from patchatlas.ephys.efel_names import efel_features
+    from patchatlas.ephys.phase import phase_plane
     from patchatlas.ephys.qc import cell_qc, sweep_qc
     from patchatlas.ephys.registry import feature_registry
     from patchatlas.ephys.spikes import AllenParameters, detect_spikes
@@ -72,6 +73,7 @@ __all__ = [
     "infer_epochs",
     "infer_recording_stimuli",
     "infer_stimulus",
+    "phase_plane",
     "resolve_stimuli",
     "short_square_parameters",
     "sweep_features",
@@ -96,6 +98,7 @@ _LAZY = {
     "feature_vectors": "patchatlas.ephys.vectors",
     "features_table": "patchatlas.ephys.batch",
     "efel_features": "patchatlas.ephys.efel_names",
+    "phase_plane": "patchatlas.ephys.phase",
     "sweep_qc": "patchatlas.ephys.qc",
     "cell_qc": "patchatlas.ephys.qc",
     "warm_up": "patchatlas.ephys._backend",

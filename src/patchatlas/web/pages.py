@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from patchatlas._version import __version__
+from patchatlas.atlas import portal as Q
 from patchatlas.web.api import cell_name, portal
 from patchatlas.web.service import AVAILABILITY, FACETS
 
@@ -49,8 +50,11 @@ def _render(request: Request, name: str, **ctx: Any) -> Response:
 
 @router.get("/", response_class=HTMLResponse)
 def search_page(request: Request) -> Response:
-    """Cell Feature Search."""
-    return _render(request, "search.html", facets=FACETS, availability=AVAILABILITY)
+    """Cell Feature Search; says so when ingests failed or the atlas holds no cells."""
+    n_failed = Q.ingest_failures(portal(request).atlas)["n_failed"]
+    return _render(
+        request, "search.html", facets=FACETS, availability=AVAILABILITY, n_failed=n_failed
+    )
 
 
 @router.get("/cells/{cell_id:path}/morphology", response_class=HTMLResponse)

@@ -1,8 +1,8 @@
-"""Trace preparation for display: min/max downsampling, spike markers, f-I points, phase plots.
+"""Trace preparation for display: min/max downsampling and the JSON of one sweep.
 
-These are display helpers for the portal (what to draw), not the ephys feature engines: spike
-markers are upward crossings of ``threshold_mv`` and are labelled as such on the page; stored
-spike-level features are shown instead when the atlas holds them.
+Display only: nothing here finds spikes or computes features. Spike markers, f-I points and the
+phase plot come from the results stored in the atlas (:func:`patchatlas.ephys.analyze`, through
+the ingest) and from :func:`patchatlas.ephys.phase_plane`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["crossings", "downsample", "phase_plot", "sweep_payload"]
+__all__ = ["clean", "downsample", "sweep_payload"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -25,6 +25,22 @@ def downsample(
 
     Each bucket of samples contributes its minimum and its maximum of the first trace (in time
     order); the other traces are sampled at the same indices.
+
+    Parameters
+    ----------
+    t
+        Sample times (s).
+    ys
+        Traces sampled at ``t``; the first one (not None) decides which samples are kept.
+    points
+        About how many samples to keep (≤ 0: all).
+
+    Returns
+    -------
+    t : numpy.ndarray
+        The kept times (s).
+    ys : list of numpy.ndarray or None
+        Each trace at the kept samples.
     """
     n = len(t)
     if points <= 0 or n <= points:
@@ -45,48 +61,47 @@ def downsample(
     return t[idx], [None if y is None else y[idx] for y in ys]
 
 
-def crossings(t: FloatArray, v: FloatArray, *, threshold_mv: float = -20.0) -> FloatArray:
-    """Times where ``v`` crosses ``threshold_mv`` upwards (display spike markers)."""
-    above = v >= threshold_mv
-    idx = np.flatnonzero(~above[:-1] & above[1:]) + 1
-    return t[idx]
+def clean(a: npt.ArrayLike | None, digits: int) -> list[float | None] | None:
+    """Values rounded to ``digits`` decimals for JSON, NaN and infinities as None.
 
+    Parameters
+    ----------
+    a
+        Values (None passes through).
+    digits
+        Decimals kept.
 
-def phase_plot(
-    t: FloatArray,
-    v: FloatArray,
-    *,
-    threshold_mv: float = -20.0,
-    before_s: float = 0.002,
-    after_s: float = 0.004,
-) -> dict[str, list[float]] | None:
-    """dV/dt (mV/ms) against V (mV) around the first upward crossing; None without a spike."""
-    ts = crossings(t, v, threshold_mv=threshold_mv)
-    if len(ts) == 0:
-        return None
-    i0 = int(np.searchsorted(t, ts[0]))
-    dt = float(np.median(np.diff(t[: min(len(t), 1000)]))) if len(t) > 1 else 1.0
-    lo = max(i0 - int(before_s / dt), 1)
-    hi = min(i0 + int(after_s / dt), len(v) - 1)
-    seg_t, seg_v = t[lo:hi], v[lo:hi]
-    dvdt = np.gradient(seg_v, seg_t) / 1000.0  # mV/s -> mV/ms
-    return {"v": seg_v.round(3).tolist(), "dvdt": dvdt.round(3).tolist()}
-
-
-def _clean(a: FloatArray | None, digits: int) -> list[float | None] | None:
+    Returns
+    -------
+    list or None
+    """
     if a is None:
         return None
-    r = np.round(a.astype(float), digits)
+    r = np.round(np.asarray(a, dtype=float), digits)
     return [x if math.isfinite(x) else None for x in r.tolist()]
 
 
-def sweep_payload(sweep: Any, *, points: int = 2000, threshold_mv: float = -20.0) -> dict[str, Any]:
-    """JSON for one sweep: downsampled ``t`` (s), ``v`` (mV), ``i`` (pA, stimulus) plus the
-    stimulus description and display spike markers (computed on the full-resolution trace)."""
+def sweep_payload(sweep: Any, *, points: int = 2000) -> dict[str, Any]:
+    """JSON for one sweep: downsampled ``t`` (s), ``v`` (mV), ``i`` (pA, stimulus) and the
+    stimulus description.
+
+    Parameters
+    ----------
+    sweep
+        A :class:`patchatlas.core.Sweep` with its resolved stimulus.
+    points
+        About how many samples to send (see :func:`downsample`).
+
+    Returns
+    -------
+    dict
+        ``number``, ``clamp_mode``, ``sampling_rate_hz``, ``n_samples``, ``n_points``, ``t``,
+        ``v``, ``i`` and ``stimulus`` (``kind``, ``amplitude_pa``, ``start_s``, ``end_s``,
+        ``name``).
+    """
     t = np.asarray(sweep.t, dtype=float)
     v = np.asarray(sweep.v, dtype=float)
     i = None if sweep.i is None else np.asarray(sweep.i, dtype=float)
-    spikes = crossings(t, v, threshold_mv=threshold_mv) if len(v) > 1 else np.array([])
     td, (vd, idn) = downsample(t, [v, i], points)
     stim = sweep.stimulus
     return {
@@ -95,9 +110,9 @@ def sweep_payload(sweep: Any, *, points: int = 2000, threshold_mv: float = -20.0
         "sampling_rate_hz": float(sweep.sampling_rate),
         "n_samples": len(v),
         "n_points": len(td),
-        "t": _clean(td, 6),
-        "v": _clean(vd, 3),
-        "i": _clean(idn, 3),
+        "t": clean(td, 6),
+        "v": clean(vd, 3),
+        "i": clean(idn, 3),
         "stimulus": {
             "kind": str(stim.kind),
             "amplitude_pa": None if not math.isfinite(stim.amplitude) else float(stim.amplitude),
@@ -105,6 +120,4 @@ def sweep_payload(sweep: Any, *, points: int = 2000, threshold_mv: float = -20.0
             "end_s": None if not math.isfinite(stim.end) else float(stim.end),
             "name": stim.name,
         },
-        "spike_times_s": _clean(spikes, 6),
-        "spike_marker_rule": f"upward crossing of {threshold_mv:g} mV",
     }
