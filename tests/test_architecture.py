@@ -39,10 +39,10 @@ ENGINES = {
 }
 ACCESS = {"pipeline", "web", "cli", "datasets", "plot"}
 FORBIDDEN = {
-    **dict.fromkeys(ENGINES, {"io", "atlas", "reading", *ACCESS}),
-    "io": {"atlas", "reading", *ACCESS, *ENGINES},
-    "atlas": set(ACCESS),
-    "core": {"io", "atlas", "reading", *ACCESS, *ENGINES},
+    **{key: frozenset({"io", "atlas", "reading", *ACCESS}) for key in ENGINES},
+    "io": frozenset({"atlas", "reading", *ACCESS, *ENGINES}),
+    "atlas": frozenset(ACCESS),
+    "core": frozenset({"io", "atlas", "reading", *ACCESS, *ENGINES}),
 }
 ROOT_SEAMS = {"_version"}
 
