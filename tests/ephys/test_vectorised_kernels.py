@@ -98,16 +98,10 @@ def test_lazy_filtering_gives_identical_spike_tables(ephys_data: Path) -> None:
     assert n_spikes > 500
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known, not fixed here: _dvdt.settle_samples sizes the settling margin from the "
-    "analog Bessel poles; near Nyquist the digital filter settles much slower (wn = 0.8, 10 kHz "
-    "at 25 kHz: 84 samples for 30 e-folds, 20 estimated), so lazily filtered chunks differ from "
-    "whole-trace filtering by up to ~4e-5 of the largest |dV/dt| there (spike tables of the "
-    "numpy and kernel paths by ~3e-7 relative). At the usual rates (wn <= 0.5) the margin "
-    "still gives >= 25 e-folds.",
-)
 def test_lazy_dvdt_equals_whole_trace_filtering_near_nyquist() -> None:
+    """The settling margin comes from the digital filter's poles: near Nyquist (10 kHz at
+    25 kHz, wn = 0.8) the digital filter settles ~4x slower than the analog estimate, and lazily
+    filtered chunks still equal whole-trace filtering."""
     rng = np.random.default_rng(3)
     fs = 25e3
     v = np.cumsum(rng.normal(size=20000)) * 0.1
