@@ -44,42 +44,21 @@ def demo(
     """
     from rich.markup import escape
 
-    from patchatlas.cli._util import frame_table, table
+    from patchatlas.cli._util import frame_table
     from patchatlas.cli.info import recording_table
-    from patchatlas.datasets.demo import EPHYS_COLUMNS, MORPH_COLUMNS, Step, run_demo
+    from patchatlas.datasets.demo import Step, run_demo
 
     con = console()
 
     def report(step: Step) -> None:
         con.rule(f"[bold]{step.name}")
         con.print(step.summary if step.ok else f"[red]failed[/red]: {escape(step.error)}")
-        if not step.ok or step.payload is None:
-            return
-        if step.name == "recordings":
+        if step.name == "recordings" and step.ok:
             for rec in step.payload:
                 con.print(recording_table(rec))
                 con.print()
-        elif step.name == "ephys" and len(step.payload):
-            cols = [c for c in EPHYS_COLUMNS if c in step.payload.columns]
-            con.print(
-                frame_table(
-                    "cell features (Allen names)", step.payload[cols].T, index_name="feature"
-                )
-            )
-        elif step.name == "atlas":
-            counts = {k: v for k, v in step.payload.items() if v}
-            con.print(table("atlas tables (rows)", list(counts), [list(counts.values())]))
-        elif step.name == "crossmodal" and step.payload is not None:
-            cols = ["regime", "model", "r2", "within_type_r2"]
-            frame = step.payload[[c for c in cols if c in step.payload.columns]]
-            con.print(frame_table("mean R² over features", frame.set_index("regime")))
-        elif step.name == "morphology" and len(step.payload):
-            cols = [c for c in MORPH_COLUMNS if c in step.payload.columns]
-            con.print(
-                frame_table(
-                    "morphology features (Allen names)", step.payload[cols].T, index_name="feature"
-                )
-            )
+        for title, frame in step.tables:
+            con.print(frame_table(title, frame, index_name=str(frame.index.name or "")))
 
     with con.status("running the demo…"):
         result = run_demo(out_dir, data_dir=data_dir, n_cells=n_cells, seed=seed, report=report)

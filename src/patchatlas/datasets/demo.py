@@ -34,7 +34,7 @@ from typing import Any
 from patchatlas.core.recording import Recording
 from patchatlas.errors import PatchAtlasError
 
-__all__ = ["DemoResult", "Step", "run_demo"]
+__all__ = ["DEMO_STEPS", "DemoResult", "Step", "run_demo"]
 
 log = logging.getLogger("patchatlas.demo")
 
@@ -54,6 +54,7 @@ class Step:
     payload: Any = None
     ok: bool = True
     error: str = ""
+    tables: list[tuple[str, Any]] = field(default_factory=list)  # (title, DataFrame) to show
 
 
 @dataclass
@@ -177,15 +178,9 @@ def run_demo(
             ),
         )
     )
-    steps: list[tuple[str, Callable[[], None]]] = [
-        ("ephys", lambda: _ephys_step(result, done)),
-        ("morphology", lambda: _morphology_step(result, done, seed=seed)),
-        ("atlas", lambda: _atlas_step(result, done)),
-        ("crossmodal", lambda: _crossmodal_step(result, done, seed=seed)),
-    ]
-    for name, step in steps:
+    for name, step in DEMO_STEPS:
         try:
-            step()
+            step(result, done, seed)
         except PatchAtlasError as exc:  # bad data in a step: report it, go on with the others
             done(Step(name, f"failed: {exc}", None, ok=False, error=str(exc)))
     return result
@@ -231,7 +226,7 @@ def _display_sweep(res: Any, fallback: int) -> Any:
     return res.sweep(fallback)
 
 
-def _ephys_step(result: DemoResult, done: Callable[[Step], None]) -> None:
+def _ephys_step(result: DemoResult, done: Callable[[Step], None], seed: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -289,11 +284,21 @@ def _ephys_step(result: DemoResult, done: Callable[[Step], None]) -> None:
             table,
             ok=bool(rows),
             error="" if rows else "no recording to analyse",
+            tables=[
+                (
+                    "cell features (Allen names)",
+                    table[[c for c in EPHYS_COLUMNS if c in table.columns]].T.rename_axis(
+                        "feature"
+                    ),
+                )
+            ]
+            if rows
+            else [],
         )
     )
 
 
-def _morphology_step(result: DemoResult, done: Callable[[Step], None], *, seed: int) -> None:
+def _morphology_step(result: DemoResult, done: Callable[[Step], None], seed: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -336,6 +341,14 @@ def _morphology_step(result: DemoResult, done: Callable[[Step], None], *, seed: 
             f"{len(paths)} synthetic reconstructions (SWC in {swc_dir}): Allen features and a "
             f"render in {render}",
             table,
+            tables=[
+                (
+                    "morphology features (Allen names)",
+                    table[[c for c in MORPH_COLUMNS if c in table.columns]].T.rename_axis(
+                        "feature"
+                    ),
+                )
+            ],
         )
     )
 
@@ -358,7 +371,7 @@ CROSSMODAL_FEATURES = (
 )
 
 
-def _atlas_step(result: DemoResult, done: Callable[[Step], None]) -> None:
+def _atlas_step(result: DemoResult, done: Callable[[Step], None], seed: int) -> None:
     import csv
 
     from patchatlas.atlas import Atlas
@@ -407,11 +420,19 @@ def _atlas_step(result: DemoResult, done: Callable[[Step], None]) -> None:
                 if summary.failed
                 else ("no cell was ingested" if summary.done == 0 else "")
             ),
+            tables=[("atlas tables (rows)", _counts_frame(info["counts"]))],
         )
     )
 
 
-def _crossmodal_step(result: DemoResult, done: Callable[[Step], None], *, seed: int) -> None:
+def _counts_frame(counts: dict[str, int]) -> Any:
+    import pandas as pd
+
+    nonzero = {k: v for k, v in counts.items() if v}
+    return pd.DataFrame([nonzero], index=["rows"])
+
+
+def _crossmodal_step(result: DemoResult, done: Callable[[Step], None], seed: int) -> None:
     import numpy as np
     import pandas as pd
 
@@ -455,5 +476,26 @@ def _crossmodal_step(result: DemoResult, done: Callable[[Step], None], *, seed: 
             f"expression → physiology on a synthetic cohort of {report.n_cells} cells, "
             f"{report.n_genes} genes, {report.n_types} types (5-fold CV, preprocessing in-fold)",
             summary,
+            tables=[
+                (
+                    "mean R² over features",
+                    summary[
+                        [c for c in ("regime", "model", "r2", "within_type_r2") if c in summary]
+                    ].set_index("regime"),
+                )
+            ],
         )
     )
+
+
+StepFn = Callable[[DemoResult, Callable[[Step], None], int], None]
+
+#: the demo's steps after reading the recordings, in order: ``(name, step(result, done, seed))``.
+#: A step reports itself with ``done(Step(...))`` (``tables`` are printed by the CLI) and adds
+#: what later steps need to ``result``; an engine adds its own step here, in its own function.
+DEMO_STEPS: list[tuple[str, StepFn]] = [
+    ("ephys", _ephys_step),
+    ("morphology", _morphology_step),
+    ("atlas", _atlas_step),
+    ("crossmodal", _crossmodal_step),
+]
