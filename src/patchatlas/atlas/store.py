@@ -10,6 +10,7 @@ writers of different cells never deadlock.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -340,6 +341,10 @@ def _records(df: pd.DataFrame | None, columns: Sequence[str]) -> list[dict[str, 
 def _column_values(col: pd.Series, kind: str) -> list[Any]:
     """One column as Python values for the driver, NaN/NA → None, without a per-cell pandas
     round trip: ``kind`` is ``"float"``, ``"int"`` or ``"str"`` (kept as given)."""
+    if kind != "str" and isinstance(col.dtype, pd.api.extensions.ExtensionDtype):
+        # nullable Int64 / boolean / Float64: as float with NaN holes (the fast path below)
+        with contextlib.suppress(TypeError, ValueError):
+            col = pd.Series(col.to_numpy(dtype=float, na_value=np.nan), index=col.index)
     arr = col.to_numpy()
     if arr.dtype.kind in "fiub":
         if kind == "str":

@@ -17,7 +17,7 @@ flagged ``in_window=False``.)
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -108,17 +108,9 @@ class SweepAnalysis:
         pandas.DataFrame
             Columns :data:`FEATURE_ROW_COLUMNS`; empty when the analysis failed.
         """
-        from patchatlas.ephys.registry import units_of
-
-        if level == "sweep":
-            if not self.ok:
-                return _mapping_rows({}, "sweep", self.number, {})
-            return _mapping_rows(self.features, "sweep", self.number, units_of("sweep"))
-        if level == "spike":
-            if self.spikes is None or len(self.spikes) == 0:
-                return _mapping_rows({}, "spike", self.number, {})
-            return _spike_rows(self.spikes, self.number, units_of("spike"))
-        raise ParameterError(f"SweepAnalysis.rows(level={level!r}): use 'sweep' or 'spike'")
+        if level not in ("sweep", "spike"):
+            raise ParameterError(f"SweepAnalysis.rows(level={level!r}): use 'sweep' or 'spike'")
+        return _frame([_sweep_block(self, level)])
 
 
 @dataclass
@@ -274,13 +266,18 @@ class EphysResult:
         df = pd.DataFrame(rows, columns=["sweep_number", "amplitude_pa", "avg_rate"])
         return df.sort_values("amplitude_pa", kind="stable").reset_index(drop=True)
 
-    def features(self, level: str | None = None) -> pd.DataFrame:
+    def features(
+        self, level: str | None = None, *, sweep_key: Callable[[Sweep], Any] | None = None
+    ) -> pd.DataFrame:
         """The numeric results as one long table with registry names and units.
 
         Parameters
         ----------
         level
             ``"cell"``, ``"sweep"``, ``"spike"`` or None for all three.
+        sweep_key
+            Adds a column ``sweep_key`` with ``sweep_key(sweep)`` on every sweep and spike row
+            (None on cell rows): e.g. which file each sweep of a multi-file cell came from.
 
         Returns
         -------
@@ -289,22 +286,20 @@ class EphysResult:
             ``in_window`` (spike rows only). Only registry names of that level appear; flags
             are 0/1.
         """
-        import pandas as pd
-
         levels = LEVELS if level is None else (level,)
         for lv in levels:
             if lv not in LEVELS:
                 raise ParameterError(f"unknown feature level {lv!r}; use one of {LEVELS}")
-        parts: list[pd.DataFrame] = []
+        blocks: list[dict[str, np.ndarray]] = []
         if "cell" in levels:
-            parts.append(_mapping_rows(self.cell, "cell", None, self.units("cell")))
+            blocks.append(_mapping_block(self.cell, "cell", None, self.units("cell")))
         for lv in ("sweep", "spike"):
             if lv in levels:
-                parts += [s.rows(lv) for s in self.sweeps]
-        parts = [p for p in parts if len(p)]
-        if not parts:
-            return pd.DataFrame(columns=list(FEATURE_ROW_COLUMNS))
-        return pd.concat(parts, ignore_index=True)
+                blocks += [_sweep_block(s, lv, sweep_key) for s in self.sweeps]
+        if sweep_key is not None and blocks and "sweep_key" not in blocks[0]:
+            n = blocks[0]["value"].size
+            blocks[0]["sweep_key"] = np.full(n, None, dtype=object)
+        return _frame(blocks, extra=("sweep_key",) if sweep_key is not None else ())
 
 
 #: columns of :meth:`EphysResult.features`
@@ -319,11 +314,9 @@ def _number(v: Any) -> float | None:
     return None
 
 
-def _mapping_rows(
+def _mapping_block(
     values: Mapping[str, Any], level: str, sweep: int | None, units: Mapping[str, str]
-) -> pd.DataFrame:
-    import pandas as pd
-
+) -> dict[str, np.ndarray]:
     names, vals = [], []
     for k, v in values.items():
         f = _number(v)
@@ -332,23 +325,19 @@ def _mapping_rows(
         names.append(k)
         vals.append(f)
     n = len(names)
-    return pd.DataFrame(
-        {
-            "level": [level] * n,
-            "sweep_number": [sweep] * n,
-            "spike_index": [None] * n,
-            "name": names,
-            "value": np.asarray(vals, dtype=float),
-            "unit": [units[k] for k in names],
-            "in_window": [None] * n,
-        },
-        columns=list(FEATURE_ROW_COLUMNS),
-    )
+    nan = np.full(n, np.nan)
+    return {
+        "level": np.full(n, level, dtype=object),
+        "sweep_number": nan if sweep is None else np.full(n, float(sweep)),
+        "spike_index": nan,
+        "name": np.array(names, dtype=object),
+        "value": np.asarray(vals, dtype=float),
+        "unit": np.array([units[k] for k in names], dtype=object),
+        "in_window": nan,
+    }
 
 
-def _spike_rows(spikes: FeatureTable, sweep: int, units: Mapping[str, str]) -> pd.DataFrame:
-    import pandas as pd
-
+def _spike_block(spikes: FeatureTable, sweep: int, units: Mapping[str, str]) -> dict[str, Any]:
     n = len(spikes)
     inw = np.asarray(spikes["in_window"], dtype=bool)
     cols = [
@@ -357,18 +346,51 @@ def _spike_rows(spikes: FeatureTable, sweep: int, units: Mapping[str, str]) -> p
         if k in units and k != "in_window" and np.asarray(a).dtype.kind in "biuf"
     ]
     k = len(cols)
-    return pd.DataFrame(
-        {
-            "level": np.full(n * k, "spike", dtype=object),
-            "sweep_number": np.full(n * k, sweep),
-            "spike_index": np.tile(np.arange(n), k),
-            "name": np.repeat(np.array([c for c, _ in cols], dtype=object), n),
-            "value": np.concatenate([a.astype(float) for _, a in cols]) if k else np.zeros(0),
-            "unit": np.repeat(np.array([units[c] for c, _ in cols], dtype=object), n),
-            "in_window": np.tile(inw, k),
-        },
-        columns=list(FEATURE_ROW_COLUMNS),
-    )
+    return {
+        "level": np.full(n * k, "spike", dtype=object),
+        "sweep_number": np.full(n * k, float(sweep)),
+        "spike_index": np.tile(np.arange(n, dtype=float), k),
+        "name": np.repeat(np.array([c for c, _ in cols], dtype=object), n),
+        "value": np.concatenate([a.astype(float) for _, a in cols]) if k else np.zeros(0),
+        "unit": np.repeat(np.array([units[c] for c, _ in cols], dtype=object), n),
+        "in_window": np.tile(inw.astype(float), k),
+    }
+
+
+def _sweep_block(
+    sa: SweepAnalysis, level: str, sweep_key: Callable[[Sweep], Any] | None = None
+) -> dict[str, Any]:
+    from patchatlas.ephys.registry import units_of
+
+    if level == "sweep":
+        block = _mapping_block(sa.features if sa.ok else {}, "sweep", sa.number, units_of("sweep"))
+    elif sa.spikes is None or len(sa.spikes) == 0:
+        block = _mapping_block({}, "spike", sa.number, {})
+    else:
+        block = _spike_block(sa.spikes, sa.number, units_of("spike"))
+    if sweep_key is not None:
+        key = sweep_key(sa.sweep)
+        out = np.empty(block["value"].size, dtype=object)
+        out.fill(key)
+        block["sweep_key"] = out
+    return block
+
+
+def _frame(blocks: list[dict[str, Any]], extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """One DataFrame from column blocks (one concatenation per column, no per-row pandas)."""
+    import pandas as pd
+
+    cols = [*FEATURE_ROW_COLUMNS, *extra]
+    blocks = [b for b in blocks if b["value"].size]
+    if not blocks:
+        return pd.DataFrame(columns=cols)
+    data: dict[str, Any] = {c: np.concatenate([b[c] for b in blocks]) for c in cols}
+    # whole numbers and flags with holes: pandas' nullable types (missing = <NA>)
+    data["sweep_number"] = pd.array(data["sweep_number"], dtype="Int64")
+    data["spike_index"] = pd.array(data["spike_index"], dtype="Int64")
+    inw = data["in_window"]
+    data["in_window"] = pd.arrays.BooleanArray(inw == 1.0, np.isnan(inw))
+    return pd.DataFrame(data, columns=cols)
 
 
 def _with_in_window(spikes: FeatureTable, sweep: Sweep) -> FeatureTable:

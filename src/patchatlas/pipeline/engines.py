@@ -212,14 +212,9 @@ def compute_ephys(
     result = analyze(combined, profile=profile, qc=bool(params.get("qc", True)))
     origin = {id(sw): k for sw, k in zip(combined.sweeps, positions, strict=True)}
     levels = ("sweep", "spike") if params.get("spikes", True) else ("sweep",)
-    frames = [result.features("cell")]
-    for sa in result.sweeps:
-        for lv in levels:
-            rows = sa.rows(lv)
-            rows.insert(1, "recording", origin[id(sa.sweep)])
-            frames.append(rows)
-    frames = [f for f in frames if len(f)]
-    features = pd.concat(frames, ignore_index=True) if frames else None
+    frames = [result.features(lv, sweep_key=lambda sw: origin[id(sw)]) for lv in ("cell", *levels)]
+    features = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    features = features.rename(columns={"sweep_key": "recording"})
     # QC rows name a sweep by number: map it to its recording where that is unambiguous
     by_number: dict[int, set[int]] = {}
     for sa in result.sweeps:
