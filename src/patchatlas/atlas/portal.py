@@ -51,6 +51,16 @@ def data_version(atlas: Atlas) -> str:
     Built from the number of cells and of ingest failures, the latest cell update time and the
     largest row id of each data table (an index look-up; a re-ingest deletes and inserts rows,
     so ids grow).
+
+    Parameters
+    ----------
+    atlas
+        The open atlas.
+
+    Returns
+    -------
+    str
+        The parts joined by ``"|"``; equal strings mean unchanged data.
     """
     c = T["cells"]
     parts: list[str] = []
@@ -138,7 +148,20 @@ def ingest_failures(atlas: Atlas) -> dict[str, Any]:
 
 def availability(atlas: Atlas) -> pd.DataFrame:
     """Per cell: which kinds of data the atlas holds (``has_ephys``, ``has_sweeps``,
-    ``has_morphology``, ``has_transcriptome``, ``has_model``), indexed by ``cell_id``."""
+    ``has_morphology``, ``has_transcriptome``, ``has_model``), indexed by ``cell_id``.
+
+    Parameters
+    ----------
+    atlas
+        The open atlas.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cell (index ``cell_id``, the cell name) and one boolean column per kind:
+        True when the cell has at least one row of ephys features, recordings, morphologies,
+        transcriptomes or models.
+    """
     c = T["cells"]
     out = _read(atlas, select(c.c.id, c.c.name.label("cell_id")))
     checks = {
@@ -156,7 +179,20 @@ def availability(atlas: Atlas) -> pd.DataFrame:
 
 def feature_catalog(atlas: Atlas) -> pd.DataFrame:
     """The ephys and morphology feature names the atlas holds: ``name, kind, level, unit,
-    native_name, n_cells``."""
+    native_name, n_cells``.
+
+    Parameters
+    ----------
+    atlas
+        The open atlas.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ephys (name, level) and per morphology feature name (level ``"cell"``),
+        with ``kind`` ``"ephys"`` or ``"morphology"``, the stored unit and native name, and the
+        number of cells that have it; sorted by kind, level and name.
+    """
     f = T["ephys_features"]
     eph = _read(
         atlas,
@@ -189,7 +225,20 @@ def feature_catalog(atlas: Atlas) -> pd.DataFrame:
 
 def morphology_features(atlas: Atlas) -> pd.DataFrame:
     """Wide table of morphology features: one row per cell (first reconstruction), one column
-    per feature."""
+    per feature.
+
+    Parameters
+    ----------
+    atlas
+        The open atlas.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``cell_id`` (the cell name), float values in the units of
+        :func:`feature_catalog` (NaN where missing or not numeric); only cells with a
+        reconstruction. Empty (no columns) when the atlas holds none.
+    """
     mf, m, c = T["morphology_features"], T["morphologies"], T["cells"]
     long = _read(
         atlas,
@@ -207,7 +256,21 @@ def morphology_features(atlas: Atlas) -> pd.DataFrame:
 
 def morphology_metadata(atlas: Atlas, cell_id: str | int) -> dict[str, Any]:
     """The stored metadata of a cell's (first) reconstruction (``{}`` when it has none), e.g.
-    ``layer_aligned`` and ``layer_depths`` (top of each layer below pia, µm)."""
+    ``layer_aligned`` and ``layer_depths`` (top of each layer below pia, µm).
+
+    Parameters
+    ----------
+    atlas
+        The open atlas.
+    cell_id
+        Cell name or database id.
+
+    Returns
+    -------
+    dict of str to Any
+        A copy of the metadata; ``{}`` when the cell has no reconstruction or is not in the
+        atlas.
+    """
     m = T["morphologies"]
     c = T["cells"]
     key = c.c.id == cell_id if isinstance(cell_id, int) else c.c.name == str(cell_id)
@@ -223,7 +286,26 @@ def morphology_metadata(atlas: Atlas, cell_id: str | int) -> dict[str, Any]:
 
 
 def qc(atlas: Atlas, cell_id: str | int) -> pd.DataFrame:
-    """A cell's QC results: ``sweep_number, check, passed, value, message``."""
+    """A cell's QC results: ``sweep_number, check, passed, value, message``.
+
+    Parameters
+    ----------
+    atlas
+        The open atlas.
+    cell_id
+        Cell name or database id.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per stored check, in storage order; ``sweep_number`` is missing where a
+        result is not tied to one sweep (e.g. imported QC values).
+
+    Raises
+    ------
+    AtlasError
+        No such cell.
+    """
     pk, _ = atlas._cell_pk(cell_id)
     q = T["qc_results"]
     return _read(
@@ -235,7 +317,26 @@ def qc(atlas: Atlas, cell_id: str | int) -> pd.DataFrame:
 
 
 def models(atlas: Atlas, cell_id: str | int | None = None) -> pd.DataFrame:
-    """Fitted models: ``model_id, cell_id, kind, name, parameters, fit_scores`` (dict columns)."""
+    """Fitted models: ``model_id, cell_id, kind, name, parameters, fit_scores`` (dict columns).
+
+    Parameters
+    ----------
+    atlas
+        The open atlas.
+    cell_id
+        Cell name or database id; None lists the models of every cell.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model in storage order; ``cell_id`` is the cell name, ``parameters`` and
+        ``fit_scores`` hold dicts.
+
+    Raises
+    ------
+    AtlasError
+        ``cell_id`` names no cell.
+    """
     mo, c = T["models"], T["cells"]
     stmt = (
         select(
@@ -261,6 +362,17 @@ def connections(atlas: Atlas) -> pd.DataFrame:
     Columns: ``pair_id, experiment, pre_cell, post_cell, distance_um, connected, synapse_type,
     confidence, pre_subclass, post_subclass, pre_t_type, post_t_type, pre_layer, post_layer``
     (``connected`` is missing where the pair has no call).
+
+    Parameters
+    ----------
+    atlas
+        The open atlas.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per tested pair, ordered by ``pair_id``; ``distance_um`` in µm, cells by
+        name.
     """
     p, cn, e = T["pairs"], T["connections"], T["multipatch_experiments"]
     pre, post = aliased(T["cells"]), aliased(T["cells"])
@@ -293,7 +405,21 @@ def connections(atlas: Atlas) -> pd.DataFrame:
 
 
 def synapse_measurements(atlas: Atlas, pair_id: int) -> pd.DataFrame:
-    """Measured synaptic properties of one pair: ``name, value, unit``."""
+    """Measured synaptic properties of one pair: ``name, value, unit``.
+
+    Parameters
+    ----------
+    atlas
+        The open atlas.
+    pair_id
+        Database id of the pair (``pair_id`` of :func:`connections`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per measurement in storage order, each with its own unit; empty for a pair
+        without measurements or an unknown id.
+    """
     sm = T["synapse_measurements"]
     return _read(
         atlas,
@@ -306,10 +432,26 @@ def annotate(atlas: Atlas, cell_id: str | int, key: str, value: Any) -> dict[str
 
     Returns the cell's annotations after the change.
 
+    Parameters
+    ----------
+    atlas
+        The atlas, open for writing.
+    cell_id
+        Cell name or database id.
+    key
+        Annotation name (surrounding white space is removed); an existing one is replaced.
+    value
+        The annotation, stored as a JSON-safe value.
+
+    Returns
+    -------
+    dict of str to Any
+        All annotations of the cell after the change.
+
     Raises
     ------
     AtlasError
-        Unknown cell or an empty key.
+        Unknown cell, an empty key, or an atlas open read-only.
     """
     key = str(key).strip()
     if not key:

@@ -711,7 +711,21 @@ def assemble_light(
 
 
 def with_parameters(p: AllenParameters, **changes: Any) -> AllenParameters:
-    """Copy of ``p`` with some fields changed."""
+    """Copy of ``p`` with some fields changed.
+
+    Parameters
+    ----------
+    p
+        The parameters to start from.
+    **changes
+        New values of :class:`AllenParameters` fields, in the units it documents (e.g.
+        ``dv_cutoff=15.0`` V/s, ``max_interval=0.004`` s).
+
+    Returns
+    -------
+    AllenParameters
+        A new parameter set; ``p`` is unchanged.
+    """
     return replace(p, **changes)
 
 

@@ -99,7 +99,21 @@ def features_table(
 
 
 def recording_qc_table(recording: Recording, **kwargs: Any) -> pd.DataFrame:
-    """:func:`patchatlas.ephys.qc.recording_qc` as a DataFrame with ``cell_id``."""
+    """:func:`patchatlas.ephys.qc.recording_qc` as a DataFrame with ``cell_id``.
+
+    Parameters
+    ----------
+    recording
+        The cell's sweeps.
+    **kwargs
+        Passed to :func:`~patchatlas.ephys.qc.recording_qc` (``rules``, ``flags``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per current-clamp sweep checked, ``cell_id`` first, then the
+        :func:`~patchatlas.ephys.qc.sweep_qc` columns.
+    """
     import pandas as pd
 
     from patchatlas.ephys.qc import recording_qc
@@ -112,7 +126,21 @@ def recording_qc_table(recording: Recording, **kwargs: Any) -> pd.DataFrame:
 
 def cell_qc_table(recording: Recording, **kwargs: Any) -> pd.DataFrame:
     """:func:`patchatlas.ephys.qc.cell_qc` as a DataFrame (one row per rule) with ``cell_id``
-    and the cell's verdict ``cell_passed``."""
+    and the cell's verdict ``cell_passed``.
+
+    Parameters
+    ----------
+    recording
+        The cell's sweeps, including its voltage-clamp test-pulse sweeps.
+    **kwargs
+        Passed to :func:`~patchatlas.ephys.qc.cell_qc` (``rules``, ``ri``, ``sweeps``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cell rule: ``cell_id``, then ``rule``, ``value``, ``unit``, ``limit``,
+        ``passed``, ``reason``, ``sweep_number``, and ``cell_passed`` (the same on every row).
+    """
     from patchatlas.ephys.qc import cell_qc
 
     res = cell_qc(recording, **kwargs)

@@ -519,7 +519,21 @@ def _mean_first_spike(results: list[SweepResult]) -> dict[str, float]:
 
 
 def fi_curve(results: list[SweepResult]) -> tuple[np.ndarray, np.ndarray]:
-    """(amplitudes in pA, avg_rate in Hz) of analysed long-square sweeps, sorted by amplitude."""
+    """(amplitudes in pA, avg_rate in Hz) of analysed long-square sweeps, sorted by amplitude.
+
+    Parameters
+    ----------
+    results
+        Analysed sweeps (:func:`analyze_recording`); failed ones and sweeps that are not long
+        squares are ignored.
+
+    Returns
+    -------
+    tuple of (numpy.ndarray, numpy.ndarray)
+        Stimulus amplitudes (pA) and mean firing rates over the stimulus window (Hz), float64,
+        ascending by amplitude (stable for ties); sweeps with a non-finite amplitude or rate are
+        left out.
+    """
     ls = [r for r in results if r.ok and r.sweep.stimulus.kind == StimulusKind.LONG_SQUARE]
     amps = np.array([r.features["stim_amp"] for r in ls], dtype=np.float64)
     rates = np.array([r.features["avg_rate"] for r in ls], dtype=np.float64)
@@ -644,7 +658,25 @@ def _ramp(rp: list[SweepResult], out: dict[str, Any]) -> None:
 
 
 def cell_record(results: list[SweepResult], *, n_sweeps: int | None = None) -> dict[str, Any]:
-    """The Allen cell record from analysed sweeps (see the module docs)."""
+    """The Allen cell record from analysed sweeps (see the module docs).
+
+    Parameters
+    ----------
+    results
+        Analysed sweeps (:func:`analyze_sweep_set`); those that failed count in
+        ``n_sweeps_failed`` and are otherwise ignored.
+    n_sweeps
+        Number of sweeps of the recording to report as ``n_sweeps`` (default:
+        ``len(results)``).
+
+    Returns
+    -------
+    dict of str to Any
+        Every name in :data:`CELL_RECORD_FIELDS`, NaN where not computable (``tau_n_fits`` 0).
+        Units as in :func:`cell_features`: mV, MΩ (``ri``), ms (``tau``, ``avg_isi``), s
+        (``latency``, ``*_t_*``, ``width_*``), pA (``threshold_i_*``), Hz (``avg_firing_rate``),
+        Hz/pA (``f_i_curve_slope``), V/s (up/downstroke).
+    """
     out: dict[str, Any] = dict.fromkeys(CELL_RECORD_FIELDS, math.nan)
     ok = [r for r in results if r.ok]
     out["n_sweeps"] = len(results) if n_sweeps is None else n_sweeps

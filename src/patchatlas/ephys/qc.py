@@ -99,7 +99,19 @@ class QCRules:
     blowout_codes: tuple[str, ...] = ("EXTPBLWOUT",)
 
     def with_(self, **changes: Any) -> QCRules:
-        """Copy with some thresholds changed."""
+        """Copy with some thresholds changed.
+
+        Parameters
+        ----------
+        **changes
+            New values of fields of :class:`QCRules` (same units as the field names say:
+            ``_mv`` mV, ``_pa`` pA, ``_s`` s, ``_gohm`` GΩ, ``_mohm`` MΩ).
+
+        Returns
+        -------
+        QCRules
+            A new rule set; this one is unchanged.
+        """
         return replace(self, **changes)
 
 
@@ -110,7 +122,27 @@ def _rms(x: np.ndarray) -> float:
 
 
 def sweep_qc(sweep: Sweep, *, rules: QCRules | None = None, flags: bool = True) -> dict[str, Any]:
-    """QC of one current-clamp sweep: ``{rule: value, rule_pass: bool | None, passed: bool}``."""
+    """QC of one current-clamp sweep: ``{rule: value, rule_pass: bool | None, passed: bool}``.
+
+    Parameters
+    ----------
+    sweep
+        A current-clamp sweep (``v`` in mV, ``t`` in s).
+    rules
+        Limits and windows (default: :class:`QCRules`, Allen v1.1).
+    flags
+        Also run the allen and robust spike analyses for the ``detection_disagreement`` and
+        ``depolarization_block`` flags (the slow part).
+
+    Returns
+    -------
+    dict of str to Any
+        ``sweep_number``, ``stimulus_kind``, ``integrity_finite`` and
+        ``integrity_stimulus_in_sweep``; for a sweep with finite samples, each noise rule's
+        value (mV) and ``<rule>_pass`` (None when it could not be evaluated); with ``flags`` (and
+        an intact sweep) ``n_spikes_allen``, ``n_spikes_robust`` and the two flags; and
+        ``passed``: integrity holds and no rule (or flag in ``rules.fail_on_flags``) failed.
+    """
     r = rules or QCRules()
     v = np.asarray(sweep.v, dtype=np.float64)
     t = np.asarray(sweep.t, dtype=np.float64)
@@ -176,7 +208,22 @@ def recording_qc(
     recording: Recording, *, rules: QCRules | None = None, flags: bool = True
 ) -> list[dict[str, Any]]:
     """:func:`sweep_qc` for every current-clamp sweep of a recording, except the cell-QC sweeps
-    (bath / seal / break-in / blowout, :func:`qc_sweep_role`), which :func:`cell_qc` reads."""
+    (bath / seal / break-in / blowout, :func:`qc_sweep_role`), which :func:`cell_qc` reads.
+
+    Parameters
+    ----------
+    recording
+        The cell's sweeps; voltage-clamp sweeps are skipped.
+    rules
+        Limits, windows and cell-QC stimulus codes (default: :class:`QCRules`).
+    flags
+        Compute the spike-detection flags of each sweep (see :func:`sweep_qc`).
+
+    Returns
+    -------
+    list of dict
+        One :func:`sweep_qc` result per sweep checked, in recording order.
+    """
     return [
         sweep_qc(sw, rules=rules, flags=flags)
         for sw in recording
@@ -314,7 +361,21 @@ def voltage_clamp_pulses(sweep: Sweep, *, steady_window_s: float = 0.001) -> lis
 
 
 def qc_sweep_role(sweep: Sweep, rules: QCRules | None = None) -> str | None:
-    """``"bath"``, ``"seal"``, ``"breakin"``, ``"blowout"`` or None, from the stimulus code."""
+    """``"bath"``, ``"seal"``, ``"breakin"``, ``"blowout"`` or None, from the stimulus code.
+
+    Parameters
+    ----------
+    sweep
+        Any sweep; its ``stimulus.name`` and ``metadata["stimulus_code"]`` are matched.
+    rules
+        The stimulus-code prefixes of each role (case-insensitive; default: :class:`QCRules`).
+
+    Returns
+    -------
+    str or None
+        The first role, in the order bath, seal, breakin, blowout, with a prefix that starts
+        either code; None for an ordinary sweep.
+    """
     r = rules or QCRules()
     codes = [sweep.stimulus.name or "", str(sweep.metadata.get("stimulus_code", ""))]
     codes = [c.strip().lower() for c in codes if c]
@@ -342,7 +403,14 @@ class CellQC:
     passed: bool
 
     def as_dict(self) -> dict[str, Any]:
-        """Flat ``{rule: value, rule_pass: passed, ..., "cell_passed": bool}``."""
+        """Flat ``{rule: value, rule_pass: passed, ..., "cell_passed": bool}``.
+
+        Returns
+        -------
+        dict of str to Any
+            Each rule's value (unit in :data:`CELL_RULES`) and ``<rule>_pass`` (bool or None),
+            then ``cell_passed``.
+        """
         out: dict[str, Any] = {}
         for row in self.rows:
             out[row["rule"]] = row["value"]
@@ -351,7 +419,14 @@ class CellQC:
         return out
 
     def to_pandas(self) -> Any:
-        """The rows as a DataFrame."""
+        """The rows as a DataFrame.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per rule with the columns ``rule``, ``value``, ``unit``, ``limit``,
+            ``passed``, ``reason`` and ``sweep_number``.
+        """
         import pandas as pd
 
         return pd.DataFrame(list(self.rows))

@@ -25,7 +25,13 @@ class Feature:
     convention: str = "allen"
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain dict."""
+        """Plain dict.
+
+        Returns
+        -------
+        dict of str to Any
+            ``name``, ``level``, ``unit``, ``definition``, ``window`` and ``convention``.
+        """
         return asdict(self)
 
 
@@ -393,7 +399,19 @@ _BY_NAME = {(f.level, f.name): f for f in FEATURES}
 
 
 def list_features(level: str | None = None) -> list[Feature]:
-    """Registry entries, optionally of one ``level`` (spike, sweep, cell, efel, vector)."""
+    """Registry entries, optionally of one ``level`` (spike, sweep, cell, efel, vector).
+
+    Parameters
+    ----------
+    level
+        ``"spike"``, ``"sweep"``, ``"cell"``, ``"efel"`` or ``"vector"``; None for all levels.
+        Any other value gives an empty list.
+
+    Returns
+    -------
+    list of Feature
+        The entries in registry order.
+    """
     return [f for f in FEATURES if level is None or f.level == level]
 
 
@@ -415,7 +433,26 @@ def units_of(level: str) -> Mapping[str, str]:
 
 
 def get_feature(name: str, level: str | None = None) -> Feature:
-    """The entry for ``name`` (first match across levels unless ``level`` is given)."""
+    """The entry for ``name`` (first match across levels unless ``level`` is given).
+
+    Parameters
+    ----------
+    name
+        Feature name, e.g. ``"ri"`` or ``"upstroke_downstroke_ratio"``.
+    level
+        Restrict the search to one level (``"spike"``, ``"sweep"``, ``"cell"``, ``"efel"``,
+        ``"vector"``); None searches all, in that order.
+
+    Returns
+    -------
+    Feature
+        The registry entry.
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        No feature of that name (at that level).
+    """
     from patchatlas.errors import DataError
 
     for f in FEATURES:
@@ -429,6 +466,18 @@ def feature_registry(level: str | None = None) -> Any:
 
     The common shape every modality publishes (``patchatlas.morphology.feature_registry`` too),
     read by the CLI and the web portal.
+
+    Parameters
+    ----------
+    level
+        Only the entries of one level (``"spike"``, ``"sweep"``, ``"cell"``, ``"efel"``,
+        ``"vector"``); None for all.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per feature with the columns ``name``, ``level``, ``unit``, ``definition``,
+        ``window`` and ``convention``.
     """
     import pandas as pd
 

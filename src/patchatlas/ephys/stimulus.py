@@ -344,6 +344,27 @@ def stimulus_from_epochs(
 
     The primary epoch follows the single-sweep rule (largest |amplitude| x duration, test pulses
     excluded).
+
+    Parameters
+    ----------
+    epochs
+        The non-baseline epochs (windows in s, amplitudes in pA relative to holding), any order.
+    holding
+        Holding current (pA).
+    name
+        Stimulus/protocol name to keep with the description.
+    source
+        Where the description comes from (``"header"``, ``"note"``, ...), kept as
+        ``Stimulus.source``.
+    short_max
+        Steps shorter than this (s) are short squares.
+
+    Returns
+    -------
+    Stimulus
+        Kind, amplitude (pA) and window (s) of the primary epoch, with all epochs sorted by
+        start; an ``unknown`` stimulus (amplitude 0, NaN window) when no epoch other than a
+        test pulse is given.
     """
     epochs = tuple(sorted(epochs, key=lambda e: e.start))
     prim = _primary(epochs)
@@ -388,6 +409,13 @@ def infer_stimulus(
         Steps shorter than this (s) are short squares.
     abs_tol
         Smallest step (pA).
+
+    Returns
+    -------
+    Stimulus
+        Kind, amplitude (pA) and window (s) of the primary epoch, the holding level (pA) and
+        all epochs (:func:`infer_epochs`), source ``"inferred"``; source ``"none"`` when ``i``
+        is None.
     """
     if i is None:
         return Stimulus(name=name, source="none")
@@ -410,6 +438,18 @@ def infer_recording_stimuli(
     (0 when its command stays at holding there), and the primary window is the first one whose
     amplitude differs between sweeps. Groups of one sweep, or whose windows never vary, fall
     back to the single-sweep rule (largest |amplitude| x duration).
+
+    Parameters
+    ----------
+    sweeps
+        The sweeps of a recording. Only current-clamp sweeps with a command current are
+        inferred; the others keep their stimulus (source ``"none"`` when they have no current).
+        Only sweeps with a uniform time axis are grouped.
+    short_max
+        Steps shorter than this (s) are short squares.
+    abs_tol
+        Smallest step (pA); also the smallest amplitude change across sweeps that makes a
+        window the primary one.
 
     Returns
     -------
@@ -574,7 +614,22 @@ def _apply_declared(sw: Sweep, stim: Stimulus, short_max: float) -> Stimulus:
 def apply_names(
     stimuli: Sequence[Stimulus], kinds: Mapping[int, StimulusKind | None]
 ) -> list[Stimulus]:
-    """Override inferred kinds where a name-derived kind is known (index → kind)."""
+    """Override inferred kinds where a name-derived kind is known (index → kind).
+
+    Parameters
+    ----------
+    stimuli
+        Stimuli, e.g. from :func:`infer_recording_stimuli`.
+    kinds
+        Position in ``stimuli`` → kind derived from the stimulus name (e.g. by
+        :func:`kind_from_name`); None entries and positions out of range are ignored.
+
+    Returns
+    -------
+    list of Stimulus
+        A copy of ``stimuli`` in which each overridden stimulus has the given kind and source
+        ``"ontology"``.
+    """
     out = list(stimuli)
     for k, kind in kinds.items():
         if kind is not None and 0 <= k < len(out):

@@ -45,7 +45,20 @@ __all__ = [
 
 
 def average_voltage(t: FloatArray, v: FloatArray, start: float, end: float) -> float:
-    """Mean V over ``[nearest(start), nearest(end))``; NaN for an empty window."""
+    """Mean V over ``[nearest(start), nearest(end))``; NaN for an empty window.
+
+    Parameters
+    ----------
+    t, v
+        Time (s) and membrane voltage (mV), 1-D, equal length, ``t`` not decreasing.
+    start, end
+        Window bounds (s), each mapped to its nearest sample; the end sample is excluded.
+
+    Returns
+    -------
+    float
+        The mean voltage (mV), NaN when the window holds no sample.
+    """
     a, b = int(time_index(t, start)), int(time_index(t, end))
     if b <= a:
         return math.nan
@@ -53,7 +66,24 @@ def average_voltage(t: FloatArray, v: FloatArray, start: float, end: float) -> f
 
 
 def baseline_voltage(t: FloatArray, v: FloatArray, start: float, interval: float = 0.1) -> float:
-    """Mean V over the ``interval`` (s) before ``start`` (NaN when it does not fit the sweep)."""
+    """Mean V over the ``interval`` (s) before ``start`` (NaN when it does not fit the sweep).
+
+    Parameters
+    ----------
+    t, v
+        Time (s) and membrane voltage (mV), 1-D, equal length, ``t`` not decreasing.
+    start
+        End of the baseline window, usually the stimulus onset (s).
+    interval
+        Length of the baseline window (s).
+
+    Returns
+    -------
+    float
+        The mean voltage over ``[start - interval, start)`` (mV); NaN when the sweep has fewer
+        than two samples, ``start`` is not finite, or the window starts before the first sample
+        or ends after the last one (by more than half a sample interval).
+    """
     if t.size < 2 or not math.isfinite(start):
         return math.nan
     half = 0.5 * float(t[1] - t[0])
@@ -65,7 +95,24 @@ def baseline_voltage(t: FloatArray, v: FloatArray, start: float, interval: float
 def voltage_deflection(
     t: FloatArray, v: FloatArray, start: float, end: float, direction: str
 ) -> tuple[float, int]:
-    """Extreme V over ``[start, end)``: ``direction`` ``"min"`` or ``"max"``; (value, index)."""
+    """Extreme V over ``[start, end)``: ``direction`` ``"min"`` or ``"max"``; (value, index).
+
+    Parameters
+    ----------
+    t, v
+        Time (s) and membrane voltage (mV), 1-D, equal length, ``t`` not decreasing.
+    start, end
+        Window bounds (s), each mapped to its nearest sample; the end sample is excluded.
+    direction
+        ``"min"`` for the most negative V (hyperpolarising step); any other value takes the
+        most positive V.
+
+    Returns
+    -------
+    tuple of (float, int)
+        The extreme voltage (mV) and its sample index into ``v``; ``(nan, -1)`` for an empty
+        window.
+    """
     a, b = int(time_index(t, start)), int(time_index(t, end))
     if b <= a:
         return math.nan, -1
@@ -83,7 +130,29 @@ def sag(
     peak_width: float = 0.005,
     baseline_interval: float = 0.03,
 ) -> tuple[float, float]:
-    """Sag ratio of a hyperpolarising step and the minimum V it is measured at (mV)."""
+    """Sag ratio of a hyperpolarising step and the minimum V it is measured at (mV).
+
+    The ratio is ``(v_peak_avg - v_ss) / (v_peak_avg - v_base)`` (see the module docs).
+
+    Parameters
+    ----------
+    t, v
+        Time (s) and membrane voltage (mV), 1-D, equal length, ``t`` not decreasing.
+    start, end
+        Stimulus step onset and offset (s).
+    peak_width
+        Width of the window centred on the minimum that ``v_peak_avg`` averages over (s).
+    baseline_interval
+        Length of the windows before ``start`` (``v_base``) and before ``end`` (``v_ss``) that
+        are averaged (s).
+
+    Returns
+    -------
+    tuple of (float, float)
+        The sag ratio (dimensionless) and the minimum V over ``[start, end)`` (mV). Both are
+        NaN for an empty step window; the ratio alone is NaN when the peak does not differ
+        from the baseline (zero or non-finite denominator).
+    """
     v_peak, k = voltage_deflection(t, v, start, end, "min")
     if k < 0:
         return math.nan, math.nan
@@ -234,6 +303,30 @@ def time_constant(
     """Fit the membrane time constant of a hyperpolarising step (see module docs).
 
     ``peak_time`` (s), when given, replaces the time of the minimum as the end of the fit.
+
+    Parameters
+    ----------
+    t, v
+        Time (s) and membrane voltage (mV), 1-D, equal length, ``t`` not decreasing.
+    start, end
+        Stimulus step onset and offset (s); the peak deflection is searched in ``[start, end)``.
+    frac
+        The fit starts at the first sample after ``start`` at or below
+        ``v_base + frac * (v_peak - v_base)`` (fraction of the deflection, 0-1).
+    baseline_interval
+        Length of the window before ``start`` giving the baseline V and its noise SD (s).
+    min_snr
+        Smallest accepted ratio of |deflection| to baseline noise SD.
+    rmse_max
+        Largest accepted root-mean-square residual of the fit (mV).
+    peak_time
+        End of the fit window (s); None uses the time of the minimum V.
+
+    Returns
+    -------
+    TauFit
+        The time constant (s) with its fit amplitude and offset (mV), window (s), RMSE (mV),
+        R² and SNR; ``tau`` is NaN and ``reason`` says why when the fit is rejected.
     """
     v_peak, k_peak = voltage_deflection(t, v, start, end, "min")
     v_base = baseline_voltage(t, v, start, baseline_interval)
@@ -298,6 +391,22 @@ def input_resistance(
     """Slope (MΩ) of peak deflection (mV) vs current (pA) over subthreshold sweeps.
 
     With a single sweep, its baseline V at 0 pA is the second point (``baselines[0]``).
+
+    Parameters
+    ----------
+    currents
+        Injected step current of each sweep (pA).
+    deflections
+        Peak voltage of each sweep (mV), same length as ``currents``. Pairs with a non-finite
+        current or voltage are dropped.
+    baselines
+        Baseline voltage of each sweep (mV); used only when a single sweep remains.
+
+    Returns
+    -------
+    float
+        The least-squares slope of voltage on current (MΩ); NaN with fewer than two points or
+        a single distinct current.
     """
     i = np.asarray(currents, dtype=np.float64)
     dv = np.asarray(deflections, dtype=np.float64)

@@ -98,6 +98,31 @@ def spike_train_features(
 
     ``avg_rate`` counts spikes with threshold in ``[start, end]``. With ``all_spikes`` (the
     Allen convention) latency and intervals use every spike given; otherwise only those.
+
+    Parameters
+    ----------
+    threshold_t
+        Threshold times of the detected spikes (s), ascending.
+    start, end
+        Analysis (stimulus) window (s). When ``end - start`` is not finite, every spike is
+        counted, ``avg_rate`` is NaN and ``pause_frac`` is 0.
+    burst_max_isi
+        Longest inter-spike interval that counts as inside a burst (s).
+    pause_factor
+        An ISI longer than ``pause_factor`` times the median ISI is a pause (needs at least 3
+        ISIs).
+    all_spikes
+        Use every spike given (not only those in ``[start, end]``) for latency, ISIs, bursts
+        and pauses.
+
+    Returns
+    -------
+    dict of str to float
+        One value per name of ``TRAIN_FEATURES``: ``avg_rate`` (Hz), ``n_spikes``, ``latency``
+        and the ISI statistics (s), ``isi_cv`` and ``adapt`` (dimensionless), burst and pause
+        counts, ``burst_max_index`` and ``pause_frac`` (dimensionless). Undefined values are
+        NaN; the burst and pause counts and ``pause_frac`` are 0 when there is no burst or
+        pause.
     """
     tt = np.asarray(threshold_t, dtype=np.float64)
     out: dict[str, float] = dict.fromkeys(TRAIN_FEATURES, math.nan)

@@ -83,7 +83,30 @@ def feature_vectors(
     results: list[SweepResult] | None = None,
     n_sub: int = 140,
 ) -> dict[str, Any]:
-    """Gouwens-style feature vectors of a cell (dict name → 1-D float array; see module docs)."""
+    """Gouwens-style feature vectors of a cell (dict name → 1-D float array; see module docs).
+
+    Parameters
+    ----------
+    recording
+        The cell's sweeps; only its long squares are used.
+    profile
+        ``"allen"`` or ``"robust"`` spike detection, used when ``results`` is None.
+    results
+        Sweeps already analysed with :func:`patchatlas.ephys.cell.analyze_recording` (saves
+        analysing ``recording`` again); None analyses it.
+    n_sub
+        Number of bins per subthreshold sweep in ``step_subthresh`` and ``subthresh_norm``.
+
+    Returns
+    -------
+    dict of str to Any
+        Name → 1-D float64 array: ``step_subthresh`` (mV, ``5 × n_sub``), ``subthresh_norm``
+        (dimensionless), ``isi_shape`` and ``first_ap_v`` (mV), ``first_ap_dv`` (V/s),
+        ``psth`` and ``inst_freq`` (Hz) and ``spiking_*`` (registry units). Empty without an
+        analysed long square; ``subthresh_norm`` is absent without a subthreshold one, the
+        spiking families without a spiking one (and ``isi_shape`` without a usable
+        inter-spike interval).
+    """
     res = results if results is not None else analyze_recording(recording, profile=profile)
     ls = [r for r in res if r.ok and r.sweep.stimulus.kind == StimulusKind.LONG_SQUARE]
     out: dict[str, Any] = {}

@@ -28,3 +28,7 @@ def __getattr__(name: str) -> Any:
             ) from exc
         return create_app
     raise AttributeError(name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -159,7 +159,18 @@ def app_from_env() -> FastAPI:
     """:func:`create_app` with the keyword arguments in the JSON of ``$PATCHATLAS_PORTAL_CONFIG``
     (``atlas_url`` plus any option). The factory each uvicorn worker process calls when
     ``patchatlas serve --workers N`` runs several (each worker keeps its own snapshot and cache;
-    a write through one worker reaches the others at their next check, ≤ ``refresh_s``)."""
+    a write through one worker reaches the others at their next check, ≤ ``refresh_s``).
+
+    Returns
+    -------
+    fastapi.FastAPI
+        The portal application, as :func:`create_app` builds it.
+
+    Raises
+    ------
+    patchatlas.errors.PatchAtlasError
+        ``$PATCHATLAS_PORTAL_CONFIG`` is not set or empty.
+    """
     import json
 
     raw = os.environ.get(CONFIG_ENV)

@@ -47,6 +47,16 @@ class UploadRejected(PatchAtlasError):
 def load_token(path: str | os.PathLike[str] | None) -> str | None:
     """The write token stored in ``path`` (stripped), or None for a read-only portal.
 
+    Parameters
+    ----------
+    path
+        The token file (UTF-8 text; surrounding white space is ignored), or None for no token.
+
+    Returns
+    -------
+    str or None
+        The token; None when ``path`` is None (writes disabled).
+
     Raises
     ------
     PatchAtlasError
@@ -69,7 +79,22 @@ def load_token(path: str | os.PathLike[str] | None) -> str | None:
 
 def check_token(expected: str | None, authorization: str | None) -> int | None:
     """None when the request may write, else the HTTP status to refuse it with (403: writes
-    disabled, 401: missing or wrong token)."""
+    disabled, 401: missing or wrong token).
+
+    Parameters
+    ----------
+    expected
+        The portal's write token (:func:`load_token`); None on a read-only portal.
+    authorization
+        The request's ``Authorization`` header, ``"Bearer <token>"`` (scheme case-insensitive),
+        or None when absent. The token is compared in constant time.
+
+    Returns
+    -------
+    int or None
+        None when the token matches; 403 when ``expected`` is None; 401 when the header is
+        missing, not a bearer token, or carries a different token.
+    """
     if expected is None:
         return 403
     if not authorization or not authorization.lower().startswith("bearer "):
@@ -82,6 +107,17 @@ def check_token(expected: str | None, authorization: str | None) -> int | None:
 
 def safe_filename(name: str) -> str:
     """A file name with no folder parts, no leading dots and only ``[A-Za-z0-9._-]``.
+
+    Parameters
+    ----------
+    name
+        The file name the client sent.
+
+    Returns
+    -------
+    str
+        The name with each run of other characters replaced by ``_`` and leading dots removed,
+        cut to 200 characters; its extension is one of :data:`ALLOWED_EXTENSIONS`.
 
     Raises
     ------
@@ -137,6 +173,22 @@ async def save_upload(
     overwrite: bool = False,
 ) -> Path:
     """Stream ``chunks`` into ``folder/filename`` atomically, with a size limit.
+
+    The chunks go to a temporary file in ``folder``, which is synced, checked (not empty; its
+    first bytes match the extension) and renamed onto the target; it is removed on any error.
+
+    Parameters
+    ----------
+    chunks
+        The request body, as an async iterator of byte chunks.
+    filename
+        The client's file name, made safe with :func:`safe_filename`.
+    folder
+        The upload folder (created if missing); the file is never written outside it.
+    max_bytes
+        Largest accepted upload size (bytes).
+    overwrite
+        Replace a file of the same name instead of refusing the upload (409).
 
     Returns
     -------

@@ -46,7 +46,20 @@ MISSING = "(unknown)"
 
 def t_type_family(subclass: pd.Series, t_type: pd.Series) -> pd.Series:
     """The t-type family of each cell: its ``subclass`` where known, else the first word of its
-    ``t_type`` (``"Sst Calb2 Pdlim5"`` → ``"Sst"``), else missing."""
+    ``t_type`` (``"Sst Calb2 Pdlim5"`` → ``"Sst"``), else missing.
+
+    Parameters
+    ----------
+    subclass
+        Transcriptomic subclass of each cell; missing or blank values count as unknown.
+    t_type
+        Transcriptomic type of each cell, aligned with ``subclass``.
+
+    Returns
+    -------
+    pandas.Series
+        String dtype, aligned with ``subclass``; ``<NA>`` where neither is known.
+    """
     first = t_type.astype("string").str.strip().str.split(r"\s+", n=1, regex=True).str[0]
     first = first.where(first != "")
     sub = subclass.astype("string").str.strip()
@@ -56,7 +69,19 @@ def t_type_family(subclass: pd.Series, t_type: pd.Series) -> pd.Series:
 
 
 def to_jsonable(value: Any) -> Any:
-    """Plain JSON values: NaN/inf → None, numpy scalars → Python, timestamps → ISO strings."""
+    """Plain JSON values: NaN/inf → None, numpy scalars → Python, timestamps → ISO strings.
+
+    Parameters
+    ----------
+    value
+        Any value; dicts, lists, tuples and numpy arrays are converted recursively.
+
+    Returns
+    -------
+    Any
+        ``dict`` (keys as strings), ``list``, ``str``, ``int``, ``bool``, finite ``float`` or
+        None; values of other types become ``str(value)``.
+    """
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -107,7 +132,20 @@ class Snapshot:
 
     def memo(self, key: str, compute: Any) -> Any:
         """``compute()`` once per snapshot (tables derived from the atlas at this version);
-        concurrent callers wait for the one computation instead of repeating it."""
+        concurrent callers wait for the one computation instead of repeating it.
+
+        Parameters
+        ----------
+        key
+            Name of the derived value in this snapshot's memo.
+        compute
+            Callable without arguments that computes it (called at most once per key).
+
+        Returns
+        -------
+        Any
+            The stored result of ``compute()``.
+        """
         if key in self._memo:
             return self._memo[key]
         with self._memo_lock:
@@ -116,7 +154,14 @@ class Snapshot:
             return self._memo[key]
 
     def numeric_features(self) -> list[tuple[str, str]]:
-        """``(column, kind)`` of the numerical features offered for brushing (non-empty)."""
+        """``(column, kind)`` of the numerical features offered for brushing (non-empty).
+
+        Returns
+        -------
+        list of tuple of (str, str)
+            Ephys columns (kind ``"ephys"``), then morphology columns (``"morphology"``), each
+            with at least one measured value, in column order.
+        """
         out = [(c, "ephys") for c in self.ephys.columns if self.ephys[c].notna().any()]
         out += [(c, "morphology") for c in self.morph.columns if self.morph[c].notna().any()]
         return out
@@ -148,14 +193,30 @@ class PortalData:
             self._checked = 0.0
 
     def fresh_snapshot(self) -> Snapshot | None:
-        """The cached snapshot when it needs no re-check now, else None (no I/O)."""
+        """The cached snapshot when it needs no re-check now, else None (no I/O).
+
+        Returns
+        -------
+        Snapshot or None
+            The snapshot when it was checked less than ``refresh_s`` seconds ago.
+        """
         snap = self._snap
         if snap is not None and time.monotonic() - self._checked < self.refresh_s:
             return snap
         return None
 
     def snapshot(self) -> Snapshot:
-        """The current snapshot (rebuilt when the atlas changed)."""
+        """The current snapshot (rebuilt when the atlas changed).
+
+        At most every ``refresh_s`` seconds this reads the atlas's data version and rebuilds the
+        snapshot when it changed. While one request re-checks, others get the cached snapshot.
+
+        Returns
+        -------
+        Snapshot
+            The cell table, the wide feature tables and the feature catalog at one data
+            version.
+        """
         now = time.monotonic()
         snap = self._snap
         if snap is not None and now - self._checked < self.refresh_s:
@@ -206,7 +267,33 @@ class PortalData:
     ) -> np.ndarray:
         """Boolean mask over ``snap.cells``: every facet matches one of its listed values
         (``"(unknown)"`` = missing), every numerical range holds (inclusive), and ``query`` is in
-        the cell name or t-type."""
+        the cell name or t-type.
+
+        Parameters
+        ----------
+        snap
+            The snapshot to filter.
+        filters
+            Facet column (of :data:`FACETS` or :data:`AVAILABILITY`) → accepted values; an
+            empty list does not filter. Availability values are ``"true"``/``"1"``/``"yes"`` or
+            anything else for false.
+        ranges
+            Numerical feature → ``(low, high)`` bounds, either None for open; cells where the
+            feature is missing are excluded.
+        query
+            Case-insensitive substring of the cell name or t-type; None or empty does not
+            filter.
+
+        Returns
+        -------
+        numpy.ndarray
+            Boolean, one entry per row of ``snap.cells``.
+
+        Raises
+        ------
+        patchatlas.atlas.AtlasError
+            A range names a feature that is not in the atlas.
+        """
         df = snap.cells
         mask = np.ones(len(df), dtype=bool)
         for col, values in filters.items():
@@ -244,11 +331,37 @@ class PortalData:
         ranges: dict[str, tuple[float | None, float | None]] | None = None,
         query: str | None = None,
     ) -> pd.DataFrame:
-        """The rows of ``snap.cells`` selected by :meth:`filter_mask`."""
+        """The rows of ``snap.cells`` selected by :meth:`filter_mask`.
+
+        Parameters
+        ----------
+        snap
+            The snapshot to filter.
+        filters, ranges, query
+            As for :meth:`filter_mask`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The selected rows, indexed by ``cell_id``.
+        """
         return snap.cells[self.filter_mask(snap, filters, ranges=ranges, query=query)]
 
     def aligned(self, snap: Snapshot, name: str) -> np.ndarray:
-        """A numerical feature as a float array in the row order of ``snap.cells``."""
+        """A numerical feature as a float array in the row order of ``snap.cells``.
+
+        Parameters
+        ----------
+        snap
+            The snapshot; the array is cached in it.
+        name
+            Feature name (see :meth:`feature_column`).
+
+        Returns
+        -------
+        numpy.ndarray
+            float64, NaN where a cell has no value (registry unit of the feature).
+        """
         if name not in snap._aligned:
             col = self.feature_column(snap, name).reindex(snap.cells.index)
             snap._aligned[name] = col.to_numpy(dtype=float)
@@ -256,7 +369,27 @@ class PortalData:
 
     @staticmethod
     def feature_column(snap: Snapshot, name: str) -> pd.Series:
-        """A numerical feature (ephys first, then morphology) as a Series over cells."""
+        """A numerical feature (ephys first, then morphology) as a Series over cells.
+
+        Parameters
+        ----------
+        snap
+            The snapshot.
+        name
+            An ephys or morphology feature column, or ``depth_um``, ``normalized_depth`` or
+            ``t_type_confidence`` of the cell table.
+
+        Returns
+        -------
+        pandas.Series
+            The feature indexed by ``cell_id``; a cell without a row in the feature's table
+            is absent (:meth:`aligned` gives it NaN).
+
+        Raises
+        ------
+        patchatlas.atlas.AtlasError
+            No feature of that name in the atlas.
+        """
         if name in snap.ephys.columns:
             return snap.ephys[name]
         if name in snap.morph.columns:
@@ -270,7 +403,21 @@ class PortalData:
         )
 
     def facet_counts(self, snap: Snapshot, mask: np.ndarray) -> dict[str, dict[str, int]]:
-        """Value counts of each facet over the selected cells (missing = ``(unknown)``)."""
+        """Value counts of each facet over the selected cells (missing = ``(unknown)``).
+
+        Parameters
+        ----------
+        snap
+            The snapshot.
+        mask
+            Boolean selection over ``snap.cells`` (:meth:`filter_mask`).
+
+        Returns
+        -------
+        dict of str to dict of str to int
+            Facet → value → number of selected cells, most frequent first, values with no
+            selected cell left out; each availability flag → ``{"true": n, "false": n}``.
+        """
         out: dict[str, dict[str, int]] = {}
         for col in FACETS:
             codes, uniques = snap.codes[col]
@@ -288,6 +435,20 @@ class PortalData:
         The values of the ``n_features`` numerical features measured in the most cells are
         included; the others are listed (``features``) and fetched on demand with
         :meth:`feature_values`.
+
+        Parameters
+        ----------
+        snap
+            The snapshot; the encoded payload is cached in it.
+        n_features
+            Number of features whose values are included.
+
+        Returns
+        -------
+        bytes
+            UTF-8 JSON with ``version`` (the snapshot's ETag), ``n``, ``facets``,
+            ``availability``, ``columns`` (cell ids, facet, t-type and availability columns),
+            ``features`` (name, kind, unit, number of cells measured) and ``values``.
         """
         key = f"search:{n_features}"
         if key in snap._json_cache:
@@ -325,11 +486,41 @@ class PortalData:
         return [None if not math.isfinite(v) else round(v, 6) for v in arr.tolist()]
 
     def feature_values(self, snap: Snapshot, names: list[str]) -> dict[str, list[float | None]]:
-        """Values of numerical features in the cell order of :meth:`search_payload`."""
+        """Values of numerical features in the cell order of :meth:`search_payload`.
+
+        Parameters
+        ----------
+        snap
+            The snapshot.
+        names
+            Feature names (see :meth:`feature_column`).
+
+        Returns
+        -------
+        dict of str to list of float or None
+            Name → one value per cell, rounded to 6 decimals, None where missing or not
+            finite.
+
+        Raises
+        ------
+        patchatlas.atlas.AtlasError
+            A name is not a feature of the atlas.
+        """
         return {n: self._values(snap, n) for n in names}
 
     def recording(self, path: str) -> Any:
-        """The :class:`~patchatlas.ephys.Recording` in ``path`` (the last 16 are kept)."""
+        """The :class:`~patchatlas.ephys.Recording` in ``path`` (the last 16 are kept).
+
+        Parameters
+        ----------
+        path
+            A recording file the atlas references, read with :func:`patchatlas.read`.
+
+        Returns
+        -------
+        Any
+            The recording, from the cache of the 16 most recently used ones when present.
+        """
         with self._lock:
             rec = self._recordings.get(path)
             if rec is not None:

@@ -25,7 +25,23 @@ class AnnotationIn(BaseModel):
 
 
 def require_token(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
-    """Refuse writes without the portal's token (401) or on a read-only portal (403)."""
+    """Refuse writes without the portal's token (401) or on a read-only portal (403).
+
+    A FastAPI dependency of every write route.
+
+    Parameters
+    ----------
+    request
+        The request; its app's ``state.settings.token`` is the expected token.
+    authorization
+        The ``Authorization`` header (``"Bearer <token>"``), None when absent.
+
+    Raises
+    ------
+    fastapi.HTTPException
+        403 on a read-only portal (no token file); 401, with ``WWW-Authenticate: Bearer``, when
+        the token is missing or wrong.
+    """
     from patchatlas.web.security import check_token
 
     status = check_token(request.app.state.settings.token, authorization)
