@@ -281,8 +281,12 @@ def test_ephys_engine_stores_the_analysis_exactly(
         ignore_index=True,
     )
     key = ["level", "sweep_number", "spike_index", "name"]
-    got = stored.assign(spike_index=stored["spike_index"].astype(float)).set_index(key)
-    want = expected.assign(spike_index=expected["spike_index"].astype(float)).set_index(key)
+
+    def keyed(df: pd.DataFrame) -> pd.DataFrame:
+        nums = {c: pd.to_numeric(df[c], errors="coerce").astype(float) for c in key[1:3]}
+        return df.assign(**nums).set_index(key)
+
+    got, want = keyed(stored), keyed(expected)
     assert len(got) == len(want) and got.index.sort_values().equals(want.index.sort_values())
     got = got.loc[want.index]
     np.testing.assert_allclose(got["value"], want["value"].astype(float), equal_nan=True)
