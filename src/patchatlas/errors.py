@@ -15,6 +15,7 @@ __all__ = [
     "AtlasError",
     "CorruptFileError",
     "DataError",
+    "ImplausibleDataError",
     "IndexOutOfRangeError",
     "MissingDependencyError",
     "ParameterError",
@@ -65,6 +66,16 @@ class UnsupportedFormatError(ReadError):
 
 class CorruptFileError(ReadError):
     """The file has a known format but is truncated, damaged or internally inconsistent."""
+
+
+class ImplausibleDataError(CorruptFileError):
+    """A file reads, but its values cannot be what its header says they are (a current of
+    -5e12 pA, a membrane voltage of +4000 mV, no voltage channel beside a current command ...).
+
+    The message names the file and each failed check; readers take ``channels=`` /
+    ``clamp_mode=`` (ABF) or unit options to override a wrong header, and
+    ``plausibility="warn"`` to read such a file anyway.
+    """
 
 
 class WriteError(PatchAtlasError):

@@ -31,6 +31,7 @@ __all__ = [
     "ClampMode",
     "DeclaredStimulus",
     "Epoch",
+    "PlausibilityFinding",
     "Recording",
     "Stimulus",
     "StimulusKind",
@@ -199,6 +200,51 @@ class DeclaredStimulus:
     source: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PlausibilityFinding:
+    """A reader's finding about whether a file's values can be what its header says they are.
+
+    Readers check every recording after reading it (membrane voltage in a physiological range,
+    currents neither absurdly large nor small, no all-NaN traces, ...; see
+    :mod:`patchatlas.io`). Findings that leave the data usable are warnings, kept in
+    :attr:`Recording.plausibility` (and stored with the recording by the ingest); findings that
+    make the data meaningless make the reader raise instead.
+
+    Attributes
+    ----------
+    check
+        Stable name of the check (``"membrane_voltage_range"``, ``"current_scale"``,
+        ``"all_nan"``, ``"command_unavailable"``, ``"channel_roles"`` ...).
+    severity
+        ``"warning"`` or ``"error"`` (an error is only kept when the user asked to read an
+        implausible file anyway).
+    message
+        What was found, naming the file.
+    sweeps
+        Sweep numbers concerned (empty: the whole recording).
+    """
+
+    check: str
+    severity: str
+    message: str
+    sweeps: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form.
+
+        Returns
+        -------
+        dict
+            ``check``, ``severity``, ``message`` and ``sweeps`` (a list of sweep numbers).
+        """
+        return {
+            "check": self.check,
+            "severity": self.severity,
+            "message": self.message,
+            "sweeps": list(self.sweeps),
+        }
+
+
 #: uniform time axes up to this many samples are cached (shared, read-only)
 _GRID_CACHE_MAX_SAMPLES = 2_000_000
 
@@ -356,6 +402,9 @@ class Recording:
         Reader that produced it (``"abf2"``, ``"nwb2"``, ``"nwb1-allen"`` ...).
     metadata
         Cell and session metadata (species, subject, protocol, institution ...).
+    plausibility
+        The reader's plausibility findings (:class:`PlausibilityFinding`): empty when every
+        check passed.
     """
 
     sweeps: list[Sweep]
@@ -363,6 +412,7 @@ class Recording:
     source: Path | None = None
     format: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    plausibility: list[PlausibilityFinding] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.sweeps)

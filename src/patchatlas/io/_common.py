@@ -12,7 +12,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from patchatlas.errors import CorruptFileError, PatchAtlasError, ReadError
+from patchatlas.errors import (
+    CorruptFileError,
+    DataError,
+    ParameterError,
+    PatchAtlasError,
+    ReadError,
+)
 
 log = logging.getLogger("patchatlas.io")
 
@@ -34,12 +40,18 @@ _AMP = {
 _TIME = {"s": 1.0, "sec": 1.0, "seconds": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}
 
 
+def clean_label(text: str) -> str:
+    """A header string without NUL padding and surrounding blanks (ABF 1 pads names and units
+    with NUL bytes: ``'pA\\x00\\x00'``)."""
+    return text.replace("\x00", " ").strip()
+
+
 def unit_factor(unit: str, quantity: str) -> float | None:
     """Factor to library units for ``unit`` of ``quantity`` ("voltage", "current", "time").
 
-    Returns ``None`` when the unit string is not recognised.
+    Returns ``None`` when the unit string is not recognised. NUL padding is ignored.
     """
-    u = unit.strip().lower().replace(" ", "")
+    u = clean_label(unit).lower().replace(" ", "")
     table = {"voltage": _VOLT, "current": _AMP, "time": _TIME}[quantity]
     return table.get(u)
 
@@ -67,6 +79,13 @@ def wrap_errors(path: Path, what: str) -> Iterator[None]:
     """Turn any non-patchatlas exception raised inside into a :class:`CorruptFileError`."""
     try:
         yield
+    except (ReadError, ParameterError):
+        raise
+    except DataError as exc:
+        # the data model's own checks (unequal trace lengths ...) do not know the file: name it
+        if str(path) in str(exc):
+            raise
+        raise CorruptFileError(path, f"{what}: {exc}") from exc
     except PatchAtlasError:
         raise
     except MemoryError as exc:
@@ -93,16 +112,18 @@ def uniform_time(
     -------
     uniform, sampling_rate, t0
         The rate is computed over the whole span, so float32 jitter in the stamps does not bias
-        it (this is what makes the IPFX "silent filter bypass" impossible here).
+        it (this is what makes the IPFX "silent filter bypass" impossible here). The rate is
+        NaN when stamps decrease or never advance; repeated stamps (steps of 0) make the
+        stamps non-uniform, with the rate from the median positive step.
     """
     if t.size < 2:
         return True, 1.0, float(t[0]) if t.size else 0.0
     dt = np.diff(t.astype(np.float64))
-    med = float(np.median(dt))
-    if not (med > 0 and np.all(dt >= 0)):
+    if not bool(np.all(dt >= 0)) or not bool(np.any(dt > 0)):
         return False, float("nan"), float(t[0])
-    if np.any(dt == 0):
-        log.warning("repeated time stamps (%d); keeping the samples as given", int(np.sum(dt == 0)))
+    if bool(np.any(dt == 0)):
+        return False, 1.0 / float(np.median(dt[dt > 0])), float(t[0])
+    med = float(np.median(dt))
     uniform = bool(np.max(np.abs(dt - med)) <= rtol * med)
     rate = (t.size - 1) / float(t[-1] - t[0]) if uniform else 1.0 / med
     return uniform, rate, float(t[0])
