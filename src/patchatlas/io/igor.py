@@ -6,7 +6,9 @@ same sweep when it sits beside it under the Blue Brain naming scheme
 name differs only in the channel field and whose units are amperes. A folder of waves reads as one
 recording. When the wave note holds the pulse protocol (``P0AMP3:50;P0DUR3:2000`` ...), the
 stimulus windows and amplitudes come from it (``Stimulus.source == "note"``); otherwise they are
-inferred from the current wave.
+inferred from the current wave. Every recording then goes through the plausibility checks of
+:mod:`patchatlas.io._plausibility` (an unlabelled wave is taken as mV / pA: a wave in V or A
+without a unit label is caught there).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from patchatlas.core.recording import (
 )
 from patchatlas.errors import CorruptFileError, ReadError
 from patchatlas.io._common import check_file, quantity_of, unit_factor, wrap_errors
+from patchatlas.io._plausibility import check_mode, check_recording
 
 __all__ = ["read_ibw", "read_igor_folder"]
 
@@ -194,12 +197,30 @@ def _make_sweep(vw: _Wave, iw: _Wave | None) -> Sweep:
     )
 
 
-def _finish(sweeps: list[Sweep], path: Path, cell_id: str) -> Recording:
+def _finish(sweeps: list[Sweep], path: Path, cell_id: str, plausibility: str) -> Recording:
     sweeps.sort(key=lambda s: s.number)
-    return Recording(sweeps=sweeps, cell_id=cell_id, source=path, format="igor")
+    rec = Recording(sweeps=sweeps, cell_id=cell_id, source=path, format="igor")
+    return check_recording(
+        rec,
+        path,
+        plausibility=plausibility,
+        labels={"v": "voltage wave", "i": "current wave"},
+        hint="label the waves' data units in Igor (mV, pA), or rescale them",
+    )
 
 
-def read_ibw(path: str | Path, *, cell_id: str | None = None) -> Recording:
+def _wave_name(path: Path) -> str:
+    """The name a single wave gives its sweep: the file stem without the channel field
+    (``B95_Ch3_IDRest_107`` and ``B95_Ch0_IDRest_107`` are both ``B95_IDRest_107``)."""
+    m = _CHAN.match(path.stem)
+    if not m:
+        return path.stem
+    return f"{m['pre']}_{m['post']}" if m["pre"] else m["post"]
+
+
+def read_ibw(
+    path: str | Path, *, cell_id: str | None = None, plausibility: str = "error"
+) -> Recording:
     """Read one sweep from an Igor binary wave (and its current partner, when present).
 
     Parameters
@@ -208,7 +229,12 @@ def read_ibw(path: str | Path, *, cell_id: str | None = None) -> Recording:
         An ``.ibw`` wave, voltage or current; the other channel of the same sweep is looked
         up beside it (the names differ only in the ``Ch<k>`` field).
     cell_id
-        Identifier of the recording (default: the file name before ``_Ch<k>_``, else the stem).
+        Identifier of the recording (default: the wave's own name without its channel field,
+        ``B95_IDRest_107`` for ``B95_Ch3_IDRest_107.ibw``; a folder of waves is named by the
+        folder, :func:`read_igor_folder`).
+    plausibility
+        ``"error"`` (default) refuses implausible values; ``"warn"`` reads them and keeps the
+        findings.
 
     Returns
     -------
@@ -224,13 +250,15 @@ def read_ibw(path: str | Path, *, cell_id: str | None = None) -> Recording:
         not 1-D, empty, or has an invalid sampling interval, or channels of different lengths.
     """
     p = Path(path)
-    vw, iw = _pair(p)
-    m = _CHAN.match(p.stem)
-    cid = cell_id or (m["pre"] if m and m["pre"] else p.stem)
-    return _finish([_make_sweep(vw, iw)], p, cid)
+    check_mode(plausibility, p)
+    with wrap_errors(p, "an Igor binary wave"):
+        sweep = _make_sweep(*_pair(p))
+    return _finish([sweep], p, cell_id or _wave_name(p), plausibility)
 
 
-def read_igor_folder(path: str | Path, *, cell_id: str | None = None) -> Recording:
+def read_igor_folder(
+    path: str | Path, *, cell_id: str | None = None, plausibility: str = "error"
+) -> Recording:
     """Read every sweep of a folder of Igor waves as one recording.
 
     Parameters
@@ -240,6 +268,9 @@ def read_igor_folder(path: str | Path, *, cell_id: str | None = None) -> Recordi
         :func:`read_ibw`.
     cell_id
         Identifier of the recording (default: the folder name).
+    plausibility
+        ``"error"`` (default) refuses implausible values; ``"warn"`` reads them and keeps the
+        findings.
 
     Returns
     -------
@@ -253,6 +284,7 @@ def read_igor_folder(path: str | Path, *, cell_id: str | None = None) -> Recordi
         :func:`read_ibw`).
     """
     p = Path(path)
+    check_mode(plausibility, p)
     files = sorted(p.glob("*.ibw"))
     if not files:
         raise ReadError(p, "holds no .ibw files")
@@ -265,5 +297,6 @@ def read_igor_folder(path: str | Path, *, cell_id: str | None = None) -> Recordi
         seen.add(vw.path)
         if iw is not None:
             seen.add(iw.path)
-        sweeps.append(_make_sweep(vw, iw))
-    return _finish(sweeps, p, cell_id or p.name)
+        with wrap_errors(vw.path, "an Igor binary wave"):
+            sweeps.append(_make_sweep(vw, iw))
+    return _finish(sweeps, p, cell_id or p.name, plausibility)

@@ -6,8 +6,11 @@ Columns are found from a header line when there is one (names such as ``time``/`
 the column whose values sit where membrane potentials sit (median below -30 mV) is the voltage.
 Units that are not declared are inferred and logged: time in ms when the median step is at least
 1.5 (i.e. rates of at most ~670 Hz would otherwise be implied), voltage in V when all values are
-within ±1, current in nA when all values are within ±20. Pass ``time_unit=``, ``voltage_unit=``,
-``current_unit=`` to override. Non-uniform time stamps are kept as-is (``Sweep.time``).
+within ±1, current in A when all values are within ±1e-6 (10 nA is 1e-8 A), in nA when within
+±20. Pass ``time_unit=``, ``voltage_unit=``, ``current_unit=`` to override. Non-uniform time
+stamps are kept as-is (``Sweep.time``); repeated time stamps (variable-step simulators print an
+event time twice) are kept as given, with a ``repeated_time_stamps`` finding.
+Every recording then goes through the plausibility checks of :mod:`patchatlas.io._plausibility`.
 """
 
 from __future__ import annotations
@@ -21,9 +24,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from patchatlas.core.recording import ClampMode, DeclaredStimulus, Recording, Stimulus, Sweep
+from patchatlas.core.recording import (
+    ClampMode,
+    DeclaredStimulus,
+    PlausibilityFinding,
+    Recording,
+    Stimulus,
+    Sweep,
+)
 from patchatlas.errors import CorruptFileError, ReadError
 from patchatlas.io._common import check_file, uniform_time, unit_factor, wrap_errors
+from patchatlas.io._plausibility import check_mode, check_recording
 
 __all__ = ["read_text"]
 
@@ -139,6 +150,7 @@ def read_text(
     stim_start: float | None = None,
     stim_end: float | None = None,
     cell_id: str | None = None,
+    plausibility: str = "error",
 ) -> Recording:
     """Read a text trace as a one-sweep recording.
 
@@ -153,33 +165,104 @@ def read_text(
         Stimulus window in s, for files without a current column.
     cell_id
         Identifier of the recording (defaults to the file stem).
+    plausibility
+        ``"error"`` (default) refuses implausible values (a voltage outside any membrane range,
+        an absurd current); ``"warn"`` reads them and keeps the findings.
 
     Returns
     -------
     Recording
         One current-clamp sweep (number 0) in s, mV and pA; the units used (declared, given or
         inferred) are in ``metadata["units"]`` and ``metadata["inferred_units"]``, a given
-        stimulus window in ``Sweep.declared``.
+        stimulus window in ``Sweep.declared``, plausibility findings in ``plausibility``.
 
     Raises
     ------
     patchatlas.errors.ReadError
         Missing or empty file, an unknown unit, fewer than 2 rows, NaN/inf times or voltages,
-        or decreasing time stamps.
+        time stamps that decrease or never advance, or implausible values
+        (:class:`~patchatlas.errors.ImplausibleDataError`).
     """
     p = Path(path)
     check_file(p)
+    check_mode(plausibility, p)
+    with wrap_errors(p, "a text trace"):
+        rec, findings, labels = _read(
+            p, time_unit, voltage_unit, current_unit, stim_start, stim_end, cell_id
+        )
+    return check_recording(
+        rec,
+        p,
+        plausibility=plausibility,
+        findings=findings,
+        labels=labels,
+        hint="pass time_unit=, voltage_unit= or current_unit= when the units are not what the "
+        "file states or patchatlas inferred",
+    )
+
+
+def _repeated_stamps(
+    t: npt.NDArray[np.float64], cols: list[npt.NDArray[np.float64]], path: Path
+) -> PlausibilityFinding | None:
+    """Refuse decreasing time stamps; a finding for repeated ones (kept as given)."""
+    dt = np.diff(t)
+    if bool(np.any(dt < 0)):
+        k = int(np.flatnonzero(dt < 0)[0])
+        raise CorruptFileError(
+            path,
+            f"time stamps decrease at data row {k + 2} ({t[k]:g} then {t[k + 1]:g})",
+            "sort the rows by time",
+        )
+    rep = dt == 0
+    if not bool(rep.any()):
+        return None
+    if bool(rep.all()):
+        raise CorruptFileError(
+            path, f"every time stamp is {t[0]:g}: the time column never advances"
+        )
+    differ = np.zeros(rep.size, dtype=bool)
+    for c in cols:
+        differ |= rep & (c[:-1] != c[1:])
+    n_rep, n_diff = int(rep.sum()), int(differ.sum())
+    detail = (
+        "with equal values"
+        if n_diff == 0
+        else f"with different values at {n_diff} of them (a step at an event)"
+    )
+    return PlausibilityFinding(
+        "repeated_time_stamps",
+        "warning",
+        f"{path}: {n_rep} of {t.size} time stamps repeat the one before ({detail}; a "
+        "variable-step simulator's output?): the samples are kept as given on a non-uniform "
+        "time axis (spike detection drops the repeats)",
+    )
+
+
+def _read(
+    p: Path,
+    time_unit: str | None,
+    voltage_unit: str | None,
+    current_unit: str | None,
+    stim_start: float | None,
+    stim_end: float | None,
+    cell_id: str | None,
+) -> tuple[Recording, list[PlausibilityFinding], dict[str, str]]:
     data, header = _load_table(p)
     tc, vc, ic, declared = _assign_columns(data, header, p)
     t_raw, v_raw = data[:, tc], data[:, vc]
     i_raw = data[:, ic] if ic is not None else None
     if not (np.all(np.isfinite(t_raw)) and np.all(np.isfinite(v_raw))):
         raise CorruptFileError(p, "time or voltage column holds NaN/inf values")
+    findings: list[PlausibilityFinding] = []
+    rep = _repeated_stamps(t_raw, [v_raw] + ([] if i_raw is None else [i_raw]), p)
+    if rep is not None:
+        findings.append(rep)
 
     inferred: list[str] = []
     tu = time_unit or declared["time"]
     if tu is None:
-        dt_med = float(np.median(np.diff(t_raw)))
+        steps = np.diff(t_raw)
+        dt_med = float(np.median(steps[steps > 0]))  # repeated stamps say nothing of the unit
         tu = "ms" if dt_med >= 1.5e-3 else "s"
         inferred.append(f"time in {tu} (median step {dt_med:g})")
     vu = voltage_unit or declared["voltage"]
@@ -192,15 +275,16 @@ def read_text(
     if i_raw is not None:
         cu = current_unit or declared["current"]
         if cu is None:
-            cu = "nA" if float(np.max(np.abs(i_raw))) <= 20.0 else "pA"
+            top = float(np.max(np.abs(i_raw)))
+            cu = "A" if 0.0 < top <= 1e-6 else ("nA" if top <= 20.0 else "pA")
             inferred.append(f"current in {cu}")
         i = i_raw * _factor(cu, "current", "pA", p)
     if inferred:
         log.info("%s: units not declared; inferred %s", p, ", ".join(inferred))
 
     uniform, rate, t0 = uniform_time(t)
-    if not np.isfinite(rate):
-        raise CorruptFileError(p, "time stamps decrease", "sort the rows by time")
+    if not np.isfinite(rate):  # (decreasing or repeated stamps were handled above)
+        raise CorruptFileError(p, "time stamps do not advance", "check the time column")
     stated = None
     if stim_start is not None or stim_end is not None:
         stated = DeclaredStimulus(
@@ -221,6 +305,10 @@ def read_text(
         metadata=meta,
         declared=stated,
     )
-    return Recording(
+    labels = {"v": f"column {vc + 1}"}
+    if ic is not None:
+        labels["i"] = f"column {ic + 1}"
+    rec = Recording(
         sweeps=[sweep], cell_id=cell_id or p.stem, source=p, format="text", metadata=meta
     )
+    return rec, findings, labels

@@ -55,6 +55,7 @@ from patchatlas.core.ontology import StimulusOntology
 from patchatlas.core.recording import Recording
 from patchatlas.errors import PatchAtlasError, ReadError
 from patchatlas.io._common import wrap_errors
+from patchatlas.io._plausibility import check_mode, check_recording
 from patchatlas.io.nwb._allen import allen_pairs as _allen_pairs
 from patchatlas.io.nwb._icephys import table_pairs as _table_pairs
 from patchatlas.io.nwb._legacy import legacy_pairs_h5 as _legacy_pairs_h5
@@ -67,6 +68,7 @@ from patchatlas.io.nwb._series import LAZY as _LAZY
 from patchatlas.io.nwb._series import Pair as _Pair
 from patchatlas.io.nwb._sniff import sniff_nwb
 from patchatlas.io.nwb._sweeps import build_recording as _build
+from patchatlas.io.nwb._sweeps import pairing_findings as _pairing_findings
 
 __all__ = ["FILE_LAYOUT_KEYS", "PATCHATLAS_COLUMNS", "read_nwb", "sniff_nwb"]
 
@@ -85,6 +87,7 @@ def read_nwb(
     cell_id: str | None = None,
     electrode: str | None = None,
     lazy: bool = False,
+    plausibility: str = "error",
 ) -> Recording:
     """Read the intracellular sweeps of an NWB 1 or NWB 2 file.
 
@@ -107,26 +110,39 @@ def read_nwb(
         usual case) from the file with ``numpy.memmap`` instead of reading them: samples are
         read when used (stimulus inference still reads the command currents).
         Do not truncate or rewrite the file in place while such a recording is in use.
+    plausibility
+        ``"error"`` (default) refuses files whose values are implausible (a response in the
+        wrong unit, an all-NaN trace); ``"warn"`` reads them and keeps the findings.
 
     Returns
     -------
     Recording
         One sweep per recorded series, ordered by sweep number; ``format`` names the layout
-        (``"nwb2"``, ``"nwb2-legacy"``, ``"nwb1-allen"``, ``"nwb1-mies"``).
+        (``"nwb2"``, ``"nwb2-legacy"``, ``"nwb1-allen"``, ``"nwb1-mies"``); plausibility
+        findings in ``plausibility``.
 
     Raises
     ------
     patchatlas.errors.ReadError
-        Missing, non-NWB, truncated or damaged file; NWB 2 without pynwb installed.
+        Missing, non-NWB, truncated or damaged file; NWB 2 without pynwb installed; implausible
+        values (:class:`~patchatlas.errors.ImplausibleDataError`).
     """
     p = Path(path)
+    check_mode(plausibility, p)
     onto = _ontology(ontology)
     version, layout = sniff_nwb(p)
     token = _LAZY.set(lazy)
     try:
-        return _read(p, onto, version, layout, cell_id, electrode)
+        rec, findings = _read(p, onto, version, layout, cell_id, electrode)
     finally:
         _LAZY.reset(token)
+    return check_recording(
+        rec,
+        p,
+        plausibility=plausibility,
+        findings=findings,
+        hint="the series' unit or conversion factor is wrong",
+    )
 
 
 def _read(
@@ -136,7 +152,7 @@ def _read(
     layout: str,
     cell_id: str | None,
     electrode: str | None,
-) -> Recording:
+) -> tuple[Recording, list[Any]]:
     import h5py
 
     with wrap_errors(p, "NWB"):
@@ -154,7 +170,7 @@ def _read(
             with h5py.File(p, "r") as h5:
                 _attach_labnotebook(h5, pairs)
         recording = _build(pairs, p, layout, version, meta, onto, cell_id, electrode)
-    return recording
+    return recording, _pairing_findings(pairs, p)
 
 
 def _ontology(

@@ -4,6 +4,11 @@
 paired by sweep number (the series' ``sweep_number`` or the
 ``general/intracellular_ephys/sweep_table``) and electrode; read with pynwb
 (:func:`legacy_pairs_pynwb`) or with h5py when pynwb rejects the file (:func:`legacy_pairs_h5`).
+
+Converters (x_to_nwb, for one) can link a sweep's response and stimulus to different electrodes
+although the sweep table puts them in one sweep. :func:`pair_across_electrodes` then pairs them
+by the sweep table when the sweep has exactly one unpaired response and one unpaired stimulus,
+and records it (``Pair.metadata["paired_across_electrodes"]``).
 """
 
 from __future__ import annotations
@@ -23,6 +28,31 @@ from patchatlas.io.nwb._series import (
     stim_code,
     trailing_number,
 )
+
+
+def pair_across_electrodes(pairs: list[Pair]) -> list[Pair]:
+    """Merge, per sweep number, a lone response-only pair with a lone stimulus-only pair."""
+    by_number: dict[int, list[Pair]] = {}
+    for p in pairs:
+        by_number.setdefault(p.number, []).append(p)
+    drop: set[int] = set()
+    for group in by_number.values():
+        resp = [p for p in group if p.response is not None and p.stimulus is None]
+        stim = [p for p in group if p.stimulus is not None and p.response is None]
+        if len(resp) != 1 or len(stim) != 1:
+            continue
+        r, s = resp[0], stim[0]
+        r.stimulus = s.stimulus
+        r.stimulus_code = r.stimulus_code or s.stimulus_code
+        r.stimulus_name = r.stimulus_name or s.stimulus_name
+        for key, val in s.metadata.items():
+            r.metadata.setdefault(key, val)
+        r.metadata["paired_across_electrodes"] = {
+            "response_electrode": r.electrode,
+            "stimulus_electrode": s.electrode,
+        }
+        drop.add(id(s))
+    return [p for p in pairs if id(p) not in drop]
 
 
 def legacy_pairs_pynwb(nwb: Any, path: Path) -> list[Pair]:
@@ -71,7 +101,9 @@ def legacy_pairs_pynwb(nwb: Any, path: Path) -> list[Pair]:
                     val = getattr(ts, attr, None)
                     if isinstance(val, int | float):
                         pair.metadata[attr] = val
-    return [found[k] for k in sorted(found, key=lambda k: (k[0], k[1] or ""))]
+    return pair_across_electrodes(
+        [found[k] for k in sorted(found, key=lambda k: (k[0], k[1] or ""))]
+    )
 
 
 def _sweep_table_series(table: Any) -> Iterator[list[Any]]:
@@ -102,4 +134,6 @@ def legacy_pairs_h5(h5: Any, path: Path) -> list[Pair]:
                     sweep_of[str(h5[ref].name)] = int(nums[row])
                 except Exception:
                     continue
-    return series_pairs_h5(h5.get("acquisition"), h5.get("stimulus/presentation"), path, sweep_of)
+    return pair_across_electrodes(
+        series_pairs_h5(h5.get("acquisition"), h5.get("stimulus/presentation"), path, sweep_of)
+    )

@@ -23,6 +23,7 @@ from patchatlas.core.ontology import StimulusOntology, kind_from_name
 from patchatlas.core.recording import (
     ClampMode,
     DeclaredStimulus,
+    PlausibilityFinding,
     Recording,
     Stimulus,
     StimulusKind,
@@ -88,7 +89,9 @@ def _make_sweep(pair: Pair, path: Path, onto: StimulusOntology | None) -> Sweep 
         starting_time = first
         if not uniform:
             if not math.isfinite(rate):
-                raise CorruptFileError(path, f"series {resp.name}: time stamps decrease")
+                raise CorruptFileError(
+                    path, f"series {resp.name}: time stamps decrease or never advance"
+                )
             time = ts - ts[0] + t0
     else:
         raise CorruptFileError(path, f"series {resp.name} has neither a rate nor time stamps")
@@ -200,6 +203,29 @@ def _declared(kind: StimulusKind | None, row: dict[str, Any] | None) -> Declared
         name=str(name) if name else None,
         source=str(row.get("patchatlas_stimulus_source") or "file"),
     )
+
+
+def pairing_findings(pairs: list[Pair], path: Path) -> list[PlausibilityFinding]:
+    """Findings about how sweeps were paired (a response and a stimulus linked to different
+    electrodes, paired by the sweep table)."""
+    out = []
+    for p in pairs:
+        info = p.metadata.get("paired_across_electrodes")
+        if not info:
+            continue
+        out.append(
+            PlausibilityFinding(
+                "electrode_mismatch",
+                "warning",
+                f"{path}: sweep {p.number}: the response "
+                f"{p.metadata.get('response_series', '?')} is linked to electrode "
+                f"{info['response_electrode']!r} and the stimulus "
+                f"{p.metadata.get('stimulus_series', '?')} to {info['stimulus_electrode']!r}; "
+                "the sweep table puts them in one sweep, so they are read as a pair",
+                (p.number,),
+            )
+        )
+    return out
 
 
 def build_recording(
