@@ -110,21 +110,44 @@ def features_cmd(paths: tuple[Path, ...], level: str, profile: str, out: Path | 
     default=None,
     help="cell QC (one row per rule) to FILE.csv/.parquet",
 )
-def qc_cmd(paths: tuple[Path, ...], out: Path | None, cell_out: Path | None) -> None:
-    """Allen v1.1 sweep and cell QC rules plus detection flags for the recordings in PATHS."""
+@click.option(
+    "--findings-out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="the readers' plausibility findings to FILE.csv/.parquet",
+)
+@click.option(
+    "--plausibility",
+    type=click.Choice(["error", "warn"]),
+    default="error",
+    show_default=True,
+    help="'warn' reads files with implausible values anyway (their findings are listed).",
+)
+def qc_cmd(
+    paths: tuple[Path, ...],
+    out: Path | None,
+    cell_out: Path | None,
+    findings_out: Path | None,
+    plausibility: str,
+) -> None:
+    """Reader plausibility findings, then the Allen v1.1 sweep and cell QC rules plus detection
+    flags, for the recordings in PATHS."""
     import pandas as pd
 
     from patchatlas.ephys.batch import cell_qc_table, recording_qc_table
+    from patchatlas.ephys.qc import plausibility_table
     from patchatlas.errors import PatchAtlasError
     from patchatlas.reading import read as read_file
 
     frames = []
     cells = []
+    found = []
     with _progress() as prog:
         task = prog.add_task("qc", total=len(paths))
         for p in paths:
             try:
-                rec = read_file(p)
+                rec = read_file(p, plausibility=plausibility)
+                found.append(plausibility_table(rec))
                 frames.append(recording_qc_table(rec))
                 cells.append(cell_qc_table(rec))
             except PatchAtlasError as exc:
@@ -132,6 +155,11 @@ def qc_cmd(paths: tuple[Path, ...], out: Path | None, cell_out: Path | None) -> 
             prog.advance(task)
     if not frames:
         raise SystemExit(2)
+    fdf = pd.concat(found, ignore_index=True)
+    if findings_out is not None:
+        _write(fdf, findings_out)
+    else:
+        _print_findings(fdf)
     df = pd.concat(frames, ignore_index=True)
     cdf = pd.concat(cells, ignore_index=True)
     if out is not None:
@@ -164,6 +192,19 @@ def qc_cmd(paths: tuple[Path, ...], out: Path | None, cell_out: Path | None) -> 
         con.print(table("cell QC (Allen v1.1; missing values fail the cell)", ccols, rows))
         for cid, ok in cdf.groupby("cell_id", sort=False)["cell_passed"].first().items():
             con.print(f"cell {cid}: {'passed' if ok else 'FAILED'}")
+
+
+def _print_findings(fdf: Any) -> None:
+    from rich.markup import escape
+
+    con = console()
+    if not len(fdf):
+        con.print("reader plausibility: every check passed")
+        return
+    con.width = max(con.width, 140)
+    cols = ["cell_id", "check", "severity", "sweeps", "message"]
+    rows = [[escape(str(x)) for x in r] for r in fdf[cols].values.tolist()]
+    con.print(table("reader plausibility findings", cols, rows))
 
 
 @ephys.command("plot")

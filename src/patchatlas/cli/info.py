@@ -6,6 +6,7 @@ from __future__ import annotations
 import platform
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -100,6 +101,42 @@ def recording_table(rec: object) -> object:
     return table(title, cols, rows)
 
 
+def parse_assignments(text: str | None, option: str, *, integer: bool) -> dict[str, Any] | None:
+    """``"v=1,i=0"`` → ``{"v": 1, "i": 0}`` (``integer=False``: values kept as text).
+
+    Parameters
+    ----------
+    text
+        The option's value (``None``: not given).
+    option
+        The option's name, for the error message.
+    integer
+        Convert the values to int.
+
+    Returns
+    -------
+    dict or None
+        Role → channel index (or unit); None when ``text`` is None.
+
+    Raises
+    ------
+    click.BadParameter
+        Not a comma-separated list of ``role=value`` pairs (with integer values when asked).
+    """
+    if text is None:
+        return None
+    out: dict[str, Any] = {}
+    for part in text.split(","):
+        key, sep, val = part.partition("=")
+        if not sep or not key.strip() or not val.strip():
+            raise click.BadParameter(f"expected role=value pairs such as v=1,i=0, got {text!r}")
+        try:
+            out[key.strip()] = int(val) if integer else val.strip()
+        except ValueError:
+            raise click.BadParameter(f"{key.strip()}={val.strip()}: not a channel index") from None
+    return out
+
+
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
@@ -108,25 +145,76 @@ def recording_table(rec: object) -> object:
     help="Print the versions of the optional dependencies and the active spike-detection "
     "backend (numba or numpy, and why).",
 )
-def info(paths: tuple[Path, ...], deps: bool) -> None:
+@click.option(
+    "--channels",
+    default=None,
+    metavar="ROLE=INDEX,...",
+    help="ABF: which inputs are the membrane voltage and the current, e.g. v=1,i=0 (and "
+    "command=K for the output DAC K); overrides what the header implies.",
+)
+@click.option(
+    "--clamp-mode",
+    type=click.Choice(["current_clamp", "voltage_clamp"]),
+    default=None,
+    help="ABF: the clamp mode, overriding what the header implies.",
+)
+@click.option(
+    "--units",
+    default=None,
+    metavar="ROLE=UNIT,...",
+    help="ABF: the true unit of a role's channel when the header's label is wrong, e.g. i=pA.",
+)
+@click.option(
+    "--plausibility",
+    type=click.Choice(["error", "warn"]),
+    default=None,
+    help="'warn' reads files with implausible values anyway (default: refuse them).",
+)
+def info(
+    paths: tuple[Path, ...],
+    deps: bool,
+    channels: str | None,
+    clamp_mode: str | None,
+    units: str | None,
+    plausibility: str | None,
+) -> None:
     """Print the sweep table of each recording in PATHS (with --deps: the environment)."""
     from patchatlas.errors import PatchAtlasError
     from patchatlas.reading import read as read_file
 
     if not paths and not deps:
         raise click.UsageError("give one or more recording PATHS, or --deps")
+    options: dict[str, Any] = {}
+    chosen = parse_assignments(channels, "--channels", integer=True)
+    if chosen is not None:
+        options["channels"] = chosen
+    if clamp_mode is not None:
+        options["clamp_mode"] = clamp_mode
+    unit_map = parse_assignments(units, "--units", integer=False)
+    if unit_map is not None:
+        options["units"] = unit_map
+    if plausibility is not None:
+        options["plausibility"] = plausibility
     if deps:
         print_deps()
     con = console()
     failed = 0
     for p in paths:
         try:
-            rec = read_file(p)
+            rec = read_file(p, **options)
         except PatchAtlasError as exc:
             failed += 1
             con.print(f"[red]error[/red]: {exc}")
             continue
         con.print(recording_table(rec))
+        roles = rec.metadata.get("channel_roles")
+        if isinstance(roles, dict):
+            con.print(
+                f"channels ({roles.get('source')}): v = {roles.get('v')}, i = {roles.get('i')}, "
+                f"command = {roles.get('command')}"
+            )
+        for f in rec.plausibility:
+            con.print(f"[yellow]{f.severity}[/yellow] ({f.check}): {f.message}")
         con.print()
     if failed:
         raise SystemExit(2)

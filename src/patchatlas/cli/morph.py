@@ -50,7 +50,8 @@ def _read_all(paths: tuple[Path, ...]) -> tuple[list[Any], int]:
 
 @click.group()
 def morph() -> None:
-    """Neuron morphologies (SWC, Neurolucida ASC): validate, features, align, plot."""
+    """Neuron morphologies (SWC, Neurolucida ASC, MorphIO HDF5): validate, features, align,
+    plot."""
     from patchatlas.morphology import tune_allocator
 
     tune_allocator()  # batch work: reuse freed blocks instead of re-faulting pages
@@ -67,13 +68,14 @@ def morph() -> None:
 )
 @click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write issues as JSON.")
 def validate(paths: tuple[Path, ...], profile: str, json_out: Path | None) -> None:
-    """Check reconstructions; exit code 1 when any file has errors."""
+    """Check reconstructions; exit code 1 when validation finds errors in any file, 2 when a
+    file cannot be read at all."""
     import patchatlas.morphology as pm
 
     con = console()
     morphs, failed = _read_all(paths)
     report: dict[str, Any] = {}
-    n_err = failed
+    n_err = 0
     for m in morphs:
         rep = pm.validate(m, profile=profile, raise_on_error=False)
         report[m.source or m.label] = rep.to_dicts()
@@ -89,6 +91,9 @@ def validate(paths: tuple[Path, ...], profile: str, json_out: Path | None) -> No
         )
     if json_out is not None:
         json_out.write_text(json.dumps(report, indent=1))
+    if failed:
+        con.print(f"{failed} file(s) could not be read")
+        raise SystemExit(2)
     if n_err:
         raise SystemExit(1)
 

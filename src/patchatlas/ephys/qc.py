@@ -36,6 +36,10 @@ in the bath), ``EXTPCllATT`` (cell attached, the seal), ``EXTPBREAKN`` (break-in
 A measurement that is missing (no such sweep, a pulse that cannot be measured, no ``ri``) has
 value NaN, a ``reason``, and fails the cell ("missing values fail the cell", Allen v1.1) unless
 ``QCRules.missing_fails`` is False, in which case its ``passed`` is None.
+
+Reading comes first: the readers' plausibility findings (a voltage outside any membrane range,
+an absurd current, a missing stimulus file, ...; :attr:`Recording.plausibility`) are listed by
+:func:`plausibility_table` beside these rules (``patchatlas ephys qc`` prints them).
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ __all__ = [
     "QCRules",
     "TestPulse",
     "cell_qc",
+    "plausibility_table",
     "qc_sweep_role",
     "recording_qc",
     "sweep_qc",
@@ -636,3 +641,38 @@ def cell_qc(
             }
         )
     return CellQC(tuple(rows), cell_ok)
+
+
+PLAUSIBILITY_COLUMNS = ("cell_id", "check", "severity", "sweeps", "message")
+
+
+def plausibility_table(recording: Recording) -> Any:
+    """The reader's plausibility findings about a recording, one row per finding.
+
+    Parameters
+    ----------
+    recording
+        A recording as read (its :attr:`~patchatlas.core.Recording.plausibility`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``cell_id``, ``check`` (``"membrane_voltage_range"``, ``"current_scale"``,
+        ``"command_unavailable"`` ...), ``severity`` (``"warning"``, or ``"error"`` for a file
+        read with ``plausibility="warn"``), ``sweeps`` (the sweep numbers, space-separated;
+        empty for the whole file) and ``message`` (names the file); no rows when every check
+        passed.
+    """
+    import pandas as pd
+
+    rows = [
+        {
+            "cell_id": recording.cell_id,
+            "check": f.check,
+            "severity": f.severity,
+            "sweeps": " ".join(str(n) for n in f.sweeps),
+            "message": f.message,
+        }
+        for f in recording.plausibility
+    ]
+    return pd.DataFrame(rows, columns=list(PLAUSIBILITY_COLUMNS))

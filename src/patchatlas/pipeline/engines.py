@@ -179,7 +179,8 @@ def compute_ephys(
     Returns
     -------
     EngineOutput
-        The recordings (sweep tables with per-sweep bookkeeping), the features in registry
+        The recordings (sweep tables with per-sweep bookkeeping; the reader's plausibility
+        findings in the recording metadata under ``"plausibility"``), the features in registry
         names with units (spike rows flagged ``in_window``), QC, and the analysis provenance.
     """
     from patchatlas.core.recording import Recording
@@ -191,9 +192,12 @@ def compute_ephys(
     sweeps_all = []
     for k, (p, idx) in enumerate(zip(paths, file_indices, strict=True)):
         rec = read_file(p)
+        rec_meta = dict(rec.metadata)
+        if rec.plausibility:  # the reader's plausibility findings are stored with the recording
+            rec_meta["plausibility"] = [f.to_dict() for f in rec.plausibility]
         recordings.append(
             RecordingRecord(
-                file_index=idx, format=rec.format, sweeps=rec.sweep_table(), metadata=rec.metadata
+                file_index=idx, format=rec.format, sweeps=rec.sweep_table(), metadata=rec_meta
             )
         )
         positions += [k] * len(rec.sweeps)
