@@ -42,10 +42,11 @@ FORMATS: dict[str, tuple[str, str]] = {
     ".nwb": ("nwb", "patchatlas.io.nwb:read_nwb"),
     ".swc": ("swc", "patchatlas.io.swc:read_swc"),
     ".asc": ("asc", "patchatlas.io.asc:read_asc"),
+    ".h5": ("h5", "patchatlas.io.h5morph:read_h5_morphology"),
 }
 _BY_NAME: dict[str, str] = {}
 #: format names whose reader gives a :class:`~patchatlas.core.Morphology`
-MORPHOLOGY_FORMATS = ("swc", "asc")
+MORPHOLOGY_FORMATS = ("swc", "asc", "h5")
 
 
 def register_reader(extension: str, format_name: str, target: str) -> None:
@@ -118,13 +119,15 @@ def read(path: str | os.PathLike[str], *, format: str | None = None, **kwargs: A
     path
         File to read. Electrophysiology files (``.nwb``, ``.abf``, ``.ibw``, ``.txt``/``.csv``)
         give a :class:`~patchatlas.ephys.Recording`; a folder of ``.ibw`` waves gives one
-        recording of all its sweeps. Morphologies (``.swc``, Neurolucida ``.asc``) give a
-        :class:`~patchatlas.morphology.Morphology`.
+        recording of all its sweeps. Morphologies (``.swc``, Neurolucida ``.asc``, MorphIO /
+        NeuroM ``.h5``) give a :class:`~patchatlas.morphology.Morphology`.
     format
         Force a reader by name (``"abf"``, ``"nwb"``, ``"igor"``, ``"text"`` ...) instead of the
         extension.
     **kwargs
-        Passed to the reader (e.g. ``time_unit="ms"`` for text files, ``ontology=`` for NWB).
+        Passed to the reader (e.g. ``time_unit="ms"`` for text files, ``ontology=`` for NWB,
+        ``channels={"v": 1, "i": 0}`` / ``clamp_mode=`` / ``units=`` for ABF files whose
+        header is wrong, ``plausibility="warn"`` to read implausible values anyway).
 
     Returns
     -------
@@ -168,7 +171,7 @@ def read(path: str | os.PathLike[str], *, format: str | None = None, **kwargs: A
 
 
 def read_morphology(path: str | os.PathLike[str], **kwargs: Any) -> Any:
-    """Read a reconstruction (``.swc`` or Neurolucida ``.asc``) into a
+    """Read a reconstruction (``.swc``, Neurolucida ``.asc`` or MorphIO/NeuroM ``.h5``) into a
     :class:`~patchatlas.core.Morphology`; any other file type is refused.
 
     Parameters
@@ -194,7 +197,7 @@ def read_morphology(path: str | os.PathLike[str], **kwargs: Any) -> Any:
         raise UnsupportedFormatError(
             p,
             f"{p.suffix or 'no extension'} is not a morphology format",
-            "patchatlas reads .swc and Neurolucida .asc morphologies",
+            "patchatlas reads .swc, Neurolucida .asc and MorphIO/NeuroM .h5 morphologies",
         )
     return read(p, **kwargs)
 

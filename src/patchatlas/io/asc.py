@@ -4,8 +4,12 @@ The file is an S-expression: a ``("CellBody" ... (x y z d) ...)`` contour for th
 ``( (Color ...) (Axon|Dendrite|Apical) (x y z d) ... ( branch | branch ) )`` form per neurite.
 Diameters are halved to radii. The soma becomes one node at the contour centroid with the mean
 centroid distance as radius (the contour is kept in ``morph.soma_contour``); neurite roots hang
-from it. Markers, spines, colours and names are skipped. The parser is iterative (no recursion),
-so deep trees cannot overflow the stack.
+from it. A point may carry a label token after its numbers (``(1 1 0 1 S1)``, Neurolucida's
+section/slice labels): it is a point all the same. Spines (``<( ... )>``) are not neurite points:
+they are kept as annotations in ``meta["spines"]`` (the spine's points in µm, its radius and the
+id of the neurite node it follows) and no feature counts them, as MorphIO drops them. Markers,
+colours and names are skipped. The parser is iterative (no recursion), so deep trees cannot
+overflow the stack.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["parse_asc", "read_asc"]
 
-_TOKEN = re.compile(r'"[^"]*"|\(|\)|\||[^\s()|"]+')
+_TOKEN = re.compile(r'"[^"]*"|\(|\)|\||<|>|[^\s()|"<>]+')
+_SPINE = "<spine>"  # first item of the list a spine's forms are nested in
 _TYPES = {"axon": 2, "dendrite": 3, "apical": 4, "basal": 3}
 _MAX_BYTES = 256 * 1024 * 1024
 
@@ -43,8 +48,16 @@ def _nest(tokens: list[str], where: Path | None) -> list[Any]:
             stack[-1].append(new)
             stack.append(new)
         elif tok == ")":
-            if len(stack) == 1:
+            if len(stack) == 1 or stack[-1][:1] == [_SPINE]:
                 raise CorruptFileError(where, "unbalanced ')' in the Neurolucida file")
+            stack.pop()
+        elif tok == "<":
+            spine: list[Any] = [_SPINE]
+            stack[-1].append(spine)
+            stack.append(spine)
+        elif tok == ">":
+            if stack[-1][:1] != [_SPINE]:
+                raise CorruptFileError(where, "a '>' closes no spine '<' in the Neurolucida file")
             stack.pop()
         else:
             stack[-1].append(tok)
@@ -56,16 +69,22 @@ def _nest(tokens: list[str], where: Path | None) -> list[Any]:
 
 
 def _as_point(item: Any) -> list[float] | None:
+    """``[x, y, z, d]`` of a point form ``(x y z [d] [label])``, else None."""
     if not isinstance(item, list) or len(item) < 3:
         return None
     vals: list[float] = []
-    for v in item:
+    for k, v in enumerate(item):
         if isinstance(v, list):
             break
         try:
             vals.append(float(v))
         except ValueError:
+            # a label token after the numbers (S1, R3-1 ...) keeps the point a point
+            if len(vals) >= 3 and all(isinstance(t, str) for t in item[k:]):
+                break
             return None
+        if len(vals) == 4:
+            break
     if len(vals) < 3:
         return None
     if len(vals) == 3:
@@ -103,13 +122,13 @@ def parse_asc(text: str, *, name: str = "", source: str | None = None) -> Morpho
     Morphology
         Coordinates and radii in µm (diameters halved); the soma is one node at the centroid
         of the ``CellBody`` contour (its mean centroid distance as radius, the contour in
-        ``soma_contour``), and ``meta`` holds ``format``, ``n_neurites`` and
-        ``section_start_ids``.
+        ``soma_contour``), and ``meta`` holds ``format``, ``n_neurites``,
+        ``section_start_ids`` and ``spines`` (annotations, not nodes; see the module docs).
 
     Raises
     ------
     patchatlas.errors.CorruptFileError
-        Unbalanced parentheses, or neither a soma contour nor a neurite.
+        Unbalanced parentheses or spine brackets, or neither a soma contour nor a neurite.
     """
     from patchatlas.core.morphology import Morphology
 
@@ -118,6 +137,7 @@ def parse_asc(text: str, *, name: str = "", source: str | None = None) -> Morpho
     contour: list[list[float]] = []
     rows: list[list[float]] = []  # id type x y z r parent (parent as row index, -1 = soma)
     block_starts: list[int] = []  # first point of each child section written in the file
+    spines: list[tuple[int, list[list[float]]]] = []  # (row it follows, points)
     n_neurites = 0
     for form in forms:
         if not isinstance(form, list):
@@ -138,6 +158,11 @@ def parse_asc(text: str, *, name: str = "", source: str | None = None) -> Morpho
             first = from_block
             for item in items:
                 if item == "|":
+                    continue
+                if isinstance(item, list) and item[:1] == [_SPINE]:
+                    pts = [q for q in (_as_point(i) for i in item[1:]) if q is not None]
+                    if pts:
+                        spines.append((last, pts))
                     continue
                 pt = _as_point(item)
                 if pt is not None:
@@ -193,6 +218,14 @@ def parse_asc(text: str, *, name: str = "", source: str | None = None) -> Morpho
             # ids of the first point of every child section written as a branch block: the
             # neurom convention starts a section there even with a single child (MorphIO does)
             "section_start_ids": (np.asarray(block_starts, dtype=np.int64) + 1 + shift).tolist(),
+            # spines: annotations, not neurite nodes (points x, y, z and radius in µm)
+            "spines": [
+                {
+                    "node_id": int(row + 1 + shift) if row >= 0 else (1 if have_soma else -1),
+                    "points": [[p[0], p[1], p[2], p[3] / 2.0] for p in pts],
+                }
+                for row, pts in spines
+            ],
         },
     )
 

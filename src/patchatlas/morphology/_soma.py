@@ -19,7 +19,7 @@ IntArray = npt.NDArray[np.int64]
 def neurom_soma_centers(morphs: Sequence[Morphology]) -> FloatArray:
     c = np.empty((len(morphs), 3))
     for k, m in enumerate(morphs):
-        contour_soma = not m.has_soma or m.meta.get("format") == "asc"
+        contour_soma = not m.has_soma or m.meta.get("format") in ("asc", "h5")
         if m.soma_contour is not None and contour_soma:
             c[k] = m.soma_contour.mean(axis=0)
         else:
