@@ -1,8 +1,14 @@
 """NeuroM side of the cross-check and benchmark (run with .venv-neurom/bin/python).
 
-Usage: neurom_reference.py [--time] [--sholl STEP] FILE...  → JSON on stdout:
-{file: {"features": {...}, "sholl": [...], "seconds": float} | {"error": "..."}}
-The feature names are those of patchatlas' convention="neurom" registry.
+Usage: neurom_reference.py [--sholl STEP] [--neurite-types] [--repeat N] FILE...  → JSON on
+stdout: {file: {"features": {...}, "sholl": [...], "seconds": float,
+"by_type": {type: {...}}, "points": int} | {"error": "..."}}
+The feature names are those of patchatlas' convention="neurom" registry; ``--neurite-types``
+adds the same features for neurite_type = all, axon, basal_dendrite, apical_dendrite
+(``by_type``) and the number of neurite points MorphIO loads (``points``).
+
+``--workload per-type`` times only the benchmark workload of benchmarks/neurom_per_type.py:
+load the file, then 7 features x 4 neurite types + the soma surface area (``seconds``).
 """
 
 from __future__ import annotations
@@ -14,42 +20,88 @@ import warnings
 
 import numpy as np
 
+NEURITE_TYPES = ("all", "axon", "basal_dendrite", "apical_dendrite")
+#: the per-type benchmark workload: 7 features (scalars, or the max / mean of a per-section list)
+WORKLOAD = (
+    "number_of_sections",
+    "number_of_bifurcations",
+    "total_length",
+    "total_area",
+    "section_branch_orders",
+    "section_path_distances",
+    "max_radial_distance",
+)
 
-def neurom_features(path: str, sholl_step: float | None) -> dict[str, object]:
+
+def per_type_workload(path: str) -> dict[str, float]:
+    """Load + 7 features x 4 neurite types + soma surface area, as a NeuroM user writes it."""
     import neurom as nm
 
     m = nm.load_morphology(path)
+    out: dict[str, float] = {"soma_surface_area": float(nm.get("soma_surface_area", m))}
+    for t in NEURITE_TYPES:
+        nt = getattr(nm.NeuriteType, t)
+        for f in WORKLOAD:
+            v = nm.get(f, m, neurite_type=nt)
+            if f.startswith("section_"):
+                v = max(v, default=0)
+            out[f"{t}.{f}"] = float(v)
+    return out
+
+
+def neurom_features(
+    path: str, sholl_step: float | None, neurite_type: str = "all", m: object = None
+) -> dict[str, object]:
+    import neurom as nm
+
+    if m is None:
+        m = nm.load_morphology(path)
+    nt = getattr(nm.NeuriteType, neurite_type)
+
+    def get(name: str, **kw: object) -> object:
+        return nm.get(name, m, neurite_type=nt, **kw)
 
     def mean(x: object) -> float:
         a = np.asarray(list(x), dtype=float)  # type: ignore[call-overload]
         return float(a.mean()) if a.size else float("nan")
 
     out = {
-        "number_of_neurites": nm.get("number_of_neurites", m),
-        "number_of_sections": nm.get("number_of_sections", m),
-        "number_of_bifurcations": nm.get("number_of_bifurcations", m),
-        "number_of_forking_points": nm.get("number_of_forking_points", m),
-        "number_of_leaves": nm.get("number_of_leaves", m),
-        "total_length": nm.get("total_length", m),
-        "total_area": nm.get("total_area", m),
-        "total_volume": nm.get("total_volume", m),
-        "max_branch_order": max(nm.get("section_branch_orders", m), default=0),
-        "max_radial_distance": nm.get("max_radial_distance", m),
-        "max_path_distance": max(nm.get("section_path_distances", m), default=0.0),
-        "mean_local_bifurcation_angle": mean(nm.get("local_bifurcation_angles", m)),
-        "mean_remote_bifurcation_angle": mean(nm.get("remote_bifurcation_angles", m)),
-        "mean_contraction": mean(1.0 / np.asarray(nm.get("section_tortuosity", m), dtype=float)),
-        "mean_partition_asymmetry": mean(nm.get("partition_asymmetry", m)),
-        "total_width": nm.get("total_width", m),
-        "total_height": nm.get("total_height", m),
-        "total_depth": nm.get("total_depth", m),
+        "number_of_neurites": get("number_of_neurites"),
+        "number_of_sections": get("number_of_sections"),
+        "number_of_bifurcations": get("number_of_bifurcations"),
+        "number_of_forking_points": get("number_of_forking_points"),
+        "number_of_leaves": get("number_of_leaves"),
+        "total_length": get("total_length"),
+        "total_area": get("total_area"),
+        "total_volume": get("total_volume"),
+        "max_branch_order": max(get("section_branch_orders"), default=0),  # type: ignore[call-overload]
+        "max_radial_distance": get("max_radial_distance"),
+        "max_path_distance": max(get("section_path_distances"), default=0.0),  # type: ignore[call-overload]
+        "mean_local_bifurcation_angle": mean(get("local_bifurcation_angles")),
+        "mean_remote_bifurcation_angle": mean(get("remote_bifurcation_angles")),
+        "mean_contraction": mean(1.0 / np.asarray(get("section_tortuosity"), dtype=float)),
+        "mean_partition_asymmetry": mean(get("partition_asymmetry")),
+        "total_width": get("total_width"),
+        "total_height": get("total_height"),
+        "total_depth": get("total_depth"),
         "soma_radius": nm.get("soma_radius", m),
         "soma_surface_area": nm.get("soma_surface_area", m),
     }
-    res: dict[str, object] = {"features": {k: float(v) for k, v in out.items()}}
+    res: dict[str, object] = {"features": {k: float(v) for k, v in out.items()}}  # type: ignore[arg-type]
     if sholl_step:
         res["sholl"] = [int(v) for v in nm.get("sholl_frequency", m, step_size=sholl_step)]
     return res
+
+
+def by_type(path: str) -> dict[str, object]:
+    """The features per neurite type, and the neurite point count (one load)."""
+    import neurom as nm
+
+    m = nm.load_morphology(path)
+    return {
+        "by_type": {t: neurom_features(path, None, t, m)["features"] for t in NEURITE_TYPES},
+        "points": int(sum(len(s.points) for s in nm.iter_sections(m))),
+    }
 
 
 def main() -> None:
@@ -57,6 +109,8 @@ def main() -> None:
     ap.add_argument("files", nargs="+")
     ap.add_argument("--sholl", type=float, default=10.0)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--neurite-types", action="store_true")
+    ap.add_argument("--workload", choices=["all", "per-type"], default="all")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     import morphio
@@ -68,9 +122,14 @@ def main() -> None:
             best = float("inf")
             for _ in range(args.repeat):
                 t0 = time.perf_counter()
-                res = neurom_features(f, args.sholl)
+                if args.workload == "per-type":
+                    res = {"values": per_type_workload(f)}
+                else:
+                    res = neurom_features(f, args.sholl)
                 best = min(best, time.perf_counter() - t0)
             res["seconds"] = best
+            if args.neurite_types:
+                res.update(by_type(f))
             result[f] = res
         except Exception as exc:  # the reference tool refuses some files: record why
             result[f] = {"error": f"{type(exc).__name__}: {exc}"[:300]}

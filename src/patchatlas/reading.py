@@ -23,8 +23,8 @@ def read(path: str | os.PathLike[str], *, format: str | None = None, **kwargs: A
         File to read. Electrophysiology files (``.nwb``, ``.abf``, ``.ibw``, ``.txt``/``.csv``)
         give a :class:`~patchatlas.core.Recording` whose sweeps carry their resolved
         :class:`~patchatlas.core.Stimulus` (kind, amplitude, window); a folder of ``.ibw`` waves
-        gives one recording of all its sweeps. Morphologies (``.swc``, Neurolucida ``.asc``, ``.h5``)
-        give a :class:`~patchatlas.core.Morphology`.
+        gives one recording of all its sweeps. Morphologies (``.swc``, Neurolucida ``.asc``,
+        MorphIO/NeuroM ``.h5``) give a :class:`~patchatlas.core.Morphology`.
     format
         Force a reader by name (``"abf"``, ``"nwb"``, ``"igor"``, ``"text"``, ``"swc"`` ...)
         instead of the extension.

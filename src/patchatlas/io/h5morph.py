@@ -57,7 +57,7 @@ def _dataset(h5: Any, name: str, path: Path, cols: tuple[int, ...]) -> npt.NDArr
     return np.asarray(ds[()])
 
 
-def _layout(h5: Any, path: Path) -> tuple[int, Any, Any, Any]:
+def _layout(h5: Any, path: Path) -> tuple[int, Any, Any, Any, Any]:
     """(version, points (n, 4), first point per section, type per section, parent per
     section)."""
     if "points" in h5 and "structure" in h5:

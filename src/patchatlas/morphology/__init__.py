@@ -5,6 +5,8 @@ Stable entry points::
     morph = patchatlas.read("cell.swc")                     # SWC or Neurolucida ASC
     report = patchatlas.morphology.validate(morph, profile="lenient")
     feats = patchatlas.morphology.features(morph, convention="allen")  # dict[str, float]
+    axon = patchatlas.morphology.features(morph, convention="neurom", neurite_type="axon")
+    table = patchatlas.morphology.features_by_type(morph)  # NeuroM, a column per neurite type
 
 Everything here is pure (arrays in, arrays/tables out); files are read by :mod:`patchatlas.io`
 (:func:`patchatlas.read`), and the node-table model lives in :mod:`patchatlas.core`.
@@ -27,7 +29,12 @@ from patchatlas.core.morphology import (
 from patchatlas.morphology._alloc import tune_allocator
 from patchatlas.morphology.analysis import MorphologyResult, analyze
 from patchatlas.morphology.depth import depth_profiles
-from patchatlas.morphology.feature_sets import features, features_table
+from patchatlas.morphology.feature_sets import (
+    NEURITE_TYPES,
+    features,
+    features_by_type,
+    features_table,
+)
 from patchatlas.morphology.registry import CONVENTIONS, FeatureSpec, feature_registry
 from patchatlas.morphology.sholl import sholl_crossings, sholl_frequency, sholl_matrix
 from patchatlas.morphology.validation import CHECKS, PROFILES, ValidationReport, repair, validate
@@ -41,6 +48,7 @@ __all__ = [
     "BASAL",
     "CHECKS",
     "CONVENTIONS",
+    "NEURITE_TYPES",
     "PROFILES",
     "SOMA",
     "TYPE_NAMES",
@@ -55,6 +63,7 @@ __all__ = [
     "depth_profiles",
     "feature_registry",
     "features",
+    "features_by_type",
     "features_table",
     "repair",
     "sholl_crossings",

@@ -1,24 +1,42 @@
-"""The ``neurom`` convention: NeuroM 4 definitions on the whole morphology.
+"""The ``neurom`` convention: NeuroM 4 definitions, on the whole morphology or per neurite type.
 
-Sections split at forks (and where a Neurolucida file starts a branch block), root section order
-0, radial distance to section ends, contraction = mean of 1/tortuosity, NeuroM soma models.
-Definitions: :mod:`patchatlas.morphology.registry`.
+Sections split at forks (and where a Neurolucida or HDF5 file starts a child section), root
+section order 0, radial distance to section ends, contraction = mean of 1/tortuosity, NeuroM soma
+models. Definitions: :mod:`patchatlas.morphology.registry`.
+
+Per neurite type (NeuroM's ``neurite_type=``): a neurite's type is the type of its root (first
+section), as NeuroM has it without ``use_subtrees``; ``axon``, ``basal_dendrite`` and
+``apical_dendrite`` select the neurites whose root is of type 2, 3 or 4, ``all`` every neurite.
+The tree passes (sections, branch orders, path distances, angles, subtree sizes) run once over
+the whole forest; only the final per-cell reductions are repeated per type, on the nodes of the
+selected neurites. Soma features do not depend on the neurite type.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from patchatlas.core.morphology import Morphology
 from patchatlas.core.tree import ancestor_sum, chain_runs, nearest_marked_ancestor
-from patchatlas.morphology._forest import Forest
-from patchatlas.morphology._measures import bif_angles, lengths
+from patchatlas.morphology._forest import Forest, frustum_area, frustum_volume
+from patchatlas.morphology._measures import bif_angles
 from patchatlas.morphology._soma import neurom_soma, neurom_soma_centers
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+#: NeuroM neurite types and the root (SWC) type each selects (``all``: every neurite)
+NEURITE_TYPES: dict[str, int | None] = {
+    "all": None,
+    "axon": 2,
+    "basal_dendrite": 3,
+    "apical_dendrite": 4,
+}
 
 
 def _zero_nan(a: FloatArray) -> FloatArray:
@@ -26,8 +44,35 @@ def _zero_nan(a: FloatArray) -> FloatArray:
     return np.where(a == a, a, 0.0)
 
 
-def neurom_features(f: Forest, cells: Sequence[Morphology]) -> dict[str, FloatArray]:
-    out: dict[str, FloatArray] = {}
+@dataclass
+class _Arrays:
+    """Everything the reductions need, computed once over the forest."""
+
+    neur: BoolArray
+    roots: BoolArray
+    sec_start: BoolArray
+    sec_end: BoolArray
+    leaves: BoolArray
+    bif: BoolArray
+    fork: BoolArray
+    seg_mask: BoolArray  # segments counted in lengths, areas, volumes
+    seg_len: FloatArray
+    seg_area: FloatArray
+    seg_vol: FloatArray
+    order: FloatArray
+    d_end: FloatArray
+    path: FloatArray
+    angle_rows: IntArray
+    local: FloatArray
+    remote: FloatArray
+    contraction_rows: IntArray
+    contraction: FloatArray
+    asym_rows: IntArray
+    asymmetry: FloatArray
+    root_type: IntArray  # type of each node's neurite root (-1 for the soma)
+
+
+def _arrays(f: Forest, cells: Sequence[Morphology]) -> _Arrays:
     neur = f.neurite
     pN = f.neurite_parent
     runs = chain_runs(pN)  # shared by every tree pass below (same parent array)
@@ -41,21 +86,13 @@ def neurom_features(f: Forest, cells: Sequence[Morphology]) -> dict[str, FloatAr
     sec_end[pN[forced]] = True
     leaves = neur & (nchN == 0)
     comp = neur & has_pN
-    bif = neur & (nchN == 2)
-    out["number_of_neurites"] = f.count(roots)
-    out["number_of_sections"] = f.count(sec_start)
-    out["number_of_bifurcations"] = f.count(bif)
-    out["number_of_forking_points"] = f.count(neur & (nchN >= 2))
-    out["number_of_leaves"] = f.count(leaves)
-    # a Neurolucida child section starts with its own copy of the branch point: no segment
-    # joins it to the parent section (MorphIO), so that zero-length link has no area/volume
-    lens = lengths(f, comp & ~(forced & (f.seg == 0)), prefix="")
-    out["total_length"] = lens["total_length"]
-    out["total_area"] = lens["total_surface"]
-    out["total_volume"] = lens["total_volume"]
+    # a Neurolucida / HDF5 child section starts with its own copy of the branch point: no
+    # segment joins it to the parent section (MorphIO), so that zero-length link has no
+    # area/volume
+    seg_mask = comp & ~(forced & (f.seg == 0))
+    r1, r2, L = f.r, f.r[f.pp], f.seg
     order = ancestor_sum(pN, sec_start.astype(np.float64), runs=runs) - 1.0
-    out["max_branch_order"] = _zero_nan(f.max(order, neur))
-    sec_of = nearest_marked_ancestor(pN, sec_start, runs=runs)  # head row of each node's section
+    sec_of = nearest_marked_ancestor(pN, sec_start, runs=runs)  # head row of each section
     ends = np.flatnonzero(sec_end)
     head = sec_of[ends]
     end_of_head = np.full(f.n, -1, dtype=np.int64)
@@ -63,28 +100,24 @@ def neurom_features(f: Forest, cells: Sequence[Morphology]) -> dict[str, FloatAr
     center = neurom_soma_centers(cells)
     d = f.xyz - center[f.cell]
     d_end = np.sqrt(np.add.reduce(d * d, axis=1))  # = np.linalg.norm(d, axis=1), bit for bit
-    out["max_radial_distance"] = _zero_nan(f.max(d_end, leaves))
     pathN = ancestor_sum(pN, np.where(comp, f.seg, 0.0), runs=runs)
-    out["max_path_distance"] = _zero_nan(f.max(pathN, sec_end))
     # (sections start exactly where a chain of section_end starts: reuse the labels)
     end_of = end_of_head[np.maximum(sec_of, 0)]
     loc, rem, rows = bif_angles(f, pN, nchN, neur, sec_end, skip_zero=True, end_of=end_of)
-    out["mean_local_bifurcation_angle"] = f.mean_rows(rows, loc)
-    out["mean_remote_bifurcation_angle"] = f.mean_rows(rows, rem)
     # contraction per section
     ph = pN[head]
     origin = np.where(ph >= 0, ph, head)
-    L = pathN[ends] - pathN[origin]
+    Lsec = pathN[ends] - pathN[origin]
     dE = f.xyz[ends] - f.xyz[origin]
     E = np.sqrt(np.add.reduce(dE * dE, axis=1))
     single = origin == ends
     with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(single, 1.0, E / L)
-    out["mean_contraction"] = f.mean_rows(ends, ratio)
+        ratio = np.where(single, 1.0, E / Lsec)
     # partition asymmetry: sections in each child subtree, on the (small) tree of sections
+    bif = neur & (nchN == 2)
     heads = np.flatnonzero(sec_start)
-    ph = pN[heads]
-    parent_sec = np.where(ph >= 0, np.searchsorted(heads, sec_of[np.maximum(ph, 0)]), -1)
+    hp = pN[heads]
+    parent_sec = np.where(hp >= 0, np.searchsorted(heads, sec_of[np.maximum(hp, 0)]), -1)
     depth = np.rint(order[heads]).astype(np.int64)  # branch order = depth among sections
     nsec = f.subtree_sum(parent_sec.astype(np.int64), np.ones(heads.size), depth=depth)
     kids = np.flatnonzero(has_pN & bif[pN0])
@@ -93,17 +126,102 @@ def neurom_features(f: Forest, cells: Sequence[Morphology]) -> dict[str, FloatAr
     n1, n2 = nsec[k_sec[0::2]], nsec[k_sec[1::2]]
     with np.errstate(invalid="ignore", divide="ignore"):
         pa = np.where((n1 == 1) & (n2 == 1), 0.0, np.abs(n1 - n2) / (n1 + n2))
-    out["mean_partition_asymmetry"] = f.mean_rows(pN[kids[0::2]], pa)
+    root_of = nearest_marked_ancestor(pN, roots, runs=runs)
+    root_type = np.where(root_of >= 0, f.t[np.maximum(root_of, 0)], -1)
+    return _Arrays(
+        neur=neur,
+        roots=roots,
+        sec_start=sec_start,
+        sec_end=sec_end,
+        leaves=leaves,
+        bif=bif,
+        fork=neur & (nchN >= 2),
+        seg_mask=seg_mask,
+        seg_len=L,
+        seg_area=frustum_area(r1, r2, L),
+        seg_vol=frustum_volume(r1, r2, L),
+        order=order,
+        d_end=d_end,
+        path=pathN,
+        angle_rows=rows,
+        local=loc,
+        remote=rem,
+        contraction_rows=ends,
+        contraction=ratio,
+        asym_rows=pN[kids[0::2]],
+        asymmetry=pa,
+        root_type=root_type.astype(np.int64),
+    )
+
+
+def _reduce(f: Forest, a: _Arrays, sel: BoolArray | None) -> dict[str, FloatArray]:
+    """Per-cell features over the nodes ``sel`` selects (``None``: every neurite)."""
+
+    def m(mask: BoolArray) -> BoolArray:
+        return mask if sel is None else mask & sel
+
+    def rows(r: IntArray, v: FloatArray) -> tuple[IntArray, FloatArray]:
+        if sel is None:
+            return r, v
+        keep = sel[r]
+        return r[keep], v[keep]
+
+    out: dict[str, FloatArray] = {}
+    out["number_of_neurites"] = f.count(m(a.roots))
+    out["number_of_sections"] = f.count(m(a.sec_start))
+    out["number_of_bifurcations"] = f.count(m(a.bif))
+    out["number_of_forking_points"] = f.count(m(a.fork))
+    out["number_of_leaves"] = f.count(m(a.leaves))
+    seg = m(a.seg_mask)
+    out["total_length"] = f.sum(a.seg_len, seg)
+    out["total_area"] = f.sum(a.seg_area, seg)
+    out["total_volume"] = f.sum(a.seg_vol, seg)
+    neur = m(a.neur)
+    out["max_branch_order"] = _zero_nan(f.max(a.order, neur))
+    out["max_radial_distance"] = _zero_nan(f.max(a.d_end, m(a.leaves)))
+    out["max_path_distance"] = _zero_nan(f.max(a.path, m(a.sec_end)))
+    r, v = rows(a.angle_rows, a.local)
+    out["mean_local_bifurcation_angle"] = f.mean_rows(r, v)
+    r, v = rows(a.angle_rows, a.remote)
+    out["mean_remote_bifurcation_angle"] = f.mean_rows(r, v)
+    r, v = rows(a.contraction_rows, a.contraction)
+    out["mean_contraction"] = f.mean_rows(r, v)
+    r, v = rows(a.asym_rows, a.asymmetry)
+    out["mean_partition_asymmetry"] = f.mean_rows(r, v)
     for ax, nm in enumerate(("total_width", "total_height", "total_depth")):
         out[nm] = _zero_nan(f.max(f.xyz[:, ax], neur) - f.min(f.xyz[:, ax], neur))
-    radius, area = neurom_soma(cells)
-    out["soma_radius"] = radius
-    out["soma_surface_area"] = area
     return out
 
 
+def neurom_features_by_type(
+    f: Forest, cells: Sequence[Morphology], neurite_types: Sequence[str] = ("all",)
+) -> dict[str, dict[str, FloatArray]]:
+    """The ``neurom`` features per neurite type: ``{type: {feature: per-cell values}}``.
+
+    ``neurite_types`` are keys of :data:`NEURITE_TYPES` (checked by the caller). The tree
+    passes run once; each type only adds its reductions.
+    """
+    a = _arrays(f, cells)
+    radius, area = neurom_soma(cells)
+    out: dict[str, dict[str, FloatArray]] = {}
+    for t in neurite_types:
+        want = NEURITE_TYPES[t]
+        sel = None if want is None else a.root_type == want
+        feats = _reduce(f, a, sel)
+        feats["soma_radius"] = radius
+        feats["soma_surface_area"] = area
+        out[t] = feats
+    return out
+
+
+def neurom_features(f: Forest, cells: Sequence[Morphology]) -> dict[str, FloatArray]:
+    """The ``neurom`` features over every neurite (NeuroM's default ``neurite_type``)."""
+    return neurom_features_by_type(f, cells, ("all",))["all"]
+
+
 def _forced_section_starts(f: Forest, cells: Sequence[Morphology]) -> npt.NDArray[np.bool_]:
-    """Rows that start a section because the file says so (Neurolucida branch blocks)."""
+    """Rows that start a section because the file says so (Neurolucida branch blocks, HDF5
+    child sections)."""
     out = np.zeros(f.n, dtype=bool)
     for k, m in enumerate(cells):
         ids = m.meta.get("section_start_ids")

@@ -1,10 +1,16 @@
-"""Morphology features: :func:`features` (one cell) and :func:`features_table` (many cells).
+"""Morphology features: :func:`features` (one cell), :func:`features_table` (many cells) and
+:func:`features_by_type` (one cell, a column per neurite type).
 
 Three conventions, each a complete, documented set; the registry
 (:mod:`patchatlas.morphology.registry`, listed by :func:`feature_registry`) gives every feature's
 unit and definition, and one module per convention computes them (``_allen``, ``_gouwens``,
 ``_neurom``). Cells are packed into one forest and computed together, in packs of about
 :data:`~patchatlas.morphology._forest.CHUNK_NODES` nodes.
+
+The ``neurom`` convention also takes NeuroM's ``neurite_type``: ``"all"`` (default),
+``"axon"``, ``"basal_dendrite"`` or ``"apical_dendrite"`` (:data:`NEURITE_TYPES`), selecting the
+neurites whose root is of that type, as NeuroM does. Several types come from one pass over the
+tree (only the per-cell reductions are repeated).
 """
 
 from __future__ import annotations
@@ -16,11 +22,12 @@ import numpy as np
 import numpy.typing as npt
 
 from patchatlas.core.morphology import Morphology, MorphologySet
-from patchatlas.errors import DataError
+from patchatlas.errors import DataError, ParameterError
 from patchatlas.morphology._allen import allen_features
 from patchatlas.morphology._forest import Forest, node_chunks
 from patchatlas.morphology._gouwens import gouwens_features
-from patchatlas.morphology._neurom import neurom_features
+from patchatlas.morphology._neurom import NEURITE_TYPES as _NEURITE_TYPES
+from patchatlas.morphology._neurom import neurom_features_by_type
 from patchatlas.morphology.registry import (
     CONVENTIONS,
     FeatureSpec,
@@ -35,11 +42,37 @@ FloatArray = npt.NDArray[np.float64]
 
 __all__ = [
     "CONVENTIONS",
+    "NEURITE_TYPES",
     "FeatureSpec",
     "feature_registry",
     "features",
+    "features_by_type",
     "features_table",
 ]
+
+#: NeuroM's neurite types, as ``neurite_type=`` takes them (``"all"``: every neurite)
+NEURITE_TYPES: tuple[str, ...] = tuple(_NEURITE_TYPES)
+
+
+def _neurite_types(
+    neurite_type: str | Sequence[str] | None, convention: str
+) -> tuple[str, ...] | None:
+    """The requested types as a tuple (None: the convention's whole-cell set)."""
+    if neurite_type is None:
+        return None
+    types = (neurite_type,) if isinstance(neurite_type, str) else tuple(neurite_type)
+    bad = [t for t in types if t not in NEURITE_TYPES]
+    if bad or not types:
+        raise ParameterError(
+            f"unknown neurite_type {bad[0] if bad else neurite_type!r}; choose from "
+            f"{', '.join(NEURITE_TYPES)}"
+        )
+    if convention != "neurom" and types != ("all",):
+        raise ParameterError(
+            f"neurite_type= selects NeuroM neurite types: use convention='neurom' (the "
+            f"{convention!r} convention names its compartments in the feature names)"
+        )
+    return types
 
 
 def features_table(
@@ -49,6 +82,7 @@ def features_table(
     aligned: Sequence[Morphology] | None = None,
     depth_pca: dict[str, DepthProfilePCA] | None = None,
     fit_pca: bool = True,
+    neurite_type: str | Sequence[str] | None = None,
 ) -> Any:
     """Features of many cells at once (one packed forest; rows = cells, columns = features).
 
@@ -67,6 +101,10 @@ def features_table(
         With ``gouwens``, ``aligned`` and no stored PCA for a compartment: fit one over these
         cells (axon and apical dendrite; at least 2 cells with a non-empty profile) and add
         its ``<compartment>_depth_pc_<k>`` scores. ``False`` leaves those columns out.
+    neurite_type
+        ``neurom`` only: one of :data:`NEURITE_TYPES` (the features of those neurites, same
+        columns), or a sequence of them (columns ``(neurite_type, feature)``, a
+        :class:`pandas.MultiIndex`, all types from one pass). Default: every neurite.
 
     Returns
     -------
@@ -80,13 +118,28 @@ def features_table(
     patchatlas.errors.DataError
         No morphologies, a morphology without nodes, an unknown convention, or ``aligned`` of
         another length.
+    patchatlas.errors.ParameterError
+        An unknown neurite type, or a neurite type with another convention than ``neurom``.
     """
     import pandas as pd
 
+    types = _neurite_types(neurite_type, convention)
     names, cols = _compute(
-        morphs, convention=convention, aligned=aligned, depth_pca=depth_pca, fit_pca=fit_pca
+        morphs,
+        convention=convention,
+        aligned=aligned,
+        depth_pca=depth_pca,
+        fit_pca=fit_pca,
+        neurite_types=types,
     )
-    df = pd.DataFrame({k: np.asarray(v, dtype=np.float64) for k, v in cols.items()})
+    data: dict[Any, FloatArray] = {k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}
+    if types is not None and isinstance(neurite_type, str):
+        data = {k[1]: v for k, v in data.items() if isinstance(k, tuple)}
+    df = pd.DataFrame(data)
+    if types is not None and not isinstance(neurite_type, str):
+        df.columns = pd.MultiIndex.from_tuples(
+            [k for k in data if isinstance(k, tuple)], names=["neurite_type", "feature"]
+        )
     df.index = pd.Index(list(names), name="cell")
     return df
 
@@ -98,13 +151,21 @@ def _compute(
     aligned: Sequence[Morphology] | None,
     depth_pca: dict[str, DepthProfilePCA] | None,
     fit_pca: bool,
-) -> tuple[tuple[str, ...], dict[str, FloatArray]]:
+    neurite_types: tuple[str, ...] | None = None,
+) -> tuple[tuple[str, ...], dict[Any, FloatArray]]:
     check_convention(convention)
     if not isinstance(morphs, MorphologySet) and (convention != "gouwens" or aligned is None):
         chunks = node_chunks(list(morphs))
         if len(chunks) > 1:
             parts = [
-                _compute(c, convention=convention, aligned=None, depth_pca=None, fit_pca=False)
+                _compute(
+                    c,
+                    convention=convention,
+                    aligned=None,
+                    depth_pca=None,
+                    fit_pca=False,
+                    neurite_types=neurite_types,
+                )
                 for c in chunks
             ]
             if all(p[1].keys() == parts[0][1].keys() for p in parts):
@@ -127,13 +188,18 @@ def _compute(
     if aligned is not None and len(aligned) != len(ms):
         raise DataError("aligned= must hold one layer-aligned morphology per cell, same order")
     f = Forest(ms)
+    cols: dict[Any, FloatArray]  # feature name, or (neurite type, feature name)
     try:
         if convention == "allen":
             cols = allen_features(f)
         elif convention == "neurom":
-            cols = neurom_features(f, cells)
+            by_type = neurom_features_by_type(f, cells, neurite_types or ("all",))
+            if neurite_types is None:
+                cols = by_type["all"]
+            else:
+                cols = {(t, k): v for t, feats in by_type.items() for k, v in feats.items()}
         else:
-            cols = gouwens_features(f, aligned=aligned, depth_pca=depth_pca, fit_pca=fit_pca)
+            cols = {**gouwens_features(f, aligned=aligned, depth_pca=depth_pca, fit_pca=fit_pca)}
     finally:
         f.release()  # views point back at the forest: free its arrays now, not at the next GC
     return ms.names, cols
@@ -145,6 +211,7 @@ def features(
     convention: str = "allen",
     aligned: Morphology | None = None,
     depth_pca: dict[str, DepthProfilePCA] | None = None,
+    neurite_type: str | None = None,
 ) -> dict[str, float]:
     """Features of one morphology as ``{name: value}`` (see :func:`features_table`).
 
@@ -158,6 +225,10 @@ def features(
         Layer-aligned version (gouwens depth features: soma depth, EMD, overlap fractions).
     depth_pca
         Stored PCA per compartment to project the depth profile on (no fitting for one cell).
+    neurite_type
+        ``neurom`` only: ``"all"`` (default), ``"axon"``, ``"basal_dendrite"`` or
+        ``"apical_dendrite"``: the features of the neurites whose root is of that type, with
+        NeuroM's ``neurite_type`` semantics (soma features unchanged).
 
     Returns
     -------
@@ -169,6 +240,8 @@ def features(
     ------
     patchatlas.errors.DataError
         A morphology without nodes, or an unknown convention.
+    patchatlas.errors.ParameterError
+        An unknown neurite type, or a neurite type with another convention than ``neurom``.
 
     Examples
     --------
@@ -177,11 +250,64 @@ def features(
     >>> f["total_length"] > 0
     True
     """
+    if neurite_type is not None and not isinstance(neurite_type, str):
+        raise ParameterError("neurite_type= takes one type here; use features_by_type for several")
+    types = _neurite_types(neurite_type, convention)
     _, cols = _compute(
         [morph],
         convention=convention,
         aligned=None if aligned is None else [aligned],
         depth_pca=depth_pca,
         fit_pca=False,
+        neurite_types=types,
     )
-    return {k: float(np.asarray(v, dtype=np.float64)[0]) for k, v in cols.items()}
+    return {
+        (k[1] if isinstance(k, tuple) else k): float(np.asarray(v, dtype=np.float64)[0])
+        for k, v in cols.items()
+    }
+
+
+def features_by_type(morph: Morphology, *, neurite_types: Sequence[str] = NEURITE_TYPES) -> Any:
+    """NeuroM features of one morphology with a column per neurite type (one pass).
+
+    Parameters
+    ----------
+    morph
+        The morphology.
+    neurite_types
+        Types to compute, from :data:`NEURITE_TYPES` (default: all four: ``all``, ``axon``,
+        ``basal_dendrite``, ``apical_dendrite``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows are the ``neurom`` features (registry units), columns the neurite types; each
+        column equals ``features(morph, convention="neurom", neurite_type=<column>)``.
+
+    Raises
+    ------
+    patchatlas.errors.DataError
+        A morphology without nodes.
+    patchatlas.errors.ParameterError
+        An unknown neurite type.
+    """
+    import pandas as pd
+
+    types = _neurite_types(tuple(neurite_types), "neurom")
+    assert types is not None
+    _, cols = _compute(
+        [morph],
+        convention="neurom",
+        aligned=None,
+        depth_pca=None,
+        fit_pca=False,
+        neurite_types=types,
+    )
+    table: dict[str, dict[str, float]] = {t: {} for t in types}
+    for k, v in cols.items():
+        assert isinstance(k, tuple)
+        table[k[0]][k[1]] = float(np.asarray(v, dtype=np.float64)[0])
+    df = pd.DataFrame(table)
+    df.index.name = "feature"
+    df.columns.name = "neurite_type"
+    return df
