@@ -303,11 +303,10 @@ def features_by_type(morph: Morphology, *, neurite_types: Sequence[str] = NEURIT
         fit_pca=False,
         neurite_types=types,
     )
-    table: dict[str, dict[str, float]] = {t: {} for t in types}
-    for k, v in cols.items():
-        assert isinstance(k, tuple)
-        table[k[0]][k[1]] = float(np.asarray(v, dtype=np.float64)[0])
-    df = pd.DataFrame(table)
-    df.index.name = "feature"
-    df.columns.name = "neurite_type"
-    return df
+    names = [k[1] for k in cols if k[0] == types[0]]
+    values = np.array([[float(cols[(t, n)][0]) for t in types] for n in names])
+    return pd.DataFrame(
+        values,
+        index=pd.Index(names, name="feature"),
+        columns=pd.Index(list(types), name="neurite_type"),
+    )
