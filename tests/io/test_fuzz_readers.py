@@ -131,6 +131,74 @@ def test_damaged_real_files(
     run()
 
 
+# The real files from other labs (../shared/data/*/robustness): damaged, they still read or
+# raise a ReadError naming the file (few examples each: the folder's classes, not its bytes)
+ROBUST = [
+    ("ephys/robustness/18425108_abf1.abf", 8),
+    ("ephys/robustness/18807005.abf", 6),
+    ("ephys/robustness/130618-1-12.abf", 6),
+    ("ephys/robustness/2018-11-25 abf1 de novo.abf", 4),
+    ("ephys/robustness/2018_12_09_pCLAMP11_0001.abf", 6),
+    ("ephys/robustness/2020_06_16_0000.abf", 8),
+    ("ephys/robustness/File_axon_3.abf", 6),
+    ("ephys/robustness/invalidDate-abf1.abf", 6),
+    ("ephys/robustness/opto_aps_bad_units.abf", 4),
+    ("ephys/robustness/171116sh_0015.abf", 6),  # read with its intact ATF beside it
+    ("ephys/robustness/2018_03_20_0005.nwb", 6),
+    ("ephys/robustness/mean_frequency_1.txt", 6),
+    ("morphology/robustness/multifurcation.asc", 15),
+    ("morphology/robustness/sample.asc", 15),
+    ("morphology/robustness/spine.asc", 15),
+    ("morphology/robustness/Neuron_h5v1.h5", 10),
+    ("morphology/robustness/Neuron_h5v2.h5", 10),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "examples"), ROBUST, ids=[r[0] for r in ROBUST])
+def test_damaged_robustness_files(
+    name: str, examples: int, shared_data: Path, tmp_path: Path
+) -> None:
+    src = shared_data / name
+    data = src.read_bytes()
+    target = tmp_path / src.name
+    for atf in src.parent.glob("*.atf"):  # stimulus files stay beside their ABF
+        (tmp_path / atf.name).write_bytes(atf.read_bytes())
+
+    @_fuzz(examples)
+    @given(muts=MUTATIONS)
+    def run(muts: tuple[str, int]) -> None:
+        _check(target, _mutate(data, *muts))
+
+    run()
+
+
+@pytest.mark.slow
+def test_damaged_stimulus_file(shared_data: Path, tmp_path: Path) -> None:
+    """A damaged ATF stimulus file beside an intact ABF: the error names the ABF read."""
+    src = shared_data / "ephys/robustness/171116sh_0015.abf"
+    atf = shared_data / "ephys/robustness/sine sweep magnitude 20.atf"
+    abf = tmp_path / src.name
+    abf.write_bytes(src.read_bytes())
+    data = atf.read_bytes()
+
+    @_fuzz(12)
+    @given(muts=MUTATIONS)
+    def run(muts: tuple[str, int]) -> None:
+        (tmp_path / atf.name).write_bytes(_mutate(data, *muts))
+        faulthandler.dump_traceback_later(WATCHDOG_S, exit=True)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                patchatlas.read(abf)
+        except ReadError as exc:
+            assert exc.path == abf and abf.name in str(exc)
+        finally:
+            faulthandler.cancel_dump_traceback_later()
+
+    run()
+
+
 @pytest.mark.slow
 def test_damaged_allen_nwb1(ephys_data: Path, tmp_path: Path) -> None:
     """The Allen NWB 1 layout (written from real traces, see allen_nwb1.py), damaged, read

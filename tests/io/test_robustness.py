@@ -290,3 +290,14 @@ def test_findings_are_listed_by_ephys_qc_and_kept_by_the_ingest(robust: Path) ->
     out = compute_ephys([path], [0], {"features": False})
     stored = out.recordings[0].metadata["plausibility"]
     assert [d["check"] for d in stored] == list(df["check"])
+
+
+def test_single_igor_waves_are_named_by_their_own_name(ephys_data: Path) -> None:
+    """A wave read alone is named by its own file name (without the channel field), both of
+    its channels alike; a folder of waves by the folder."""
+    folder = ephys_data / "ibw_bluepyefe" / "B6"
+    voltage = patchatlas.read(folder / "B6_Ch3_IDRest_181.ibw")
+    current = patchatlas.read(folder / "B6_Ch0_IDRest_181.ibw")
+    assert voltage.cell_id == current.cell_id == "B6_IDRest_181"
+    assert patchatlas.read(folder).cell_id == "B6"
+    assert patchatlas.read(folder / "B6_Ch3_IDRest_181.ibw", cell_id="x").cell_id == "x"

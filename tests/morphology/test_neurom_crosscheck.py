@@ -1,4 +1,5 @@
-"""Cross-check convention="neurom" against NeuroM itself on every real SWC (and the edge cases).
+"""Cross-check convention="neurom" against NeuroM itself on every real SWC (and the edge cases),
+on the whole cell and per neurite type (NeuroM's ``neurite_type``).
 
 NeuroM runs in its own environment (.venv-neurom, made by benchmarks/setup_morphology_refs.sh).
 Under CI=true that environment must exist; elsewhere the test skips without it.
@@ -33,8 +34,9 @@ def neurom_results(morph_data: Path) -> dict[str, dict[str, object]]:
     swcs = curated(sorted(morph_data.rglob("*.swc")))
     files = [str(f) for f in swcs if "marker" not in f.name]
     files += [str(f) for f in curated(sorted(morph_data.rglob("*.asc")))]  # Neurolucida too
+    script = str(ROOT / "benchmarks" / "neurom_reference.py")
     proc = subprocess.run(
-        [str(NEUROM_PY), str(ROOT / "benchmarks" / "neurom_reference.py"), "--sholl", "10", *files],
+        [str(NEUROM_PY), script, "--sholl", "10", "--neurite-types", *files],
         capture_output=True,
         text=True,
         timeout=900,
@@ -93,3 +95,35 @@ def test_sholl_frequency_equal(neurom_results: dict[str, dict[str, object]]) -> 
         assert np.mean(ours == ref) > 0.99, Path(path).name
         checked += 1
     assert checked >= 16
+
+
+def test_every_feature_per_neurite_type_equal_on_every_swc(
+    neurom_results: dict[str, dict[str, object]],
+) -> None:
+    """features_by_type (one pass) equals nm.get(..., neurite_type=T) for every type, feature
+    and file NeuroM loads."""
+    from patchatlas.morphology import features_by_type
+
+    compared = 0
+    for path, res in neurom_results.items():
+        if "error" in res:
+            continue
+        by_type = res["by_type"]
+        assert isinstance(by_type, dict) and set(by_type) == {
+            "all",
+            "axon",
+            "basal_dendrite",
+            "apical_dendrite",
+        }
+        ours = features_by_type(read(path))
+        for t, ref in by_type.items():
+            for k, v in ref.items():
+                assert np.isclose(ours.loc[k, t], v, rtol=RTOL, atol=ATOL, equal_nan=True), (
+                    Path(path).name,
+                    t,
+                    k,
+                    ours.loc[k, t],
+                    v,
+                )
+        compared += 1
+    assert compared >= 31

@@ -32,6 +32,7 @@ from patchatlas.errors import (
     CorruptFileError,
     ImplausibleDataError,
     ParameterError,
+    ReadError,
     UnsupportedFormatError,
 )
 from patchatlas.io._abf_channels import Adc, Dac, Roles, check_overrides, decide_roles
@@ -330,17 +331,23 @@ class _Waveform:
                 )
             )
             return
-        with wrap_errors(found, "a stimulus file (ATF or ABF)"):
-            import pyabf
+        try:
+            with wrap_errors(found, "a stimulus file (ATF or ABF)"):
+                import pyabf
 
-            with redirect_stdout(io.StringIO()):
-                stim = pyabf.ATF(str(found)) if found.suffix.lower() == ".atf" else _load(found)
-            data = []
-            for sweep in range(int(stim.sweepCount)):
-                stim.setSweep(sweep)
-                data.append(np.asarray(stim.sweepY, dtype=np.float64).copy())
+                with redirect_stdout(io.StringIO()):
+                    atf = found.suffix.lower() == ".atf"
+                    stim = pyabf.ATF(str(found)) if atf else _load(found)
+                data = []
+                for sweep in range(int(stim.sweepCount)):
+                    stim.setSweep(sweep)
+                    data.append(np.asarray(stim.sweepY, dtype=np.float64).copy())
+        except ReadError as exc:  # name the ABF being read, and the stimulus file
+            raise CorruptFileError(
+                path, f"its stimulus file {found}: {exc.problem}", exc.hint
+            ) from exc
         if not data:
-            raise CorruptFileError(found, "the stimulus file holds no sweeps")
+            raise CorruptFileError(path, f"its stimulus file {found} holds no sweeps")
         self.file_data = data
         self.stimulus_file = found
 
