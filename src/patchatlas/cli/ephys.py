@@ -203,7 +203,15 @@ def _print_findings(fdf: Any) -> None:
         return
     con.width = max(con.width, 140)
     cols = ["cell_id", "check", "severity", "sweeps", "message"]
-    rows = [[escape(str(x)) for x in r] for r in fdf[cols].values.tolist()]
+
+    def short(sweeps: str) -> str:
+        nums = sweeps.split()
+        return f"{nums[0]}-{nums[-1]} ({len(nums)})" if len(nums) > 6 else sweeps
+
+    rows = [
+        [escape(str(x)) if c != "sweeps" else short(str(x)) for c, x in zip(cols, r, strict=True)]
+        for r in fdf[cols].values.tolist()
+    ]
     con.print(table("reader plausibility findings", cols, rows))
 
 

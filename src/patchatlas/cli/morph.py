@@ -108,7 +108,21 @@ def validate(paths: tuple[Path, ...], profile: str, json_out: Path | None) -> No
 )
 @click.option("--out", type=click.Path(path_type=Path), help="Write the table (.csv or .parquet).")
 @click.option("--list", "list_only", is_flag=True, help="List the registry for the convention.")
-def features(paths: tuple[Path, ...], convention: str, out: Path | None, list_only: bool) -> None:
+@click.option(
+    "--neurite-type",
+    "neurite_types",
+    multiple=True,
+    type=click.Choice(["all", "axon", "basal_dendrite", "apical_dendrite"]),
+    help="neurom only: the neurites to measure (NeuroM's neurite_type); repeat it for a "
+    "column group per type (columns <type>.<feature>).",
+)
+def features(
+    paths: tuple[Path, ...],
+    convention: str,
+    out: Path | None,
+    list_only: bool,
+    neurite_types: tuple[str, ...],
+) -> None:
     """Compute features of many cells at once (one batched call)."""
     import patchatlas.morphology as pm
 
@@ -123,7 +137,16 @@ def features(paths: tuple[Path, ...], convention: str, out: Path | None, list_on
     morphs, failed = _read_all(paths)
     if not morphs:
         raise SystemExit(2)
-    df = pm.features_table(morphs, convention=convention)
+    if neurite_types and convention != "neurom":
+        raise click.UsageError("--neurite-type needs --convention neurom")
+    types: str | list[str] | None = None
+    if len(neurite_types) == 1:
+        types = neurite_types[0]
+    elif neurite_types:
+        types = list(neurite_types)
+    df = pm.features_table(morphs, convention=convention, neurite_type=types)
+    if isinstance(types, list):
+        df.columns = [f"{t}.{f}" for t, f in df.columns]
     if out is not None:
         if out.suffix.lower() == ".parquet":
             df.to_parquet(out)

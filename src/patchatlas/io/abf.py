@@ -120,9 +120,9 @@ def _load(path: Path) -> Any:
 
 
 _HINT = (
-    "if you know how it was recorded, pass channels={'v': <input>, 'i': <input>} and/or "
-    "clamp_mode='current_clamp'|'voltage_clamp' (CLI: patchatlas info --channels v=1,i=0 "
-    "--clamp-mode current_clamp), and units={'v': 'mV', 'i': 'pA'} for a wrong unit label"
+    "if you know how it was recorded, say so: channels={'v': 1, 'i': 0}, "
+    "clamp_mode='current_clamp', units={'i': 'pA'} (CLI: patchatlas info --channels v=1,i=0 "
+    "--clamp-mode current_clamp --units i=pA)"
 )
 
 
@@ -471,9 +471,10 @@ def _to_recording(
         raise ParameterError(f"{path}: {exc}") from None
     roles = decide_roles(adcs, dacs, channels=chosen, clamp_mode=clamp_mode)
     if roles.problems:
+        outputs = ", ".join(d.label for d in dacs) or "none"
         raise ImplausibleDataError(
             path,
-            "the header contradicts itself: " + "; ".join(roles.problems) + f" ({listing})",
+            "the header contradicts itself: " + "; ".join(roles.problems) + f"; outputs: {outputs}",
             _HINT,
         )
     for note in roles.notes:

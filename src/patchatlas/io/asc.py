@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from patchatlas.errors import CorruptFileError, ReadError
-from patchatlas.io._common import check_file
+from patchatlas.io._common import check_file, wrap_errors
 
 if TYPE_CHECKING:
     from patchatlas.core.morphology import Morphology
@@ -264,4 +264,5 @@ def read_asc(
             "pass max_bytes=None to read it anyway",
         )
     text = p.read_bytes().decode("utf-8", errors="replace")
-    return parse_asc(text, name=name if name is not None else p.stem, source=str(p))
+    with wrap_errors(p, "a Neurolucida ASCII file"):
+        return parse_asc(text, name=name if name is not None else p.stem, source=str(p))
