@@ -199,10 +199,12 @@ def test_findings_group_sweeps_and_name_file_channel_and_check() -> None:
 
 
 def test_membrane_like() -> None:
-    assert membrane_like(REST)
-    assert not membrane_like(REST * 1000)
-    assert not membrane_like(np.full(10, np.nan))
-    assert not membrane_like(np.zeros(10))  # a flat zero trace is no membrane potential
+    assert membrane_like(REST)[0]
+    assert membrane_like(REST / 1000, 1000.0)[0]  # volts, scaled to mV
+    assert not membrane_like(REST * 1000)[0]
+    assert not membrane_like(np.full(10, np.nan))[0]
+    assert not membrane_like(np.zeros(10))[0]  # a flat zero trace is no membrane potential
+    assert membrane_like(REST)[1] == (REST.min(), REST.max())
 
 
 # ---------------------------------------------------------------------------- text traces

@@ -13,13 +13,14 @@ is worse than refusing it, so :func:`check_recording` looks at the values of eve
   beyond 2000 mV in magnitude (error); median outside [-130, 40] mV (warning);
 * ``command_range``: voltage clamp, a command beyond 1000 mV in magnitude (error), beyond
   250 mV (warning);
-* ``current_scale``: a current whose 99.9th percentile magnitude exceeds 1e7 pA (error: a
+* ``current_scale``: a current whose largest magnitude exceeds 1e7 pA (error: a
   unit-scaling error, A read as pA ...) or 2e5 pA (warning), or a current that is non-zero but
   never exceeds 0.01 pA in any sweep of the file (warning: amperes read as pA or nA; one
   zero-amplitude sweep holds float rounding noise of that size, so this is judged per file).
 
-Statistics come from at most ``16 x 2048`` samples per trace (evenly spaced blocks), so the checks
-cost little and do not page in memory-mapped (``lazy``) traces. Warnings are logged (with the
+Medians come from at most 4096 samples per trace and magnitudes from the whole trace (one min and
+one max), so the checks cost little; a memory-mapped (``lazy``) trace is only sampled in a few
+blocks, so they do not page it in. Warnings are logged (with the
 file) and kept in :attr:`~patchatlas.core.Recording.plausibility`; errors raise
 :class:`~patchatlas.errors.ImplausibleDataError`, unless the caller passed
 ``plausibility="warn"``, which keeps them as findings instead.
@@ -54,8 +55,9 @@ I_ERR = 1e7
 I_WARN = 2e5
 I_TINY = 1e-2
 
-_BLOCKS = 16
-_BLOCK = 2048
+_SAMPLE = 4096  # samples a median is taken from
+_BLOCKS = 8  # memory-mapped traces: blocks of _BLOCK contiguous samples
+_BLOCK = 512
 
 FloatArray = npt.NDArray[np.floating[Any]]
 
@@ -71,44 +73,59 @@ def check_mode(plausibility: str, path: Path) -> str:
 
 
 def sample(a: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """At most ``16 x 2048`` samples of a trace (evenly spaced contiguous blocks), float64."""
-    arr = np.asarray(a)
+    """At most 4096 samples of a trace, float64: evenly strided for arrays in memory, in 8
+    evenly spaced contiguous blocks for memory-mapped ones (few pages touched)."""
+    arr = np.asarray(a) if not isinstance(a, np.ndarray) else a
     n = arr.shape[0]
-    if n <= _BLOCKS * _BLOCK:
+    if n <= _SAMPLE:
         return np.asarray(arr, dtype=np.float64)
-    starts = np.linspace(0, n - _BLOCK, _BLOCKS).astype(np.int64)
-    return np.concatenate([np.asarray(arr[s : s + _BLOCK], dtype=np.float64) for s in starts])
+    if isinstance(arr, np.memmap):
+        starts = np.linspace(0, n - _BLOCK, _BLOCKS).astype(np.int64)
+        return np.concatenate([np.asarray(arr[s : s + _BLOCK], dtype=np.float64) for s in starts])
+    return np.asarray(arr[:: -(-n // _SAMPLE)], dtype=np.float64)
 
 
 class _Stats:
-    """Robust statistics of one trace's sample (NaN-aware)."""
+    """Statistics of one trace: the median of a sample, and the largest magnitude over the
+    whole trace (over the sampled blocks for a memory-mapped one). NaN-aware."""
 
-    __slots__ = ("all_nan", "hi", "max_abs", "median")
+    __slots__ = ("all_nan", "hi", "lo", "max_abs", "median", "top")
 
-    def __init__(self, a: npt.ArrayLike) -> None:
-        s = sample(a)
+    def __init__(self, a: npt.ArrayLike, scale: float = 1.0) -> None:
+        arr = np.asarray(a) if not isinstance(a, np.ndarray) else a
+        whole = not isinstance(arr, np.memmap) and arr.size > 0
+        lo = hi = math.nan
+        if whole:
+            with np.errstate(invalid="ignore"):
+                lo, hi = float(np.min(arr)), float(np.max(arr))
+            if not (math.isfinite(lo) and math.isfinite(hi)):  # NaN or inf somewhere
+                fin_all = arr[np.isfinite(arr)]
+                lo, hi = (float(fin_all.min()), float(fin_all.max())) if fin_all.size else (lo, hi)
+                whole = fin_all.size > 0
+        s = sample(arr)
         fin = s[np.isfinite(s)]
-        if fin.size == 0 and s.size:
-            # the sample is all NaN: look at the whole trace before calling it empty
-            whole = np.asarray(a, dtype=np.float64)
-            fin = whole[np.isfinite(whole)]
-            if fin.size:
-                fin = sample(fin)
+        if fin.size == 0 and whole:
+            fin = sample(arr[np.isfinite(arr)])
         self.all_nan = fin.size == 0
         if self.all_nan:
-            self.median = self.hi = self.max_abs = math.nan
+            self.median = self.hi = self.lo = self.top = self.max_abs = math.nan
             return
-        absval = np.abs(fin)
-        self.median = float(np.median(fin))
-        self.hi = float(np.quantile(absval, 0.999))
-        self.max_abs = float(absval.max())
+        self.median = float(np.median(fin)) * scale
+        if not whole:
+            lo, hi = float(fin.min()), float(fin.max())
+        self.lo, self.top = sorted((lo * scale, hi * scale))
+        self.max_abs = self.hi = max(abs(self.lo), abs(self.top))
 
 
-def membrane_like(values: npt.ArrayLike) -> bool:
-    """Whether a trace (mV) can be a membrane potential: finite, median inside the error band
-    of ``membrane_voltage_range`` and no value beyond it in magnitude."""
-    st = _Stats(values)
-    return not st.all_nan and V_ERR[0] <= st.median <= V_ERR[1] and st.hi <= V_ABS and st.hi > 0.0
+def membrane_like(values: npt.ArrayLike, scale: float = 1.0) -> tuple[bool, tuple[float, float]]:
+    """Whether a trace can be a membrane potential (in mV after multiplying by ``scale``):
+    finite, median inside the error band of ``membrane_voltage_range``, no value beyond it in
+    magnitude, not flat zero. Also returns the trace's (min, max) in mV (NaN when empty)."""
+    st = _Stats(values, scale)
+    if st.all_nan:
+        return False, (math.nan, math.nan)
+    ok = V_ERR[0] <= st.median <= V_ERR[1] and st.hi <= V_ABS and st.hi > 0.0
+    return ok, (st.lo, st.top)
 
 
 def _sweeps(numbers: Iterable[int]) -> str:

@@ -37,7 +37,7 @@ from patchatlas.errors import (
 )
 from patchatlas.io._abf_channels import Adc, Dac, Roles, check_overrides, decide_roles
 from patchatlas.io._common import check_file, clean_label, quantity_of, unit_factor, wrap_errors
-from patchatlas.io._plausibility import check_mode, check_recording, membrane_like, sample
+from patchatlas.io._plausibility import check_mode, check_recording, membrane_like
 
 __all__ = ["read_abf"]
 
@@ -258,11 +258,10 @@ class _Waveform:
         self.path = path
         major = int(abf.abfVersion["major"])
         if major == 1:
+            if index > 1:  # ABF1 headers describe the waveforms of two outputs only: unusable
+                return
             hdr = abf._headerV1
-            if index > 1:  # ABF1 stores waveforms for two outputs only
-                enable, source = 0, 0
-            else:
-                enable, source = int(hdr.nWaveformEnable[index]), int(hdr.nWaveformSource[index])
+            enable, source = int(hdr.nWaveformEnable[index]), int(hdr.nWaveformSource[index])
         else:
             dacs = abf._dacSection
             enable, source = int(dacs.nWaveformEnable[index]), int(dacs.nWaveformSource[index])
@@ -404,12 +403,7 @@ def _inputs(abf: Any, starts: Any, lengths: Any) -> list[Adc]:
         qty = _quantity(unit)
         like, rng = False, None
         if qty == "voltage":
-            f = unit_factor(unit, "voltage") or 1.0
-            sm = sample(data[ch, :total]) * f
-            fin = sm[np.isfinite(sm)]
-            if fin.size:
-                rng = (float(np.quantile(fin, 0.001)), float(np.quantile(fin, 0.999)))
-            like = membrane_like(sm)
+            like, rng = membrane_like(data[ch, :total], unit_factor(unit, "voltage") or 1.0)
         out.append(Adc(ch, name, unit, qty, like, rng))
     return out
 
