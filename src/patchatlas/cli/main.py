@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "crossmodal": "patchatlas.cli.crossmodal:crossmodal",
     "atlas": "patchatlas.cli.atlas:atlas",
     "ingest": "patchatlas.cli.ingest:ingest",
+    "fetch": "patchatlas.cli.fetch:fetch",
     "serve": "patchatlas.cli.serve:serve",
 }
 
