@@ -42,6 +42,7 @@ import re
 import socket
 import sys
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -147,6 +148,9 @@ class FakeServices:
     faults: list[Fault] = field(default_factory=list)
     log: list[dict[str, Any]] = field(default_factory=list)
     n_dandi_nwb: int = 3
+    throttle: float = 0.0  # seconds to wait after each 64 KiB of a file (to make downloads overlap)
+    inflight: int = 0
+    max_inflight: int = 0
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -510,7 +514,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
-        self.wfile.write(body)
+        s = self.services
+        with s._lock:
+            s.inflight += 1
+            s.max_inflight = max(s.max_inflight, s.inflight)
+        try:
+            for k in range(0, len(body), 1 << 16):
+                self.wfile.write(body[k : k + (1 << 16)])
+                if s.throttle:
+                    time.sleep(s.throttle)
+        finally:
+            with s._lock:
+                s.inflight -= 1
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -552,7 +567,6 @@ class FakeServer:
 def main(argv: list[str] | None = None) -> None:
     """Serve both stand-ins until Ctrl-C (or ``--seconds``)."""
     import tempfile
-    import time
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=8765)
