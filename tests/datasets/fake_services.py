@@ -114,7 +114,8 @@ def _allen_rows(shared: Path) -> list[dict[str, Any]]:
         }
         for k, col in enumerate(header[3:], start=3):
             if col and k + 1 < len(r):
-                d[col] = _value(r[k + 1])
+                # the live API sends layers as text ("5", "2/3")
+                d[col] = r[k + 1] if col == "structure__layer" else _value(r[k + 1])
         d["donor__species"] = "Mus musculus"
         d["nr__reconstruction_type"] = None
         d.pop("nrwkf__id", None)
