@@ -110,12 +110,6 @@ def _bars() -> Iterator[Callable[[str, str, int, int], None]]:
         yield progress
 
 
-def _retry(retries: int) -> Any:
-    from patchatlas.datasets._download import RetryPolicy
-
-    return RetryPolicy(attempts=retries)
-
-
 def _report(res: Any, url: str | None) -> None:
     from rich.markup import escape
 
@@ -206,7 +200,7 @@ def allen(
 
     if url is None and not download_only:
         raise click.UsageError("give --atlas URL (or --download-only)")
-    client = AllenCellTypes(cache, api=api, retry=_retry(retries), concurrency=concurrency)
+    client = AllenCellTypes(cache, api=api, retry=retries, concurrency=concurrency)
     kinds = ["ephys", "reconstruction", "markers", "sweeps"] + (["models"] if with_models else [])
     with _bars() as progress:
         res = fetch_allen(
@@ -260,7 +254,7 @@ def dandi(
 
     if url is None and not download_only:
         raise click.UsageError("give --atlas URL (or --download-only)")
-    client = Dandi(cache, api=api, retry=_retry(retries), concurrency=concurrency)
+    client = Dandi(cache, api=api, retry=retries, concurrency=concurrency)
     with _bars() as progress:
         res = fetch_dandi(
             None if download_only else url,

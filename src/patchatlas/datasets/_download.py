@@ -328,7 +328,7 @@ class Downloader:
     env_var
         The environment variable that names a mirror (for messages).
     retry
-        Retry policy.
+        Retry policy, or the number of attempts.
     concurrency
         Files downloaded at once.
     sleep
@@ -341,10 +341,14 @@ class Downloader:
         *,
         service: str,
         env_var: str,
-        retry: RetryPolicy | None = None,
+        retry: RetryPolicy | int | None = None,
         concurrency: int = 4,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        if isinstance(retry, int):
+            if retry < 1:
+                raise ParameterError(f"retry={retry}: give at least 1 attempt")
+            retry = RetryPolicy(attempts=retry)
         if concurrency < 1:
             raise ParameterError(f"concurrency={concurrency}: give at least 1")
         self.cache = Path(cache)

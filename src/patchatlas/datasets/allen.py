@@ -146,7 +146,7 @@ class AllenCellTypes:
     api
         Base URL (default ``$PATCHATLAS_ALLEN_API``, else ``http://api.brain-map.org``).
     retry
-        Retry policy (attempts, backoff, timeout).
+        Retry policy (attempts, backoff, timeout), or just the number of attempts.
     concurrency
         Files downloaded at once.
     page_size
@@ -166,7 +166,7 @@ class AllenCellTypes:
         cache: str | os.PathLike[str] | None = None,
         *,
         api: str | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryPolicy | int | None = None,
         concurrency: int = 4,
         page_size: int = 2000,
         sleep: Callable[[float], None] = time.sleep,

@@ -153,7 +153,7 @@ class Dandi:
     api
         Base URL (default ``$PATCHATLAS_DANDI_API``, else ``https://api.dandiarchive.org/api``).
     retry
-        Retry policy.
+        Retry policy (attempts, backoff, timeout), or just the number of attempts.
     concurrency
         Files (and metadata requests) at once.
     page_size
@@ -173,7 +173,7 @@ class Dandi:
         cache: str | os.PathLike[str] | None = None,
         *,
         api: str | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryPolicy | int | None = None,
         concurrency: int = 4,
         page_size: int = 100,
         sleep: Callable[[float], None] = time.sleep,
