@@ -14,9 +14,12 @@ Allen (``/api/v2/data/query.json`` RMA queries, ``/api/v2/well_known_file_downlo
 * ``Specimen`` with ``ephys_result`` / ``neuron_reconstructions`` well-known files (the record
   shape of the real model metadata in ``allen_metadata/specimen_464198958``):
   an ``NWBDownload`` per specimen — an NWB 1 file in the Allen download layout written from real
-  traces by ``tests/io/allen_nwb1.py`` (pyABF steps, ramp and short square, a MIES test pulse;
-  sweep numbers, names and amplitudes of specimen 464198958; the long squares a specimen gets
-  rotate with its id so that cells differ) — and ``3DNeuronReconstruction`` /
+  traces by ``tests/io/allen_nwb1.py`` (pyABF ramp and short square, a MIES test pulse; six of
+  the 16 real current steps of pyABF's ``17o05028_ic_steps.abf`` as the long squares, which six
+  depending on the specimen id; sweep numbers, names and amplitudes of specimen 464198958).
+  These are stand-ins: not the specimens' own recordings (no Allen NWB can be downloaded here),
+  so patchatlas's ephys values of these files are not expected to agree with Allen's — and
+  ``3DNeuronReconstruction`` /
   ``3DNeuronMarker`` files for the three specimens whose real SWC (and marker) files are in
   ``morphology/allen_swc``.
 * ``EphysSweep``: specimen 464198958's real sweep table (for the other specimens the same rows
@@ -36,6 +39,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import dataclasses
 import hashlib
 import json
 import re
@@ -161,6 +165,7 @@ class FakeServices:
         self.files: dict[int, Served] = {}  # well-known file id -> file
         self.links: dict[int, dict[str, dict[str, Any]]] = {}  # specimen -> kind -> wkf record
         self._sweep_traces: list[AllenSweep] | None = None
+        self._steps: list[tuple[Any, Any, float, str]] | None = None
         meta = self.shared / "ephys/allen_metadata/specimen_464198958"
         self.sweep_table = json.loads((meta / "464198958_ephys_sweeps.json").read_text())
         for r in self.rows:
@@ -222,14 +227,39 @@ class FakeServices:
         def build() -> bytes:
             sweeps = self.traces()
             longs = [s for s in sweeps if s.name == "Long Square"]
-            rot = sid % 3
-            keep = {s.number for s in longs[rot : rot + 4]}
-            chosen = [s for s in sweeps if s.name != "Long Square" or s.number in keep]
+            # six of the 16 real steps (-50 … +100 pA, spiking from +30 pA), which six depends
+            # on the specimen; Allen's sweep numbers and names are kept
+            steps = self.steps()
+            first = sid % 5
+            picked = [steps[first + 2 * k] for k in range(len(longs))]
+            chosen = [s for s in sweeps if s.name != "Long Square"]
+            chosen += [
+                dataclasses.replace(
+                    ls, v=v, i=i, spike_times=_spikes(v, rate), source=f"{src} (stand-in)"
+                )
+                for ls, (v, i, rate, src) in zip(longs, picked, strict=True)
+            ]
             path = self.workdir / f"allen_{sid}.nwb"
-            write_allen_nwb1(path, chosen)
+            write_allen_nwb1(path, sorted(chosen, key=lambda s: s.number))
             return path.read_bytes()
 
         return build
+
+    def steps(self) -> list[tuple[Any, Any, float, str]]:
+        """The 16 real current steps of pyABF's 17o05028_ic_steps.abf (v, i, rate, label)."""
+        with self._lock:
+            if self._steps is None:
+                import numpy as np
+
+                import patchatlas
+
+                rec = patchatlas.read(self.shared / "ephys/abf_pyabf/17o05028_ic_steps.abf")
+                self._steps = [
+                    (np.asarray(w.v, dtype=np.float32), np.asarray(w.i), w.sampling_rate,
+                     f"17o05028_ic_steps.abf sweep {k}")
+                    for k, w in enumerate(rec.sweeps)
+                ]  # fmt: skip
+            return self._steps
 
     def file_bytes(self, served: Served) -> bytes:
         with self._lock:
@@ -352,6 +382,13 @@ class FakeServices:
                     f.times -= 1
                     return f
         return None
+
+
+def _spikes(v: Any, rate: float) -> Any:
+    import numpy as np
+
+    up = np.flatnonzero((v[:-1] < 0.0) & (v[1:] >= 0.0)) + 1
+    return up / rate
 
 
 def _reader(path: Path) -> Any:

@@ -23,7 +23,7 @@ from patchatlas.datasets.allen import (
     summarize_comparison,
 )
 from patchatlas.datasets.published import load_published
-from patchatlas.errors import ParameterError
+from patchatlas.errors import DownloadError, ParameterError
 
 
 def _client(server, tmp_path, sleeps, **kw) -> AllenCellTypes:
@@ -209,3 +209,26 @@ def test_mapped_names_and_units_are_the_registries():
     morph = feature_registry("allen").set_index("name")["unit"]
     for native, (name, unit, _) in NR_TO_REGISTRY.items():
         assert morph[name] == unit, native
+
+
+def test_fetched_cells_are_fetched_again_offline(server, tmp_path, sleeps, monkeypatch):
+    """Everything a fetch needs is kept in the cache: with the service unreachable (no DNS),
+    the same fetch succeeds from the cache and re-ingests nothing."""
+    import socket
+    import urllib.error
+
+    pytest.importorskip("sqlalchemy")
+    allen = _client(server, tmp_path, sleeps)
+    url = f"sqlite:///{tmp_path / 'atlas.db'}"
+    first = fetch_allen(url, specimen_ids=[464198958], client=allen)
+    assert first.ingest is not None and first.ingest.done == 1
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+
+    monkeypatch.setattr(allen.http._opener, "open", offline)
+    again = fetch_allen(url, specimen_ids=[464198958], client=allen)
+    assert all(f.cached for f in again.files) and again.ingest is not None
+    assert again.ingest.skipped == 1
+    with pytest.raises(DownloadError, match="offline"):
+        fetch_allen(url, specimen_ids=[479704527], client=allen)  # never fetched

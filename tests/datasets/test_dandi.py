@@ -91,3 +91,22 @@ def test_fetch_dandi_into_an_atlas(server, tmp_path, sleeps):
     assert info["n_recordings"] == 1 and info["n_ephys_features"] > 0
     again = fetch_dandi(url, "000008", limit=2, client=_client(server, tmp_path, sleeps))
     assert again.bytes_downloaded == 0 and again.ingest is not None and again.ingest.skipped == 2
+
+
+def test_listing_and_metadata_are_kept_for_offline_use(server, tmp_path, sleeps, monkeypatch):
+    import socket
+    import urllib.error
+
+    d = _client(server, tmp_path, sleeps)
+    assets = d.assets(DANDISET)
+    _, files = d.download(DANDISET, assets)
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+
+    monkeypatch.setattr(d.http._opener, "open", offline)
+    again = d.assets(DANDISET)
+    assert list(again["asset_id"]) == list(assets["asset_id"])
+    assert again.attrs["version"] == VERSION
+    _, files2 = d.download(DANDISET, again)
+    assert all(f.cached for f in files2) and [f.path for f in files2] == [f.path for f in files]

@@ -106,8 +106,11 @@ def _bars() -> Iterator[Callable[[str, str, int, int], None]]:
                 state["cells"] = cells.add_task("ingest", total=total, what="")
             cells.update(state["cells"], completed=done, total=total, what=name)
 
-    with Live(Group(files, cells), console=con, refresh_per_second=8, transient=False):
-        yield progress
+    try:
+        with Live(Group(files, cells), console=con, refresh_per_second=8, transient=False):
+            yield progress
+    finally:
+        con.print()
 
 
 def _report(res: Any, url: str | None) -> None:

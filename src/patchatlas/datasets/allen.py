@@ -468,6 +468,32 @@ class AllenCellTypes:
 
     # ---------------------------------------------------------------------------- downloads
 
+    def _per_specimen(
+        self,
+        ids: Sequence[int],
+        name: str,
+        query: Callable[[Sequence[int]], Mapping[int, Any]],
+        empty: Any,
+        refresh: bool,
+    ) -> dict[int, Any]:
+        """``query`` answers per specimen, kept in ``specimen_<id>/<name>`` (asked only for
+        specimens without one, or all with ``refresh``)."""
+        out: dict[int, Any] = {}
+        missing = []
+        for sid in ids:
+            path = self.root / f"specimen_{sid}" / name
+            doc = None if refresh or not path.is_file() else _load_json(path)
+            if doc is None:
+                missing.append(sid)
+            else:
+                out[sid] = doc
+        if missing:
+            got = query(missing)
+            for sid in missing:
+                out[sid] = got.get(sid, empty)
+                write_json(self.root / f"specimen_{sid}" / name, out[sid])
+        return out
+
     def _url(self, link: str) -> str:
         return link if link.startswith(("http://", "https://")) else self.base_url + link
 
@@ -478,8 +504,13 @@ class AllenCellTypes:
         kinds: Sequence[str] = ("ephys", "reconstruction", "markers", "sweeps"),
         progress: ProgressFn | None = None,
         verify: bool = True,
+        refresh: bool = False,
     ) -> tuple[pd.DataFrame, list[FetchedFile]]:
         """Download specimens' files into the cache (reusing what is there).
+
+        The file lists, sweep tables and model lists of a specimen are kept in its cache folder
+        (``files.json``, ``ephys_sweeps.json``, ``models.json``), so a specimen fetched once is
+        fetched again without the network.
 
         Parameters
         ----------
@@ -492,6 +523,8 @@ class AllenCellTypes:
             Byte and file progress (see :data:`~patchatlas.datasets._download.ProgressFn`).
         verify
             Re-hash cached files before using them.
+        refresh
+            Ask the service again for the file lists, sweep tables and models.
 
         Returns
         -------
@@ -525,7 +558,7 @@ class AllenCellTypes:
         requests: list[tuple[int, str, FileRequest]] = []
         file_kinds = [k for k in kinds if k in _FILE_NAMES]
         if file_kinds:
-            links = self.well_known_files(ids)
+            links = self._per_specimen(ids, "files.json", self.well_known_files, {}, refresh)
             for sid in ids:
                 for kind in file_kinds:
                     w = links.get(sid, {}).get(kind)
@@ -541,7 +574,9 @@ class AllenCellTypes:
                         )
                     )
         if "models" in kinds:
-            for sid, models in self.models(ids).items():
+            for sid, models in self._per_specimen(
+                ids, "models.json", self.models, [], refresh
+            ).items():
                 for m in models:
                     for w in m.get("well_known_files") or []:
                         if not w.get("download_link"):
@@ -570,14 +605,20 @@ class AllenCellTypes:
             else:
                 record[sid][kind] = str(got.path)
         if "sweeps" in kinds:
-            for sid, rows in self.sweeps(ids).items():
-                path = self.root / f"specimen_{sid}" / "ephys_sweeps.json"
-                write_json(path, rows)
-                if sid in record:
-                    record[sid]["sweeps"] = str(path)
+            sweeps = self._per_specimen(ids, "ephys_sweeps.json", self.sweeps, [], refresh)
+            for sid, rows in sweeps.items():
+                if rows and sid in record:
+                    record[sid]["sweeps"] = str(self.root / f"specimen_{sid}" / "ephys_sweeps.json")
         table = pd.DataFrame.from_dict(record, orient="index")
         table.index.name = "specimen_id"
         return table, files
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def _has_reconstruction(df: pd.DataFrame) -> pd.Series:
@@ -1018,11 +1059,14 @@ def compare_allen_features(
     allen = df[df["engine"] == f"import:{DATASET}"]
     ours = df[df["engine"].isin(["ephys", "morphology"])]
     key = ["cell_id", "kind", "name"]
-    ours = ours.groupby(key, as_index=False).agg(patchatlas=("value", "first"))
+    ours = ours.groupby(key, as_index=False).agg(
+        patchatlas=("value", "first"), unit_ours=("unit", "first")
+    )
     allen = allen.groupby(key, as_index=False).agg(
         allen=("value", "first"), unit=("unit", "first"), native_name=("native_name", "first")
     )
     both = allen.merge(ours, on=key, how="inner")
+    both["unit"] = both["unit"].where(both["unit"].notna(), both["unit_ours"])
     both["difference"] = both["patchatlas"] - both["allen"]
     denom = both["allen"].abs().replace(0.0, np.nan)
     both["relative_difference"] = both["difference"] / denom
@@ -1063,7 +1107,7 @@ def summarize_comparison(table: pd.DataFrame) -> pd.DataFrame:
         b = g["patchatlas"].to_numpy(float)
         ok = np.isfinite(a) & np.isfinite(b)
         r = float("nan")
-        if ok.sum() >= 3 and np.std(a[ok]) > 0 and np.std(b[ok]) > 0:
+        if ok.sum() >= 3 and np.unique(a[ok]).size > 1 and np.unique(b[ok]).size > 1:
             r = float(np.corrcoef(a[ok], b[ok])[0, 1])
         rows.append(
             {

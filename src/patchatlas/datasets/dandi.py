@@ -36,6 +36,7 @@ from patchatlas.datasets._download import (
     RetryPolicy,
     default_cache,
     resolve_base_url,
+    write_json,
 )
 from patchatlas.datasets._fetch import FetchResult, ingest_downloaded, provenance, species_name
 from patchatlas.errors import DownloadError, ParameterError
@@ -76,6 +77,15 @@ def dandiset_id(identifier: str | int) -> str:
     if m is None:
         raise ParameterError(f"{identifier!r} is not a dandiset identifier (e.g. 000008)")
     return m.group(1).zfill(6)
+
+
+def _load_json(path: Any) -> Any:
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def _safe_path(path: str) -> str:
@@ -235,7 +245,16 @@ class Dandi:
         """
         if version:
             return version
-        doc = self.dandiset(identifier)
+        try:
+            doc = self.dandiset(identifier)
+        except DownloadError:
+            # offline: the version of the listing kept from the last run, if any
+            kept = sorted((self.root / dandiset_id(identifier)).glob("assets-*.json"))
+            if not kept:
+                raise
+            ver = max(kept, key=lambda p: p.stat().st_mtime).stem.removeprefix("assets-")
+            log.warning("%s unreachable; using the cached listing of version %s", SERVICE, ver)
+            return ver
         pub = doc.get("most_recent_published_version") or {}
         return str(pub.get("version") or "draft")
 
@@ -248,6 +267,9 @@ class Dandi:
         limit: int | None = None,
     ) -> pd.DataFrame:
         """The dandiset's assets, page by page (``next`` links), in path order.
+
+        A complete listing is kept in the cache (``<dandiset>/assets-<version>.json``) and used
+        when the service cannot be reached.
 
         Parameters
         ----------
@@ -277,26 +299,38 @@ class Dandi:
         ver = self.version(ds, version)
         query = urllib.parse.urlencode({"page_size": self.page_size, "order": "path"})
         url: str | None = f"{self.base_url}/dandisets/{ds}/versions/{ver}/assets/?{query}"
-        rows: list[dict[str, Any]] = []
-        while url:
-            doc = self.http.get_json(url)
-            if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
-                raise DownloadError(url, f"{SERVICE} answered without a 'results' list")
-            for a in doc["results"]:
-                path = str(a.get("path", ""))
-                if match is None or fnmatch.fnmatch(path, match):
-                    rows.append(
-                        {
-                            "asset_id": str(a["asset_id"]),
-                            "path": path,
-                            "size": int(a.get("size") or 0),
-                            "modified": a.get("modified"),
-                        }
-                    )
-            if limit is not None and len(rows) >= limit:
-                break
-            nxt = doc.get("next")
-            url = urllib.parse.urljoin(url, nxt) if nxt else None
+        kept = self.root / ds / f"assets-{ver}.json"
+        listed: list[dict[str, Any]] = []
+        complete = True
+        try:
+            while url:
+                doc = self.http.get_json(url)
+                if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
+                    raise DownloadError(url, f"{SERVICE} answered without a 'results' list")
+                listed += [
+                    {
+                        "asset_id": str(a["asset_id"]),
+                        "path": str(a.get("path", "")),
+                        "size": int(a.get("size") or 0),
+                        "modified": a.get("modified"),
+                    }
+                    for a in doc["results"]
+                ]
+                matching = [r for r in listed if match is None or fnmatch.fnmatch(r["path"], match)]
+                if limit is not None and len(matching) >= limit:
+                    complete = doc.get("next") is None
+                    break
+                nxt = doc.get("next")
+                url = urllib.parse.urljoin(url, nxt) if nxt else None
+            if complete:
+                write_json(kept, listed)
+        except DownloadError:
+            cached = _load_json(kept) if kept.is_file() else None
+            if cached is None:
+                raise
+            log.warning("%s unreachable; using the cached listing %s", SERVICE, kept)
+            listed = cached
+        rows = [r for r in listed if match is None or fnmatch.fnmatch(r["path"], match)]
         df = pd.DataFrame(rows, columns=["asset_id", "path", "size", "modified"])
         df = df.sort_values("path", kind="stable").reset_index(drop=True)
         if limit is not None:
@@ -306,7 +340,8 @@ class Dandi:
         return df
 
     def asset_metadata(self, asset_id: str) -> dict[str, Any]:
-        """An asset's metadata (``digest``, ``contentSize``, ``wasAttributedTo`` ...).
+        """An asset's metadata (``digest``, ``contentSize``, ``wasAttributedTo`` ...), kept in the
+        cache (an asset id never changes its content).
 
         Parameters
         ----------
@@ -318,9 +353,14 @@ class Dandi:
         dict
             The API's JSON.
         """
+        kept = self.root / "asset-metadata" / f"{_safe_path(asset_id)}.json"
+        doc = _load_json(kept) if kept.is_file() else None  # asset ids are immutable
+        if isinstance(doc, dict):
+            return doc
         doc = self.http.get_json(f"{self.base_url}/assets/{asset_id}/")
         if not isinstance(doc, dict):
             raise DownloadError(f"{self.base_url}/assets/{asset_id}/", "not an asset record")
+        write_json(kept, doc)
         return doc
 
     def download(
