@@ -104,7 +104,8 @@ def main() -> None:
     say()
     if not NEUROM_PY.exists():
         say(
-            f"NeuroM environment missing ({NEUROM_PY}): run bash benchmarks/setup_morphology_refs.sh"
+            f"NeuroM environment missing ({NEUROM_PY}): "
+            "run bash benchmarks/setup_morphology_refs.sh"
         )
         return
     nm_best: dict[str, float] = {}
@@ -129,7 +130,8 @@ def main() -> None:
     say(f"Load average (1 min) at the end: {os.getloadavg()[0]:.1f}.")
     say()
     say(
-        "| cell | nodes | NeuroM (ms) | patchatlas (ms) | speed-up | max rel. difference (29 values) |"
+        "| cell | nodes | NeuroM (ms) | patchatlas (ms) | speed-up "
+        "| max rel. difference (29 values) |"
     )
     say("|---|---|---|---|---|---|")
     ratios = []
