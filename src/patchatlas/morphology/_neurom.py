@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -193,21 +194,123 @@ def _reduce(f: Forest, a: _Arrays, sel: BoolArray | None) -> dict[str, FloatArra
     return out
 
 
+class _Groups:
+    """Per-cell reductions split by neurite type in one call each: rows are grouped by
+    (cell, type class), the same sums, counts, maxima and minima as :class:`Forest`'s per-cell
+    reductions on each type's nodes (element order within a group is kept, so the values are
+    bit-identical)."""
+
+    K = 4  # type classes: axon, basal, apical, anything else (custom types, the soma)
+
+    def __init__(self, f: Forest, root_type: IntArray) -> None:
+        cls = np.full(f.n, self.K - 1, dtype=np.int64)
+        for k, t in enumerate((2, 3, 4)):
+            cls[root_type == t] = k
+        self.g = f.cell * self.K + cls
+        self.ncell = f.ncell
+        self.size = f.ncell * self.K
+
+    def _shape(self, a: npt.NDArray[Any]) -> FloatArray:
+        return np.asarray(a, dtype=np.float64).reshape(self.ncell, self.K)
+
+    def count(self, mask: BoolArray) -> FloatArray:
+        return self._shape(np.bincount(self.g[mask], minlength=self.size))
+
+    def sum(self, values: FloatArray, mask: BoolArray) -> FloatArray:
+        return self._shape(np.bincount(self.g[mask], weights=values[mask], minlength=self.size))
+
+    def _extreme(self, op: np.ufunc, start: float, values: FloatArray, mask: BoolArray) -> Any:
+        out = np.full(self.size, start)
+        op.at(out, self.g[mask], values[mask])
+        return self._shape(np.where(np.isfinite(out), out, np.nan))
+
+    def max(self, values: FloatArray, mask: BoolArray) -> FloatArray:
+        return self._extreme(np.maximum, -np.inf, values, mask)  # type: ignore[no-any-return]
+
+    def min(self, values: FloatArray, mask: BoolArray) -> FloatArray:
+        return self._extreme(np.minimum, np.inf, values, mask)  # type: ignore[no-any-return]
+
+    def mean_rows(self, rows: IntArray, values: FloatArray) -> FloatArray:
+        gr = self.g[rows]
+        c = np.bincount(gr, minlength=self.size)
+        s = np.bincount(gr, weights=values, minlength=self.size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self._shape(np.where(c > 0, s / np.maximum(c, 1), np.nan))
+
+
+def _reduce_by_type(f: Forest, a: _Arrays) -> FloatArray:
+    """The features of :func:`_reduce` for every type class at once: ``(features, cells, K)``,
+    in :data:`_FEATURES` order."""
+    gr = _Groups(f, a.root_type)
+    seg = a.seg_mask
+    cols = [
+        gr.count(a.roots),
+        gr.count(a.sec_start),
+        gr.count(a.bif),
+        gr.count(a.fork),
+        gr.count(a.leaves),
+        gr.sum(a.seg_len, seg),
+        gr.sum(a.seg_area, seg),
+        gr.sum(a.seg_vol, seg),
+        _zero_nan(gr.max(a.order, a.neur)),
+        _zero_nan(gr.max(a.d_end, a.leaves)),
+        _zero_nan(gr.max(a.path, a.sec_end)),
+        gr.mean_rows(a.angle_rows, a.local),
+        gr.mean_rows(a.angle_rows, a.remote),
+        gr.mean_rows(a.contraction_rows, a.contraction),
+        gr.mean_rows(a.asym_rows, a.asymmetry),
+    ]
+    for ax in range(3):
+        x = f.xyz[:, ax]
+        cols.append(_zero_nan(gr.max(x, a.neur) - gr.min(x, a.neur)))
+    return np.stack(cols)
+
+
+#: the features :func:`_reduce` computes, in order
+_FEATURES = (
+    "number_of_neurites",
+    "number_of_sections",
+    "number_of_bifurcations",
+    "number_of_forking_points",
+    "number_of_leaves",
+    "total_length",
+    "total_area",
+    "total_volume",
+    "max_branch_order",
+    "max_radial_distance",
+    "max_path_distance",
+    "mean_local_bifurcation_angle",
+    "mean_remote_bifurcation_angle",
+    "mean_contraction",
+    "mean_partition_asymmetry",
+    "total_width",
+    "total_height",
+    "total_depth",
+)
+
+
 def neurom_features_by_type(
     f: Forest, cells: Sequence[Morphology], neurite_types: Sequence[str] = ("all",)
 ) -> dict[str, dict[str, FloatArray]]:
     """The ``neurom`` features per neurite type: ``{type: {feature: per-cell values}}``.
 
     ``neurite_types`` are keys of :data:`NEURITE_TYPES` (checked by the caller). The tree
-    passes run once; each type only adds its reductions.
+    passes run once; ``all`` is reduced over every neurite, the other types together in one
+    grouped reduction per feature.
     """
     a = _arrays(f, cells)
     radius, area = neurom_soma(cells)
     out: dict[str, dict[str, FloatArray]] = {}
+    grouped = None
     for t in neurite_types:
         want = NEURITE_TYPES[t]
-        sel = None if want is None else a.root_type == want
-        feats = _reduce(f, a, sel)
+        if want is None:
+            feats = _reduce(f, a, None)
+        else:
+            if grouped is None:
+                grouped = _reduce_by_type(f, a)
+            k = want - 2  # the type class of 2, 3, 4
+            feats = {name: grouped[j, :, k] for j, name in enumerate(_FEATURES)}
         feats["soma_radius"] = radius
         feats["soma_surface_area"] = area
         out[t] = feats
