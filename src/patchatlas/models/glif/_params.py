@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -504,6 +505,16 @@ def to_allen_dict(p: GlifParameters, *, dt: float = 5e-5) -> dict[str, Any]:
 
 
 def step_vector(p: GlifParameters, dt: float, method: Method) -> FloatArray:
+    """A fresh copy of :func:`_step_vector` (cached per model, dt and method)."""
+    if method not in METHODS:
+        raise ParameterError(f"method must be one of {METHODS}, got {method!r}")
+    if not (math.isfinite(dt) and dt > 0):
+        raise ParameterError(f"dt must be a positive number of seconds, got {dt!r}")
+    return _step_vector(p, float(dt), method).copy()
+
+
+@lru_cache(maxsize=256)
+def _step_vector(p: GlifParameters, dt: float, method: Method) -> FloatArray:
     """Coefficients of one time step of ``p`` at ``dt`` (the kernels' parameter vector).
 
     ``"exact"``: the exact solution of the linear system over a step with the stimulus held
@@ -526,10 +537,6 @@ def step_vector(p: GlifParameters, dt: float, method: Method) -> FloatArray:
     numpy.ndarray
         Shape ``(N_P,)``, indexed by the ``P_*`` constants.
     """
-    if method not in METHODS:
-        raise ParameterError(f"method must be one of {METHODS}, got {method!r}")
-    if not (math.isfinite(dt) and dt > 0):
-        raise ParameterError(f"dt must be a positive number of seconds, got {dt!r}")
     reset, has_asc, has_tv = p.mechanisms
     cap = p.capacitance
     alpha = 1e3 / cap  # mV/s per pA
@@ -570,4 +577,5 @@ def step_vector(p: GlifParameters, dt: float, method: Method) -> FloatArray:
     out[P_OFFSET] = n_cut + 1
     out[P_V0] = p.init_v
     out[P_I10], out[P_I20] = p.init_asc if has_asc else (0.0, 0.0)
+    out.flags.writeable = False
     return out

@@ -19,6 +19,7 @@ from patchatlas.models.glif import _backend
 from patchatlas.models.glif._params import (
     LEVEL_NAMES,
     METHODS,
+    P_V0,
     GlifParameters,
     Method,
     from_allen_dict,
@@ -224,6 +225,7 @@ class GlifModel:
         *,
         method: Method = "exact",
         t0: float = 0.0,
+        v_init: float | None = None,
     ) -> GlifSimulation:
         """Simulate the model's response to an injected current.
 
@@ -238,6 +240,8 @@ class GlifModel:
             forward-Euler scheme and spike-cut timing).
         t0
             Time of the first sample (s).
+        v_init
+            Initial membrane potential (mV, absolute); default the model's (E_L unless set).
 
         Returns
         -------
@@ -247,6 +251,8 @@ class GlifModel:
         stim = _stimulus(stimulus_pA)
         dt = _check_dt(dt)
         vec = step_vector(self.parameters, dt, method)
+        if v_init is not None:
+            vec[P_V0] = float(v_init) - self.parameters.El
         n = stim.shape[0]
         v = np.empty(n)
         th = np.empty(n)
