@@ -173,6 +173,8 @@ class _Objective:
     v0: list[float]
     base: FloatArray
     sv: float
+    dt: float
+    kind: str = "teeter"
 
     def __call__(self, th_inf: float, asc: tuple[float, float]) -> float:
         kern = _backend.kernel()
@@ -188,6 +190,15 @@ class _Objective:
             vec[P.P_V0] = v0
             forced = sp if sp.size else np.array([n + 10], dtype=np.int64)
             kern.run(stim, vec, v, th, np.empty(forced.shape[0] + 1), forced)
+            if self.kind == "escape":
+                # escape-rate point process: λ = exp((V − Θ)/sv) / 1 ms
+                u = (v - th) / self.sv
+                ok = np.isfinite(u)
+                integral = float(np.sum(np.exp(np.minimum(u[ok], 50.0)))) * self.dt / 1e-3
+                at = sp[sp > 0] - 1
+                at = at[np.isfinite(u[at])]
+                total -= float(np.sum(u[at])) - at.size * math.log(1e-3) - integral
+                continue
             d = np.fmin.reduceat(th - v, st)
             ok = np.isfinite(d)
             d, spk = d[ok], isp[ok]
@@ -205,6 +216,7 @@ def _objective(
     mult: int,
     method: Method,
     sv: float,
+    kind: str,
     *,
     spike_bin: float = 5e-3,
     quiet_bin: float = 10e-3,
@@ -234,7 +246,7 @@ def _objective(
         isps.append(spk)
         v0s.append(float(t.v[0] - el))
     base = step_vector(params, dt, method)
-    return _Objective(stims, spikes, starts, isps, v0s, base, sv)
+    return _Objective(stims, spikes, starts, isps, v0s, base, sv, dt, kind)
 
 
 def _optimise(
@@ -245,6 +257,7 @@ def _optimise(
     sv: float,
     schedule: Sequence[int],
     max_evals: int,
+    kind: str,
 ) -> tuple[GlifParameters, dict[str, Any]]:
     has_asc = params.mechanisms[1]
     x = np.array([1.0, 1.0] if has_asc else [1.0])
@@ -252,7 +265,7 @@ def _optimise(
     amps = params.asc_amp
     history = []
     for mult in schedule:
-        obj = _objective(traces, params, el, mult, method, sv)
+        obj = _objective(traces, params, el, mult, method, sv, kind)
 
         def f(z: FloatArray, obj: _Objective = obj) -> float:
             if not (0.2 < z[0] < 5.0) or (has_asc and not (-3.0 < z[1] < 5.0)):
@@ -305,9 +318,10 @@ def evaluate(
     -------
     summary : dict
         ``n_sweeps``, ``n_spikes_data``, ``n_spikes_model``, ``count_mae``, ``count_relative``,
-        ``count_bias``, ``gamma_4ms`` (mean over sweeps with spikes), ``ev_<σ>ms`` (mean model
-        EV over stimuli) and ``ev_ratio_<σ>ms`` (mean Teeter ratio where a stimulus was
-        repeated, else NaN) for σ in 1, 4, 10, 20 ms.
+        ``count_bias``, ``gamma_4ms`` (mean over sweeps with spikes), ``ev_<σ>ms`` (model EV per
+        stimulus, its repeats pooled, averaged over stimuli weighted by their recorded spikes)
+        and ``ev_ratio_<σ>ms`` (Teeter's ratio, same weighting, over the stimuli that were
+        repeated; NaN without repeats) for σ in 1, 4, 10, 20 ms.
     per_sweep : list of dict
         ``sweep_number``, ``amplitude_pa``, ``n_data``, ``n_model``, ``gamma_4ms``.
     """
@@ -338,18 +352,22 @@ def evaluate(
     }
     groups = [g for g in _group_repeats(traces) if any(t.spikes.size for t in g)]
     for sigma in EV_SIGMAS:
-        evs, ratios = [], []
+        evs, ratios, weights, rweights = [], [], [], []
         for g in groups:
             trials = [t.spikes * t.dt for t in g]
             r = explained_variance_ratio(
                 trials, model_spikes[g[0].number], g[0].dt, g[0].duration, sigma=sigma
             )
-            evs.append(r["model_ev"])
+            w = float(sum(t.spikes.size for t in g))
+            if math.isfinite(r["model_ev"]):
+                evs.append(r["model_ev"])
+                weights.append(w)
             if math.isfinite(r["ratio"]):
                 ratios.append(r["ratio"])
+                rweights.append(w)
         key = f"{sigma * 1e3:g}ms"
-        out[f"ev_{key}"] = float(np.nanmean(evs)) if evs else math.nan
-        out[f"ev_ratio_{key}"] = float(np.mean(ratios)) if ratios else math.nan
+        out[f"ev_{key}"] = float(np.average(evs, weights=weights)) if evs else math.nan
+        out[f"ev_ratio_{key}"] = float(np.average(ratios, weights=rweights)) if ratios else math.nan
     return out, rows
 
 
@@ -504,6 +522,7 @@ def fit(
     optimize: bool = True,
     schedule: Sequence[int] = DT_SCHEDULE,
     max_evals: int = 80,
+    objective: Literal["best", "teeter", "escape"] = "best",
     on_unidentifiable: Literal["raise", "skip"] = "raise",
     progress: Callable[[int], None] | None = None,
 ) -> GlifFit:
@@ -530,6 +549,12 @@ def fit(
         Coarse-to-fine time-step multipliers of the optimisation.
     max_evals
         Nelder–Mead evaluations per schedule stage.
+    objective
+        ``"teeter"``: Teeter's binned forced-spike likelihood (Laplace in the closest approach
+        of V to Θ); ``"escape"``: the forced-spike likelihood of an escape-rate point process
+        (hazard ``exp((V − Θ)/σ)/ms``, whose optimum matches the expected to the recorded spike
+        count); ``"best"`` (default): both, keeping the one whose free run explains more
+        variance (σ = 10 ms) of the *training* spike trains.
     on_unidentifiable
         ``"raise"`` an :class:`~patchatlas.errors.IdentifiabilityError` when a requested level
         cannot be identified from the training sweeps, or ``"skip"`` it (reason in
@@ -686,8 +711,16 @@ def fit(
             assert asc is not None
             params = params.with_(asc_amp=asc.amp, asc_k=asc.k)
         if optimize:
-            params, info = _optimise(tr, params, el, method, sv, schedule, max_evals)
-            opt_info[str(lv)] = info
+            kinds = ("teeter", "escape") if objective == "best" else (objective,)
+            cands = []
+            for kind in kinds:
+                p_k, info = _optimise(tr, params, el, method, sv, schedule, max_evals, kind)
+                summ = evaluate(GlifModel(p_k), tr, method=method)[0] if len(kinds) > 1 else {}
+                cands.append((summ.get("ev_10ms", 0.0), kind, p_k, info))
+            score, kind, params, info = max(
+                cands, key=lambda c: c[0] if math.isfinite(c[0]) else -math.inf
+            )
+            opt_info[str(lv)] = {**info, "objective": kind, "train_ev_10ms": score}
         models[lv] = GlifModel(params, name=f"GLIF{lv}")
         if progress is not None:
             progress(lv)
