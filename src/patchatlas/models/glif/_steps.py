@@ -84,29 +84,51 @@ class Passive:
     n_sweeps: int
 
 
-def passive(traces: list[Trace], dt: float, *, block: float = 5e-4) -> Passive:
-    """R, C and E_L by least squares of the sampled membrane equation on the subthreshold sweeps.
+def _spike_free(t: Trace, *, before: float = 5e-3, after: float = 0.1) -> npt.NDArray[np.bool_]:
+    """Samples at least ``before`` s before and ``after`` s after every spike."""
+    ok = np.ones(t.n, dtype=bool)
+    b, a = int(round(before / t.dt)), int(round(after / t.dt))
+    for s in t.spikes:
+        ok[max(0, int(s) - b) : int(s) + a] = False
+    return ok
+
+
+def passive(traces: list[Trace], dt: float, *, block: float = 5e-4, max_steps: int = 6) -> Passive:
+    """R, C and E_L by least squares of the sampled membrane equation away from spikes.
 
     On blocks of ``block`` s, ``V[k+1] = a V[k] + β I[k] + c`` (the exact solution of
     C dV/dt = I − (V − E_L)/R over a block with the current held): τ = −Δ/ln a,
-    R = β / (1 − a), E_L = c / (1 − a), C = τ / R.
+    R = β / (1 − a), E_L = c / (1 − a), C = τ / R. Rows within 5 ms before to 100 ms after a
+    spike are left out. The noise sweeps and the ``max_steps`` other sweeps of smallest
+    amplitude are used (the most linear range: large steps bring in sag and rectification).
     """
-    sub = [t for t in traces if t.spikes.size == 0]
+    def usable(t: Trace) -> bool:
+        return bool(_spike_free(t).mean() > 0.5)
+
+    noise = [t for t in traces if t.kind == "noise" and usable(t)]
+    steps = sorted(
+        (t for t in traces if t.kind != "noise" and usable(t)),
+        key=lambda t: (abs(t.amplitude) if math.isfinite(t.amplitude) else 0.0, t.number),
+    )
+    sub = noise + steps[:max_steps]
     if not sub:
         raise IdentifiabilityError(
-            "no training sweep without spikes: R, C and E_L (every level) need subthreshold "
-            "responses; give hyperpolarising or small depolarising steps (or noise) for training"
+            "no training sweep is mostly free of spikes: R, C and E_L (every level) need "
+            "subthreshold responses; give hyperpolarising or small depolarising steps (or noise) "
+            "for training"
         )
     nb = max(1, int(round(block / dt)))
     xs, ys = [], []
     for t in sub:
         vb, ib = _blocks(t.v, nb), _blocks(t.i, nb)
+        okb = _blocks(_spike_free(t).astype(float), nb) == 1.0
         if vb.shape[0] < 3:
             continue
-        xs.append(np.column_stack([vb[:-1], ib[:-1], np.ones(vb.shape[0] - 1)]))
-        ys.append(vb[1:])
-    if not xs:
-        raise IdentifiabilityError("the subthreshold sweeps are too short for R and C")
+        rows = okb[:-1] & okb[1:]
+        xs.append(np.column_stack([vb[:-1], ib[:-1], np.ones(vb.shape[0] - 1)])[rows])
+        ys.append(vb[1:][rows])
+    if not xs or sum(len(y) for y in ys) < 10:
+        raise IdentifiabilityError("the subthreshold stretches are too short for R and C")
     x, y = np.vstack(xs), np.concatenate(ys)
     if np.ptp(x[:, 1]) < 1.0:
         raise IdentifiabilityError(
@@ -125,8 +147,8 @@ def passive(traces: list[Trace], dt: float, *, block: float = 5e-4) -> Passive:
     r = beta / ((1.0 - a) * 1e-3)
     el = c / (1.0 - a)
     cap = tau / (r * 1e-6)
-    noise = float(np.std(y - x @ coef))
-    return Passive(R=r, C=cap, El=el, a=a, c=c, nb=nb, noise=noise, n_sweeps=len(sub))
+    noise_sd = float(np.std(y - x @ coef))
+    return Passive(R=r, C=cap, El=el, a=a, c=c, nb=nb, noise=noise_sd, n_sweeps=len(sub))
 
 
 @dataclass(frozen=True)
@@ -368,11 +390,9 @@ def threshold_adaptation(
             if w is not None:
                 cols.append(w)
             x = np.column_stack(cols)
-            coef, *_ = np.linalg.lstsq(x, y, rcond=None)
-            if coef[1] < 0:  # no spike-induced rise: drop the term
-                x2 = np.delete(x, 1, axis=1)
-                c2, *_ = np.linalg.lstsq(x2, y, rcond=None)
-                coef = np.insert(c2, 1, 0.0)
+            coef = _constrained_lstsq(x, y, bv)
+            if coef is None:
+                continue
             rmse = float(np.sqrt(np.mean((y - x @ coef) ** 2)))
             if best is None or rmse < best.rmse - 1e-12:
                 best = ThresholdAdaptation(
@@ -384,5 +404,43 @@ def threshold_adaptation(
                     n_spikes=int(y.shape[0]),
                     rmse=rmse,
                 )
-    assert best is not None
+    if best is None:
+        raise IdentifiabilityError(
+            "no threshold-adaptation fit keeps Θ∞ above E_L: the spike thresholds do not "
+            "separate a spike-induced from a voltage-dependent threshold"
+        )
     return best
+
+
+#: largest steady-state voltage sensitivity of Θ_v allowed (a_v / b_v, mV per mV)
+MAX_VOLTAGE_SENSITIVITY = 0.5
+
+
+def _constrained_lstsq(x: FloatArray, y: FloatArray, bv: float) -> FloatArray | None:
+    """Least squares of ``y`` on ``[1, S, (W)]`` with δΘ_s ≥ 0, 0 ≤ a_v ≤ 0.5 b_v and Θ∞ ≥ 0
+    (None when no such solution exists). Bounds are enforced by fixing a coefficient at the
+    bound it crosses and refitting the rest (the problem is at most 3-dimensional)."""
+    k = x.shape[1]
+    upper = {2: MAX_VOLTAGE_SENSITIVITY * bv} if k == 3 else {}
+    fixed: dict[int, float] = {}
+    for _ in range(k + 1):
+        free = [j for j in range(k) if j not in fixed]
+        rhs = y - sum((x[:, j] * v for j, v in fixed.items()), np.zeros_like(y))
+        sol, *_ = np.linalg.lstsq(x[:, free], rhs, rcond=None)
+        coef = np.zeros(k)
+        for j, v in fixed.items():
+            coef[j] = v
+        coef[free] = sol
+        moved = False
+        for j in range(1, k):
+            if j in fixed:
+                continue
+            if coef[j] < 0:
+                fixed[j] = 0.0
+                moved = True
+            elif j in upper and coef[j] > upper[j]:
+                fixed[j] = upper[j]
+                moved = True
+        if not moved:
+            return coef if coef[0] > 0 else None
+    return None

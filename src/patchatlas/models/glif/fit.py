@@ -497,6 +497,18 @@ def _num(v: Any) -> Any:
 # -------------------------------------------------------------------------------------- fit
 
 
+def _safe_reset(p: GlifParameters) -> GlifParameters:
+    """Keep the biological reset below the threshold it resets to (else the model fires at every
+    step after its first spike): f_v Θ + δV < Θ + δΘ_s at the lowest threshold Θ = Θ∞."""
+    if p.level not in (2, 4, 5):
+        return p
+    th = p.threshold
+    lim = (1.0 - p.reset_fraction) * th + p.th_spike_amp - 0.5
+    if p.reset_fraction > 1.0:
+        return p.with_(reset_fraction=1.0, reset_add=min(p.reset_add, p.th_spike_amp - 0.5))
+    return p.with_(reset_add=lim) if p.reset_add > lim else p
+
+
 def _statement(level: int, notes: dict[str, str]) -> str:
     parts = [notes["passive"], notes["th_inf"]]
     if level in (1, 3):
@@ -611,7 +623,7 @@ def fit(
     except IdentifiabilityError as exc:
         raise IdentifiabilityError(f"{name}: {exc}") from None
     notes = {
-        "passive": f"R, C, E_L from {pas.n_sweeps} subthreshold sweep(s) (R {pas.R:.0f} MΩ, C {pas.C:.0f} pF).",
+        "passive": f"R, C, E_L from the spike-free stretches of {pas.n_sweeps} small-amplitude sweep(s) (R {pas.R:.0f} MΩ, C {pas.C:.0f} pF).",
         "th_inf": f"Θ∞ from the {th_note}.",
     }
     sv = max(pas.noise * math.sqrt(pas.nb), 1.0)
@@ -703,10 +715,7 @@ def fit(
             )
             if lv == 5:
                 params = params.with_(th_inf=a.th_inf, a_v=a.a_v, b_v=a.b_v)
-            # the reset must land below threshold (else the model fires at every step)
-            lim = params.th_inf + params.th_spike_amp - 0.5
-            if params.reset_fraction * params.th_inf + params.reset_add > lim:
-                params = params.with_(reset_add=lim - params.reset_fraction * params.th_inf)
+            params = _safe_reset(params)
         if lv >= 3:
             assert asc is not None
             params = params.with_(asc_amp=asc.amp, asc_k=asc.k)
@@ -721,6 +730,7 @@ def fit(
                 cands, key=lambda c: c[0] if math.isfinite(c[0]) else -math.inf
             )
             opt_info[str(lv)] = {**info, "objective": kind, "train_ev_10ms": score}
+        params = _safe_reset(params)
         models[lv] = GlifModel(params, name=f"GLIF{lv}")
         if progress is not None:
             progress(lv)
