@@ -113,7 +113,8 @@ def prepare_sweeps(sweeps: Sequence[Sweep], *, dt: float = 5e-5) -> list[Trace]:
         dt_fit = q / sw.sampling_rate
         t = sw.t0 + np.arange(v.shape[0]) / sw.sampling_rate
         try:
-            table = detect_spikes(t, v)
+            # the dV/dt filter the sampling rate carries (10 kHz, lowered below Nyquist)
+            table = detect_spikes(t, v, filter_khz=min(10.0, sw.sampling_rate / 4e3))
             thr = np.asarray(table["threshold_index"], dtype=np.int64)
             vth = np.asarray(table["threshold_v"], dtype=float)
         except DataError:
@@ -466,6 +467,30 @@ class GlifFit:
         out["train_sweeps"] = list(self.train_sweeps)
         out["test_sweeps"] = list(self.test_sweeps)
         return out
+
+    def model_records(self, *, dt: float = 5e-5) -> list[dict[str, Any]]:
+        """The fitted models as plain records for storage (the atlas's ``models`` table).
+
+        Parameters
+        ----------
+        dt
+            ``dt`` of the exported Allen configs (s).
+
+        Returns
+        -------
+        list of dict
+            ``kind`` (``"glif"``), ``name`` (``"GLIF<level>"``), ``parameters`` (the Allen
+            ``neuron_config``) and ``fit_scores`` (:meth:`fit_scores`), one per level.
+        """
+        return [
+            {
+                "kind": "glif",
+                "name": f"GLIF{lv}",
+                "parameters": m.to_allen_config(dt=dt),
+                "fit_scores": self.fit_scores(lv),
+            }
+            for lv, m in sorted(self.models.items())
+        ]
 
     def trace(self, number: int) -> Trace:
         """The prepared sweep ``number`` (fitting grid).
