@@ -68,6 +68,15 @@ def _warm(mod: ModuleType) -> None:
     p[P_OFFSET] = 1.0
     stim = np.zeros(4)
     mod.run(stim, p, np.empty(4), np.empty(4), np.empty(2), np.empty(0, dtype=np.int64))
+    mod.run_segments(
+        stim,
+        p,
+        np.array([0, 2, 4], dtype=np.int64),
+        np.zeros(2),
+        np.empty(4),
+        np.empty(4),
+        np.array([1], dtype=np.int64),
+    )
     mod.run_many(
         stim[None, :],
         p[None, :],

@@ -12,6 +12,10 @@ Functions (arrays are float64 unless said):
     recorded); ``spikes`` receives the crossing positions in samples (``k + f``, at most its
     length); ``forced`` (int64, sorted) are sample indices where a spike is imposed instead of
     the threshold rule (the forced-spike paradigm), empty for a free run.
+``run_segments(stim, p, starts, v0s, v_out, th_out, forced)``
+    Forced-spike runs of several sweeps laid end to end (``starts``: their boundaries,
+    ``v0s`` their initial voltages, ``forced`` global sample indices), state restarted at
+    every boundary; V and Θ recorded.
 ``run_many(stim, p, spikes, counts, bad)``
     ``p`` of shape (m, N_P): m free runs in parallel (``stim`` (n,) shared or (m, n)), spike
     positions into ``spikes`` (m, max_spikes), counts and bad resets into ``counts``/``bad``.
@@ -114,6 +118,28 @@ def _loop(stim, p, v_out, th_out, spikes, forced):  # type: ignore[no-untyped-de
 @njit
 def run(stim, p, v_out, th_out, spikes, forced):  # type: ignore[no-untyped-def]
     return _loop(stim, p, v_out, th_out, spikes, forced)
+
+
+@njit
+def run_segments(stim, p, starts, v0s, v_out, th_out, forced):  # type: ignore[no-untyped-def]
+    q = p.copy()
+    nseg = starts.shape[0] - 1
+    spikes = np.empty(forced.shape[0] + 1)
+    lo = 0
+    for g in range(nseg):
+        a = starts[g]
+        b = starts[g + 1]
+        hi = lo
+        while hi < forced.shape[0] and forced[hi] < b:
+            hi += 1
+        if hi > lo:
+            local = forced[lo:hi] - a
+        else:
+            local = np.full(1, b - a + 10, dtype=np.int64)
+        q[_V0] = v0s[g]
+        _loop(stim[a:b], q, v_out[a:b], th_out[a:b], spikes, local)
+        lo = hi
+    return 0
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)

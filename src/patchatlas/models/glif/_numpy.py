@@ -123,6 +123,28 @@ def run(
     return n_sp, n_bad
 
 
+def run_segments(
+    stim: FloatArray,
+    p: FloatArray,
+    starts: IntArray,
+    v0s: FloatArray,
+    v_out: FloatArray,
+    th_out: FloatArray,
+    forced: IntArray,
+) -> int:
+    """Forced-spike runs of sweeps laid end to end (see :mod:`._kernel` ``run_segments``)."""
+    q = p.copy()
+    spikes = np.empty(forced.shape[0] + 1)
+    for g in range(starts.shape[0] - 1):
+        a, b = int(starts[g]), int(starts[g + 1])
+        local = forced[(forced >= a) & (forced < b)] - a
+        if local.shape[0] == 0:
+            local = np.array([b - a + 10], dtype=np.int64)
+        q[P.P_V0] = v0s[g]
+        run(stim[a:b], q, v_out[a:b], th_out[a:b], spikes, local)
+    return 0
+
+
 def run_many(
     stim: FloatArray, p: FloatArray, spikes: FloatArray, counts: IntArray, bad: IntArray
 ) -> None:

@@ -165,49 +165,42 @@ def _default_split(traces: list[Trace]) -> tuple[list[int], list[int]]:
 
 @dataclass
 class _Objective:
-    """Forced-spike negative log-likelihood on the training sweeps at one time step."""
+    """Forced-spike negative log-likelihood on the training sweeps at one time step (the sweeps
+    laid end to end, the model restarted at each sweep's first voltage)."""
 
-    stims: list[FloatArray]
-    spikes: list[npt.NDArray[np.int64]]
-    starts: list[npt.NDArray[np.int64]]
-    is_spike: list[npt.NDArray[np.bool_]]
-    v0: list[float]
+    stim: FloatArray
+    bounds: npt.NDArray[np.int64]
+    v0: FloatArray
+    forced: npt.NDArray[np.int64]
+    starts: npt.NDArray[np.int64]
+    is_spike: npt.NDArray[np.bool_]
     base: FloatArray
     sv: float
     dt: float
     kind: str = "teeter"
 
     def __call__(self, th_inf: float, asc: tuple[float, float]) -> float:
-        kern = _backend.kernel()
         vec = self.base.copy()
         vec[P.P_THINF] = th_inf
         vec[P.P_A1], vec[P.P_A2] = asc
-        total = 0.0
-        for stim, sp, st, isp, v0 in zip(
-            self.stims, self.spikes, self.starts, self.is_spike, self.v0, strict=True
-        ):
-            n = stim.shape[0]
-            v, th = np.empty(n), np.empty(n)
-            vec[P.P_V0] = v0
-            forced = sp if sp.size else np.array([n + 10], dtype=np.int64)
-            kern.run(stim, vec, v, th, np.empty(forced.shape[0] + 1), forced)
-            if self.kind == "escape":
-                # escape-rate point process: λ = exp((V − Θ)/sv) / 1 ms
-                u = (v - th) / self.sv
-                ok = np.isfinite(u)
-                integral = float(np.sum(np.exp(np.minimum(u[ok], 50.0)))) * self.dt / 1e-3
-                at = sp[sp > 0] - 1
-                at = at[np.isfinite(u[at])]
-                total -= float(np.sum(u[at])) - at.size * math.log(1e-3) - integral
-                continue
-            d = np.fmin.reduceat(th - v, st)
-            ok = np.isfinite(d)
-            d, spk = d[ok], isp[ok]
-            # Laplace CDF of the closest approach (Teeter's "expsymm")
-            p_sp = np.where(d >= 0, 0.5 * np.exp(-np.abs(d) / self.sv), 1 - 0.5 * np.exp(-np.abs(d) / self.sv))
-            p_sp = np.clip(p_sp, 1e-12, 1 - 1e-12)
-            total -= float(np.sum(np.log(np.where(spk, p_sp, 1.0 - p_sp))))
-        return total
+        n = self.stim.shape[0]
+        v, th = np.empty(n), np.empty(n)
+        _backend.kernel().run_segments(self.stim, vec, self.bounds, self.v0, v, th, self.forced)
+        if self.kind == "escape":
+            # escape-rate point process: hazard exp((V − Θ)/sv) per ms
+            u = (v - th) / self.sv
+            ok = np.isfinite(u)
+            integral = float(np.sum(np.exp(np.minimum(u[ok], 50.0)))) * self.dt / 1e-3
+            at = self.forced - 1
+            at = at[np.isfinite(u[at])]
+            return -(float(np.sum(u[at])) - at.size * math.log(1e-3) - integral)
+        d = np.fmin.reduceat(th - v, self.starts)
+        ok = np.isfinite(d)
+        d, spk = d[ok], self.is_spike[ok]
+        # Laplace CDF of the closest approach (Teeter's "expsymm")
+        tail = 0.5 * np.exp(-np.abs(d) / self.sv)
+        p_sp = np.clip(np.where(d >= 0, tail, 1.0 - tail), 1e-12, 1 - 1e-12)
+        return -float(np.sum(np.log(np.where(spk, p_sp, 1.0 - p_sp))))
 
 
 def _objective(
@@ -223,10 +216,11 @@ def _objective(
     quiet_bin: float = 10e-3,
 ) -> _Objective:
     dt = traces[0].dt * mult
-    stims, spikes, starts, isps, v0s = [], [], [], [], []
+    stims, forced, starts, isps, v0s, bounds = [], [], [], [], [], [0]
     for t in traces:
         stim = _decimate(t.i, mult)
         n = stim.shape[0]
+        off = bounds[-1]
         sp = np.unique(t.spikes // mult)
         sp = sp[(sp > 0) & (sp < n)]
         nsb = max(1, int(round(spike_bin / dt)))
@@ -234,20 +228,29 @@ def _objective(
         edges = {0}
         for s in sp:
             edges.update((max(0, int(s) - nsb), int(s)))
-        cuts = sorted(edges | set(range(0, n, nqb)))
-        # bins starting inside a spike bin belong to it
-        starts_arr = np.array(cuts, dtype=np.int64)
-        spk = np.zeros(starts_arr.shape[0], dtype=bool)
+        cuts = np.array(sorted(edges | set(range(0, n, nqb))), dtype=np.int64)
+        spk = np.zeros(cuts.shape[0], dtype=bool)
         for s in sp:
-            b0 = max(0, int(s) - nsb)
-            spk[(starts_arr >= b0) & (starts_arr < s)] = True
-        stims.append(np.ascontiguousarray(stim))
-        spikes.append(sp.astype(np.int64))
-        starts.append(starts_arr)
+            spk[(cuts >= max(0, int(s) - nsb)) & (cuts < s)] = True
+        stims.append(stim)
+        forced.append(sp.astype(np.int64) + off)
+        starts.append(cuts + off)
         isps.append(spk)
         v0s.append(float(t.v[0] - el))
+        bounds.append(off + n)
     base = step_vector(params, dt, method)
-    return _Objective(stims, spikes, starts, isps, v0s, base, sv, dt, kind)
+    return _Objective(
+        stim=np.ascontiguousarray(np.concatenate(stims)),
+        bounds=np.array(bounds, dtype=np.int64),
+        v0=np.array(v0s),
+        forced=np.concatenate(forced),
+        starts=np.concatenate(starts),
+        is_spike=np.concatenate(isps),
+        base=base,
+        sv=sv,
+        dt=dt,
+        kind=kind,
+    )
 
 
 def _optimise(
