@@ -51,6 +51,7 @@ def run(
     offset = int(p[P.P_OFFSET])
     v, i1, i2, tv, ts = p[P.P_V0], p[P.P_I10], p[P.P_I20], 0.0, 0.0
     forced_set = np.asarray(forced, dtype=np.int64)
+    forced_mode = forced_set.shape[0] > 0
     n_sp = n_bad = 0
     if record and n > 0:
         v_out[0] = v
@@ -71,7 +72,7 @@ def run(
         w = ((ptv * vin + pti * ie) + pt1 * i1in) + pt2 * i2in
         tvn = lfilter([1.0], [1.0, -ptt], w, zi=[ptt * tv])[0]
         thn = (thinf + tsn) + tvn
-        if forced_set.shape[0]:
+        if forced_mode:
             steps = forced_set - 1 - k
             hit = steps[(steps >= 0) & (steps < length)]
             q = int(hit[0]) if hit.shape[0] else -1
@@ -107,7 +108,7 @@ def run(
         ts = tsn[q] * p[P.P_CS] + p[P.P_ATH]
         tv = tvn[q]
         th = (thinf + ts) + tv
-        if forced_set.shape[0] == 0 and v > th:
+        if not forced_mode and v > th:
             n_bad += 1
         if record:
             v_out[ks + 1 : min(j, n)] = np.nan
@@ -115,7 +116,7 @@ def run(
             if j < n:
                 v_out[j] = v
                 th_out[j] = th
-        if forced_set.shape[0]:
+        if forced_mode:
             forced_set = forced_set[forced_set > j - 1]
         k = j
         # the next spike is probably about as far away as this one was
