@@ -638,7 +638,7 @@ def fit(
     else:
         test_n = sorted(test or [])
         train_n = list(train) if train is not None else [n for n in by_num if n not in set(test_n)]
-        unknown = sorted(set(train_n) | set(test_n) - set(by_num))
+        unknown = sorted((set(train_n) | set(test_n)) - set(by_num))
         if unknown:
             raise ParameterError(f"{name}: no usable current-clamp sweeps {unknown}; have {sorted(by_num)}")
     tr = [by_num[n] for n in train_n]
