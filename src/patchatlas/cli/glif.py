@@ -30,8 +30,8 @@ def _stimulus(spec: str, dt: float) -> Any:
             ) from None
         if not (dur > 0 and math.isfinite(amp)):
             raise click.BadParameter(f"{spec!r}: duration must be > 0 s", param_hint="--stimulus")
-        pad = int(round(0.1 / dt))
-        return np.concatenate([np.zeros(pad), np.full(int(round(dur / dt)), amp), np.zeros(pad)])
+        pad = round(0.1 / dt)
+        return np.concatenate([np.zeros(pad), np.full(round(dur / dt), amp), np.zeros(pad)])
     path = Path(spec)
     if path.suffix.lower() != ".npy" or not path.is_file():
         raise click.BadParameter(
@@ -47,11 +47,21 @@ def _stimulus(spec: str, dt: float) -> Any:
 
 @glif.command("simulate")
 @click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--stimulus", "stim", required=True, help="step:AMP_pA:DUR_s or FILE.npy (pA per sample).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Figure (.png/.pdf/.svg).")
+@click.option(
+    "--stimulus", "stim", required=True, help="step:AMP_pA:DUR_s or FILE.npy (pA per sample)."
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Figure (.png/.pdf/.svg).",
+)
 @click.option("--dt", type=float, default=5e-5, show_default=True, help="Time step (s).")
 @click.option(
-    "--method", type=click.Choice(["exact", "euler"]), default="exact", show_default=True,
+    "--method",
+    type=click.Choice(["exact", "euler"]),
+    default="exact",
+    show_default=True,
     help="exact exponential integration, or the Allen simulator's forward Euler.",
 )
 def simulate_cmd(config: Path, stim: str, out: Path | None, dt: float, method: str) -> None:
@@ -83,7 +93,13 @@ def simulate_cmd(config: Path, stim: str, out: Path | None, dt: float, method: s
         fig, (a1, a2, a3) = plt.subplots(
             3, 1, figsize=(9, 5), sharex=True, gridspec_kw={"height_ratios": [3, 1, 0.6]}
         )
-        plot_glif_trace(sim.t, sim.voltage, threshold=sim.threshold, ax=a1, title=f"{model.name} ({model.level_name})")
+        plot_glif_trace(
+            sim.t,
+            sim.voltage,
+            threshold=sim.threshold,
+            ax=a1,
+            title=f"{model.name} ({model.level_name})",
+        )
         a2.plot(sim.t, current, color="k", lw=0.7)
         a2.set_ylabel("I (pA)")
         plot_raster([sim.spike_times], labels=["spikes"], ax=a3)
@@ -94,9 +110,15 @@ def simulate_cmd(config: Path, stim: str, out: Path | None, dt: float, method: s
 
 
 @glif.command("fit")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--levels", default="1,2,3,4,5", show_default=True, help="Comma-separated GLIF levels.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output folder.")
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--levels", default="1,2,3,4,5", show_default=True, help="Comma-separated GLIF levels."
+)
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output folder."
+)
 @click.option("--method", type=click.Choice(["exact", "euler"]), default="exact", show_default=True)
 @click.option("--workers", type=int, default=1, show_default=True, help="Local worker processes.")
 @click.option("--dask", default=None, help="Dask scheduler address or local:N.")
@@ -132,7 +154,9 @@ def fit_cmd(
     out.mkdir(parents=True, exist_ok=True)
     con = console()
     frames, failures, done = [], [], 0
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=con) as bar:
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=con
+    ) as bar:
         job = bar.add_task("fitting GLIF", total=len(paths))
         for name, res in fit_files(
             paths, params={"levels": lv, "method": method}, workers=workers, dask=dask
@@ -145,7 +169,9 @@ def fit_cmd(
             cell_dir = out / name
             cell_dir.mkdir(exist_ok=True)
             for level, model in res.models.items():
-                write_glif_config(model.to_allen_config(), cell_dir / f"GLIF{level}_neuron_config.json")
+                write_glif_config(
+                    model.to_allen_config(), cell_dir / f"GLIF{level}_neuron_config.json"
+                )
             frames.append(res.scores.assign(cell=name))
             if not no_plots and res.models and (res.test_sweeps or res.train_sweeps):
                 import matplotlib
@@ -162,17 +188,35 @@ def fit_cmd(
                 con.print(f"[yellow]{name}: GLIF{level} skipped[/]: {why}")
     if frames:
         scores = pd.concat(frames, ignore_index=True)
-        cols = ["cell", "model", "split"] + [c for c in scores.columns if c not in ("cell", "model", "split")]
+        cols = ["cell", "model", "split"] + [
+            c for c in scores.columns if c not in ("cell", "model", "split")
+        ]
         scores[cols].to_csv(out / "glif_scores.csv", index=False)
         test = scores[scores["split"] == "test"]
         rows = [
-            [r.cell, r.model, r.n_spikes_data, r.n_spikes_model, r.count_relative, r.gamma_4ms, r.ev_10ms]
+            [
+                r.cell,
+                r.model,
+                r.n_spikes_data,
+                r.n_spikes_model,
+                r.count_relative,
+                r.gamma_4ms,
+                r.ev_10ms,
+            ]
             for r in test.itertuples()
         ]
         con.print(
             table(
                 "held-out sweeps",
-                ["cell", "model", "spikes data", "spikes model", "count err", "Γ(4 ms)", "EV(10 ms)"],
+                [
+                    "cell",
+                    "model",
+                    "spikes data",
+                    "spikes model",
+                    "count err",
+                    "Γ(4 ms)",
+                    "EV(10 ms)",
+                ],
                 rows,
             )
         )

@@ -55,7 +55,8 @@ def glif_step(result: Any, done: Callable[[Any], None], seed: int) -> None:
         for label in [*(str(k) for k in sorted(res.models)), BASELINE]:
             rows.append(
                 {
-                    "cell · model": f"{rec.cell_id} · {label if label == BASELINE else 'GLIF' + label}",
+                    "cell · model": f"{rec.cell_id} · "
+                    + (label if label == BASELINE else f"GLIF{label}"),
                     "spikes (data)": res.score(label, "n_spikes_data"),
                     "spikes (model)": res.score(label, "n_spikes_model"),
                     "count error": res.score(label, "count_relative"),
@@ -71,13 +72,16 @@ def glif_step(result: Any, done: Callable[[Any], None], seed: int) -> None:
             known = set(atlas.cells().index.astype(str))
             for res in fits:
                 if res.cell_id in known:
-                    atlas.store_models(res.cell_id, res.model_records(), kind="glif", provenance=res.provenance)
+                    atlas.store_models(
+                        res.cell_id, res.model_records(), kind="glif", provenance=res.provenance
+                    )
                     stored += 1
     table = pd.DataFrame(rows).set_index("cell · model") if rows else pd.DataFrame()
     done(
         Step(
             "glif",
-            f"GLIF1–5 fitted to {len(fits)} cells (held-out sweeps: every other spiking amplitude); "
+            f"GLIF1–5 fitted to {len(fits)} cells (held-out sweeps: every other spiking "
+            "amplitude); "
             f"data-vs-model figures in {fig_dir}"
             + (f"; {stored} cells' models stored in the atlas" if stored else ""),
             table,

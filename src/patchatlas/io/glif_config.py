@@ -43,7 +43,9 @@ def read_glif_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ReadError(p, f"not a JSON file ({exc})", "give an Allen GLIF neuron_config.json") from exc
+        raise ReadError(
+            p, f"not a JSON file ({exc})", "give an Allen GLIF neuron_config.json"
+        ) from exc
     if not isinstance(data, dict):
         raise ReadError(
             p,

@@ -90,7 +90,9 @@ def fit_task(task: GlifTask, params: Mapping[str, Any]) -> tuple[GlifTask, GlifF
     try:
         rec = _read_cell(task)
     except PatchAtlasError as exc:
-        return task, CellFailure(task.name, task.files[0] if task.files else "", "read", type(exc).__name__, str(exc))
+        return task, CellFailure(
+            task.name, task.files[0] if task.files else "", "read", type(exc).__name__, str(exc)
+        )
     try:
         kwargs = {**DEFAULTS, **dict(params), "on_unidentifiable": "skip"}
         return task, fit(rec, **kwargs)
@@ -139,7 +141,16 @@ def _run(
                 try:
                     yield fut.result()
                 except Exception as exc:  # a lost worker: report it, go on
-                    yield t, CellFailure(t.name, t.files[0] if t.files else "", "worker", type(exc).__name__, str(exc))
+                    yield (
+                        t,
+                        CellFailure(
+                            t.name,
+                            t.files[0] if t.files else "",
+                            "worker",
+                            type(exc).__name__,
+                            str(exc),
+                        ),
+                    )
         finally:
             client.close()
             if cluster is not None:
@@ -159,7 +170,16 @@ def _run(
             try:
                 yield fut.result()
             except Exception as exc:  # a crashed worker: report it, go on
-                yield t, CellFailure(t.name, t.files[0] if t.files else "", "worker", type(exc).__name__, str(exc))
+                yield (
+                    t,
+                    CellFailure(
+                        t.name,
+                        t.files[0] if t.files else "",
+                        "worker",
+                        type(exc).__name__,
+                        str(exc),
+                    ),
+                )
 
 
 def _rows(name: str, res: GlifFit) -> list[dict[str, Any]]:
@@ -208,9 +228,7 @@ def fit_files(
         The cell name and its fit, or its failure.
     """
     tasks = [GlifTask(Path(p).stem, [str(Path(p).absolute())]) for p in paths]
-    n = 0
-    for task, res in _run(tasks, dict(params or {}), workers, dask):
-        n += 1
+    for n, (task, res) in enumerate(_run(tasks, dict(params or {}), workers, dask), start=1):
         if progress is not None:
             progress("failed" if isinstance(res, CellFailure) else "done", task.name, n, len(tasks))
         yield task.name, res
@@ -257,9 +275,7 @@ def fit_atlas(
             tasks.append(GlifTask(name, paths))
     summary = GlifBatchSummary(total=len(tasks))
     p = {**DEFAULTS, **dict(params or {})}
-    n = 0
-    for task, res in _run(tasks, p, workers, dask):
-        n += 1
+    for n, (task, res) in enumerate(_run(tasks, p, workers, dask), start=1):
         if isinstance(res, CellFailure):
             summary.failed += 1
             summary.failures.append(res)

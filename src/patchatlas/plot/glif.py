@@ -61,7 +61,14 @@ def plot_glif_trace(
         ax.plot(tt, np.asarray(v_data, dtype=float), color="0.55", lw=0.6, label="data")
     ax.plot(tt, np.asarray(v_model, dtype=float), color="tab:blue", lw=0.8, label="model")
     if threshold is not None:
-        ax.plot(tt, np.asarray(threshold, dtype=float), color="tab:red", lw=0.6, ls="--", label="threshold")
+        ax.plot(
+            tt,
+            np.asarray(threshold, dtype=float),
+            color="tab:red",
+            lw=0.6,
+            ls="--",
+            label="threshold",
+        )
     ax.set_xlabel("time (s)")
     ax.set_ylabel("V (mV)")
     ax.legend(loc="upper right", fontsize=7, frameon=False)
@@ -101,12 +108,16 @@ def plot_raster(
         c = colors[k] if colors is not None else "k"
         ax.vlines(np.asarray(tr, dtype=float), n - k - 0.4, n - k + 0.4, color=c, lw=0.8)
     ax.set_yticks(range(n, 0, -1))
-    ax.set_yticklabels(list(labels) if labels is not None else [str(k) for k in range(n)], fontsize=7)
+    ax.set_yticklabels(
+        list(labels) if labels is not None else [str(k) for k in range(n)], fontsize=7
+    )
     ax.set_xlabel("time (s)")
     return ax
 
 
-def plot_glif_fit(fit: Any, sweep_number: int | None = None, *, figure: Figure | None = None) -> Figure:
+def plot_glif_fit(
+    fit: Any, sweep_number: int | None = None, *, figure: Figure | None = None
+) -> Figure:
     """Overview of a GLIF fit on one held-out sweep: data vs every level's voltage, and rasters.
 
     Parameters

@@ -20,10 +20,14 @@ def main(src: str, dst: str) -> None:
 
     data = np.load(src)
     configs = json.loads(str(data["configs"]))
-    stims = [data[k] for k in sorted((k for k in data.files if k.startswith("stim_")), key=lambda k: int(k[5:]))]
+    stims = [
+        data[k]
+        for k in sorted((k for k in data.files if k.startswith("stim_")), key=lambda k: int(k[5:]))
+    ]
     out = []
     for path in configs:
-        raw = json.load(open(path))
+        with open(path) as fh:
+            raw = json.load(fh)
         cfg = next(iter(raw.values())) if len(raw) == 1 else raw
         runs = []
         for stim in stims:
@@ -37,7 +41,8 @@ def main(src: str, dst: str) -> None:
                 }
             )
         out.append(runs)
-    json.dump(out, open(dst, "w"))
+    with open(dst, "w") as fh:
+        json.dump(out, fh)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Run NEST ``glif_psc`` on GLIF parameter sets (a black-box oracle, in a subprocess).
 
-Usage: ``python nest_runner.py IN.json OUT.json``. IN holds ``{"dt_ms", "t_stop_ms",
-"amp_pA", "start_ms", "stop_ms", "models": [{nest parameters...}, ...]}``; OUT gets one list of
-spike times (ms) per model (``{"error": ...}`` where NEST refuses the parameters). Run in its own process: NEST keeps a global kernel and prints a
-banner on import.
+Usage: ``python nest_runner.py IN.json OUT.json``. IN holds ``dt_ms``, ``t_stop_ms``, ``amp_pA``,
+``start_ms``, ``stop_ms`` and ``models`` (a list of NEST parameter dicts); OUT gets one list of
+spike times (ms) per model (``{"error": ...}`` where NEST refuses the parameters). Run in its own
+process: NEST keeps a global kernel and prints a banner on import.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import sys
 def main(src: str, dst: str) -> None:
     import nest
 
-    job = json.load(open(src))
+    with open(src) as fh:
+        job = json.load(fh)
     nest.set_verbosity("M_ERROR")
     out = []
     for params in job["models"]:
@@ -35,7 +36,8 @@ def main(src: str, dst: str) -> None:
         nest.Connect(neuron, rec)
         nest.Simulate(job["t_stop_ms"])
         out.append(sorted(float(t) for t in rec.get("events")["times"]))
-    json.dump(out, open(dst, "w"))
+    with open(dst, "w") as fh:
+        json.dump(out, fh)
 
 
 if __name__ == "__main__":

@@ -68,7 +68,7 @@ def test_fit_atlas_stores_models_with_scores_and_provenance(glif_atlas):
         assert row["package_version"]
         with pytest.raises(AtlasError, match="no cell"):
             atlas.models("no-such-cell")
-        with pytest.raises(AtlasError, match="read-only|read only"):
+        with pytest.raises(AtlasError, match=r"read-only|read only"):
             atlas.store_models("190619B_0003", [], kind="glif")
     # refitting replaces the cell's GLIF models (through a process pool this time)
     again = fit_atlas(glif_atlas, params={"levels": (1,)}, workers=2)
@@ -91,7 +91,10 @@ def test_portal_serves_glif_scores_and_the_model_over_the_data(glif_atlas):
     assert m["name"] == "GLIF1" and m["test_sweeps"]
     t = c.get(f"/api/cells/{m['cell_id']}/models/{m['model_id']}/trace?points=400").json()
     assert t["held_out"] and len(t["t"]) == len(t["v_model"]) == len(t["v_data"]) <= 402
-    assert c.get(f"/api/cells/{m['cell_id']}/models/{m['model_id']}/trace?sweep=999").status_code == 404
+    assert (
+        c.get(f"/api/cells/{m['cell_id']}/models/{m['model_id']}/trace?sweep=999").status_code
+        == 404
+    )
     assert c.get(f"/api/cells/{m['cell_id']}/models/12345/trace").status_code == 404
     assert c.get("/api/models/glif?cell=nope").status_code == 404
     page = c.get("/models").text
@@ -102,7 +105,18 @@ def test_portal_serves_glif_scores_and_the_model_over_the_data(glif_atlas):
 def test_cli_simulate_and_fit(ephys_data, tmp_path):
     runner = CliRunner()
     fig = tmp_path / "sim.png"
-    r = runner.invoke(cli, ["glif", "simulate", str(ephys_data / CONFIG), "--stimulus", "step:150:1", "--out", str(fig)])
+    r = runner.invoke(
+        cli,
+        [
+            "glif",
+            "simulate",
+            str(ephys_data / CONFIG),
+            "--stimulus",
+            "step:150:1",
+            "--out",
+            str(fig),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "spikes in 1.2 s" in r.output and fig.stat().st_size > 10_000
     stim = tmp_path / "stim.npy"
@@ -114,7 +128,16 @@ def test_cli_simulate_and_fit(ephys_data, tmp_path):
     out = tmp_path / "fits"
     r = runner.invoke(
         cli,
-        ["glif", "fit", str(ephys_data / CELL), str(ephys_data / "abf_pyabf/17o05027_ic_ramp.abf"), "--levels", "1,3", "--out", str(out)],
+        [
+            "glif",
+            "fit",
+            str(ephys_data / CELL),
+            str(ephys_data / "abf_pyabf/17o05027_ic_ramp.abf"),
+            "--levels",
+            "1,3",
+            "--out",
+            str(out),
+        ],
     )
     # the ramp cannot be fitted (no subthreshold stretch): counted, and the exit code says so
     assert r.exit_code == 1, r.output
@@ -128,5 +151,7 @@ def test_cli_simulate_and_fit(ephys_data, tmp_path):
     cfg = json.loads((cell / "GLIF3_neuron_config.json").read_text())
     assert GlifModel.from_allen_config(cfg).level == 3
     assert (out / "glif_scores.csv").read_text().startswith("cell,model,split")
-    r = runner.invoke(cli, ["glif", "fit", str(ephys_data / CELL), "--levels", "1,7", "--out", str(out)])
+    r = runner.invoke(
+        cli, ["glif", "fit", str(ephys_data / CELL), "--levels", "1,7", "--out", str(out)]
+    )
     assert r.exit_code != 0 and "levels are 1..5" in r.output

@@ -75,8 +75,8 @@ def test_ground_truth_parameters_are_recovered(recovered):
     lv = truth.level
     p = res.models[lv].parameters
     assert p.El == pytest.approx(truth.El, abs=0.5)
-    assert p.R == pytest.approx(truth.R, rel=0.05)
-    assert p.C == pytest.approx(truth.C, rel=0.12)
+    assert pytest.approx(truth.R, rel=0.05) == p.R
+    assert pytest.approx(truth.C, rel=0.12) == p.C
     assert p.spike_cut == pytest.approx(truth.spike_cut, abs=5e-4)
     if lv <= 4:
         assert p.threshold == pytest.approx(truth.threshold, rel=0.07)
@@ -121,7 +121,9 @@ def test_unidentifiable_levels_raise_clear_errors(small_cell):
     steps = small_cell
     # no subthreshold sweep: nothing can be fitted
     rheo = rheobase(GlifModel(TRUTH.with_(level=4)))
-    spiking = _sweeps(steps, lambda s: s.stimulus.amplitude > 1.1 * rheo and s.stimulus.kind == "long_square")
+    spiking = _sweeps(
+        steps, lambda s: s.stimulus.amplitude > 1.1 * rheo and s.stimulus.kind == "long_square"
+    )
     with pytest.raises(IdentifiabilityError, match="R, C and E_L"):
         fit(spiking, levels=[1])
     # no spike at all: no threshold
@@ -131,9 +133,15 @@ def test_unidentifiable_levels_raise_clear_errors(small_cell):
     # subthreshold sweeps and single spikes only (short squares): GLIF1 yes, the reset rule,
     # the after-spike currents and the spike-induced threshold no
     single = _sweeps(steps, lambda s: s.stimulus.kind == "short_square" or s.stimulus.amplitude < 0)
-    with pytest.raises(IdentifiabilityError, match="GLIF2.*reset rule"):
+    with pytest.raises(IdentifiabilityError, match=r"GLIF2.*reset rule"):
         fit(single, levels=[1, 2], train=[s.number for s in single.sweeps], test=[])
-    res = fit(single, levels=[1, 2, 3], train=[s.number for s in single.sweeps], test=[], on_unidentifiable="skip")
+    res = fit(
+        single,
+        levels=[1, 2, 3],
+        train=[s.number for s in single.sweeps],
+        test=[],
+        on_unidentifiable="skip",
+    )
     assert list(res.models) == [1]
     assert set(res.skipped) == {2, 3}
     assert "after-spike currents" in res.skipped[3]
@@ -150,7 +158,11 @@ def test_bad_arguments(small_cell):
 
 
 #: real step-protocol cells (held-out: every other spiking amplitude)
-REAL = ["abf_pyabf/171116sh_0018.abf", "abf_pyabf/18711001.abf", "abf_hippocampus_rat_ca1/97509008.abf"]
+REAL = [
+    "abf_pyabf/171116sh_0018.abf",
+    "abf_pyabf/18711001.abf",
+    "abf_hippocampus_rat_ca1/97509008.abf",
+]
 
 
 @pytest.mark.parametrize("rel", REAL)
@@ -165,6 +177,8 @@ def test_real_cells_beat_a_plain_lif_on_held_out_sweeps(ephys_data, rel):
     lif = res.score(BASELINE, "count_relative")
     assert res.score(best, "count_relative") < lif, res.scores
     # the statement of what steps identify
-    assert any("weakly identified" in s or "no multi-blip" in s for s in res.identifiability.values())
+    assert any(
+        "weakly identified" in s or "no multi-blip" in s for s in res.identifiability.values()
+    )
     assert all(math.isfinite(res.score(lv, "ev_10ms")) for lv in res.models)
     assert np.isfinite(res.scores.select_dtypes("number").to_numpy()).any()

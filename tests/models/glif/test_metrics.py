@@ -22,11 +22,11 @@ DT = 1e-4
 def _reference_smooth(spikes, dt, duration, sigma):
     """The definition written out: a binary train convolved ('same') with a normalised
     Gaussian spanning 10σ."""
-    n = int(round(duration / dt))
+    n = round(duration / dt)
     train = np.zeros(n)
     for s in spikes:
-        train[int(math.floor(s / dt))] += 1
-    half = int(round(5 * sigma / dt))
+        train[math.floor(s / dt)] += 1
+    half = round(5 * sigma / dt)
     t = np.arange(-half, half + 1) * dt
     k = np.exp(-0.5 * (t / sigma) ** 2)
     return np.convolve(train, k / k.sum(), mode="same")
@@ -36,7 +36,9 @@ def _reference_smooth(spikes, dt, duration, sigma):
 def test_smoothed_train_is_the_gaussian_convolution(sigma):
     spikes = [0.0001, 0.05, 0.0502, 0.31, 0.499]
     np.testing.assert_allclose(
-        smoothed_train(spikes, DT, 0.5, sigma), _reference_smooth(spikes, DT, 0.5, sigma), atol=1e-14
+        smoothed_train(spikes, DT, 0.5, sigma),
+        _reference_smooth(spikes, DT, 0.5, sigma),
+        atol=1e-14,
     )
 
 
@@ -87,5 +89,9 @@ def test_coincidence_factor():
 
 def test_spike_count_error():
     e = spike_count_error([10, 0, 5], [12, 1, 5])
-    assert e == {"mae": pytest.approx(1.0), "relative": pytest.approx(3 / 15), "bias": pytest.approx(1.0)}
+    assert e == {
+        "mae": pytest.approx(1.0),
+        "relative": pytest.approx(3 / 15),
+        "bias": pytest.approx(1.0),
+    }
     assert math.isnan(spike_count_error([0, 0], [1, 0])["relative"])

@@ -52,8 +52,16 @@ def test_euler_matches_the_allen_sdk(ephys_data, tmp_path):
     paths = config_paths(ephys_data)
     stims = _stimuli()
     src, dst = tmp_path / "in.npz", tmp_path / "out.json"
-    np.savez(src, configs=json.dumps([str(p) for p in paths]), **{f"stim_{k}": s * 1e-12 for k, s in enumerate(stims)})
-    subprocess.run([str(ALLEN_PY), str(HERE / "allensdk_runner.py"), str(src), str(dst)], check=True, timeout=900)
+    np.savez(
+        src,
+        configs=json.dumps([str(p) for p in paths]),
+        **{f"stim_{k}": s * 1e-12 for k, s in enumerate(stims)},
+    )
+    subprocess.run(
+        [str(ALLEN_PY), str(HERE / "allensdk_runner.py"), str(src), str(dst)],
+        check=True,
+        timeout=900,
+    )
     ref = json.loads(dst.read_text())
     n_spikes = 0
     for path, runs in zip(paths, ref, strict=True):
@@ -61,14 +69,18 @@ def test_euler_matches_the_allen_sdk(ephys_data, tmp_path):
         el = model.parameters.El
         for stim, r in zip(stims, runs, strict=True):
             ours = model.simulate(stim, DT, method="euler")
-            np.testing.assert_allclose(ours.spike_times, r["spike_times"], atol=1e-12, err_msg=path.name)
+            np.testing.assert_allclose(
+                ours.spike_times, r["spike_times"], atol=1e-12, err_msg=path.name
+            )
             n_spikes += ours.n_spikes
             # Allen's voltage[k] is the state after sample k (ours[k + 1]); NaN in the cuts
             allen_v = np.array([np.nan if x is None else x for x in r["voltage"]])
             mine = (ours.voltage[1:] - el) * 1e-3
             both = np.isfinite(allen_v[:-1]) & np.isfinite(mine)
             assert both.mean() > 0.3
-            np.testing.assert_allclose(mine[both], allen_v[:-1][both], atol=1e-12, err_msg=path.name)
+            np.testing.assert_allclose(
+                mine[both], allen_v[:-1][both], atol=1e-12, err_msg=path.name
+            )
     assert n_spikes > 500
 
 
@@ -124,11 +136,16 @@ def test_exact_matches_nest_glif_psc(ephys_data, tmp_path, amp):
     }
     src, dst = tmp_path / "in.json", tmp_path / "out.json"
     src.write_text(json.dumps(job))
-    subprocess.run([sys.executable, str(HERE / "nest_runner.py"), str(src), str(dst)], check=True, timeout=600, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(HERE / "nest_runner.py"), str(src), str(dst)],
+        check=True,
+        timeout=600,
+        capture_output=True,
+    )
     ref = json.loads(dst.read_text())
-    n = int(round(1.1 / DT))
+    n = round(1.1 / DT)
     stim = np.zeros(n)
-    stim[int(round(0.05 / DT)) + 1 : int(round(1.05 / DT)) + 1] = amp  # NEST's DC arrives one step late
+    stim[round(0.05 / DT) + 1 : round(1.05 / DT) + 1] = amp  # NEST's DC arrives one step late
     checked = set()
     for m, r in zip(models, ref, strict=True):
         if isinstance(r, dict):

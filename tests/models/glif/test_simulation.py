@@ -25,7 +25,10 @@ def _step(amp: float, n: int = 20000) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def allen_models(ephys_data):
-    return [GlifModel.from_allen_config(read_glif_config(p), where=p.name) for p in config_paths(ephys_data)]
+    return [
+        GlifModel.from_allen_config(read_glif_config(p), where=p.name)
+        for p in config_paths(ephys_data)
+    ]
 
 
 def test_the_eight_allen_configs_load_at_their_levels_and_simulate(allen_models):
@@ -79,8 +82,8 @@ def test_numba_kernel_equals_the_numpy_path(allen_models, method):
 def test_forced_spikes_reset_the_model_at_the_given_samples(allen_models):
     m = next(x for x in allen_models if x.level == 3)
     stim = np.zeros(4000)
-    v, th = m.simulate_forced(stim, DT, [1000, 2500])
-    cut = int(round(m.parameters.spike_cut / DT))
+    v, _th = m.simulate_forced(stim, DT, [1000, 2500])
+    cut = round(m.parameters.spike_cut / DT)
     assert np.isnan(v[1000 : 1000 + cut]).all()
     assert np.isfinite(v[:1000]).all() and np.isfinite(v[1001 + cut : 2500]).all()
     # the after-spike currents kick the voltage away from rest after the forced spike
@@ -98,7 +101,7 @@ def test_exact_lif_interspike_interval_matches_the_closed_form():
     v_inf = amp * p.R * 1e-3
     t_star = -tau * math.log(1 - p.threshold / v_inf)
     isi = np.diff(sim.spike_times)
-    n_cut = int(round(p.spike_cut / DT))
+    n_cut = round(p.spike_cut / DT)
     # the crossing sample ends a step, the model restarts at the next grid point
     frac = sim.spike_times[0] / DT - math.floor(sim.spike_times[0] / DT)
     expected = (n_cut + 1 - frac) * DT + t_star + frac * DT

@@ -132,10 +132,7 @@ def run_segments(stim, p, starts, v0s, v_out, th_out, forced):  # type: ignore[n
         hi = lo
         while hi < forced.shape[0] and forced[hi] < b:
             hi += 1
-        if hi > lo:
-            local = forced[lo:hi] - a
-        else:
-            local = np.full(1, b - a + 10, dtype=np.int64)
+        local = forced[lo:hi] - a if hi > lo else np.full(1, b - a + 10, dtype=np.int64)
         q[_V0] = v0s[g]
         _loop(stim[a:b], q, v_out[a:b], th_out[a:b], spikes, local)
         lo = hi

@@ -65,7 +65,13 @@ MECHANISMS: dict[int, tuple[bool, bool, bool]] = {
 
 # ----------------------------------------------------------------------- kernel vector layout
 P_VV, P_VI, P_V1, P_V2 = 0, 1, 2, 3  # V' = P_VV V + (P_VI I + P_V1 I1 + P_V2 I2)
-P_TV, P_TI, P_T1, P_T2, P_TT = 4, 5, 6, 7, 8  # Θv' = (((P_TV V + P_TI I) + P_T1 I1) + P_T2 I2) + P_TT Θv
+P_TV, P_TI, P_T1, P_T2, P_TT = (
+    4,
+    5,
+    6,
+    7,
+    8,
+)  # Θv' = (((P_TV V + P_TI I) + P_T1 I1) + P_T2 I2) + P_TT Θv
 P_D1, P_D2, P_DS = 9, 10, 11  # per-step decay of I1, I2, Θs
 P_THINF = 12  # Θ∞ (mV, relative to E_L)
 P_FV, P_DV = 13, 14  # V ← P_FV V + P_DV at reset
@@ -154,7 +160,9 @@ class GlifParameters:
                     f"GLIF{self.level}: {name} must be a positive number, got {val!r}"
                 )
         if not (math.isfinite(self.spike_cut) and self.spike_cut >= 0):
-            raise ParameterError(f"GLIF{self.level}: spike_cut must be >= 0 s, got {self.spike_cut}")
+            raise ParameterError(
+                f"GLIF{self.level}: spike_cut must be >= 0 s, got {self.spike_cut}"
+            )
         vals = [self.th_inf, self.reset_fraction, self.reset_add, self.th_spike_amp]
         vals += [self.th_spike_decay, self.a_v, self.b_v, *self.asc_amp, *self.asc_k]
         if not all(math.isfinite(float(v)) for v in vals):
@@ -271,7 +279,7 @@ def unwrap_allen(config: Any, where: str = "config") -> dict[str, Any]:
             f"{where}: a GLIF neuron_config must be a JSON object, got {type(config).__name__}"
         )
     if len(config) == 1:
-        (key, inner), = config.items()
+        ((key, inner),) = config.items()
         if isinstance(inner, dict) and str(key).isdigit():
             return inner
     return config
@@ -282,7 +290,9 @@ def _method(cfg: dict[str, Any], key: str, where: str) -> tuple[str, dict[str, A
     if isinstance(m, str):
         return m, {}
     if not isinstance(m, dict) or "name" not in m:
-        raise ParameterError(f"{where}: {key} must be {{'name': ..., 'params': {{...}}}}, got {m!r}")
+        raise ParameterError(
+            f"{where}: {key} must be {{'name': ..., 'params': {{...}}}}, got {m!r}"
+        )
     return str(m["name"]), dict(m.get("params") or {})
 
 
@@ -408,7 +418,9 @@ def from_allen_dict(config: dict[str, Any], *, where: str = "config") -> GlifPar
     except (TypeError, ValueError, ZeroDivisionError) as exc:
         if isinstance(exc, ParameterError):
             raise
-        raise ParameterError(f"{where}: a GLIF neuron_config field has a bad value ({exc})") from exc
+        raise ParameterError(
+            f"{where}: a GLIF neuron_config field has a bad value ({exc})"
+        ) from exc
     return params
 
 
@@ -461,7 +473,7 @@ def to_allen_dict(p: GlifParameters, *, dt: float = 5e-5) -> dict[str, Any]:
         "init_threshold": th,
         "init_voltage": p.init_v * 1e-3,
         "init_AScurrents": [p.init_asc[0] * 1e-12, p.init_asc[1] * 1e-12],
-        "spike_cut_length": int(round(p.spike_cut / dt)),
+        "spike_cut_length": round(p.spike_cut / dt),
         "dt": dt,
         "asc_amp_array": [p.asc_amp[0] * 1e-12, p.asc_amp[1] * 1e-12],
         "asc_tau_array": [1.0 / p.asc_k[0], 1.0 / p.asc_k[1]],
@@ -484,7 +496,9 @@ def to_allen_dict(p: GlifParameters, *, dt: float = 5e-5) -> dict[str, Any]:
         ),
         "AScurrent_dynamics_method": {"name": "exp" if asc else "none", "params": {}},
         "AScurrent_reset_method": (
-            {"name": "sum", "params": {"r": list(p.asc_r)}} if asc else {"name": "none", "params": {}}
+            {"name": "sum", "params": {"r": list(p.asc_r)}}
+            if asc
+            else {"name": "none", "params": {}}
         ),
         "extrapolation_method_name": base.get("extrapolation_method_name", "endpoints"),
         "dt_multiplier": base.get("dt_multiplier", 10),
@@ -571,7 +585,7 @@ def _step_vector(p: GlifParameters, dt: float, method: Method) -> FloatArray:
     amps = p.asc_amplitudes
     out[P_A1], out[P_A2] = amps
     out[P_R1], out[P_R2] = p.asc_r if has_asc else (0.0, 0.0)
-    n_cut = int(round(p.spike_cut / dt))
+    n_cut = round(p.spike_cut / dt)
     out[P_C1], out[P_C2] = math.exp(-k1 * dt * n_cut), math.exp(-k2 * dt * n_cut)
     out[P_CS] = math.exp(-bs * dt * n_cut)
     out[P_OFFSET] = n_cut + 1

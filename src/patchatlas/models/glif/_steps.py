@@ -87,7 +87,7 @@ class Passive:
 def _spike_free(t: Trace, *, before: float = 5e-3, after: float = 0.1) -> npt.NDArray[np.bool_]:
     """Samples at least ``before`` s before and ``after`` s after every spike."""
     ok = np.ones(t.n, dtype=bool)
-    b, a = int(round(before / t.dt)), int(round(after / t.dt))
+    b, a = round(before / t.dt), round(after / t.dt)
     for s in t.spikes:
         ok[max(0, int(s) - b) : int(s) + a] = False
     return ok
@@ -102,6 +102,7 @@ def passive(traces: list[Trace], dt: float, *, block: float = 5e-4, max_steps: i
     spike are left out. The noise sweeps and the ``max_steps`` other sweeps of smallest
     amplitude are used (the most linear range: large steps bring in sag and rectification).
     """
+
     def usable(t: Trace) -> bool:
         return bool(_spike_free(t).mean() > 0.5)
 
@@ -117,7 +118,7 @@ def passive(traces: list[Trace], dt: float, *, block: float = 5e-4, max_steps: i
             "subthreshold responses; give hyperpolarising or small depolarising steps (or noise) "
             "for training"
         )
-    nb = max(1, int(round(block / dt)))
+    nb = max(1, round(block / dt))
     xs, ys = [], []
     for t in sub:
         vb, ib = _blocks(t.v, nb), _blocks(t.i, nb)
@@ -179,12 +180,20 @@ def reset_rule(traces: list[Trace], el: float, dt: float, *, min_spikes: int = 5
     δV`` is fitted over every spike followed by at least L without a spike; the L with the least
     residual variance is the cut (Teeter et al. 2018). f_v > 1 is refitted with f_v = 1.
     """
-    lo, hi = max(1, int(round(1e-3 / dt))), max(2, int(round(10e-3 / dt)))
-    step = max(1, int(round(2.5e-4 / dt)))
-    spikes = [(t, s, vth, f) for t in traces for s, vth, f in zip(t.spikes, t.vth, _following(t), strict=True)]
+    lo, hi = max(1, round(1e-3 / dt)), max(2, round(10e-3 / dt))
+    step = max(1, round(2.5e-4 / dt))
+    spikes = [
+        (t, s, vth, f)
+        for t in traces
+        for s, vth, f in zip(t.spikes, t.vth, _following(t), strict=True)
+    ]
     best: tuple[float, int, float, float, int, float] | None = None
     for cut in range(lo, hi + 1, step):
-        use = [(t.v[s + cut] - el, vth - el) for t, s, vth, f in spikes if f > cut + 1 and s + cut < t.n]
+        use = [
+            (t.v[s + cut] - el, vth - el)
+            for t, s, vth, f in spikes
+            if f > cut + 1 and s + cut < t.n
+        ]
         if len(use) < min_spikes:
             continue
         y, x = np.array(use).T
@@ -205,10 +214,16 @@ def reset_rule(traces: list[Trace], el: float, dt: float, *, min_spikes: int = 5
     _, cut, f_v, b, n, spread = best
     constrained = False
     if f_v > 1.0:
-        use = [(t.v[s + cut] - el, vth - el) for t, s, vth, f in spikes if f > cut + 1 and s + cut < t.n]
+        use = [
+            (t.v[s + cut] - el, vth - el)
+            for t, s, vth, f in spikes
+            if f > cut + 1 and s + cut < t.n
+        ]
         y, x = np.array(use).T
         f_v, b, constrained = 1.0, float(np.mean(y - x)), True
-    return ResetRule(cut=cut, fraction=f_v, add=b, n_spikes=n, spread=spread, constrained=constrained)
+    return ResetRule(
+        cut=cut, fraction=f_v, add=b, n_spikes=n, spread=spread, constrained=constrained
+    )
 
 
 def threshold_inf(traces: list[Trace], el: float) -> tuple[float, str]:
@@ -221,12 +236,17 @@ def threshold_inf(traces: list[Trace], el: float) -> tuple[float, str]:
             "no training sweep has a spike: the threshold Θ∞ cannot be fitted; include the "
             "rheobase sweep (or short squares that evoke a spike) in the training set"
         )
-    for kind, label in (("short_square", "short square"), ("long_square", "long square (rheobase)")):
+    for kind, label in (
+        ("short_square", "short square"),
+        ("long_square", "long square (rheobase)"),
+    ):
         cand = [t for t in spiking if t.kind == kind and math.isfinite(t.amplitude)]
         if cand:
             t = min(cand, key=lambda s: s.amplitude)
             ref = t.baseline if kind == "short_square" else el
-            return float(t.vth[0] - ref), f"first spike of the smallest spiking {label}, sweep {t.number}"
+            return float(
+                t.vth[0] - ref
+            ), f"first spike of the smallest spiking {label}, sweep {t.number}"
     t = min(spiking, key=lambda s: s.vth[0])
     return float(t.vth[0] - el), f"lowest first-spike threshold (sweep {t.number})"
 
@@ -253,7 +273,7 @@ def _reset_impulses(t: Trace, cut: int, nb: int, m: int) -> FloatArray:
 
 def _valid_blocks(t: Trace, cut: int, nb: int, m: int, dt: float) -> npt.NDArray[np.bool_]:
     ok = np.ones(m, dtype=bool)
-    pre = max(1, int(round(2e-3 / dt)))
+    pre = max(1, round(2e-3 / dt))
     for s in t.spikes:
         lo = max(0, (int(s) - pre) // nb)
         hi = min(m, (int(s) + cut + 1) // nb + 2)
@@ -317,7 +337,9 @@ def after_spike_currents(
                 sse=sse,
             )
     if best is None:
-        raise IdentifiabilityError("the after-spike-current regression found no positive input gain")
+        raise IdentifiabilityError(
+            "the after-spike-current regression found no positive input gain"
+        )
     return best
 
 

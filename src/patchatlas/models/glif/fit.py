@@ -41,7 +41,6 @@ from patchatlas.models.glif import _backend
 from patchatlas.models.glif import _params as P
 from patchatlas.models.glif._params import LEVELS, GlifParameters, Method, step_vector
 from patchatlas.models.glif._steps import (
-    Passive,
     Trace,
     after_spike_currents,
     passive,
@@ -109,7 +108,7 @@ def prepare_sweeps(sweeps: Sequence[Sweep], *, dt: float = 5e-5) -> list[Trace]:
             v, i = v[:stop], i[:stop]
         if v.shape[0] < 100:
             continue
-        q = max(1, int(round(sw.sampling_rate * dt)))
+        q = max(1, round(sw.sampling_rate * dt))
         dt_fit = q / sw.sampling_rate
         t = sw.t0 + np.arange(v.shape[0]) / sw.sampling_rate
         try:
@@ -223,8 +222,8 @@ def _objective(
         off = bounds[-1]
         sp = np.unique(t.spikes // mult)
         sp = sp[(sp > 0) & (sp < n)]
-        nsb = max(1, int(round(spike_bin / dt)))
-        nqb = max(1, int(round(quiet_bin / dt)))
+        nsb = max(1, round(spike_bin / dt))
+        nqb = max(1, round(quiet_bin / dt))
         edges = {0}
         for s in sp:
             edges.update((max(0, int(s) - nsb), int(s)))
@@ -462,10 +461,20 @@ class GlifFit:
         """
         out: dict[str, Any] = {}
         for split in ("train", "test"):
-            row = self.scores[(self.scores["model"] == str(level)) & (self.scores["split"] == split)]
-            out[split] = {k: _num(v) for k, v in row.iloc[0].items() if k not in ("model", "split")} if len(row) else {}
+            row = self.scores[
+                (self.scores["model"] == str(level)) & (self.scores["split"] == split)
+            ]
+            out[split] = (
+                {k: _num(v) for k, v in row.iloc[0].items() if k not in ("model", "split")}
+                if len(row)
+                else {}
+            )
         row = self.scores[(self.scores["model"] == BASELINE) & (self.scores["split"] == "test")]
-        out["baseline_test"] = {k: _num(v) for k, v in row.iloc[0].items() if k not in ("model", "split")} if len(row) else {}
+        out["baseline_test"] = (
+            {k: _num(v) for k, v in row.iloc[0].items() if k not in ("model", "split")}
+            if len(row)
+            else {}
+        )
         out["identifiability"] = self.identifiability.get(level, "")
         out["train_sweeps"] = list(self.train_sweeps)
         out["test_sweeps"] = list(self.test_sweeps)
@@ -511,7 +520,9 @@ class GlifFit:
         for t in self.traces:
             if t.number == number:
                 return t
-        raise ParameterError(f"{self.cell_id}: no prepared sweep {number}; have {[t.number for t in self.traces]}")
+        raise ParameterError(
+            f"{self.cell_id}: no prepared sweep {number}; have {[t.number for t in self.traces]}"
+        )
 
 
 def _num(v: Any) -> Any:
@@ -622,16 +633,22 @@ def fit(
     if method not in P.METHODS:
         raise ParameterError(f"method must be one of {P.METHODS}, got {method!r}")
     if on_unidentifiable not in ("raise", "skip"):
-        raise ParameterError(f"on_unidentifiable must be 'raise' or 'skip', got {on_unidentifiable!r}")
+        raise ParameterError(
+            f"on_unidentifiable must be 'raise' or 'skip', got {on_unidentifiable!r}"
+        )
     sweeps = list(recording.sweeps if isinstance(recording, Recording) else recording)
     cell_id = recording.cell_id if isinstance(recording, Recording) else ""
     name = cell_id or "the cell"
     traces = prepare_sweeps(sweeps, dt=dt)
     if not traces:
-        raise DataError(f"{name}: no current-clamp sweep with a current trace to fit GLIF models to")
+        raise DataError(
+            f"{name}: no current-clamp sweep with a current trace to fit GLIF models to"
+        )
     rates = {round(t.dt, 12) for t in traces}
     if len(rates) > 1:
-        raise DataError(f"{name}: sweeps sampled at different rates ({sorted(rates)}); fit one rate at a time")
+        raise DataError(
+            f"{name}: sweeps sampled at different rates ({sorted(rates)}); fit one rate at a time"
+        )
     by_num = {t.number: t for t in traces}
     if train is None and test is None:
         train_n, test_n = _default_split(traces)
@@ -640,7 +657,9 @@ def fit(
         train_n = list(train) if train is not None else [n for n in by_num if n not in set(test_n)]
         unknown = sorted((set(train_n) | set(test_n)) - set(by_num))
         if unknown:
-            raise ParameterError(f"{name}: no usable current-clamp sweeps {unknown}; have {sorted(by_num)}")
+            raise ParameterError(
+                f"{name}: no usable current-clamp sweeps {unknown}; have {sorted(by_num)}"
+            )
     tr = [by_num[n] for n in train_n]
     te = [by_num[n] for n in test_n]
     dt_fit = traces[0].dt
@@ -651,7 +670,10 @@ def fit(
     except IdentifiabilityError as exc:
         raise IdentifiabilityError(f"{name}: {exc}") from None
     notes = {
-        "passive": f"R, C, E_L from the spike-free stretches of {pas.n_sweeps} small-amplitude sweep(s) (R {pas.R:.0f} MΩ, C {pas.C:.0f} pF).",
+        "passive": (
+            f"R, C, E_L from the spike-free stretches of {pas.n_sweeps} small-amplitude "
+            f"sweep(s) (R {pas.R:.0f} MΩ, C {pas.C:.0f} pF)."
+        ),
         "th_inf": f"Θ∞ from the {th_note}.",
     }
     sv = max(pas.noise * math.sqrt(pas.nb), 1.0)
@@ -666,25 +688,30 @@ def fit(
             else f"thresholds spread {rule.spread:.1f} mV (SD)"
         )
         notes["reset"] = (
-            f"Reset rule f_v={rule.fraction:.2f}, δV={rule.add:.1f} mV and a {rule.cut * dt_fit * 1e3:.1f} ms "
+            f"Reset rule f_v={rule.fraction:.2f}, δV={rule.add:.1f} mV and a "
+            f"{rule.cut * dt_fit * 1e3:.1f} ms "
             f"spike cut from {rule.n_spikes} aligned spikes ({spread_note}"
             + ("; f_v > 1 was constrained to 1" if rule.constrained else "")
             + ")."
         )
-        notes["cut"] = f"Spike cut {rule.cut * dt_fit * 1e3:.1f} ms from {rule.n_spikes} aligned spikes."
+        notes["cut"] = (
+            f"Spike cut {rule.cut * dt_fit * 1e3:.1f} ms from {rule.n_spikes} aligned spikes."
+        )
         cut = rule.cut
     except IdentifiabilityError as exc:
         for lv in (2, 4, 5):
             errors[lv] = f"GLIF{lv}: {exc}"
-        cut = int(round(2e-3 / dt_fit))
+        cut = round(2e-3 / dt_fit)
         notes["cut"] = "Spike cut set to 2 ms (too few spikes to fit it)."
     asc = None
     try:
         asc = after_spike_currents(tr, pas, cut, dt_fit)
         notes["asc"] = (
-            f"After-spike currents {asc.amp[0]:.0f} / {asc.amp[1]:.0f} pA with τ {1e3 / asc.k[0]:.0f} / "
-            f"{1e3 / asc.k[1]:.1f} ms (fixed candidates) from {asc.n_spikes} intervals in step trains; "
-            "amplitude and τ trade off within a train, so the pair is the best of 10, not a unique optimum."
+            f"After-spike currents {asc.amp[0]:.0f} / {asc.amp[1]:.0f} pA with τ "
+            f"{1e3 / asc.k[0]:.0f} / "
+            f"{1e3 / asc.k[1]:.1f} ms (fixed candidates) from {asc.n_spikes} intervals in step "
+            "trains; amplitude and τ trade off within a train, so the pair is the best of 10, "
+            "not a unique optimum."
         )
     except IdentifiabilityError as exc:
         for lv in (3, 4, 5):
@@ -694,19 +721,21 @@ def fit(
         try:
             adapt[voltage] = threshold_adaptation(tr, el, cut, voltage=voltage)
         except IdentifiabilityError as exc:
-            for lv in ((5,) if voltage else (2, 4, 5)):
+            for lv in (5,) if voltage else (2, 4, 5):
                 errors.setdefault(lv, f"GLIF{lv}: {exc}")
     if False in adapt:
         a0 = adapt[False]
         notes["th_spike"] = (
-            f"Spike-induced threshold δΘs={a0.amp:.2f} mV, b_s={a0.b_s:.0f}/s from the thresholds of "
+            f"Spike-induced threshold δΘs={a0.amp:.2f} mV, b_s={a0.b_s:.0f}/s from the "
+            "thresholds of "
             f"{a0.n_spikes} spikes in trains (no multi-blip sweeps: within-train threshold drift, "
             "confounded with after-spike currents)."
         )
     if True in adapt:
         a1 = adapt[True]
         notes["th_voltage"] = (
-            f"Voltage-dependent threshold a_v={a1.a_v:.2f}/s, b_v={a1.b_v:.0f}/s from {a1.n_spikes} "
+            f"Voltage-dependent threshold a_v={a1.a_v:.2f}/s, b_v={a1.b_v:.0f}/s from "
+            f"{a1.n_spikes} "
             "spike thresholds after step-shaped voltage histories: weakly identified without noise "
             "stimuli (steps give few distinct approaches to threshold)."
         )
@@ -776,7 +805,9 @@ def fit(
             sweep_rows += [{"model": label, "split": split, **r} for r in per]
     provenance = {
         "package_version": __version__,
-        "procedure": "Teeter et al. 2018 (regressions from data, Nelder-Mead on the forced-spike likelihood)",
+        "procedure": (
+            "Teeter et al. 2018 (regressions from data, Nelder-Mead on the forced-spike likelihood)"
+        ),
         "method": method,
         "dt": dt_fit,
         "backend": _backend.active(),

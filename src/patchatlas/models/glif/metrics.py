@@ -62,13 +62,13 @@ def smoothed_train(spike_times: Any, dt: float, duration: float, sigma: float = 
         raise ParameterError(
             f"smoothed_train: dt, duration and sigma must be > 0 s, got {dt}, {duration}, {sigma}"
         )
-    n = int(round(duration / dt))
+    n = round(duration / dt)
     train = np.zeros(n)
     idx = np.floor(np.asarray(spike_times, dtype=float) / dt).astype(np.int64)
     idx = idx[(idx >= 0) & (idx < n)]
     if not idx.size:
         return train
-    half = int(round(5 * sigma / dt))
+    half = round(5 * sigma / dt)
     offsets = np.arange(-half, half + 1)
     kernel = np.exp(-0.5 * (offsets * dt / sigma) ** 2)
     kernel /= kernel.sum()
@@ -204,7 +204,9 @@ def coincidence_factor(
     if nd + nm == 0:
         return math.nan
     if duration <= 0 or window <= 0:
-        raise ParameterError(f"coincidence_factor: duration and window must be > 0, got {duration}, {window}")
+        raise ParameterError(
+            f"coincidence_factor: duration and window must be > 0, got {duration}, {window}"
+        )
     # one-to-one matching (both sorted: a greedy pass is optimal for an interval tolerance)
     i = j = coinc = 0
     while i < nd and j < nm:

@@ -91,7 +91,7 @@ class GlifSimulation:
     @property
     def t(self) -> FloatArray:
         """Sample times (s)."""
-        return self.t0 + np.arange(self.voltage.shape[0]) * self.dt
+        return np.asarray(self.t0 + np.arange(self.voltage.shape[0]) * self.dt, dtype=np.float64)
 
     @property
     def n_spikes(self) -> int:
@@ -359,7 +359,7 @@ def simulate_many(
     dt = _check_dt(dt)
     vecs = np.stack([step_vector(p, dt, method) for p in params])
     n = stim.shape[1]
-    cap = max(4, int(math.ceil(max_rate * n * dt)) + 2)
+    cap = max(4, math.ceil(max_rate * n * dt) + 2)
     spikes = np.empty((len(params), cap))
     counts = np.zeros(len(params), dtype=np.int64)
     bad = np.zeros(len(params), dtype=np.int64)

@@ -67,7 +67,9 @@ def _pink(n: int, dt: float, rng: np.random.Generator) -> FloatArray:
     return np.asarray(x / x.std())
 
 
-def _paint(v: FloatArray, sim_v: FloatArray, spikes: FloatArray, dt: float, rng: np.random.Generator) -> None:
+def _paint(
+    v: FloatArray, sim_v: FloatArray, spikes: FloatArray, dt: float, rng: np.random.Generator
+) -> None:
     """Spike waveforms over the NaN stretches of ``sim_v`` (in place in ``v``)."""
     nan = ~np.isfinite(sim_v)
     starts = np.flatnonzero(nan & ~np.roll(nan, 1))
@@ -151,29 +153,43 @@ def synthetic_recording(
     rheo = rheobase(model)
     commands: list[tuple[FloatArray, Stimulus]] = []
     pre, step_len, post = 0.2, 1.0, 0.3
-    n_step = int(round((pre + step_len + post) / dt))
-    a, b = int(round(pre / dt)), int(round((pre + step_len) / dt))
+    n_step = round((pre + step_len + post) / dt)
+    a, b = round(pre / dt), round((pre + step_len) / dt)
     for f in steps:
         cmd = np.zeros(n_step)
         cmd[a:b] = f * rheo
         commands.append(
-            (cmd, Stimulus(StimulusKind.LONG_SQUARE, f * rheo, pre, pre + step_len, name="Long Square"))
+            (
+                cmd,
+                Stimulus(
+                    StimulusKind.LONG_SQUARE, f * rheo, pre, pre + step_len, name="Long Square"
+                ),
+            )
         )
     if short_squares:
         tau = p.tau_m
         i_ss = rheo / (1.0 - math.exp(-3e-3 / tau))
-        n_ss = int(round(0.3 / dt))
-        w = int(round(3e-3 / dt))
+        n_ss = round(0.3 / dt)
+        w = round(3e-3 / dt)
         for k in range(short_squares):
             amp = i_ss * (0.96 + 0.04 * k)
             cmd = np.zeros(n_ss)
             cmd[a // 2 : a // 2 + w] = amp
             commands.append(
-                (cmd, Stimulus(StimulusKind.SHORT_SQUARE, amp, a // 2 * dt, (a // 2 + w) * dt, name="Short Square"))
+                (
+                    cmd,
+                    Stimulus(
+                        StimulusKind.SHORT_SQUARE,
+                        amp,
+                        a // 2 * dt,
+                        (a // 2 + w) * dt,
+                        name="Short Square",
+                    ),
+                )
             )
     if noise_repeats:
-        n_noise = int(round(noise_duration / dt))
-        lead = int(round(pre / dt))
+        n_noise = round(noise_duration / dt)
+        lead = round(pre / dt)
         for label in ("Noise 1", "Noise 2"):
             third = n_noise // 3
             means = np.repeat([0.75, 1.0, 1.5], third)

@@ -65,15 +65,15 @@ GLIF_SCORES = ("count_relative", "gamma_4ms", "ev_4ms", "ev_10ms", "ev_ratio_10m
 
 def _glif_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
     rows = []
-    for r in df.itertuples(index=False):
-        fs = r.fit_scores if isinstance(r.fit_scores, dict) else {}
+    for r in df.to_dict("records"):
+        fs: dict[str, Any] = r["fit_scores"] if isinstance(r["fit_scores"], dict) else {}
         test = fs.get("test") or {}
         base = fs.get("baseline_test") or {}
         rows.append(
             {
-                "model_id": int(r.model_id),
-                "cell_id": r.cell_id,
-                "name": r.name,
+                "model_id": int(r["model_id"]),
+                "cell_id": r["cell_id"],
+                "name": r["name"],
                 **{f"test_{k}": test.get(k) for k in GLIF_SCORES},
                 "lif_count_relative": base.get("count_relative"),
                 "lif_ev_10ms": base.get("ev_10ms"),
@@ -121,21 +121,27 @@ def glif_trace(
     held = list(scores.get("test_sweeps") or [])
     wanted = sweep if sweep is not None else (held[-1] if held else None)
     if wanted is None:
-        raise HTTPException(400, f"cell {name!r}: give ?sweep=NUMBER (the model has no held-out sweep)")
-    hit = table.index[table["number"] == wanted]
+        raise HTTPException(
+            400, f"cell {name!r}: give ?sweep=NUMBER (the model has no held-out sweep)"
+        )
+    hit = np.flatnonzero(table["number"].to_numpy() == wanted)
     if not len(hit):
         raise HTTPException(404, f"cell {name!r} has no sweep number {wanted}")
     index = int(hit[0])
-    sw = load_sweep(p, name, index, table.loc[index])
+    sw = load_sweep(p, name, index, table.iloc[index])
     if sw.i is None:
-        raise HTTPException(400, f"cell {name!r}: sweep {wanted} has no current trace to drive the model")
+        raise HTTPException(
+            400, f"cell {name!r}: sweep {wanted} has no current trace to drive the model"
+        )
     try:
         model = GlifModel.from_allen_config(rec["parameters"], where=f"model {model_id}")
         sim = model.simulate(np.asarray(sw.i, float), sw.dt, v_init=float(sw.v[0]))
     except PatchAtlasError as exc:
         raise HTTPException(400, f"cell {name!r}, model {model_id}: {exc}") from exc
     t = sw.t0 + np.arange(sw.n_samples) * sw.dt
-    td, (vd, vm, th) = traces.downsample(t, [np.asarray(sw.v, float), sim.voltage, sim.threshold], points)
+    td, (vd, vm, th) = traces.downsample(
+        t, [np.asarray(sw.v, float), sim.voltage, sim.threshold], points
+    )
     return json_response(
         request,
         {
