@@ -51,7 +51,8 @@ from patchatlas.models.glif._steps import (
 from patchatlas.models.glif.metrics import (
     EV_SIGMAS,
     coincidence_factor,
-    explained_variance_ratio,
+    explained_variance,
+    smoothed_train,
     spike_count_error,
 )
 from patchatlas.models.glif.model import GlifModel
@@ -304,7 +305,11 @@ def _free_run(model: GlifModel, t: Trace, method: Method) -> FloatArray:
 
 
 def evaluate(
-    model: GlifModel, traces: list[Trace], *, method: Method = "exact"
+    model: GlifModel,
+    traces: list[Trace],
+    *,
+    method: Method = "exact",
+    cache: dict[Any, Any] | None = None,
 ) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """Free-run a model on sweeps and score its spikes against the recorded ones.
 
@@ -316,6 +321,9 @@ def evaluate(
         Prepared sweeps (:func:`prepare_sweeps`).
     method
         Integration method.
+    cache
+        Reused smoothed data trains (by sweep group and σ) across calls on the same traces
+        (default: none kept).
 
     Returns
     -------
@@ -354,23 +362,35 @@ def evaluate(
         "gamma_4ms": float(np.mean(gam)) if gam else math.nan,
     }
     groups = [g for g in _group_repeats(traces) if any(t.spikes.size for t in g)]
+    cache = {} if cache is None else cache
     for sigma in EV_SIGMAS:
         evs, ratios, weights, rweights = [], [], [], []
         for g in groups:
-            trials = [t.spikes * t.dt for t in g]
-            r = explained_variance_ratio(
-                trials, model_spikes[g[0].number], g[0].dt, g[0].duration, sigma=sigma
-            )
+            # the data side (smoothed repeats, the data EV) is the same for every model
+            key = (tuple(id(t) for t in g), sigma)
+            if key not in cache:
+                sm = [smoothed_train(t.spikes * t.dt, t.dt, t.duration, sigma) for t in g]
+                data_ev = math.nan
+                if len(sm) >= 2:
+                    psth = np.mean(sm, axis=0)
+                    data_ev = float(np.nanmean([explained_variance(psth, x) for x in sm]))
+                cache[key] = (sm, data_ev)
+            sm, data_ev = cache[key]
+            g0 = g[0]
+            model = smoothed_train(model_spikes[g0.number], g0.dt, g0.duration, sigma)
+            model_ev = float(np.nanmean([explained_variance(x, model) for x in sm]))
             w = float(sum(t.spikes.size for t in g))
-            if math.isfinite(r["model_ev"]):
-                evs.append(r["model_ev"])
+            if math.isfinite(model_ev):
+                evs.append(model_ev)
                 weights.append(w)
-            if math.isfinite(r["ratio"]):
-                ratios.append(r["ratio"])
+            if math.isfinite(data_ev) and data_ev > 0 and math.isfinite(model_ev):
+                ratios.append(model_ev / data_ev)
                 rweights.append(w)
-        key = f"{sigma * 1e3:g}ms"
-        out[f"ev_{key}"] = float(np.average(evs, weights=weights)) if evs else math.nan
-        out[f"ev_ratio_{key}"] = float(np.average(ratios, weights=rweights)) if ratios else math.nan
+        key_s = f"{sigma * 1e3:g}ms"
+        out[f"ev_{key_s}"] = float(np.average(evs, weights=weights)) if evs else math.nan
+        out[f"ev_ratio_{key_s}"] = (
+            float(np.average(ratios, weights=rweights)) if ratios else math.nan
+        )
     return out, rows
 
 
@@ -740,6 +760,7 @@ def fit(
             "stimuli (steps give few distinct approaches to threshold)."
         )
     identifiability: dict[int, str] = {}
+    ev_cache: dict[Any, Any] = {}
     skipped: dict[int, str] = {}
     models: dict[int, GlifModel] = {}
     opt_info: dict[str, Any] = {}
@@ -781,7 +802,11 @@ def fit(
             cands = []
             for kind in kinds:
                 p_k, info = _optimise(tr, params, el, method, sv, schedule, max_evals, kind)
-                summ = evaluate(GlifModel(p_k), tr, method=method)[0] if len(kinds) > 1 else {}
+                summ = (
+                    evaluate(GlifModel(p_k), tr, method=method, cache=ev_cache)[0]
+                    if len(kinds) > 1
+                    else {}
+                )
                 cands.append((summ.get("ev_10ms", 0.0), kind, p_k, info))
             score, kind, params, info = max(
                 cands, key=lambda c: c[0] if math.isfinite(c[0]) else -math.inf
@@ -800,7 +825,7 @@ def fit(
         for split, ts in (("train", tr), ("test", te)):
             if not ts:
                 continue
-            summ, per = evaluate(model, ts, method=method)
+            summ, per = evaluate(model, ts, method=method, cache=ev_cache)
             score_rows.append({"model": label, "split": split, **summ})
             sweep_rows += [{"model": label, "split": split, **r} for r in per]
     provenance = {
