@@ -166,3 +166,18 @@ def test_bad_stimulus_and_dt_raise_clear_errors():
         GlifParameters(level=6, El=-70.0, R=100.0, C=100.0, th_inf=20.0)
     with pytest.raises(ParameterError, match="positive"):
         GlifParameters(level=1, El=-70.0, R=-1.0, C=100.0, th_inf=20.0)
+
+
+def test_batched_closed_form_propagators_equal_the_matrix_exponential(allen_models):
+    from patchatlas.models.glif._params import step_vector, step_vectors
+
+    params = [m.parameters for m in allen_models]
+    base = GlifParameters(level=5, El=-70.0, R=100.0, C=100.0, th_inf=20.0, a_v=5.0, b_v=100.0)
+    g = base.g * 1e3 / base.capacitance  # 100/s
+    # rates that coincide with the membrane's (the closed form's removable singularities)
+    params += [base.with_(asc_k=(g, 3.0)), base.with_(asc_k=(g * (1 + 1e-9), 300.0), b_v=g)]
+    for method in ("exact", "euler"):
+        for dt in (5e-5, 5e-4):
+            fast = step_vectors(params, dt, method)
+            ref = np.stack([step_vector(p, dt, method) for p in params])
+            np.testing.assert_allclose(fast, ref, rtol=1e-9, atol=1e-300)

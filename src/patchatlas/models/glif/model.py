@@ -24,6 +24,7 @@ from patchatlas.models.glif._params import (
     Method,
     from_allen_dict,
     step_vector,
+    step_vectors,
     to_allen_dict,
 )
 
@@ -357,7 +358,7 @@ def simulate_many(
     if not np.isfinite(stim).all():
         raise DataError("stimulus_pA holds NaN or inf")
     dt = _check_dt(dt)
-    vecs = np.stack([step_vector(p, dt, method) for p in params])
+    vecs = step_vectors(params, dt, method)
     n = stim.shape[1]
     cap = max(4, math.ceil(max_rate * n * dt) + 2)
     spikes = np.empty((len(params), cap))
