@@ -76,7 +76,8 @@ def test_numba_kernel_equals_the_numpy_path(allen_models, method):
         many_b = simulate_many(allen_models, stim, DT, method=method)
     for m, x, y in zip(allen_models, many_a, many_b, strict=True):
         np.testing.assert_array_equal(x, y)
-        np.testing.assert_array_equal(x, m.simulate(stim, DT, method=method).spike_times)
+        # the batch computes its propagators in closed form (equal to expm to ~1e-13)
+        np.testing.assert_allclose(x, m.simulate(stim, DT, method=method).spike_times, atol=1e-9)
 
 
 def test_forced_spikes_reset_the_model_at_the_given_samples(allen_models):
