@@ -17,7 +17,12 @@ import numpy as np
 def main() -> None:
     from allensdk.model.glif.glif_neuron import GlifNeuron
 
-    path, amp, seconds, repeat = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+    path, amp, seconds, repeat = (
+        sys.argv[1],
+        float(sys.argv[2]),
+        float(sys.argv[3]),
+        int(sys.argv[4]),
+    )
     with open(path) as fh:
         raw = json.load(fh)
     cfg = next(iter(raw.values())) if len(raw) == 1 else raw

@@ -72,7 +72,14 @@ def simulation(repeat: int, allensdk: bool) -> list[dict]:
                 row[name + "_spikes"] = m.simulate(stim, dt, method=method).n_spikes
         if allensdk and ALLEN_PY.exists():
             out = subprocess.run(
-                [str(ALLEN_PY), str(ROOT / "benchmarks/_glif_allensdk_worker.py"), str(path), str(amp), "1.0", str(max(3, repeat // 2))],
+                [
+                    str(ALLEN_PY),
+                    str(ROOT / "benchmarks/_glif_allensdk_worker.py"),
+                    str(path),
+                    str(amp),
+                    "1.0",
+                    str(max(3, repeat // 2)),
+                ],
                 check=True,
                 capture_output=True,
                 text=True,
@@ -97,7 +104,12 @@ def batched(n: int = 10_000) -> dict:
     t = time.perf_counter()
     out = simulate_many(params, stim, 5e-5)
     wall = time.perf_counter() - t
-    return {"n": n, "wall_s": wall, "per_sim_us": wall / n * 1e6, "mean_spikes": float(np.mean([len(x) for x in out]))}
+    return {
+        "n": n,
+        "wall_s": wall,
+        "per_sim_us": wall / n * 1e6,
+        "mean_spikes": float(np.mean([len(x) for x in out])),
+    }
 
 
 REFERENCE = dict(
@@ -203,7 +215,9 @@ def main() -> None:
             )
         print(line)
     b = batched()
-    print(f"simulate_many: {b['n']} × 1 s GLIF5 in {b['wall_s']:.2f} s = {b['per_sim_us']:.0f} µs per simulation")
+    print(
+        f"simulate_many: {b['n']} × 1 s GLIF5 in {b['wall_s']:.2f} s = {b['per_sim_us']:.0f} µs per simulation"
+    )
     result = {"simulation": sim, "batched": b}
     if not args.skip_fit:
         f = batch_fit(args.cells, args.workers)

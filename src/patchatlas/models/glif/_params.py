@@ -551,7 +551,9 @@ def step_vectors(params: list[GlifParameters], dt: float, method: Method) -> Flo
     if not params:
         return np.zeros((0, N_P))
     props = _propagators(params, float(dt), method)
-    return np.stack([_fill(p, float(dt), method, prop) for p, prop in zip(params, props, strict=True)])
+    return np.stack(
+        [_fill(p, float(dt), method, prop) for p, prop in zip(params, props, strict=True)]
+    )
 
 
 def _e1(x: FloatArray, y: FloatArray, dt: float) -> FloatArray:
