@@ -27,7 +27,7 @@ def main() -> None:
         raw = json.load(fh)
     cfg = next(iter(raw.values())) if len(raw) == 1 else raw
     neuron = GlifNeuron.from_dict(cfg)
-    n = int(round(seconds / neuron.dt))
+    n = round(seconds / neuron.dt)
     stim = np.full(n, amp * 1e-12)
     best, spikes = float("inf"), 0
     for _ in range(repeat):
