@@ -377,8 +377,8 @@ def evaluate(
                 cache[key] = (sm, data_ev)
             sm, data_ev = cache[key]
             g0 = g[0]
-            model = smoothed_train(model_spikes[g0.number], g0.dt, g0.duration, sigma)
-            model_ev = float(np.nanmean([explained_variance(x, model) for x in sm]))
+            model_train = smoothed_train(model_spikes[g0.number], g0.dt, g0.duration, sigma)
+            model_ev = float(np.nanmean([explained_variance(x, model_train) for x in sm]))
             w = float(sum(t.spikes.size for t in g))
             if math.isfinite(model_ev):
                 evs.append(model_ev)
