@@ -178,7 +178,8 @@ def reset_rule(traces: list[Trace], el: float, dt: float, *, min_spikes: int = 5
 
     For each L from 1 to 10 ms (capped by the intervals), ``V_after − E_L = f_v (V_thr − E_L) +
     δV`` is fitted over every spike followed by at least L without a spike; the L with the least
-    residual variance is the cut (Teeter et al. 2018). f_v > 1 is refitted with f_v = 1.
+    residual variance is the cut (Teeter et al. 2018). f_v > 1 is refitted with f_v = 1 and
+    f_v < 0 with f_v = 0.
     """
     lo, hi = max(1, round(1e-3 / dt)), max(2, round(10e-3 / dt))
     step = max(1, round(2.5e-4 / dt))
@@ -213,14 +214,17 @@ def reset_rule(traces: list[Trace], el: float, dt: float, *, min_spikes: int = 5
         )
     _, cut, f_v, b, n, spread = best
     constrained = False
-    if f_v > 1.0:
+    if not 0.0 <= f_v <= 1.0:
+        # Teeter: a slope above 1 is refitted at 1; a negative slope (the reset falling as
+        # the threshold rises) is refitted at 0, a fixed reset value (NEST accepts [0, 1])
         use = [
             (t.v[s + cut] - el, vth - el)
             for t, s, vth, f in spikes
             if f > cut + 1 and s + cut < t.n
         ]
         y, x = np.array(use).T
-        f_v, b, constrained = 1.0, float(np.mean(y - x)), True
+        f_v = 1.0 if f_v > 1.0 else 0.0
+        b, constrained = float(np.mean(y - f_v * x)), True
     return ResetRule(
         cut=cut, fraction=f_v, add=b, n_spikes=n, spread=spread, constrained=constrained
     )

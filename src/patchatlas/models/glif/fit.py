@@ -711,7 +711,7 @@ def fit(
             f"Reset rule f_v={rule.fraction:.2f}, δV={rule.add:.1f} mV and a "
             f"{rule.cut * dt_fit * 1e3:.1f} ms "
             f"spike cut from {rule.n_spikes} aligned spikes ({spread_note}"
-            + ("; f_v > 1 was constrained to 1" if rule.constrained else "")
+            + ("; f_v was outside [0, 1] and was constrained" if rule.constrained else "")
             + ")."
         )
         notes["cut"] = (
