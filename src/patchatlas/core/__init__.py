@@ -31,6 +31,7 @@ from patchatlas.core.morphology import (
 )
 from patchatlas.core.multipatch import (
     CellPair,
+    ConnectionCall,
     MultipatchCell,
     MultipatchExperiment,
     PulseTrain,
@@ -61,6 +62,7 @@ __all__ = [
     "TYPE_NAMES",
     "CellPair",
     "ClampMode",
+    "ConnectionCall",
     "DeclaredStimulus",
     "Epoch",
     "FeatureTable",

@@ -345,29 +345,38 @@ def _linear_fit(
 
     Returns (yoffset, amp, exp_amp, sse)."""
     w2, y = prob.w2, prob.y
-    s_h = float(w2 @ h)
-    s_hh = float(w2 @ (h * h))
-    s_hy = float(w2 @ (h * y))
+    wh = w2 * h
+    s_h = float(wh.sum())
+    s_hh = float(wh @ h)
+    s_hy = float(wh @ y)
     if e is None:
         a, b, sse = _solve_two(
             prob.s_w, prob.s_y, prob.s_yy, np.array(s_h), np.array(s_hh), np.array(s_hy),
             prob.sign, prob.amp_max,
         )  # fmt: skip
         return float(a), float(b), 0.0, float(sse)
-    cols = np.stack([np.ones_like(h), h, e], axis=1)
-    sw = np.sqrt(w2)
-    beta, *_ = np.linalg.lstsq(cols * sw[:, None], y * sw, rcond=None)
-    amp = float(beta[1])
+    we = w2 * e
+    s_e, s_ee, s_ey, s_he = float(we.sum()), float(we @ e), float(we @ y), float(we @ h)
+    mat = np.array([[prob.s_w, s_h, s_e], [s_h, s_hh, s_he], [s_e, s_he, s_ee]])
+    rhs = np.array([prob.s_y, s_hy, s_ey])
     lim = (0.0, prob.amp_max) if prob.sign > 0 else (-prob.amp_max, 0.0)
     if prob.sign == 0:
         lim = (-prob.amp_max, prob.amp_max)
-    if not lim[0] <= amp <= lim[1]:
-        amp = min(max(amp, lim[0]), lim[1])
-        rest = np.stack([np.ones_like(h), e], axis=1)
-        sub, *_ = np.linalg.lstsq(rest * sw[:, None], (y - amp * h) * sw, rcond=None)
-        beta = np.array([sub[0], amp, sub[1]])
-    res = y - cols @ beta
-    return float(beta[0]), float(beta[1]), float(beta[2]), float(w2 @ (res * res))
+    try:
+        beta = np.linalg.solve(mat, rhs)
+    except np.linalg.LinAlgError:
+        beta = np.linalg.lstsq(mat, rhs, rcond=None)[0]
+    if not lim[0] <= beta[1] <= lim[1]:
+        amp = min(max(float(beta[1]), lim[0]), lim[1])
+        sub = mat[np.ix_([0, 2], [0, 2])]
+        r2 = rhs[[0, 2]] - amp * mat[[0, 2], 1]
+        try:
+            c, d = np.linalg.solve(sub, r2)
+        except np.linalg.LinAlgError:
+            c, d = np.linalg.lstsq(sub, r2, rcond=None)[0]
+        beta = np.array([c, amp, d])
+    sse = prob.s_yy - 2 * float(beta @ rhs) + float(beta @ mat @ beta)
+    return float(beta[0]), float(beta[1]), float(beta[2]), max(sse, 0.0)
 
 
 # ------------------------------------------------------------------------------ the search
@@ -395,7 +404,7 @@ def _grid_search(
     Returns the best (sse, j, rise, decay) per (rise, decay) cell, sorted by sse."""
     n = prob.y.size
     lo, hi = j_range
-    nfft = 1 << int(math.ceil(math.log2(n + hi)))  # no wrap-around for lags below hi
+    nfft = 1 << math.ceil(math.log2(n + hi))  # no wrap-around for lags below hi
     w2, y = prob.w2, prob.y
     k = np.arange(n) * dt
     fw = np.fft.rfft(w2, nfft)
@@ -463,7 +472,9 @@ def _bounds(
 ) -> tuple[float, float]:
     lo, hi = default if given is None else (float(given[0]), float(given[1]))
     if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi):
-        raise ParameterError(f"fit_psp({name}_bounds={given!r}): give (low, high) with 0 < low < high")
+        raise ParameterError(
+            f"fit_psp({name}_bounds={given!r}): give (low, high) with 0 < low < high"
+        )
     return lo, hi
 
 
@@ -577,8 +588,8 @@ def fit_psp(
     )
     rises = np.geomspace(rb[0], rb[1], max(int(n_rise), 2))
     decays = np.geomspace(db[0], db[1], max(int(n_decay), 2))
-    j_lo = int(math.ceil((x_lo - tt[0]) / dt - 1e-9))
-    j_hi = int(math.floor((x_hi - tt[0]) / dt + 1e-9)) + 1
+    j_lo = math.ceil((x_lo - tt[0]) / dt - 1e-9)
+    j_hi = math.floor((x_hi - tt[0]) / dt + 1e-9) + 1
     j_lo, j_hi = max(j_lo, 0), min(max(j_hi, j_lo + 1), tt.size)
     if exp_baseline:
         cands = _grid_search_exp(prob, dt, (j_lo, j_hi), rises, decays, RISE_POWER)
@@ -597,7 +608,7 @@ def fit_psp(
             n_eval += nfev
             if cand[-1] < best[-1]:
                 best = cand
-    x0, rise, decay, yoff, amp, e_amp, sse = best
+    x0, rise, decay, yoff, amp, e_amp, _sse = best
     model = _model(prob, x0, rise, decay, yoff, amp, e_amp)
     at = []
     rel = 1e-3
@@ -642,58 +653,74 @@ def _grid_search_exp(
     n = prob.y.size
     k = np.arange(n) * dt
     lo, hi = j_range
-    nfft = 1 << int(math.ceil(math.log2(2 * n)))
+    nfft = 1 << math.ceil(math.log2(n + hi))
     w2, y = prob.w2, prob.y
     fw = np.fft.rfft(w2, nfft)
     fwy = np.fft.rfft(w2 * y, nfft)
     out: list[tuple[float, int, float, float]] = []
     for decay in decays:
-        # baseline column anchored at each onset: e_j(t) = exp(-(t - t_j)/decay) = E(t) * c_j
+        ri = rises[rises < power * decay * _R_MAX]
+        if ri.size == 0:
+            continue
+        # baseline column anchored at the window start: exp(-(t - t_j)/decay) is a multiple of
+        # it for every onset j, and the multiple is absorbed by the linear amplitude
         big_e = np.exp(-(k - k[lo]) / decay)
         fwe = np.fft.rfft(w2 * big_e, nfft)
         s_e = float(w2 @ big_e)
         s_ee = float(w2 @ (big_e * big_e))
         s_ey = float(w2 @ (big_e * y))
-        for rise in rises:
-            if rise >= power * decay * _R_MAX:
-                continue
-            h = _shape(k, float(rise_tau(rise, decay, power)), float(decay), float(rise), power)
-            fh = np.conj(np.fft.rfft(h, nfft))
-            s_h = np.fft.irfft(fw * fh, nfft)[lo:hi]
-            s_hh = np.fft.irfft(fw * np.conj(np.fft.rfft(h * h, nfft)), nfft)[lo:hi]
-            s_hy = np.fft.irfft(fwy * fh, nfft)[lo:hi]
-            s_he = np.fft.irfft(fwe * fh, nfft)[lo:hi]
-            # normal equations of [1, h, E] (the scale c_j of E is absorbed by its amplitude)
-            m = len(s_h)
-            a_mat = np.empty((m, 3, 3))
-            a_mat[:, 0, 0] = prob.s_w
-            a_mat[:, 0, 1] = a_mat[:, 1, 0] = s_h
-            a_mat[:, 0, 2] = a_mat[:, 2, 0] = s_e
-            a_mat[:, 1, 1] = s_hh
-            a_mat[:, 1, 2] = a_mat[:, 2, 1] = s_he
-            a_mat[:, 2, 2] = s_ee
-            rhs = np.stack([np.full(m, prob.s_y), s_hy, np.full(m, s_ey)], axis=1)
-            try:
-                beta = np.linalg.solve(a_mat + 1e-12 * np.eye(3) * a_mat.max(), rhs[..., None])[
-                    ..., 0
-                ]
-            except np.linalg.LinAlgError:
-                continue
-            sse = (
-                prob.s_yy
-                - 2 * np.einsum("mi,mi->m", beta, rhs)
-                + np.einsum("mi,mij,mj->m", beta, a_mat, beta)
-            )
-            bad = (prob.sign * beta[:, 1] < 0) | (np.abs(beta[:, 1]) > prob.amp_max)
-            sse = np.where(bad, np.inf, sse)
-            j = int(np.argmin(sse))
-            if not math.isfinite(float(sse[j])):
-                _, _, sse2 = _solve_two(
-                    prob.s_w, prob.s_y, prob.s_yy, s_h, s_hh, s_hy, prob.sign, prob.amp_max
-                )
-                j = int(np.argmin(sse2))
-                sse = sse2
-            out.append((float(sse[j]), lo + j, float(rise), float(decay)))
+        tr = rise_tau(ri, decay, power)[:, None]
+        rr = ri[:, None]
+        peak = (-np.expm1(-rr / tr)) ** power * np.exp(-rr / decay)
+        h = (-np.expm1(-k / tr)) ** power * np.exp(-k / decay) / peak
+        fh = np.conj(np.fft.rfft(h, nfft, axis=1))
+        fhh = np.conj(np.fft.rfft(h * h, nfft, axis=1))
+        s_h = np.fft.irfft(fw * fh, nfft, axis=1)[:, lo:hi]
+        s_hh = np.fft.irfft(fw * fhh, nfft, axis=1)[:, lo:hi]
+        s_hy = np.fft.irfft(fwy * fh, nfft, axis=1)[:, lo:hi]
+        s_he = np.fft.irfft(fwe * fh, nfft, axis=1)[:, lo:hi]
+        # 3x3 normal equations of [1, h, E], solved by Cramer's rule for every (rise, onset)
+        a11, a12, a13 = prob.s_w, s_h, s_e
+        a22, a23, a33 = s_hh, s_he, s_ee
+        b1, b2, b3 = prob.s_y, s_hy, s_ey
+        det = (
+            a11 * (a22 * a33 - a23 * a23)
+            - a12 * (a12 * a33 - a23 * a13)
+            + a13 * (a12 * a23 - a22 * a13)
+        )
+        with np.errstate(all="ignore"):
+            x1 = (b1 * (a22 * a33 - a23 * a23) - a12 * (b2 * a33 - a23 * b3)
+                  + a13 * (b2 * a23 - a22 * b3)) / det  # fmt: skip
+            x2 = (a11 * (b2 * a33 - a23 * b3) - b1 * (a12 * a33 - a23 * a13)
+                  + a13 * (a12 * b3 - b2 * a13)) / det  # fmt: skip
+            x3 = (a11 * (a22 * b3 - b2 * a23) - a12 * (a12 * b3 - b2 * a13)
+                  + b1 * (a12 * a23 - a22 * a13)) / det  # fmt: skip
+            fit = x1 * b1 + x2 * b2 + x3 * b3
+            sse = prob.s_yy - fit  # at the unconstrained optimum: sse = yy - beta.b
+        bad = ~np.isfinite(sse) | (prob.sign * x2 < 0) | (np.abs(x2) > prob.amp_max)
+        if bad.any():
+            # amp on its bound (0 or the ceiling): 2 parameters [1, E] with h fixed
+            amp = np.clip(np.nan_to_num(x2), *(
+                (0.0, prob.amp_max) if prob.sign > 0
+                else (-prob.amp_max, 0.0) if prob.sign < 0
+                else (-prob.amp_max, prob.amp_max)
+            ))  # fmt: skip
+            c1 = b1 - amp * a12
+            c3 = b3 - amp * a23
+            d2 = a11 * a33 - a13 * a13
+            with np.errstate(all="ignore"):
+                u = (c1 * a33 - a13 * c3) / d2
+                v = (a11 * c3 - a13 * c1) / d2
+                sse2 = (prob.s_yy - 2 * (u * b1 + amp * b2 + v * b3)
+                        + u * u * a11 + amp * amp * a22 + v * v * a33
+                        + 2 * (u * amp * a12 + u * v * a13 + amp * v * a23))  # fmt: skip
+            sse = np.where(bad, sse2, sse)
+        sse = np.where(np.isfinite(sse), sse, np.inf)
+        j = np.argmin(sse, axis=1)
+        best = sse[np.arange(sse.shape[0]), j]
+        for b_, jj, r_ in zip(best, j, ri, strict=True):
+            if math.isfinite(float(b_)):
+                out.append((float(b_), lo + int(jj), float(r_), float(decay)))
     out.sort(key=lambda r: r[0])
     return out
 
@@ -740,37 +767,85 @@ def _refine(
     xb: tuple[float, float],
     rb: tuple[float, float],
     db: tuple[float, float],
+    max_iter: int = 60,
 ) -> tuple[tuple[float, float, float, float, float, float, float], int]:
-    """Bounded least squares over (xoffset, log rise, log decay), linear parameters projected."""
-    from scipy.optimize import least_squares
-
+    """Bounded Levenberg-Marquardt over (xoffset, log rise, log decay) with the linear
+    parameters projected out (variable projection; Kaufman's Jacobian, whose gradient is
+    exact at the linear optimum). Returns the best point and the template evaluations used."""
     sw = np.sqrt(prob.w2)
+    t, y = prob.t, prob.y
     scale = 1e-3  # xoffset in ms inside the optimiser (parameters of similar size)
-
-    def unpack(p: FloatArray) -> tuple[float, float, float]:
-        return float(p[0]) * scale, math.exp(float(p[1])), math.exp(float(p[2]))
-
-    def resid(p: FloatArray) -> FloatArray:
-        x0, rise, decay = unpack(p)
-        h = _shape(prob.t - x0, float(rise_tau(rise, decay)), decay, rise, RISE_POWER)
-        e = np.exp(-(prob.t - x0) / decay) if prob.exp_baseline else None
-        yoff, amp, e_amp, _ = _linear_fit(prob, h, e)
-        model = yoff + amp * h
-        if e is not None:
-            model = model + e_amp * e
-        out: FloatArray = sw * (model - prob.y)
-        return out
-
     lo = np.array([xb[0] / scale, math.log(rb[0]), math.log(db[0])])
     hi = np.array([xb[1] / scale, math.log(rb[1]), math.log(db[1])])
-    p0 = np.array([start[0] / scale, math.log(start[1]), math.log(start[2])])
-    p0 = np.clip(p0, lo + 1e-9 * np.abs(lo) + 1e-12, hi - 1e-9 * np.abs(hi) - 1e-12)
-    res = least_squares(
-        resid, p0, bounds=(lo, hi), method="trf", x_scale=np.array([0.2, 0.2, 0.2]),
-        jac="2-point", diff_step=1e-7, max_nfev=200, xtol=1e-12, ftol=1e-14, gtol=1e-14,
-    )  # fmt: skip
-    x0, rise, decay = unpack(res.x)
-    return _evaluate(prob, x0, rise, decay), int(res.nfev)
+    n_eval = 0
+
+    def columns(p: FloatArray) -> tuple[FloatArray, FloatArray | None]:
+        nonlocal n_eval
+        n_eval += 1
+        x0, rise, decay = float(p[0]) * scale, math.exp(float(p[1])), math.exp(float(p[2]))
+        h = _shape(t - x0, float(rise_tau(rise, decay)), decay, rise, RISE_POWER)
+        e = np.exp(-(t - x0) / decay) if prob.exp_baseline else None
+        return h, e
+
+    def state(p: FloatArray) -> tuple[FloatArray, FloatArray | None, float, float, float, float]:
+        h, e = columns(p)
+        yoff, amp, e_amp, sse = _linear_fit(prob, h, e)
+        return h, e, yoff, amp, e_amp, sse
+
+    p = np.array([start[0] / scale, math.log(start[1]), math.log(start[2])])
+    p = np.clip(p, lo, hi)
+    st = state(p)
+    lam = 1e-3
+    for _ in range(max_iter):
+        h, e, yoff, amp, e_amp, sse = st
+        model = yoff + amp * h + (e_amp * e if e is not None else 0.0)
+        r = sw * (model - y)
+        base = amp * h + (e_amp * e if e is not None else 0.0)
+        jac = np.empty((t.size, 3))
+        for k in range(3):
+            step = 1e-6 * max(1.0, abs(float(p[k])))
+            q = p.copy()
+            q[k] = q[k] + step if q[k] + step <= hi[k] else q[k] - step
+            hk, ek = columns(q)
+            moved = amp * hk + (e_amp * ek if ek is not None else 0.0)
+            jac[:, k] = sw * (moved - base) / (q[k] - p[k])
+        cols = [np.ones_like(h)]
+        free_amp = amp != 0.0 and abs(amp) < prob.amp_max * (1 - 1e-12)
+        if free_amp:
+            cols.append(h)
+        if e is not None:
+            cols.append(e)
+        qmat, _ = np.linalg.qr(sw[:, None] * np.stack(cols, axis=1))
+        jac -= qmat @ (qmat.T @ jac)
+        g = jac.T @ r
+        active = ((p <= lo) & (g > 0)) | ((p >= hi) & (g < 0))
+        jac[:, active] = 0.0
+        g[active] = 0.0
+        a_mat = jac.T @ jac
+        improved = False
+        for _try in range(12):
+            damp = a_mat + lam * np.diag(np.diag(a_mat) + 1e-12)
+            try:
+                delta = np.linalg.solve(damp, -g)
+            except np.linalg.LinAlgError:
+                lam *= 10
+                continue
+            delta[active] = 0.0
+            p_new = np.clip(p + delta, lo, hi)
+            st_new = state(p_new)
+            if st_new[-1] < sse:
+                improved = True
+                gain = sse - st_new[-1]
+                step_size = float(np.max(np.abs(p_new - p)))
+                p, st = p_new, st_new
+                lam = max(lam * 0.3, 1e-9)
+                break
+            lam *= 5.0
+        if not improved or gain <= 1e-13 * max(sse, 1e-300) or step_size < 1e-11:
+            break
+    x0, rise, decay = float(p[0]) * scale, math.exp(float(p[1])), math.exp(float(p[2]))
+    h, e, yoff, amp, e_amp, sse = st
+    return (x0, rise, decay, yoff, amp, e_amp, sse), n_eval
 
 
 # ------------------------------------------------------------------- exponential deconvolution
