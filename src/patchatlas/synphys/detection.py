@@ -26,9 +26,10 @@ p-value gives the type: a depolarising current-clamp or inward voltage-clamp res
 excitatory. ``confidence = 1 - p``. Manual calls, when present, win (the analysis applies them).
 
 :class:`~patchatlas.synphys.classifier.ConnectionClassifier` learns a call from labelled pairs
-(e.g. expert calls) on the same features: standardised features, logistic regression (probabilities calibrated by maximum
-likelihood), and an operating point ``threshold_`` chosen on out-of-fold probabilities so that the
-false-positive rate among the unconnected training pairs is at most ``target_fpr``.
+(e.g. expert calls) on the same features: standardised features, logistic regression
+(probabilities calibrated by maximum likelihood), and an operating point ``threshold_``
+chosen on out-of-fold probabilities so that the false-positive rate among the unconnected
+training pairs is at most ``target_fpr``.
 """
 
 from __future__ import annotations
