@@ -20,7 +20,10 @@ callback as soon as it is ready, so the command line can print while the demo go
    simulated cell is a "t-type"; 30 cells per type with ±10 % within-type variation of its
    features, and counts generated from those features) run through the same in-fold pipeline as
    the real M1 benchmark (single-cell and type-average ridge, t-type lookup baseline, within-type
-   R²). The data are synthetic by construction; the step shows the workflow, not a finding.
+   R²). The data are synthetic by construction; the step shows the workflow, not a finding;
+7. ``synphys`` — a simulated multipatch experiment with known synapses (Tsodyks–Markram
+   dynamics, noise) written as a ``.mpx`` file, ingested into the atlas by the ``synphys`` engine
+   and compared with the truth (:mod:`patchatlas.datasets.demo_synphys`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from patchatlas.core.recording import Recording
+from patchatlas.datasets.demo_synphys import synphys_step
 from patchatlas.errors import PatchAtlasError
 
 __all__ = ["DEMO_STEPS", "DemoResult", "Step", "run_demo"]
@@ -498,4 +502,5 @@ DEMO_STEPS: list[tuple[str, StepFn]] = [
     ("morphology", _morphology_step),
     ("atlas", _atlas_step),
     ("crossmodal", _crossmodal_step),
+    ("synphys", synphys_step),
 ]

@@ -28,7 +28,15 @@ import pandas as pd
 from patchatlas.core.multipatch import MultipatchCell, MultipatchExperiment, PulseTrain, SyncSweep
 from patchatlas.core.recording import ClampMode, Sweep
 
-__all__ = ["SimulatedSynapse", "default_synapses", "simulate_multipatch", "synphys_step"]
+__all__ = [
+    "SimulatedSynapse",
+    "default_synapses",
+    "recovered_from_atlas",
+    "recovered_from_result",
+    "recovery_table",
+    "simulate_multipatch",
+    "synphys_step",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -255,13 +263,69 @@ def simulate_multipatch(
     return exp, pd.DataFrame(rows)
 
 
-def recovery_table(result: Any, truth: pd.DataFrame) -> pd.DataFrame:
-    """Truth next to what :func:`patchatlas.synphys.analyze` recovered, per true synapse.
+_RECOVERED = ("connected", "synapse_type", "psp_amplitude", "latency", "psp_rise_time",
+              "psp_decay_tau", "tm_U", "tm_tau_rec", "tm_tau_facil")  # fmt: skip
+
+
+def recovered_from_result(result: Any) -> pd.DataFrame:
+    """What :func:`patchatlas.synphys.analyze` recovered, one row per (pre, post).
 
     Parameters
     ----------
     result
-        A :class:`~patchatlas.synphys.SynphysResult` of the simulated experiment.
+        A :class:`~patchatlas.synphys.SynphysResult`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``(pre, post)``; the call, ``psp_amplitude`` (mV), ``latency``,
+        ``psp_rise_time``, ``psp_decay_tau`` (s) and the Tsodyks-Markram ``tm_*``.
+    """
+    base = result.pairs.set_index(["pre", "post"])
+    meas = result.measurements()
+    wide = meas.pivot_table(index=["pre", "post"], columns="name", values="value")
+    out = base.join(wide[[c for c in ("tm_U", "tm_tau_rec", "tm_tau_facil") if c in wide]])
+    return out.reindex(columns=list(_RECOVERED))
+
+
+def recovered_from_atlas(url: str, experiment: str) -> pd.DataFrame:
+    """The same table read back from an atlas the experiment was ingested into.
+
+    Parameters
+    ----------
+    url
+        Atlas URL.
+    experiment
+        Experiment name.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`recovered_from_result` (electrodes from the cell names).
+    """
+    from patchatlas.atlas import Atlas
+    from patchatlas.atlas.synphys import pair_detail, synphys_pairs
+
+    with Atlas(url, mode="r") as atlas:
+        pairs = synphys_pairs(atlas, experiment=experiment)
+        rows = []
+        for r in pairs.to_dict("records"):
+            row = {"pre": r["pre_cell"].rsplit("/", 1)[-1],
+                   "post": r["post_cell"].rsplit("/", 1)[-1],
+                   "connected": r["connected"], "synapse_type": r["synapse_type"]}  # fmt: skip
+            meas = pair_detail(atlas, int(r["pair_id"]))["measurements"]
+            row.update(dict(zip(meas["name"], meas["value"], strict=True)))
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["pre", "post"]).reindex(columns=list(_RECOVERED))
+
+
+def recovery_table(recovered: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Truth next to what the analysis recovered, per true synapse.
+
+    Parameters
+    ----------
+    recovered
+        :func:`recovered_from_result` or :func:`recovered_from_atlas`.
     truth
         The truth table of :func:`simulate_multipatch`.
 
@@ -269,30 +333,33 @@ def recovery_table(result: Any, truth: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Index ``pre→post``; for ``amp`` (mV), ``latency_ms``, ``rise_ms``, ``decay_ms``, ``U``,
-        ``tau_rec_s``, ``tau_facil_s``: the true and the recovered value.
+        ``tau_rec_s``, ``tau_facil_s``: the true value and the recovered one (``*_fit``).
     """
-    pairs = result.pairs.set_index(["pre", "post"])
+
+    def get(key: tuple[str, str], col: str, scale: float = 1.0) -> float:
+        v = recovered.at[key, col] if key in recovered.index else None
+        return math.nan if v is None or pd.isna(v) else scale * float(v)
+
     rows = {}
     for r in truth[truth["connected"]].itertuples():
-        got = pairs.loc[(r.pre, r.post)]
-        det = result.details[(r.pre, r.post)]
-        tm = det.stp.tm if det.stp is not None else None
+        key = (str(r.pre), str(r.post))
+        found = recovered.at[key, "synapse_type"] if key in recovered.index else None
         rows[f"{r.pre}→{r.post}"] = {
-            "type": f"{r.synapse_type}/{got['synapse_type']}",
+            "type": f"{r.synapse_type}/{found}",
             "amp": r.amp,
-            "amp_fit": got["psp_amplitude"],
+            "amp_fit": get(key, "psp_amplitude"),
             "latency_ms": 1e3 * r.latency,
-            "latency_fit": 1e3 * (got["latency"] if got["latency"] is not None else math.nan),
+            "latency_fit": get(key, "latency", 1e3),
             "rise_ms": 1e3 * r.rise_time,
-            "rise_fit": 1e3 * (got["psp_rise_time"] or math.nan),
+            "rise_fit": get(key, "psp_rise_time", 1e3),
             "decay_ms": 1e3 * r.decay_tau,
-            "decay_fit": 1e3 * (got["psp_decay_tau"] or math.nan),
+            "decay_fit": get(key, "psp_decay_tau", 1e3),
             "U": r.U,
-            "U_fit": tm.U if tm else math.nan,
+            "U_fit": get(key, "tm_U"),
             "tau_rec_s": r.tau_rec,
-            "tau_rec_fit": tm.tau_rec if tm else math.nan,
+            "tau_rec_fit": get(key, "tm_tau_rec"),
             "tau_facil_s": r.tau_facil,
-            "tau_facil_fit": tm.tau_facil if tm else math.nan,
+            "tau_facil_fit": get(key, "tm_tau_facil"),
         }
     return pd.DataFrame.from_dict(rows, orient="index")
 
@@ -311,35 +378,40 @@ def synphys_step(result: Any, done: Callable[[Any], None], seed: int) -> None:
     """
     from patchatlas.datasets.demo import Step
     from patchatlas.io.multipatch import write_multipatch
-    from patchatlas.synphys import analyze
 
     exp, truth = simulate_multipatch(seed=seed)
     folder = result.out_dir / "synphys"
     folder.mkdir(parents=True, exist_ok=True)
     path = write_multipatch(exp, folder / f"{exp.name}.mpx")
-    stored = ""
     if result.atlas_url:
         from patchatlas.pipeline import ingest
 
         summary = ingest(folder, result.atlas_url, engines=["synphys"], recompute=True)
         if summary.failed:
-            raise RuntimeError("; ".join(f"{f.name}: {f.reason}" for f in summary.failures[:3]))
-        stored = f"; stored in the atlas ({summary.done} experiment)"
-    res = analyze(exp)
-    table = recovery_table(res, truth)
-    called = res.pairs["connected"].fillna(False).astype(bool)
-    true = truth.set_index(["pre", "post"]).loc[list(zip(res.pairs["pre"], res.pairs["post"],
-                                                          strict=True)), "connected"]  # fmt: skip
-    hits = int((called.to_numpy() & true.to_numpy()).sum())
-    false = int((called.to_numpy() & ~true.to_numpy()).sum())
+            reasons = "; ".join(f"{f.name}: {f.reason}" for f in summary.failures[:3])
+            done(Step("synphys", f"failed: {reasons}", None, ok=False, error=reasons))
+            return
+        recovered = recovered_from_atlas(result.atlas_url, exp.name)
+        where = f"ingested into {result.atlas_url}"
+    else:
+        from patchatlas.synphys import analyze
+
+        recovered = recovered_from_result(analyze(exp))
+        where = "analysed in memory (no atlas)"
+    table = recovery_table(recovered, truth)
+    truth_i = truth.set_index(["pre", "post"])
+    called = recovered["connected"].reindex(truth_i.index).fillna(False).astype(bool)
+    true = truth_i["connected"].astype(bool)
+    hits, false = int((called & true).sum()), int((called & ~true).sum())
+    ok = hits == int(true.sum()) and false == 0
     done(
         Step(
             "synphys",
-            f"simulated multipatch experiment {path.name}: {len(res.pairs)} pairs, "
-            f"{int(true.sum())} synapses; called {hits} of them, {false} false calls{stored}",
-            res,
-            ok=hits == int(true.sum()) and false == 0,
-            error="" if hits == int(true.sum()) and false == 0 else "the calls differ from truth",
-            tables=[("synapses: truth vs recovered", table.round(3))],
+            f"simulated multipatch experiment {path.name}: {len(truth)} pairs, {int(true.sum())} "
+            f"synapses; called {hits} of them with {false} false calls; {where}",
+            table,
+            ok=ok,
+            error="" if ok else f"calls differ from the truth ({hits} hits, {false} false)",
+            tables=[("synapses: truth vs recovered", table.round(3).T)],
         )
     )

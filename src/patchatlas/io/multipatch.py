@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,15 @@ from patchatlas.errors import (
     WriteError,
 )
 
-__all__ = ["EXPERIMENT_EXTENSIONS", "read_experiment", "read_multipatch", "write_multipatch"]
+__all__ = [
+    "EXPERIMENT_EXTENSIONS",
+    "TRACE_EXTENSIONS",
+    "PspTrace",
+    "read_experiment",
+    "read_multipatch",
+    "read_psp_trace",
+    "write_multipatch",
+]
 
 FORMAT = "patchatlas-multipatch"
 VERSION = 1
@@ -107,6 +116,97 @@ def read_experiment(path: str | os.PathLike[str], **options: Any) -> MultipatchE
         f"{ext or 'no extension'} is not a multipatch layout",
         "give a .mpx (patchatlas), .nwb (MIES multipatch) or .syn (connection matrix) file",
     )
+
+
+#: extensions :func:`read_psp_trace` reads
+TRACE_EXTENSIONS: tuple[str, ...] = (".json", ".csv", ".tsv", ".txt")
+
+
+@dataclass
+class PspTrace:
+    """One (averaged) postsynaptic response read from a file (:func:`read_psp_trace`).
+
+    Attributes
+    ----------
+    t
+        Time (s).
+    y
+        The response (mV or pA).
+    weights
+        Per-sample fit weights (None: all 1).
+    sign
+        +1, -1 or 0 (when the file says which way the response goes).
+    clamp_mode
+        ``"ic"`` or ``"vc"``.
+    name
+        The file stem.
+    """
+
+    t: np.ndarray
+    y: np.ndarray
+    weights: np.ndarray | None
+    sign: int
+    clamp_mode: str
+    name: str
+
+
+def read_psp_trace(path: str | os.PathLike[str], *, clamp_mode: str = "ic") -> PspTrace:
+    """Read one response to fit: a two- or three-column text table or an Allen test JSON.
+
+    * ``.csv`` / ``.tsv`` / ``.txt``: columns ``time_s``, the response (mV in current clamp,
+      pA in voltage clamp) and optionally ``weight``; a header line is skipped.
+    * ``.json``: the neuroanalysis ``test_psp_fit`` layout (``input.data`` in V or A,
+      ``input.dt`` in s, optional ``input.weight`` and ``input.amp_sign``), converted to mV
+      (or pA with ``clamp_mode="vc"``); time starts at 0.
+
+    Parameters
+    ----------
+    path
+        The file.
+    clamp_mode
+        ``"ic"`` or ``"vc"``.
+
+    Returns
+    -------
+    PspTrace
+        Time, response, weights, sign.
+
+    Raises
+    ------
+    patchatlas.errors.ReadError
+        Missing file, another extension, or content that is not such a table.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ReadError(p, "no such file", "check the path")
+    ext = p.suffix.lower()
+    if ext == ".json":
+        try:
+            doc = json.loads(p.read_text())
+            inp = doc["input"]
+            scale = 1e12 if clamp_mode == "vc" else 1e3
+            y = np.asarray(inp["data"], dtype=np.float64) * scale
+            t = np.arange(y.size) * float(inp["dt"])
+            w = np.asarray(inp["weight"], dtype=np.float64) if "weight" in inp else None
+            sign = {"+": 1, "-": -1}.get(str(inp.get("amp_sign", "")), 0)
+        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise ReadError(
+                p, f"not a test_psp_fit JSON ({exc})", "give input.data and input.dt"
+            ) from exc
+        return PspTrace(t, y, w, sign, clamp_mode, p.stem)
+    if ext in (".csv", ".tsv", ".txt"):
+        delim = "," if ext == ".csv" else None
+        try:
+            arr = np.genfromtxt(p, delimiter=delim, dtype=np.float64)
+        except ValueError as exc:
+            raise ReadError(p, f"not a numeric table ({exc})") from exc
+        if arr.ndim == 2 and np.isnan(arr[0]).all():
+            arr = arr[1:]
+        if arr.ndim != 2 or arr.shape[1] < 2 or len(arr) < 8:
+            raise ReadError(p, "needs columns time_s and the response (and optionally weight)")
+        w = arr[:, 2] if arr.shape[1] > 2 else None
+        return PspTrace(arr[:, 0], arr[:, 1], w, 0, clamp_mode, p.stem)
+    raise UnsupportedFormatError(p, f"{ext} is not a response table", "use .csv or .json")
 
 
 def _text(value: Any, default: str | None = None) -> str | None:
