@@ -100,13 +100,19 @@ class ConnectionClassifier(ClassifierMixin, BaseEstimator):
             raise ParameterError(
                 f"ConnectionClassifier(target_fpr={self.target_fpr!r}): give a rate in [0, 1)"
             )
+        from sklearn.utils.multiclass import type_of_target
+
         X, y = validate_data(self, X, y)
         check_classification_targets(y)
+        y_type = type_of_target(y, input_name="y", raise_unknown=True)
         self.classes_ = np.unique(y)
-        if self.classes_.size != 2:
+        if self.classes_.size == 1:
             raise ValueError(
-                f"ConnectionClassifier needs two classes (connected or not), got "
-                f"{self.classes_.size}"
+                "ConnectionClassifier needs two classes (connected or not); got 1 class"
+            )
+        if y_type != "binary":
+            raise ValueError(
+                f"Only binary classification is supported. The type of the target is {y_type}."
             )
         yb = (y == self.classes_[1]).astype(int)
         self.model_ = self._pipeline().fit(X, yb)
@@ -156,6 +162,9 @@ class ConnectionClassifier(ClassifierMixin, BaseEstimator):
         numpy.ndarray
             Positive where :meth:`predict` calls the second class.
         """
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
         return self.predict_proba(X)[:, 1] - self.threshold_
 
     def predict(self, X: npt.ArrayLike) -> npt.NDArray[Any]:
@@ -171,4 +180,7 @@ class ConnectionClassifier(ClassifierMixin, BaseEstimator):
         numpy.ndarray
             One of ``classes_`` per pair.
         """
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
         return self.classes_[(self.decision_function(X) > 0).astype(int)]

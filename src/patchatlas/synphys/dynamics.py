@@ -40,7 +40,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from patchatlas.errors import DataError, ParameterError
-from patchatlas.synphys.psp import RISE_POWER, exp_deconvolve, psp_curve, rise_tau
+from patchatlas.synphys.psp import RISE_POWER, exp_deconvolve, rise_tau
 from patchatlas.synphys.responses import PairResponses
 
 __all__ = [
@@ -560,26 +560,4 @@ def fit_tsodyks_markram(
         n_points=int(ok.sum()),
         predictions=list(np.split(pred, splits)),
         at_bound=at,
-    )
-
-
-def unit_psp(t: FloatArray, *, latency: float, rise_time: float, decay_tau: float) -> FloatArray:
-    """A unit-amplitude PSP starting at ``latency`` (helper for plots and tests).
-
-    Parameters
-    ----------
-    t
-        Times (s).
-    latency
-        Onset (s).
-    rise_time, decay_tau
-        Kinetics (s).
-
-    Returns
-    -------
-    numpy.ndarray
-        The template with peak 1 and baseline 0.
-    """
-    return psp_curve(
-        t, amp=1.0, xoffset=latency, yoffset=0.0, rise_time=rise_time, decay_tau=decay_tau
     )

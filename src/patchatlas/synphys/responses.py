@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -526,11 +526,3 @@ def _command_holding(
     with np.errstate(all="ignore"):
         out: FloatArray = np.nanmedian(cmd, axis=1)
     return out
-
-
-def responses_frame(responses: Sequence[PairResponses]) -> pd.DataFrame:
-    """Concatenate the tables of several pairs with ``pre`` and ``post`` columns (helper)."""
-    frames = [r.table.assign(pre=r.pre, post=r.post) for r in responses if len(r)]
-    if not frames:
-        return pd.DataFrame(columns=["pre", "post", *RESPONSE_COLUMNS])
-    return pd.concat(frames, ignore_index=True)
