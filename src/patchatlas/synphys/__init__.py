@@ -27,6 +27,7 @@ from patchatlas.synphys.analysis import (
     STPResult,
     SynphysResult,
     analyze,
+    prepare_trains,
 )
 from patchatlas.synphys.connectivity import (
     CI_METHODS,
@@ -117,6 +118,7 @@ __all__ = [
     "pair_responses",
     "pair_statistics",
     "pair_was_probed",
+    "prepare_trains",
     "proportion_ci",
     "protocol",
     "psp_curve",

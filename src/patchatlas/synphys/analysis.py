@@ -15,8 +15,9 @@ reported as such):
    tests, [−80, −60) mV) or −55 mV (inhibitory tests, [−60, −50) mV), probes up to 50 Hz —
    aligned to the presynaptic spike, fitted with :func:`patchatlas.synphys.fit_psp` (onset
    0.5–10 ms after the spike, 3× weight from there to 4 ms after the latest onset, the spike's
-   ±0.5 ms masked; sign from the synapse type); kinetics n-weighted over categories (latency only
-   when all categories agree within 200 µs);
+   ±0.5 ms masked; sign from the synapse type); kinetics averaged over categories with weights
+   n × amplitude² (Allen: n; a category where the synapse is near its reversal potential has a
+   tiny, noisy response), latency only when all categories agree within 200 µs;
 5. for synapses: the resting-state amplitude (responses > 8 s after the previous presynaptic
    spike, latency fixed ±100 µs, kinetics within a factor 2 of the synapse's), per-response
    amplitudes with the kinetics fixed, STP metrics and a Tsodyks–Markram fit
@@ -67,6 +68,7 @@ __all__ = [
     "STPResult",
     "SynphysResult",
     "analyze",
+    "prepare_trains",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -325,10 +327,31 @@ def _pair_measurements(pa: PairAnalysis) -> dict[str, float]:
 # ------------------------------------------------------------------------------ preparation
 
 
-def _trains(
-    experiment: MultipatchExperiment, problems: list[tuple[str, str, str]], spike_kw: dict[str, Any]
-) -> dict[int, dict[str, PulseTrain]]:
-    """Pulse trains with spike times, per sweep position and electrode with a cell."""
+def prepare_trains(
+    experiment: MultipatchExperiment, *, spike_options: dict[str, Any] | None = None
+) -> tuple[dict[int, dict[str, PulseTrain]], list[tuple[str, str, str]]]:
+    """Pulse trains with spike times, as :func:`analyze` prepares them.
+
+    Trains the file declares are kept (their spikes detected when missing); in current-clamp
+    sweeps without one, pulses are found in the command (:func:`patchatlas.synphys.find_pulses`).
+
+    Parameters
+    ----------
+    experiment
+        The experiment.
+    spike_options
+        Keyword arguments of :func:`patchatlas.synphys.detect_evoked_spikes`.
+
+    Returns
+    -------
+    trains : dict
+        Sweep position → electrode (with a cell) → :class:`~patchatlas.core.PulseTrain` with
+        ``spike_times`` (the input for :func:`patchatlas.synphys.pair_responses`).
+    problems : list of (electrode, scope, message)
+        Trains that evoked no spike, presynaptic cells in voltage clamp.
+    """
+    problems: list[tuple[str, str, str]] = []
+    spike_kw = dict(spike_options or {})
     cells = set(experiment.electrodes)
     out: dict[int, dict[str, PulseTrain]] = {}
     silent: dict[str, int] = {}
@@ -368,7 +391,7 @@ def _trains(
             out[k] = here
     for el, n in silent.items():
         problems.append((el, "*", f"{n} train(s) on {el} evoked no spike"))
-    return out
+    return out, problems
 
 
 def _aligned_average(
@@ -438,7 +461,7 @@ def _fit_average(
         return None
 
 
-def _weighted(vals: list[tuple[float, int]]) -> float:
+def _weighted(vals: list[tuple[float, float]]) -> float:
     v = [(x, n) for x, n in vals if math.isfinite(x) and n > 0]
     if not v:
         return math.nan
@@ -495,8 +518,7 @@ def analyze(
     if not experiment.cells:
         raise DataError(f"experiment {experiment.name!r} has no cells; nothing to analyse")
     opts = options or ResponseOptions()
-    problems: list[tuple[str, str, str]] = []
-    trains = _trains(experiment, problems, dict(spike_options or {}))
+    trains, problems = prepare_trains(experiment, spike_options=spike_options)
     cells = {c.electrode: c for c in experiment.cells}
     details: dict[tuple[str, str], PairAnalysis] = {}
     response_tables = []
@@ -657,16 +679,22 @@ def _kinetics(pa: PairAnalysis, fits: dict[str, tuple[PspFit, int]]) -> None:
     if not fits:
         pa.problems.append("a synapse without a usable averaged-response fit")
         return
-    lat = _weighted([(f.latency, n) for f, n in fits.values()])
+
+    def weight(f: PspFit, n: int) -> float:
+        # n x amplitude^2: a category where the synapse sits near its reversal potential
+        # (tiny response) does not pull the kinetics (Allen weights by n only)
+        return n * f.amp * f.amp
+
+    lat = _weighted([(f.latency, weight(f, n)) for f, n in fits.values()])
     if all(abs(f.latency - lat) <= 200e-6 for f, _ in fits.values()):
         row["latency"] = lat
     else:
         pa.problems.append("category latencies differ by more than 200 µs: latency not set")
     for mode, prefix in (("ic", "psp"), ("vc", "psc")):
-        sel = [(f, n) for k, (f, n) in fits.items() if k.startswith(mode)]
+        sel = [(f, weight(f, n)) for k, (f, n) in fits.items() if k.startswith(mode)]
         if sel:
-            row[f"{prefix}_rise_time"] = _weighted([(f.rise_time, n) for f, n in sel])
-            row[f"{prefix}_decay_tau"] = _weighted([(f.decay_tau, n) for f, n in sel])
+            row[f"{prefix}_rise_time"] = _weighted([(f.rise_time, w) for f, w in sel])
+            row[f"{prefix}_decay_tau"] = _weighted([(f.decay_tau, w) for f, w in sel])
 
 
 def _resting_and_stp(

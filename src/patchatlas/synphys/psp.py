@@ -612,7 +612,8 @@ def fit_psp(
     model = _model(prob, x0, rise, decay, yoff, amp, e_amp)
     at = []
     rel = 1e-3
-    if abs(x0 - x_lo) <= max(dt, rel * abs(x_lo)) or abs(x0 - x_hi) <= max(dt, rel * abs(x_hi)):
+    x_tol = max(dt, rel * (x_hi - x_lo))
+    if abs(x0 - x_lo) <= x_tol or abs(x0 - x_hi) <= x_tol:
         at.append("xoffset")
     if rise <= rb[0] * (1 + rel) or rise >= rb[1] * (1 - rel):
         at.append("rise_time")

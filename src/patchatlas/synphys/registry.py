@@ -43,14 +43,16 @@ def _m(name: str, unit: str, definition: str, convention: str = "allen") -> Meas
 
 _BASE = [
     _m("latency", "s", "onset of the averaged response after the presynaptic spike's max dV/dt; "
-       "n-weighted over categories, NaN unless all lie within 200 µs"),
+       "weighted n x amp^2 over categories, NaN unless all lie within 200 µs", "patchatlas"),
     _m("psp_amplitude", "mV", "resting-state PSP amplitude (responses > 8 s after the previous "
        "presynaptic spike), current clamp"),
-    _m("psp_rise_time", "s", "time to peak of the averaged PSP (n-weighted over IC categories)"),
-    _m("psp_decay_tau", "s", "decay constant of the averaged PSP (n-weighted over IC categories)"),
+    _m("psp_rise_time", "s", "time to peak of the averaged PSP (IC categories, n x amp^2 "
+       "weighted)", "patchatlas"),
+    _m("psp_decay_tau", "s", "decay constant of the averaged PSP (IC categories, n x amp^2 "
+       "weighted)", "patchatlas"),
     _m("psc_amplitude", "pA", "resting-state PSC amplitude, voltage clamp"),
-    _m("psc_rise_time", "s", "time to peak of the averaged PSC (VC categories)"),
-    _m("psc_decay_tau", "s", "decay constant of the averaged PSC (VC categories)"),
+    _m("psc_rise_time", "s", "time to peak of the averaged PSC (VC categories)", "patchatlas"),
+    _m("psc_decay_tau", "s", "decay constant of the averaged PSC (VC categories)", "patchatlas"),
     _m("n_ex_test_spikes", "1", "presynaptic spikes whose responses passed the excitatory QC"),
     _m("n_in_test_spikes", "1", "presynaptic spikes whose responses passed the inhibitory QC"),
     _m("p_value", "1", "Bonferroni-corrected one-sided rank-test p-value, deconvolved peaks of "
