@@ -54,7 +54,8 @@ def test_reference_nrmse_is_reproduced_from_its_curve(avg_fits: list[dict]) -> N
 
 def test_nrmse_at_most_the_reference_on_90_percent(avg_fits: list[dict]) -> None:
     better = [r["fit"].nrmse <= r["ref_nrmse"] * (1 + 1e-9) for r in avg_fits]
-    assert np.mean(better) >= 0.9, [r["name"] for r, b in zip(avg_fits, better) if not b]
+    worse = [r["name"] for r, b in zip(avg_fits, better, strict=True) if not b]
+    assert np.mean(better) >= 0.9, worse
 
 
 def test_parameters_within_5_percent_where_the_reference_is_not_at_a_bound(

@@ -98,7 +98,7 @@ def _rebuild(exp: MultipatchExperiment, **changes: Any) -> MultipatchExperiment:
 
 
 def test_headstage_without_a_cell(small: tuple[Any, Any]) -> None:
-    exp, truth = small
+    exp, _truth = small
     cells = [c for c in exp.cells if c.electrode != "4"]
     res = analyze(_rebuild(exp, cells=cells))
     rows = res.pairs.set_index(["pre", "post"])

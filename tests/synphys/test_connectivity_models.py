@@ -80,8 +80,8 @@ def test_profile_interval_coverage() -> None:
         y = rng.random(150) < 0.25 * np.exp(-(x**2) / (2 * 100.0**2))
         f = fit_distance_profile(x, y, sigma=100.0)
         hits += f.ci_low <= 0.25 <= f.ci_high
-    lo, hi = stats.binom.ppf([0.005, 0.995], n_rep, 0.95)
-    assert lo <= hits <= n_rep
+    # within the 99 % range of Binomial(200, 0.95) (and above it: intervals may overcover)
+    assert hits >= stats.binom.ppf(0.005, n_rep, 0.95)
 
 
 def test_zero_connections_do_not_hang() -> None:

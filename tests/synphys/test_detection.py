@@ -21,8 +21,8 @@ def _features(rng: np.random.Generator, n: int, effect: float = 0.0) -> pd.DataF
 
 
 def test_norm_pvalue() -> None:
-    np.testing.assert_allclose(norm_pvalue([1.0, 0.1, 1e-300, 0.0]),
-                               [0.0, np.log(1 - np.log(0.1)), np.log(1 + 300 * np.log(10)), 7.0])  # fmt: skip
+    expect = [0.0, np.log(1 - np.log(0.1)), np.log(1 + 300 * np.log(10)), 7.0]
+    np.testing.assert_allclose(norm_pvalue([1.0, 0.1, 1e-300, 0.0]), expect)
     assert np.isnan(norm_pvalue(np.nan))
 
 

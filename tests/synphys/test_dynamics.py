@@ -26,7 +26,7 @@ def _table(amps: np.ndarray, freq: float = 50.0, delay: float = 0.25) -> pd.Data
 def test_stp_definitions_on_a_hand_built_train() -> None:
     base = np.array([1.0, 0.6, 0.5, 0.45, 0.4, 0.36, 0.34, 0.32, 0.8, 0.5, 0.45, 0.4])
     amps = np.stack([base * f for f in (0.9, 1.0, 1.1)])
-    summary, protocols, pulses = stp_metrics(_table(amps), sign=1)
+    summary, protocols, _pulses = stp_metrics(_table(amps), sign=1)
     a90 = float(np.percentile(amps, 90))
     assert summary["a90"] == pytest.approx(a90)
     # per sweep, then the median over sweeps
@@ -88,7 +88,7 @@ def test_tsodyks_markram_model_and_fit() -> None:
     for u, tr, tf in ((0.5, 0.4, 0.02), (0.15, 0.1, 0.3)):
         trains = [(t, 2.0 * tsodyks_markram(t, u, tr, tf)) for t in (t50, t20)]
         fit = fit_tsodyks_markram(trains)
-        assert fit.U == pytest.approx(u, rel=1e-3)
+        assert pytest.approx(u, rel=1e-3) == fit.U
         assert fit.tau_rec == pytest.approx(tr, rel=1e-3)
         assert fit.tau_facil == pytest.approx(tf, rel=1e-2)
         assert fit.amp == pytest.approx(2.0, rel=1e-3) and fit.r2 == pytest.approx(1.0)
