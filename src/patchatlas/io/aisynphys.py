@@ -265,7 +265,9 @@ def _read(con: sqlite3.Connection, p: Path, tables: set[str], version: str) -> A
     names = dict(zip(expts["id"], expts["ext_id"].astype(str), strict=True))
     out["experiment"] = out["experiment_id"].map(names)
     experiments = []
-    for eid, g in out.groupby("experiment_id", sort=True):
+    groups = dict(iter(out.groupby("experiment_id", sort=True)))
+    for eid in sorted(names):
+        g = groups.get(eid, out.iloc[:0])
         cl = by_expt.get(eid, [])
         known = {c.electrode for c in cl}
         calls, dist = [], {}

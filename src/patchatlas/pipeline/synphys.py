@@ -318,14 +318,15 @@ def import_aisynphys(
         g = pairs[pairs["experiment"] == exp.name].set_index(["pre", "post"])
         extra = ("distance_um", "lateral_distance_um", "vertical_distance_um",
                  "n_ex_test_spikes", "n_in_test_spikes")  # fmt: skip
-        prs = rec.pairs.set_index(["pre", "post"])
-        for col in extra:
-            if col in g.columns:
-                prs[col] = g[col].reindex(prs.index)
-        prs["probed"] = (prs["n_ex_test_spikes"].fillna(0) > 10) | (
-            prs["n_in_test_spikes"].fillna(0) > 10
-        )
-        rec.pairs = prs.reset_index()
+        if len(rec.pairs):
+            prs = rec.pairs.set_index(["pre", "post"])
+            for col in extra:
+                if col in g.columns:
+                    prs[col] = g[col].reindex(prs.index)
+            prs["probed"] = (prs["n_ex_test_spikes"].fillna(0) > 10) | (
+                prs["n_in_test_spikes"].fillna(0) > 10
+            )
+            rec.pairs = prs.reset_index()
         rows = []
         for (pre, post), r in g.iterrows():
             for name in ("latency", "psp_amplitude", "psp_rise_time", "psp_decay_tau",

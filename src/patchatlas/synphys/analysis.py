@@ -758,6 +758,9 @@ def _resting_and_stp(
             for _, g in groups:
                 if g["n_sweeps"].iloc[0] >= 1 and len(g) >= 2:
                     trains_xy.append((g["time"].to_numpy(), g["mean"].to_numpy(), g))
+            if not trains_xy:  # single pulses only: no train to fit
+                pa.stp = STPResult(summary, protocols, pulses, None, amps)
+                continue
             try:
                 tm = fit_tsodyks_markram(
                     [(tt, yy) for tt, yy, _ in trains_xy],

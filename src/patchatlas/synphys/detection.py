@@ -215,6 +215,9 @@ def _ks_t(fg: FloatArray, bg: FloatArray) -> tuple[float, float]:
     if fg.size < 2 or bg.size < 2:
         return math.nan, math.nan
     ks = float(stats.ks_2samp(fg, bg).pvalue)
+    spread = max(float(np.ptp(fg)), float(np.ptp(bg)))
+    if spread <= 1e-12 * max(1.0, float(np.abs(np.r_[fg, bg]).max())):
+        return ks, math.nan  # (near-)constant samples: no t statistic
     with np.errstate(all="ignore"):
         tt = float(stats.ttest_ind(fg, bg, equal_var=False).pvalue)
     return ks, tt

@@ -181,6 +181,15 @@ def adjusted_cv(x: npt.ArrayLike, noise: npt.ArrayLike) -> float:
     return math.log(math.sqrt(var) / med)
 
 
+def _rowmedian(a: FloatArray) -> FloatArray:
+    """Median of each row over its finite values (NaN for a row without any, no warning)."""
+    out = np.full(a.shape[0], np.nan)
+    ok = np.isfinite(a).any(axis=1)
+    if ok.any():
+        out[ok] = np.nanmedian(a[ok], axis=1)
+    return out
+
+
 def _matrix(g: pd.DataFrame, value: str) -> FloatArray:
     """sweeps × 12 pulses of ``value`` (NaN where missing)."""
     sweeps = sorted(g["sweep"].unique())
@@ -277,7 +286,7 @@ def stp_metrics(
         with np.errstate(all="ignore"):
             per_sweep = {
                 "stp_initial": (m[:, 1] - m[:, 0]) / a90,
-                "stp_induction": (np.nanmedian(m[:, 5:8], axis=1) - m[:, 0]) / a90
+                "stp_induction": (_rowmedian(m[:, 5:8]) - m[:, 0]) / a90
                 if m.shape[1] >= 8
                 else np.full(len(m), np.nan),
                 "stp_recovery": np.median(m[:, 8:12] - m[:, 0:4], axis=1) / a90,
@@ -327,19 +336,15 @@ def stp_metrics(
         mm = np.concatenate(m50, axis=0)
         with np.errstate(all="ignore"):
             summary["stp_initial_50hz"] = _stats((mm[:, 1] - mm[:, 0]) / a90)[0]
-            summary["stp_induction_50hz"] = _stats(
-                (np.nanmedian(mm[:, 5:8], axis=1) - mm[:, 0]) / a90
-            )[0]
+            summary["stp_induction_50hz"] = _stats((_rowmedian(mm[:, 5:8]) - mm[:, 0]) / a90)[0]
             summary["paired_pulse_ratio_50hz"] = _stats(mm[:, 1] / mm[:, 0])[0]
         summary["cv_pulse2_50hz"] = adjusted_cv(mm[:, 1], _noise(df, 50, [2]))
         summary["cv_pulses5_8_50hz"] = adjusted_cv(mm[:, 4:8].ravel(), _noise(df, 50, [5, 6, 7, 8]))
         with np.errstate(all="ignore"):
             summary["r_pulse1_2_50hz"] = _pearson(mm[:, 0], mm[:, 1])
-            summary["r_pulses12_34_50hz"] = _pearson(
-                np.nanmedian(mm[:, 0:2], axis=1), np.nanmedian(mm[:, 2:4], axis=1)
-            )
+            summary["r_pulses12_34_50hz"] = _pearson(_rowmedian(mm[:, 0:2]), _rowmedian(mm[:, 2:4]))
             summary["r_pulses1_4_5_8_50hz"] = _pearson(
-                np.nanmedian(mm[:, 0:4], axis=1), np.nanmedian(mm[:, 4:8], axis=1)
+                _rowmedian(mm[:, 0:4]), _rowmedian(mm[:, 4:8])
             )
     else:
         for k in ("stp_initial_50hz", "stp_induction_50hz", "paired_pulse_ratio_50hz",
