@@ -841,7 +841,7 @@ def fit_correction_model(
     rng = np.random.default_rng(0)
     lo_a, hi_a = np.array(lo), np.array(hi)
     best = None
-    for _ in range(8 if len(names) > 1 else 1):
+    for _ in range(5 if len(names) > 1 else 1):
         x0 = lo_a + rng.random(lo_a.size) * (hi_a - lo_a)
         x0[0] = max(float(y.mean()), 1e-3)
         res = minimize(nll, x0, method="L-BFGS-B", bounds=list(zip(lo, hi, strict=True)))
