@@ -241,8 +241,33 @@ def connectivity(
     )[["pre", "post", "n_connected", "n_tested", "probability", "ci"]]
     con.print(frame_table("connection probability (Clopper-Pearson 95 %)", shown.set_index("pre")))
     if len(profiles):
-        con.print(frame_table("Gaussian distance profiles",
-                              profiles.round(4).set_index("pre")))  # fmt: skip
+        adj = f"adjusted_p_sigma{sigma:g}"
+        compact = pd.DataFrame(
+            {
+                "pre": profiles["pre"],
+                "post": profiles["post"],
+                "p_max [95% PL]": [
+                    f"{a:.3f} [{b:.3f}, {c:.3f}]"
+                    for a, b, c in zip(
+                        profiles["p_max"],
+                        profiles["p_max_ci_low"],
+                        profiles["p_max_ci_high"],
+                        strict=True,
+                    )
+                ],
+                "sigma_um": profiles["sigma_um"].round(0),
+                "median_um tested/conn": [
+                    f"{a:.0f} / {b:.0f}" if b == b else f"{a:.0f} / -"
+                    for a, b in zip(
+                        profiles["median_distance_um"],
+                        profiles["median_connected_distance_um"],
+                        strict=True,
+                    )
+                ],
+                f"p at 0 (sigma {sigma:g})": profiles[adj].round(3),
+            }
+        )
+        con.print(frame_table("Gaussian distance profiles", compact.set_index("pre")))
     if figures:
         import matplotlib
 
