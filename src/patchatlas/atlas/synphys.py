@@ -265,15 +265,15 @@ def write_experiment(
         conn.execute(insert(cn), calls)
     meas = record.measurements
     if len(meas):
-        mrows = []
+        mrows: list[dict[str, Any]] = []
         for r in meas.to_dict("records"):
-            pid = by_el.get((str(r["pre"]), str(r["post"])))
+            mpid = by_el.get((str(r["pre"]), str(r["post"])))
             val = _f(r.get("value"))
-            if pid is None or val is None:
+            if mpid is None or val is None:
                 continue
             mrows.append(
                 {
-                    "pair_id": pid,
+                    "pair_id": mpid,
                     "name": str(r["name"]),
                     "value": val,
                     "unit": _s(r.get("unit")),
@@ -282,13 +282,13 @@ def write_experiment(
             )
         if mrows:
             conn.execute(insert(sm), mrows)
-    trows = []
+    trows: list[dict[str, Any]] = []
     for t in record.traces:
-        pid = by_el.get((str(t["pre"]), str(t["post"])))
-        if pid is not None:
+        tpid = by_el.get((str(t["pre"]), str(t["post"])))
+        if tpid is not None:
             trows.append(
                 {
-                    "pair_id": pid,
+                    "pair_id": tpid,
                     "kind": str(t["kind"]),
                     "data": json_safe(t["data"]),
                     "provenance_id": prov,

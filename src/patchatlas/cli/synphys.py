@@ -241,7 +241,7 @@ def connectivity(
     )[["pre", "post", "n_connected", "n_tested", "probability", "ci"]]
     con.print(frame_table("connection probability (Clopper-Pearson 95 %)", shown.set_index("pre")))
     if len(profiles):
-        adj = f"adjusted_p_sigma{sigma:g}"
+        adj_col = f"adjusted_p_sigma{sigma:g}"
         compact = pd.DataFrame(
             {
                 "pre": profiles["pre"],
@@ -264,7 +264,7 @@ def connectivity(
                         strict=True,
                     )
                 ],
-                f"p at 0 (sigma {sigma:g})": profiles[adj].round(3),
+                f"p at 0 (sigma {sigma:g})": profiles[adj_col].round(3),
             }
         )
         con.print(frame_table("Gaussian distance profiles", compact.set_index("pre")))
@@ -276,24 +276,26 @@ def connectivity(
 
         from patchatlas.plot.synphys import plot_connectivity_matrix, plot_distance_profile
 
-        ax = plot_connectivity_matrix(matrix, classes=order)
-        ax.figure.tight_layout()
-        ax.figure.savefig(out_dir / "matrix.png", dpi=120)
-        plt.close(ax.figure)
-        ax = None
+        fig, ax0 = plt.subplots(figsize=(1.6 * len(names) + 2.0, 1.4 * len(names) + 1.5))
+        plot_connectivity_matrix(matrix, classes=order, ax=ax0)
+        fig.tight_layout()
+        fig.savefig(out_dir / "matrix.png", dpi=120)
+        plt.close(fig)
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        drawn = False
         for (a, b), (sub, prof) in fitted.items():
             if not sub["connected"].astype(bool).any():
                 continue
-            ax = plot_distance_profile(
+            plot_distance_profile(
                 connectivity_by_distance(sub, bin_um=bin_um), profile=prof,
                 label=f"{a}→{b}", ax=ax,
             )  # fmt: skip
-        if ax is None:
-            ax = plot_distance_profile(bins, label="all tested pairs")
-        ax.figure.set_size_inches(7, 4.5)
-        ax.figure.tight_layout()
-        ax.figure.savefig(out_dir / "distance.png", dpi=120)
-        plt.close(ax.figure)
+            drawn = True
+        if not drawn:
+            plot_distance_profile(bins, label="all tested pairs", ax=ax)
+        fig.tight_layout()
+        fig.savefig(out_dir / "distance.png", dpi=120)
+        plt.close(fig)
     con.print(f"wrote {out_dir}/matrix.csv, distance.csv, profiles.csv"
               + (", matrix.png, distance.png" if figures else ""))  # fmt: skip
     if failed:

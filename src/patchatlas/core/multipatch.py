@@ -299,11 +299,11 @@ class MultipatchExperiment:
         for sw in self.sweeps:
             stray |= set(sw.sweeps) - seen
         self.electrodes_without_cell: list[str] = sorted(stray)
-        for c in self.calls:
-            missing = {c.pre, c.post} - seen
+        for call in self.calls:
+            missing = {call.pre, call.post} - seen
             if missing:
                 raise DataError(
-                    f"experiment {self.name!r}: connection call {c.pre}->{c.post} names "
+                    f"experiment {self.name!r}: connection call {call.pre}->{call.post} names "
                     f"electrodes {sorted(missing)} without a cell"
                 )
 

@@ -241,23 +241,23 @@ def simulate_multipatch(
         metadata={"simulated": True, "seed": seed, "noise_mv": noise_mv},
     )  # fmt: skip
     rows = []
-    by = {(s.pre, s.post): s for s in syns}
+    by = {(sy.pre, sy.post): sy for sy in syns}
     for cp in exp.pairs():
-        s = by.get((cp.pre, cp.post))
+        syn: SimulatedSynapse | None = by.get((cp.pre, cp.post))
         rows.append(
             {
                 "pre": cp.pre,
                 "post": cp.post,
                 "distance_um": cp.distance_um,
-                "connected": s is not None,
-                "synapse_type": s.synapse_type if s else None,
-                "amp": s.amp if s else math.nan,
-                "latency": s.latency if s else math.nan,
-                "rise_time": s.rise_time if s else math.nan,
-                "decay_tau": s.decay_tau if s else math.nan,
-                "U": s.U if s else math.nan,
-                "tau_rec": s.tau_rec if s else math.nan,
-                "tau_facil": s.tau_facil if s else math.nan,
+                "connected": syn is not None,
+                "synapse_type": syn.synapse_type if syn else None,
+                "amp": syn.amp if syn else math.nan,
+                "latency": syn.latency if syn else math.nan,
+                "rise_time": syn.rise_time if syn else math.nan,
+                "decay_tau": syn.decay_tau if syn else math.nan,
+                "U": syn.U if syn else math.nan,
+                "tau_rec": syn.tau_rec if syn else math.nan,
+                "tau_facil": syn.tau_facil if syn else math.nan,
             }
         )
     return exp, pd.DataFrame(rows)
@@ -285,7 +285,7 @@ def recovered_from_result(result: Any) -> pd.DataFrame:
     meas = result.measurements()
     wide = meas.pivot_table(index=["pre", "post"], columns="name", values="value")
     out = base.join(wide[[c for c in ("tm_U", "tm_tau_rec", "tm_tau_facil") if c in wide]])
-    return out.reindex(columns=list(_RECOVERED))
+    return pd.DataFrame(out.reindex(columns=list(_RECOVERED)))
 
 
 def recovered_from_atlas(url: str, experiment: str) -> pd.DataFrame:
@@ -337,15 +337,16 @@ def recovery_table(recovered: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame
     """
 
     def get(key: tuple[str, str], col: str, scale: float = 1.0) -> float:
-        v = recovered.at[key, col] if key in recovered.index else None
+        v: Any = recovered.at[key, col] if key in recovered.index else None
         return math.nan if v is None or pd.isna(v) else scale * float(v)
 
     rows = {}
+    r: Any
     for r in truth[truth["connected"]].itertuples():
         key = (str(r.pre), str(r.post))
-        found = recovered.at[key, "synapse_type"] if key in recovered.index else None
+        called: Any = recovered.at[key, "synapse_type"] if key in recovered.index else None
         rows[f"{r.pre}→{r.post}"] = {
-            "type": f"{r.synapse_type}/{found}",
+            "type": f"{r.synapse_type}/{called!s}",
             "amp": r.amp,
             "amp_fit": get(key, "psp_amplitude"),
             "latency_ms": 1e3 * r.latency,

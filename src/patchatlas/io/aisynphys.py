@@ -317,15 +317,16 @@ def _read(con: sqlite3.Connection, p: Path, tables: set[str], version: str) -> A
         f["pair_id"] = f["synapse_id"].map(pair_of)
         key = out.set_index("id")[["experiment", "pre", "post"]]
         f = f.join(key, on="pair_id")
-        scale = np.where(f["clamp_mode"] == "vc", 1e12, 1e3)
-        f["fit_amp"] = _num(f, "fit_amp") * scale
-        f["fit_yoffset"] = _num(f, "fit_yoffset") * scale
-        f["avg_data"] = [
-            (a * s if a is not None else None)
-            for a, s in zip(
-                (decode_array(b) for b in f.get("avg_data", [None] * len(f))), scale, strict=True
-            )
-        ]
+        scales = np.where(f["clamp_mode"] == "vc", 1e12, 1e3)
+        f["fit_amp"] = _num(f, "fit_amp") * scales
+        f["fit_yoffset"] = _num(f, "fit_yoffset") * scales
+        blobs = f["avg_data"].tolist() if "avg_data" in f.columns else [None] * len(f)
+        arrays = [decode_array(b) for b in blobs]
+        f["avg_data"] = pd.Series(
+            [None if a is None else a * float(s) for a, s in zip(arrays, scales, strict=True)],
+            index=f.index,
+            dtype=object,
+        )
         keep = ["experiment", "pre", "post", "clamp_mode", "holding", "fit_amp", "fit_xoffset",
                 "fit_yoffset", "fit_rise_time", "fit_decay_tau", "nrmse",
                 "n_averaged_responses", "avg_data", "avg_data_start_time"]  # fmt: skip

@@ -325,7 +325,7 @@ def read_multipatch(path: str | os.PathLike[str]) -> MultipatchExperiment:
                         sampling_rate=float(eg.attrs["sampling_rate"]),
                         number=number,
                         t0=float(eg.attrs.get("t0", 0.0)),
-                        clamp_mode=ClampMode(mode),
+                        clamp_mode=ClampMode(mode or "current_clamp"),
                         metadata=_json(eg.attrs.get("metadata"), p, f"{where} metadata"),
                     )
                 except (KeyError, ValueError, DataError) as exc:

@@ -55,7 +55,8 @@ def _text(v: Any) -> str:
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
     if isinstance(v, np.ndarray) and v.size == 1:
-        return _text(v.item())
+        first: Any = v.ravel()[0]
+        return str(_text(first))
     return str(v)
 
 
@@ -65,7 +66,7 @@ def _headstage(group: Any, name: str, m: re.Match[str] | None) -> str:
         if link is not None:
             digits = re.findall(r"\d+", str(link.name).rsplit("/", 1)[-1])
             if digits:
-                return digits[-1]
+                return str(digits[-1])
     except (KeyError, ValueError, RuntimeError):
         pass
     if m is not None:

@@ -327,8 +327,9 @@ def import_aisynphys(
                 prs["n_in_test_spikes"].fillna(0) > 10
             )
             rec.pairs = prs.reset_index()
-        rows = []
-        for (pre, post), r in g.iterrows():
+        rows: list[dict[str, Any]] = []
+        for idx, r in g.iterrows():
+            pre, post = str(idx[0]), str(idx[1])  # type: ignore[index]
             for name in ("latency", "psp_amplitude", "psp_rise_time", "psp_decay_tau",
                          "psc_amplitude", "psc_rise_time", "psc_decay_tau", "n_ex_test_spikes",
                          "n_in_test_spikes", "stp_initial_50hz", "stp_induction_50hz",
@@ -340,30 +341,30 @@ def import_aisynphys(
                                  "unit": MEASUREMENTS[name].unit})  # fmt: skip
         rec.measurements = pd.DataFrame(rows)
         if len(fits):
-            for r in fits[fits["experiment"] == exp.name].to_dict("records"):
-                data = r.get("avg_data")
+            for fr in fits[fits["experiment"] == exp.name].to_dict("records"):
+                data = fr.get("avg_data")
                 if data is None:
                     continue
-                t0 = float(r.get("avg_data_start_time") or 0.0)
+                t0 = float(fr.get("avg_data_start_time") or 0.0)
                 tt = t0 + np.arange(np.asarray(data).size) * 5e-5
                 t, y = _thin(tt, np.asarray(data, dtype=float))
-                hold = int(abs(round(float(r.get("holding") or 0))))
+                hold = int(abs(round(float(fr.get("holding") or 0))))
                 rec.traces.append(
                     {
-                        "pre": r["pre"],
-                        "post": r["post"],
-                        "kind": f"average:{r['clamp_mode']}_{hold}",
+                        "pre": fr["pre"],
+                        "post": fr["post"],
+                        "kind": f"average:{fr['clamp_mode']}_{hold}",
                         "data": {
                             "t": t,
                             "y": y,
-                            "unit": "mV" if r["clamp_mode"] == "ic" else "pA",
-                            "n": r.get("n_averaged_responses"),
+                            "unit": "mV" if fr["clamp_mode"] == "ic" else "pA",
+                            "n": fr.get("n_averaged_responses"),
                             "fit": {
-                                "amp": r.get("fit_amp"),
-                                "xoffset": r.get("fit_xoffset"),
-                                "rise_time": r.get("fit_rise_time"),
-                                "decay_tau": r.get("fit_decay_tau"),
-                                "nrmse": r.get("nrmse"),
+                                "amp": fr.get("fit_amp"),
+                                "xoffset": fr.get("fit_xoffset"),
+                                "rise_time": fr.get("fit_rise_time"),
+                                "decay_tau": fr.get("fit_decay_tau"),
+                                "nrmse": fr.get("nrmse"),
                             },
                         },
                     }

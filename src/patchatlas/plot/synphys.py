@@ -50,17 +50,19 @@ def plot_connectivity_matrix(
     m = len(names)
     ax = _ax(ax, (1.6 * m + 2.0, 1.4 * m + 1.5))
     grid = np.full((m, m), np.nan)
-    cell = {(r.pre, r.post): r for r in matrix.itertuples()}
+    cell: dict[tuple[str, str], dict[Any, Any]] = {
+        (str(r["pre"]), str(r["post"])): dict(r) for r in matrix.to_dict("records")
+    }
     for i, a in enumerate(names):
         for j, b in enumerate(names):
             r = cell.get((a, b))
-            if r is None or not r.n_tested:
+            if r is None or not r["n_tested"]:
                 continue
-            grid[i, j] = r.probability
+            grid[i, j] = float(r["probability"])
             ax.text(
                 j, i,
-                f"{int(r.n_connected)}/{int(r.n_tested)}\n{r.probability:.2f}\n"
-                f"[{r.ci_low:.2f}, {r.ci_high:.2f}]",
+                f"{int(r['n_connected'])}/{int(r['n_tested'])}\n{r['probability']:.2f}\n"
+                f"[{r['ci_low']:.2f}, {r['ci_high']:.2f}]",
                 ha="center", va="center", fontsize=8,
             )  # fmt: skip
     img = ax.imshow(grid, cmap="Blues", vmin=0, vmax=max(0.05, float(np.nanmax(grid)) * 1.4)

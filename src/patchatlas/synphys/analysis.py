@@ -399,7 +399,7 @@ def _aligned_average(
 ) -> tuple[FloatArray, FloatArray, int]:
     """Spike-aligned, baseline-subtracted mean of the selected responses."""
     dt = pr.dt
-    t_al = np.arange(round(_ALIGN[0] / dt), round(_ALIGN[1] / dt)) * dt
+    t_al = np.asarray(np.arange(round(_ALIGN[0] / dt), round(_ALIGN[1] / dt)) * dt, np.float64)
     data = pr.data[rows]
     delay = pr.table["spike_delay"].to_numpy(dtype=float)[rows]
     pre = (pr.t >= -5e-3) & (pr.t < 0)

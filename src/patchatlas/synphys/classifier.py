@@ -19,7 +19,7 @@ __all__ = ["ConnectionClassifier"]
 FloatArray = npt.NDArray[np.float64]
 
 
-class ConnectionClassifier(ClassifierMixin, BaseEstimator):
+class ConnectionClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     """Learned connection call with calibrated probabilities and a chosen operating point.
 
     Standardised features, L2-regularised logistic regression (its probabilities are calibrated
@@ -183,4 +183,5 @@ class ConnectionClassifier(ClassifierMixin, BaseEstimator):
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self)
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+        out: npt.NDArray[Any] = self.classes_[(self.decision_function(X) > 0).astype(int)]
+        return out

@@ -492,7 +492,8 @@ def _pmax_mle(w: FloatArray, y: npt.NDArray[np.bool_]) -> float:
         lambda q: -_loglik(q * w, y), bounds=(1e-12, top * (1 - 1e-12)), method="bounded",
         options={"xatol": 1e-10},
     )  # fmt: skip
-    return float(res.x)
+    best: float = float(res.x)
+    return best
 
 
 def _profile_interval(nll: Any, p_hat: float, top: float, level: float) -> tuple[float, float]:
@@ -502,10 +503,10 @@ def _profile_interval(nll: Any, p_hat: float, top: float, level: float) -> tuple
     from scipy.optimize import brentq
 
     crit = float(stats.chi2.ppf(level, 1))
-    base = nll(p_hat)
+    base = float(nll(p_hat))
 
     def f(q: float) -> float:
-        return 2.0 * (nll(q) - base) - crit
+        return 2.0 * (float(nll(q)) - base) - crit
 
     lo = 0.0
     if p_hat > 0 and f(1e-12) > 0:
@@ -623,6 +624,11 @@ def fit_distance_profile(
         return q, -_loglik(q * w, y)
 
     if sigma is not None:
+        if not float(gaussian_weights(d, float(sigma)).max()) > 0:
+            raise ParameterError(
+                f"fit_distance_profile(sigma={sigma!r}): every tested pair's Gaussian weight is "
+                "0 at that width; give sigma in µm of the order of the distances"
+            )
         s_hat = float(sigma)
         p_hat, nll_hat = best_for_sigma(s_hat)
         w = gaussian_weights(d, s_hat)

@@ -196,7 +196,9 @@ def response_features(
     """
     tab = responses.table.reset_index(drop=True)
     if len(tab) == 0:
-        cols = {f"{s}_{m}": [] for s in ("fg", "bg") for m in (*_MEASURES, "crosstalk")}
+        cols: dict[str, list[float]] = {
+            f"{s}_{m}": [] for s in ("fg", "bg") for m in (*_MEASURES, "crosstalk")
+        }
         return tab.assign(**cols)
     delay = tab["spike_delay"].to_numpy(dtype=float)
     fallback = float(np.nanmedian(delay)) if np.isfinite(delay).any() else 1.5e-3

@@ -298,12 +298,12 @@ def stp_metrics(
             "recovery_delay": math.nan if d < 0 else float(d),
             "n_sweeps": float(len(m)),
         }
-        for k in keys:
-            med, sd, cnt = _stats(per_sweep[k])
-            row[k], row[f"{k}_std"], row[f"{k}_n"] = med, sd, float(cnt)
+        for key in keys:
+            med, sd, cnt = _stats(per_sweep[key])
+            row[key], row[f"{key}_std"], row[f"{key}_n"] = med, sd, float(cnt)
         prot_rows.append(row)
-        for k in range(12):
-            col = m[:, k]
+        for pulse_i in range(12):
+            col = m[:, pulse_i]
             col = col[np.isfinite(col)]
             if col.size == 0:
                 continue
@@ -311,7 +311,7 @@ def stp_metrics(
                 {
                     "induction_frequency": row["induction_frequency"],
                     "recovery_delay": row["recovery_delay"],
-                    "pulse": k + 1,
+                    "pulse": pulse_i + 1,
                     "mean": float(col.mean()),
                     "median": float(np.median(col)),
                     "std": float(col.std(ddof=1)) if col.size > 1 else math.nan,

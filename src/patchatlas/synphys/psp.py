@@ -371,12 +371,12 @@ def _linear_fit(
         sub = mat[np.ix_([0, 2], [0, 2])]
         r2 = rhs[[0, 2]] - amp * mat[[0, 2], 1]
         try:
-            c, d = np.linalg.solve(sub, r2)
+            cd = np.linalg.solve(sub, r2)
         except np.linalg.LinAlgError:
-            c, d = np.linalg.lstsq(sub, r2, rcond=None)[0]
-        beta = np.array([c, amp, d])
-    sse = prob.s_yy - 2 * float(beta @ rhs) + float(beta @ mat @ beta)
-    return float(beta[0]), float(beta[1]), float(beta[2]), max(sse, 0.0)
+            cd = np.linalg.lstsq(sub, r2, rcond=None)[0]
+        beta = np.array([cd[0], amp, cd[1]])
+    sse3 = float(prob.s_yy - 2 * float(beta @ rhs) + float(beta @ mat @ beta))
+    return float(beta[0]), float(beta[1]), float(beta[2]), max(sse3, 0.0)
 
 
 # ------------------------------------------------------------------------------ the search

@@ -292,7 +292,7 @@ def _quiet_starts(
     n_samples: int, t0: float, dt: float, pulses: FloatArray, win: int, opts: ResponseOptions
 ) -> FloatArray:
     """Start times of non-overlapping quiet chunks of ``win`` samples in a sweep."""
-    starts = t0 + np.arange(0, n_samples - win + 1, win) * dt
+    starts = np.asarray(t0 + np.arange(0, n_samples - win + 1, win) * dt, dtype=np.float64)
     if starts.size == 0 or pulses.size == 0:
         return starts
     ends = starts + win * dt
@@ -345,7 +345,7 @@ def pair_responses(
     n_pre = round(opts.pre_window / dt)
     n_win = n_pre + round(opts.post_window / dt)
     n_5ms = max(2, round(5e-3 / dt))
-    t_rel = (np.arange(n_win) - n_pre) * dt
+    t_rel = np.asarray((np.arange(n_win) - n_pre) * dt, dtype=np.float64)
     problems: list[str] = []
     rows: list[dict[str, object]] = []
     blocks: list[FloatArray] = []

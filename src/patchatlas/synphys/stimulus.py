@@ -84,8 +84,9 @@ def find_pulses(
     starts = np.flatnonzero(edges == 1)
     stops = np.flatnonzero(edges == -1)
     sums = np.concatenate([[0.0], np.cumsum(d)])
-    amps = (sums[stops] - sums[starts]) / np.maximum(stops - starts, 1)
-    return t0 + starts * dt, (stops - starts) * dt, amps
+    amps = np.asarray((sums[stops] - sums[starts]) / np.maximum(stops - starts, 1), np.float64)
+    onsets = np.asarray(t0 + starts * dt, dtype=np.float64)
+    return onsets, np.asarray((stops - starts) * dt, dtype=np.float64), amps
 
 
 def detect_evoked_spikes(

@@ -159,6 +159,8 @@ def pair_traces(request: Request, p: Portal, pair_id: int) -> Response:
     (``average:<category>`` and ``resting:<mode>``: time in s after the presynaptic spike, the
     averaged response, its fitted curve and parameters; ``stp``: mean amplitude per pulse and
     protocol with the Tsodyks-Markram prediction)."""
+    if not 0 < pair_id < 2**63:
+        raise HTTPException(404, f"no pair {pair_id} in the atlas; list them at /api/pairs")
     try:
         det = SA.pair_detail(p.atlas, pair_id)
     except AtlasError as exc:
