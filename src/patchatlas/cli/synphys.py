@@ -269,8 +269,13 @@ def connectivity(
         )
         con.print(frame_table("Gaussian distance profiles", compact.set_index("pre")))
     if figures:
-        import matplotlib
-
+        try:
+            import matplotlib
+        except ImportError:
+            con.print("[yellow]no figures[/yellow]: matplotlib is missing (pip install "
+                      "'patchatlas[plot]'), or pass --no-figures")  # fmt: skip
+            figures = False
+    if figures:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 

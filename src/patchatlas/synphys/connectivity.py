@@ -358,8 +358,9 @@ def gaussian_weights(distances: npt.ArrayLike, sigma: float) -> FloatArray:
     if not (isinstance(sigma, int | float) and math.isfinite(sigma) and sigma > 0):
         raise ParameterError(f"gaussian_weights(sigma={sigma!r}): give a width > 0 µm")
     d = np.asarray(distances, dtype=np.float64)
-    out: FloatArray = np.exp(-(d * d) / (2.0 * sigma * sigma))
-    return out
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        out: FloatArray = np.exp(-(d * d) / (2.0 * sigma * sigma))
+    return np.where(np.isnan(out), 1.0, out)  # d = 0 with a vanishing sigma: weight 1
 
 
 def distance_adjusted_connectivity(
