@@ -44,7 +44,9 @@ def _check_demo(proc: subprocess.CompletedProcess[str], cwd: Path, n_cells: int)
     assert "failed" not in out.lower(), out[-3000:]
     db = cwd / "patchatlas_demo" / "atlas.db"
     atlas = Atlas(db, mode="r")
-    assert len(atlas.cells()) == n_cells
+    cells = atlas.cells()
+    multipatch = cells["dataset"] == "sim_multipatch"  # the synphys step's 4 simulated cells
+    assert len(cells[~multipatch]) == n_cells and int(multipatch.sum()) == 4
     assert atlas.errors().empty
     assert len(atlas.ephys_features("cell")) == n_cells
     manifest = (cwd / "patchatlas_demo" / "manifest.csv").read_text()

@@ -150,6 +150,8 @@ class EngineOutput:
     qc: pd.DataFrame | None = None
     morphologies: list[MorphologyRecord] = field(default_factory=list)
     models: list[dict[str, Any]] = field(default_factory=list)
+    #: a multipatch experiment (:class:`patchatlas.atlas.synphys.ExperimentRecord`)
+    experiment: Any = None
 
 
 @dataclass

@@ -18,6 +18,10 @@ Layout
 - ``ingest_errors`` (current failures, one row per failing file) and ``ingest_runs``.
 - ``crossmodal_runs`` → ``crossmodal_scores``, ``crossmodal_predictions``: stored expression →
   physiology benchmarks (revision 0003).
+- Synaptic physiology (revision 0005): experiments carry their ingest name and content key,
+  pairs their lateral/vertical distances, test counts, status and problems, connection calls
+  their source, p-value and gap-junction call, and ``pair_traces`` hold the averaged responses
+  with their fits and the short-term plasticity trains of a pair (JSON).
 """
 
 from __future__ import annotations
@@ -311,6 +315,10 @@ class MultipatchExperiment(Base):
     )
     donor_id: Mapped[int | None] = mapped_column(ForeignKey("donors.id", ondelete="SET NULL"))
     extra: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    species: Mapped[str | None] = mapped_column(String(100))
+    ingest_name: Mapped[str | None] = mapped_column(String(200), index=True)
+    content_key: Mapped[str | None] = mapped_column(String(64))
+    provenance_id: Mapped[int | None] = _prov_fk()
 
 
 class Pair(Base):
@@ -325,6 +333,13 @@ class Pair(Base):
     pre_cell_id: Mapped[int] = mapped_column(ForeignKey("cells.id", ondelete="CASCADE"))
     post_cell_id: Mapped[int] = mapped_column(ForeignKey("cells.id", ondelete="CASCADE"))
     distance_um: Mapped[float | None] = mapped_column(Float)
+    lateral_distance_um: Mapped[float | None] = mapped_column(Float)
+    vertical_distance_um: Mapped[float | None] = mapped_column(Float)
+    n_ex_test_spikes: Mapped[int | None] = mapped_column(Integer)
+    n_in_test_spikes: Mapped[int | None] = mapped_column(Integer)
+    probed: Mapped[bool | None] = mapped_column(Boolean)
+    status: Mapped[str | None] = mapped_column(String(50))
+    problems: Mapped[str | None] = mapped_column(Text)
 
 
 class Connection(Base):
@@ -337,6 +352,9 @@ class Connection(Base):
     synapse_type: Mapped[str | None] = mapped_column(String(10))
     confidence: Mapped[float | None] = mapped_column(Float)
     provenance_id: Mapped[int | None] = _prov_fk()
+    electrical: Mapped[bool | None] = mapped_column(Boolean)
+    source: Mapped[str | None] = mapped_column(String(50))
+    p_value: Mapped[float | None] = mapped_column(Float)
 
 
 class SynapseMeasurement(Base):
@@ -348,6 +366,18 @@ class SynapseMeasurement(Base):
     name: Mapped[str] = mapped_column(String(200))
     value: Mapped[float | None] = mapped_column(Float)
     unit: Mapped[str | None] = mapped_column(String(30))
+    provenance_id: Mapped[int | None] = _prov_fk()
+
+
+class PairTrace(Base):
+    """A plotted result of a pair: an averaged response with its fit, or an STP train (JSON;
+    added in revision 0005)."""
+
+    __tablename__ = "pair_traces"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pair_id: Mapped[int] = mapped_column(ForeignKey("pairs.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     provenance_id: Mapped[int | None] = _prov_fk()
 
 

@@ -605,8 +605,12 @@ def write_cell(conn: Connection, record: CellRecord) -> int:
     Returns
     -------
     int
-        The cell's database id.
+        The cell's database id (a multipatch experiment's id for the ``synphys`` engine).
     """
+    if any(o.experiment is not None for o in record.outputs):
+        from patchatlas.atlas.synphys import write_experiment_cell
+
+        return write_experiment_cell(conn, record)
     cell_id = get_or_create_cell(conn, record.name, record.metadata)
     _delete_engine_rows(conn, cell_id, [o.engine for o in record.outputs])
     file_ids: list[int] = []
@@ -676,8 +680,12 @@ def record_failure(conn: Connection, failure: CellFailure) -> None:
 
 def content_keys(conn: Connection) -> dict[str, str | None]:
     """``{cell name: content_key}`` of every stored cell (for the ingest's skip decision)."""
+    from patchatlas.atlas.synphys import experiment_content_keys
+
     c = T["cells"]
-    return {r.name: r.content_key for r in conn.execute(select(c.c.name, c.c.content_key))}
+    keys = {r.name: r.content_key for r in conn.execute(select(c.c.name, c.c.content_key))}
+    keys.update(experiment_content_keys(conn))
+    return keys
 
 
 def counts(conn: Connection) -> dict[str, int]:

@@ -31,6 +31,7 @@ from patchatlas.core.morphology import (
 )
 from patchatlas.core.multipatch import (
     CellPair,
+    ConnectionCall,
     MultipatchCell,
     MultipatchExperiment,
     PulseTrain,
@@ -62,6 +63,7 @@ __all__ = [
     "TYPE_NAMES",
     "CellPair",
     "ClampMode",
+    "ConnectionCall",
     "DeclaredStimulus",
     "Epoch",
     "FeatureTable",

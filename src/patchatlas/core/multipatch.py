@@ -6,7 +6,13 @@ electrode / headstage, with its position, layer and class), the *synchronous swe
 same time) and, per sweep, the presynaptic stimulation (:class:`PulseTrain`: which electrode was
 stimulated, the pulse onsets, and the spikes the presynaptic cell fired). Every ordered pair of
 cells (pre → post) is a candidate connection (:class:`CellPair`), with its intersomatic,
-lateral and vertical distances.
+lateral and vertical distances. Connection calls made elsewhere (by an expert, or published as a
+connection matrix) travel with the experiment as :class:`ConnectionCall` objects; an experiment
+may consist of calls and distances only (no sweeps).
+
+A headstage that recorded sweeps but holds no cell is kept (:attr:`MultipatchExperiment.
+electrodes_without_cell`) rather than rejected: the analysis reports the pairs it would have
+formed, and analyses the others.
 
 Readers in :mod:`patchatlas.io` build these objects; the synaptic-physiology engine
 (:mod:`patchatlas.synphys`) consumes them. Units: s, mV, pA, µm.
@@ -27,6 +33,7 @@ from patchatlas.errors import DataError, IndexOutOfRangeError
 
 __all__ = [
     "CellPair",
+    "ConnectionCall",
     "MultipatchCell",
     "MultipatchExperiment",
     "PulseTrain",
@@ -137,6 +144,14 @@ class PulseTrain:
             return math.nan
         return float(1.0 / (self.onsets[1] - self.onsets[0]))
 
+    @property
+    def recovery_delay(self) -> float:
+        """Longest interval between consecutive pulses (s): the recovery delay of an
+        induction-recovery train (NaN with fewer than three pulses)."""
+        if self.onsets.size < 3:
+            return math.nan
+        return float(np.max(np.diff(self.onsets)))
+
 
 @dataclass
 class SyncSweep:
@@ -150,11 +165,15 @@ class SyncSweep:
         Electrode → its :class:`~patchatlas.core.recording.Sweep`.
     trains
         Electrode → the :class:`PulseTrain` delivered there (only stimulated electrodes).
+    start_time
+        Start of the sweep on the experiment's clock (s; NaN when unknown). Needed to tell how
+        long before a pulse the previous presynaptic spike was (resting-state responses).
     """
 
     number: int
     sweeps: dict[str, Sweep]
     trains: dict[str, PulseTrain] = field(default_factory=dict)
+    start_time: float = math.nan
 
     def __post_init__(self) -> None:
         unknown = set(self.trains) - set(self.sweeps)
@@ -187,6 +206,43 @@ class CellPair:
     vertical_distance_um: float = math.nan
 
 
+@dataclass(frozen=True)
+class ConnectionCall:
+    """A connection call for an ordered pair, made outside the analysis (e.g. by an expert).
+
+    Calls carried by an experiment win over the automated call of :mod:`patchatlas.synphys`.
+
+    Attributes
+    ----------
+    pre, post
+        Electrodes of the presynaptic and postsynaptic cells.
+    connected
+        A chemical synapse pre → post (None: not called).
+    synapse_type
+        ``"ex"``, ``"in"`` or None (unknown / no synapse).
+    electrical
+        A gap junction between the two cells (None: not called).
+    source
+        Who made the call (``"manual"``, ``"published"``, ``"aisynphys"`` ...).
+    """
+
+    pre: str
+    post: str
+    connected: bool | None = None
+    synapse_type: str | None = None
+    electrical: bool | None = None
+    source: str = "manual"
+
+    def __post_init__(self) -> None:
+        if self.synapse_type not in (None, "ex", "in"):
+            raise DataError(
+                f"connection call {self.pre}->{self.post}: synapse_type "
+                f"{self.synapse_type!r} is not 'ex', 'in' or None"
+            )
+        if self.pre == self.post:
+            raise DataError(f"connection call {self.pre}->{self.post}: a cell paired with itself")
+
+
 @dataclass
 class MultipatchExperiment:
     """Cells patched together in one slice, their synchronous sweeps and stimulation.
@@ -205,6 +261,18 @@ class MultipatchExperiment:
         Slice and session metadata (region, age, temperature, internal solution ...).
     source
         File the experiment was read from.
+    calls
+        Connection calls made outside the analysis (:class:`ConnectionCall`); they win over
+        automated calls.
+    distances_um
+        ``(pre, post) → distance`` (µm) for pairs whose cells have no positions (a published
+        distance matrix); positions, when present, take precedence.
+
+    Attributes
+    ----------
+    electrodes_without_cell
+        Electrodes that recorded sweeps but hold no cell (sorted); their pairs are reported,
+        not analysed.
     """
 
     name: str
@@ -213,6 +281,8 @@ class MultipatchExperiment:
     species: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
+    calls: list[ConnectionCall] = field(default_factory=list)
+    distances_um: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
@@ -225,12 +295,16 @@ class MultipatchExperiment:
                 c = MultipatchCell(**{**c.__dict__, "cell_id": f"{self.name}/{c.electrode}"})
             named.append(c)
         self.cells = tuple(named)
+        stray: set[str] = set()
         for sw in self.sweeps:
-            stray = set(sw.sweeps) - seen
-            if stray:
+            stray |= set(sw.sweeps) - seen
+        self.electrodes_without_cell: list[str] = sorted(stray)
+        for call in self.calls:
+            missing = {call.pre, call.post} - seen
+            if missing:
                 raise DataError(
-                    f"experiment {self.name!r}: sweep {sw.number} has electrodes "
-                    f"{sorted(stray)} without a cell"
+                    f"experiment {self.name!r}: connection call {call.pre}->{call.post} names "
+                    f"electrodes {sorted(missing)} without a cell"
                 )
 
     @property
@@ -276,8 +350,30 @@ class MultipatchExperiment:
         for a in self.cells:
             for b in self.cells:
                 if a.electrode != b.electrode:
-                    out.append(pair_distances(a, b))
+                    pair = pair_distances(a, b)
+                    known = self.distances_um.get((a.electrode, b.electrode))
+                    if math.isnan(pair.distance_um) and known is not None:
+                        pair = CellPair(a.electrode, b.electrode, abs(float(known)))
+                    out.append(pair)
         return out
+
+    def call(self, pre: str, post: str) -> ConnectionCall | None:
+        """The connection call carried for ``pre → post`` (the last one given), or None.
+
+        Parameters
+        ----------
+        pre, post
+            Electrodes.
+
+        Returns
+        -------
+        ConnectionCall or None
+        """
+        found = None
+        for c in self.calls:
+            if c.pre == pre and c.post == post:
+                found = c
+        return found
 
 
 def pair_distances(pre: MultipatchCell, post: MultipatchCell) -> CellPair:

@@ -23,6 +23,9 @@ callback as soon as it is ready, so the command line can print while the demo go
    R²). The data are synthetic by construction; the step shows the workflow, not a finding;
 7. ``glif`` — GLIF1–5 fitted to two of the cells (:mod:`patchatlas.datasets.demo_glif`), held-out
    scores next to a plain LIF, data-vs-model figures, models stored in the atlas.
+8. ``synphys`` — a simulated multipatch experiment with known synapses (Tsodyks–Markram
+   dynamics, noise) written as a ``.mpx`` file, ingested into the atlas by the ``synphys`` engine
+   and compared with the truth (:mod:`patchatlas.datasets.demo_synphys`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from patchatlas.core.recording import Recording
+from patchatlas.datasets.demo_synphys import synphys_step
 from patchatlas.errors import PatchAtlasError
 
 __all__ = ["DEMO_STEPS", "DemoResult", "Step", "run_demo"]
@@ -503,4 +507,5 @@ DEMO_STEPS: list[tuple[str, StepFn]] = [
     ("atlas", _atlas_step),
     ("crossmodal", _crossmodal_step),
     ("glif", glif_step),
+    ("synphys", synphys_step),
 ]

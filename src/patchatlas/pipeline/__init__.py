@@ -6,6 +6,7 @@ science and never touches the database directly.
 
 from patchatlas.pipeline.engines import ENGINES, Engine, engine_for, register_engine
 from patchatlas.pipeline.ingest import IngestSummary, Task, compute_cell, discover, ingest
+from patchatlas.pipeline.synphys import synphys_engine  # noqa: F401  (registers the engine)
 
 __all__ = [
     "ENGINES",

@@ -7,6 +7,7 @@ without it.
 * :mod:`~patchatlas.plot.morphology` — 2-D projections, layer-aligned cells, depth profiles,
   Sholl curves.
 * :mod:`~patchatlas.plot.crossmodal` — expression → physiology benchmark figures.
+* :mod:`~patchatlas.plot.synphys` — connectivity matrices, probability against distance, PSP fits.
 """
 
 from __future__ import annotations
@@ -26,17 +27,25 @@ from patchatlas.plot.morphology import (
     plot_morphology,
     plot_sholl,
 )
+from patchatlas.plot.synphys import (
+    plot_connectivity_matrix,
+    plot_distance_profile,
+    plot_psp_fit,
+)
 
 __all__ = [
     "TYPE_COLORS",
     "benchmark_figures",
+    "plot_connectivity_matrix",
     "plot_depth_profile",
+    "plot_distance_profile",
     "plot_fi_curve",
     "plot_group_comparison",
     "plot_layer_aligned",
     "plot_morphology",
     "plot_phase",
     "plot_predicted_vs_observed",
+    "plot_psp_fit",
     "plot_r2_per_feature",
     "plot_sholl",
     "plot_sweep",

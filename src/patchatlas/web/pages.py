@@ -119,6 +119,12 @@ def connectivity_page(request: Request) -> Response:
     return _render(request, "connectivity.html")
 
 
+@router.get("/pairs/{pair_id}", response_class=HTMLResponse)
+def pair_page(request: Request, pair_id: int) -> Response:
+    """One multipatch pair: averaged responses with fits, STP train and recovery."""
+    return _render(request, "pair.html", pair_id=pair_id)
+
+
 @router.get("/features", response_class=HTMLResponse)
 def features_page(request: Request) -> Response:
     """The feature registry."""
