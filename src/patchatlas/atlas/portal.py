@@ -28,6 +28,7 @@ __all__ = [
     "data_version",
     "dataset_info",
     "dataset_members",
+    "distribution",
     "feature_catalog",
     "ingest_failures",
     "ingest_runs",
@@ -872,3 +873,56 @@ def provenance(atlas: Atlas) -> pd.DataFrame:
         m = dict(zip(cnt["provenance_id"], cnt["n"], strict=True)) if len(cnt) else {}
         df[key] = [int(m.get(i, 0)) for i in df["id"]] if len(df) else []
     return df
+
+
+def distribution(values: Any, value: float | None, *, bins: int = 24) -> dict[str, Any]:
+    """Where one value lies in a group's distribution (for a cell's feature against its type).
+
+    Parameters
+    ----------
+    values
+        The group's values (NaN ignored).
+    value
+        The cell's value (None or NaN: not placed).
+    bins
+        Histogram bins over the group's range (widened to include ``value``).
+
+    Returns
+    -------
+    dict
+        ``n``, ``q1``, ``median``, ``q3``, ``percentile`` (share of the group below ``value``,
+        %, None without a value), ``edges`` and ``counts`` of the histogram.
+    """
+    import numpy as np
+
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    v = None if value is None or not np.isfinite(float(value)) else float(value)
+    out: dict[str, Any] = {"n": int(x.size), "value": v}
+    if x.size == 0:
+        return {
+            **out,
+            "q1": None,
+            "median": None,
+            "q3": None,
+            "percentile": None,
+            "edges": [],
+            "counts": [],
+        }
+    q1, med, q3 = np.percentile(x, [25, 50, 75])
+    lo, hi = float(x.min()), float(x.max())
+    if v is not None:
+        lo, hi = min(lo, v), max(hi, v)
+    if hi == lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    counts, edges = np.histogram(x, bins=int(bins), range=(lo, hi))
+    pct = None if v is None else float(100.0 * (np.sum(x < v) + 0.5 * np.sum(x == v)) / x.size)
+    return {
+        **out,
+        "q1": float(q1),
+        "median": float(med),
+        "q3": float(q3),
+        "percentile": pct,
+        "edges": edges.tolist(),
+        "counts": counts.tolist(),
+    }

@@ -10,6 +10,7 @@ module             endpoints
 ``sweeps``         ``/cells/{id}/sweeps[/{index}[/phase]]``, ``/cells/{id}/fi``, ``…/nwb``
 ``features``       ``/cells/{id}/features``, ``/features``, ``/features/registry``
 ``morphology``     ``/cells/{id}/morphology``, ``/cells/{id}/morphology.swc``
+``patchseq``       ``/cells/{id}/transcriptome``, ``/cells/{id}/context``
 ``models``         ``/cells/{id}/models``, ``/models``, ``/types``, ``/types/physiology``
 ``crossmodal``     ``/crossmodal``, ``/crossmodal/predictions``
 ``connectivity``   ``/pairs``, ``/pairs/{id}``, ``/connectivity``, ``/connectivity/distance``
@@ -33,6 +34,7 @@ from patchatlas.web.api import (
     features,
     models,
     morphology,
+    patchseq,
     sweeps,
     writes,
 )
@@ -42,6 +44,16 @@ __all__ = ["cell_name", "portal", "router"]
 
 router = APIRouter(prefix="/api", responses=ERRORS)
 # ``cells`` goes last: its ``/cells/{cell_id:path}`` would answer for every ``/cells/.../x``
-for _sub in (sweeps, features, morphology, models, crossmodal, connectivity, writes, cells):
+for _sub in (
+    sweeps,
+    features,
+    morphology,
+    patchseq,
+    models,
+    crossmodal,
+    connectivity,
+    writes,
+    cells,
+):
     router.include_router(_sub.router)
 del _sub

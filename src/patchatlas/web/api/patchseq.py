@@ -1,0 +1,154 @@
+"""Patch-seq views of a cell: its transcriptome against its type, and its features placed on its
+type's distributions.
+
+Nothing here computes science: the expression profile is
+:func:`patchatlas.transcriptomics.cell_profile` on the matrix the atlas links
+(:func:`patchatlas.atlas.portal.read_counts`), the distributions are
+:func:`patchatlas.atlas.portal.distribution`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import Response
+
+from patchatlas.atlas import AtlasError
+from patchatlas.atlas import portal as Q
+from patchatlas.errors import PatchAtlasError
+from patchatlas.web.api._common import Portal, cell_name, json_response
+from patchatlas.web.service import PortalData, Snapshot, records
+
+__all__ = ["CONTEXT_FEATURES", "router"]
+
+router = APIRouter()
+
+#: the features placed on the type's distribution by default (those the cell has)
+CONTEXT_FEATURES: tuple[str, ...] = (
+    "vrest",
+    "ri",
+    "tau",
+    "threshold_i_long_square",
+    "sag",
+    "f_i_curve_slope",
+    "upstroke_downstroke_ratio_long_square",
+    "threshold_v_long_square",
+    "peak_v_long_square",
+    "avg_firing_rate",
+)
+LEVELS = ("t_type", "subclass", "t_type_family")
+
+
+def _group(snap: Snapshot, name: str, by: str) -> tuple[str | None, pd.Index]:
+    value = snap.cells.at[name, by] if name in snap.cells.index else None
+    if value is None or pd.isna(value):
+        return None, pd.Index([])
+    col = snap.cells[by].astype("string")
+    return str(value), snap.cells.index[(col == str(value)).fillna(False).to_numpy(dtype=bool)]
+
+
+def _counts(p: PortalData, snap: Snapshot, link: dict[str, Any]) -> pd.DataFrame:
+    key = f"counts:{link['dataset']}"
+    counts: pd.DataFrame = snap.memo(key, lambda: Q.read_counts(link["path"], link["format"]))
+    return counts
+
+
+@router.get("/cells/{cell_id:path}/transcriptome", tags=["patchseq"])
+def cell_transcriptome(
+    request: Request,
+    p: Portal,
+    cell_id: str,
+    by: Annotated[str, Query(pattern="^(t_type|subclass|t_type_family)$")] = "t_type",
+    n_top: Annotated[int, Query(ge=0, le=200)] = 20,
+) -> Response:
+    """A Patch-seq cell's transcriptome: library size, genes detected, t-type with confidence,
+    and the marker genes and its most expressed genes (CPM) next to the mean of its type
+    (``by``), from the expression matrix the atlas links to it. ``samples`` is empty for a cell
+    without a linked transcriptome; ``message`` says why no profile is shown."""
+    from patchatlas.core.vocabulary import MARKER_GENES
+    from patchatlas.transcriptomics import cell_profile
+
+    name = cell_name(p, cell_id)
+    snap = p.snapshot()
+    links = Q.cell_transcriptome(p.atlas, name)
+    row = snap.cells.loc[name] if name in snap.cells.index else None
+    out: dict[str, Any] = {
+        "cell_id": name,
+        "t_type": None if row is None else row["t_type"],
+        "t_type_confidence": None if row is None else row["t_type_confidence"],
+        "subclass": None if row is None else row["subclass"],
+        "samples": [{k: v for k, v in s.items() if k != "path"} for s in links],
+        "by": by,
+        "reference": None,
+        "genes": [],
+        "markers": MARKER_GENES,
+        "message": None,
+    }
+    if not links:
+        out["message"] = "no transcriptome is linked to this cell in the atlas"
+        return json_response(request, out)
+    link = links[0]
+    group, members = _group(snap, name, by)
+    try:
+        counts = _counts(p, snap, link)
+        samples = Q.transcriptome_samples(p.atlas, link["dataset"])
+        ref = samples[samples["cell_id"].isin(members)] if group is not None else samples[:0]
+        lib = pd.Series(samples["library_size"].to_numpy(), index=samples["sample_id"])
+        prof = cell_profile(
+            counts,
+            str(link["sample_id"]),
+            ref["sample_id"].astype(str).tolist(),
+            library_size=lib,
+            markers=list(MARKER_GENES),
+            n_top=n_top,
+        )
+    except PatchAtlasError as exc:
+        out["message"] = f"the expression matrix {link['dataset']} cannot be read: {exc}"
+        return json_response(request, out)
+    out["reference"] = {"level": by, "name": group, "n_cells": len(ref)}
+    out["genes"] = records(prof)
+    out["units"] = {"cpm": "counts per million reads (library size)"}
+    return json_response(request, out)
+
+
+@router.get("/cells/{cell_id:path}/context", tags=["patchseq"])
+def feature_context(
+    request: Request,
+    p: Portal,
+    cell_id: str,
+    by: Annotated[str, Query(pattern="^(t_type|subclass|t_type_family)$")] = "t_type",
+    features: Annotated[list[str] | None, Query(max_length=40)] = None,
+) -> Response:
+    """The cell's features placed on the distribution of its type (``by``): per feature the
+    group's size, quartiles, a histogram and the cell's percentile, with units."""
+    name = cell_name(p, cell_id)
+    snap = p.snapshot()
+    group, members = _group(snap, name, by)
+    units = p.feature_units(snap)
+    wanted = list(features or [])
+    if not wanted:
+        have = snap.ephys.columns if name in snap.ephys.index else []
+        wanted = [f for f in CONTEXT_FEATURES if f in have and pd.notna(snap.ephys.at[name, f])]
+    out = []
+    for feat in wanted:
+        try:
+            col = p.feature_column(snap, feat)
+        except AtlasError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        value = col.get(name)
+        flags = snap.flags[feat] if feat in snap.flags.columns else None
+        grp = col.reindex(members)
+        if flags is not None:  # values outside their range are not part of the distribution
+            grp = grp[~flags.reindex(grp.index, fill_value=False).to_numpy(dtype=bool)]
+        d = Q.distribution(grp.to_numpy(dtype=float), None if value is None else float(value))
+        d.update(
+            feature=feat,
+            unit=units.get(feat),
+            flagged=bool(flags.get(name, False)) if flags is not None else False,
+        )
+        out.append(d)
+    return json_response(
+        request, {"cell_id": name, "by": by, "group": group, "features": out}, max_age=0
+    )
