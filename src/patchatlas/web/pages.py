@@ -17,7 +17,7 @@ from patchatlas.atlas import portal as Q
 from patchatlas.web.api import cell_name, portal
 from patchatlas.web.service import AVAILABILITY, FACETS
 
-__all__ = ["CELL_FIELDS", "NAV", "TYPE_LEVELS", "router", "templates"]
+__all__ = ["CELL_FIELDS", "NAV", "TYPE_LEVELS", "render_error", "router", "templates"]
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -40,6 +40,43 @@ TYPE_LEVELS: dict[str, str] = {
     "subclass": "subclass",
     "t_type_family": "t-type family",
 }
+
+
+def render_error(request: Request, status: int, heading: str, message: str) -> Response:
+    """The styled error page (404, 500 …) with the portal's header and navigation.
+
+    Parameters
+    ----------
+    request
+        The failed request.
+    status
+        HTTP status.
+    heading
+        Page title (``"Not found"``).
+    message
+        What went wrong, already fit for users.
+
+    Returns
+    -------
+    fastapi.responses.Response
+    """
+    settings = request.app.state.settings
+    portal_data = request.app.state.portal
+    snap = portal_data.fresh_snapshot()
+    base = {
+        "title": settings.title,
+        "nav": NAV,
+        "version": __version__,
+        "atlas_url": "",
+        "n_cells": len(snap.cells) if snap is not None else "…",
+        "writable": settings.token is not None,
+        "status": status,
+        "heading": heading,
+        "message": message,
+    }
+    resp = templates.TemplateResponse(request, "error.html", base, status_code=status)
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
 
 
 def _render(request: Request, name: str, **ctx: Any) -> Response:
