@@ -20,6 +20,8 @@ CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
+    "--enable-unsafe-swiftshader",
+    "--use-angle=swiftshader",
     "--disable-quic",
     "--no-first-run",
     "--disable-background-networking",
