@@ -163,7 +163,8 @@ def compare_page(request: Request) -> Response:
     """Two to four cells side by side: features, sweeps at matched amplitudes, morphologies
     (``/compare?cells=A&cells=B``)."""
     p = portal(request)
-    wanted = request.query_params.getlist("cells")[:4]
+    wanted = [c.strip() for c in request.query_params.getlist("cells") if c.strip()]
+    wanted = list(dict.fromkeys(wanted))[:4]
     names = [cell_name(p, c) for c in wanted]
     return _render(request, "compare.html", cells=names)
 

@@ -14,7 +14,8 @@ module             endpoints
 ``models``         ``/cells/{id}/models``, ``/models``, ``/types``, ``/types/physiology``
 ``crossmodal``     ``/crossmodal``, ``/crossmodal/predictions``
 ``connectivity``   ``/pairs``, ``/pairs/{id}``, ``/connectivity``, ``/connectivity/distance``
-``writes``         ``/annotations/{id}``, ``/uploads``
+``status``         ``/datasets``, ``/ingest/runs``, ``/ingest/errors``, ``/provenance``
+``writes``         ``/annotations/{id}``, ``/uploads``, ``/uploads/batch``, ``/uploads/jobs/{id}``
 =================  =================================================================
 
 Shared helpers live in the private seam ``_common``. Nothing here computes science: spikes,
@@ -35,6 +36,7 @@ from patchatlas.web.api import (
     models,
     morphology,
     patchseq,
+    status,
     sweeps,
     writes,
 )
@@ -52,6 +54,7 @@ for _sub in (
     models,
     crossmodal,
     connectivity,
+    status,
     writes,
     cells,
 ):

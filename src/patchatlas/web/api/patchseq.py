@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import numpy as np
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
@@ -151,4 +152,87 @@ def feature_context(
         out.append(d)
     return json_response(
         request, {"cell_id": name, "by": by, "group": group, "features": out}, max_age=0
+    )
+
+
+@router.get("/type-summary/{level}/{name:path}", tags=["patchseq"])
+def type_summary(
+    request: Request,
+    p: Portal,
+    level: str,
+    name: str,
+    n_examples: Annotated[int, Query(ge=0, le=100)] = 12,
+) -> Response:
+    """One cell type (``level``: ``t_type``, ``subclass`` or ``t_type_family``): its cells per
+    dataset and species, the distribution of the summary features in the type against all
+    cells, and example cells (most data first, then highest t-type confidence)."""
+    if level not in LEVELS:
+        raise HTTPException(404, f"no type level {level!r}; use one of {', '.join(LEVELS)}")
+    snap = p.snapshot()
+    col = snap.cells[level].astype("string")
+    mask = (col == name).fillna(False).to_numpy(dtype=bool)
+    members = snap.cells[mask]
+    if members.empty:
+        raise HTTPException(404, f"no cell of {level} {name!r} in this atlas")
+    units = p.feature_units(snap)
+    per_dataset: dict[str, int] = {}
+    for ds in members["datasets"]:
+        for d in ds or ["(no dataset)"]:
+            per_dataset[d] = per_dataset.get(d, 0) + 1
+    feats = []
+    have = [f for f in CONTEXT_FEATURES if f in snap.ephys.columns]
+    for feat in have:
+        colv = p.feature_column(snap, feat)
+        ok = colv.index
+        if feat in snap.flags.columns:
+            ok = colv.index[~snap.flags[feat].reindex(colv.index, fill_value=False).to_numpy()]
+        allv = colv.reindex(ok).to_numpy(dtype=float)
+        inv = colv.reindex(members.index.intersection(ok)).to_numpy(dtype=float)
+        d_all = Q.distribution(allv, None)
+        d_in = Q.distribution(inv, None, bins=24)
+        if d_in["n"] == 0:
+            continue
+        # both histograms on the same edges: the type's counts over all cells' range
+        edges = d_all["edges"]
+        fin = inv[np.isfinite(inv)]
+        counts, _ = np.histogram(fin, bins=np.asarray(edges)) if edges else ([], None)
+        feats.append(
+            {
+                "feature": feat,
+                "unit": units.get(feat),
+                "type": {k: d_in[k] for k in ("n", "q1", "median", "q3")},
+                "all": {k: d_all[k] for k in ("n", "q1", "median", "q3")},
+                "edges": edges,
+                "counts_all": d_all["counts"],
+                "counts_type": [int(c) for c in counts],
+            }
+        )
+    score = members[["has_sweeps", "has_morphology", "has_transcriptome", "has_ephys"]]
+    order = (
+        pd.DataFrame(
+            {
+                "n": score.sum(axis=1).to_numpy(),
+                "conf": pd.to_numeric(members["t_type_confidence"], errors="coerce").fillna(0),
+            },
+            index=members.index,
+        )
+        .sort_values(["n", "conf"], ascending=False, kind="stable")
+        .index[:n_examples]
+    )
+    examples = members.loc[order, ["t_type", "subclass", "species", "region", "layer"]]
+    ex = records(examples.reset_index())
+    for row, (_, m) in zip(ex, members.loc[order].iterrows(), strict=True):
+        row["datasets"] = m["datasets"]
+        row["data"] = [k for k in ("has_sweeps", "has_morphology", "has_transcriptome") if m[k]]
+    return json_response(
+        request,
+        {
+            "level": level,
+            "name": name,
+            "n_cells": len(members),
+            "per_dataset": per_dataset,
+            "species": members["species"].astype("string").value_counts().to_dict(),
+            "features": feats,
+            "examples": ex,
+        },
     )
