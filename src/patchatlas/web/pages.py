@@ -203,7 +203,7 @@ def type_page(request: Request, level: str, name: str) -> Response:
         "type.html",
         level=level,
         level_label=TYPE_LEVELS[level],
-        name=name,
+        type_name=name,
         n_cells=len(members),
         per_dataset=sorted(per_dataset.items(), key=lambda kv: -kv[1]),
         family=family_of(name) if level != "t_type" else None,

@@ -40,7 +40,8 @@
   sel.addEventListener("change", draw); await draw();
   // morphologies side by side, on one scale
   const box = document.getElementById("cmp-morph");
-  const morphs = await Promise.all(cells.map((c) => PA.api(base(c) + "/morphology").catch(() => null)));
+  const infos = await Promise.all(cells.map((c) => PA.api(base(c))));
+  const morphs = await Promise.all(cells.map((c, k) => (infos[k].has_morphology ? PA.api(base(c) + "/morphology").catch(() => null) : null)));
   const trees = await Promise.all(morphs.map((m) => (m && m.swc_url ? MV.load(m.swc_url).catch(() => null) : null)));
   const size = Math.max(1, ...trees.filter((t) => t).map((t) => { const e = MV.extent([...t.values()]); return Math.max(e.x[1] - e.x[0], e.y[1] - e.y[0]); }));
   box.innerHTML = cells.map((c, k) => `<figure><canvas id="cm-${k}" width="300" height="300" class="thumb" role="img" aria-label="Front projection of ${PA.esc(c)}" ${trees[k] ? "" : "hidden"}></canvas><figcaption style="color:${colors[k]}">${PA.esc(c)}${trees[k] ? "" : (morphs[k] ? ": features only, no reconstruction file" : ": no reconstruction")}</figcaption></figure>`).join("");
