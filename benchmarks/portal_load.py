@@ -58,8 +58,8 @@ def build_atlas(workdir: Path, n_cells: int) -> str:
 
 
 def api_paths(ids: list[str], features: list[str], rng: random.Random) -> list[str]:
-    species = ["Mus musculus", "Homo sapiens"]
-    fams = ["Sst", "Pvalb", "Vip", "L5", "LAMP5"]
+    species = ["mouse", "human"]
+    fams = ["Sst", "Pvalb", "Vip", "IT", "Lamp5"]
     out = []
     for _ in range(2000):
         k = rng.randrange(9)

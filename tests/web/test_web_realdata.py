@@ -17,6 +17,7 @@ from portal_browser import (
     live_server,
     require_chromium,
     screenshot,
+    set_axes,
     wait_ready,
 )
 
@@ -140,8 +141,7 @@ def test_real_data_in_the_browser(real_url: str, truth: Truth, tmp_path: Path) -
         assert count(page) == truth.mouse_family("Sst")
         screenshot(page, tmp_path, "real_search_mouse_sst")
         page.uncheck('input[data-col="t_type_family"][value="Sst"]')
-        page.select_option("#axes", ["ri", "tau", "vrest", "threshold_i_long_square"])
-        page.wait_for_function("() => window.pcAxes.some(a => a.name === 'ri')")
+        set_axes(page, ["ri", "tau", "vrest", "threshold_i_long_square"])
         drag_on_axis(page, "ri", 0.6, 0.95)
         lo, hi = page.evaluate("window.patchatlasSearch.brushes['ri']")
         ri = truth.ri_mouse

@@ -99,7 +99,8 @@ def error_response(
     status
         HTTP status.
     message
-        What went wrong (made public with :func:`public_message`; for 500, ignored).
+        What went wrong (made public with :func:`public_message`); empty for an unexpected
+        server error, which gets a generic message.
     headers
         Extra response headers (``WWW-Authenticate`` …).
 
@@ -111,7 +112,7 @@ def error_response(
     url = settings.atlas_url if settings is not None else ""
     text = (
         "The server could not answer this request; the error was logged."
-        if status >= 500
+        if status >= 500 and not message
         else public_message(message, url)
     )
     path = request.url.path

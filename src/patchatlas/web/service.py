@@ -161,12 +161,15 @@ def _matrix(values: list[list[str]]) -> tuple[np.ndarray, list[str]]:
 
 
 def _search_text(cells: pd.DataFrame) -> np.ndarray:
+    if cells.empty:
+        return np.array([], dtype=object)
     parts = [cells.index.to_series().astype(str).str.lower()]
     for col in TEXT_FIELDS[1:]:
         if col == "dataset":
-            parts.append(cells["datasets"].map(lambda v: " ".join(v)).str.lower())
+            joined_ds = [" ".join(v).lower() for v in cells["datasets"]]
+            parts.append(pd.Series(joined_ds, index=cells.index, dtype=object).astype(str))
         elif col in cells.columns:
-            parts.append(cells[col].astype("string").fillna("").str.lower())
+            parts.append(cells[col].astype("string").fillna("").str.lower().astype(str))
     joined = parts[0].str.cat(parts[1:], sep="\u0001") if len(parts) > 1 else parts[0]
     return joined.to_numpy(dtype=object)
 
