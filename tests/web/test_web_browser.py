@@ -51,9 +51,7 @@ def test_search_facets_narrow_the_cards(
         human = int((cells["species"] == "human").sum())
         assert count(page) == human
         ids = page.eval_on_selector_all(".card", "els => els.map(e => e.dataset.cellId)")
-        assert len(ids) == human and set(ids) <= set(
-            cells.index[cells["species"] == "human"]
-        )
+        assert len(ids) == human and set(ids) <= set(cells.index[cells["species"] == "human"])
         page.uncheck('input[data-col="species"][value="human"]')
         fam = t_type_family(
             cells["subclass"] if "subclass" in cells else cells["t_type"] * np.nan, cells["t_type"]

@@ -99,7 +99,7 @@
   }
 
   // ---- URL <-> state
-  const fmtNum = (x) => (x === null || x === undefined ? "" : String(+(+x).toPrecision(6)));
+  const fmtNum = (x) => (x === null || x === undefined || !isFinite(x) ? "" : String(+(+x).toPrecision(6)));
   function toQuery(api) {
     const q = new URLSearchParams();
     for (const c of facetCols) for (const v of S.sel[c]) q.append(c, v);
@@ -156,11 +156,21 @@
   window.addEventListener("popstate", async () => { fromQuery(new URLSearchParams(location.search)); await ensure([...S.axes, ...(S.sort ? [S.sort] : []), ...Object.keys(S.brushes)]); syncControls(); update(); });
 
   // ---- typed ranges (keyboard brushing)
+  let rangesKey = null;
   function renderRanges() {
     const box = document.getElementById("ranges");
+    const v = (x) => (x === null || x === undefined || !isFinite(x) ? "" : fmtNum(x));
+    if (rangesKey === S.axes.join("\u0001")) {  // same axes: update the values, keep the focus
+      box.querySelectorAll("input[data-range]").forEach((inp) => {
+        if (inp === document.activeElement) return;
+        const b = S.brushes[inp.dataset.range] || [null, null];
+        inp.value = v(b[+inp.dataset.end]);
+      });
+      return;
+    }
+    rangesKey = S.axes.join("\u0001");
     const rows = S.axes.map((f) => {
       const b = S.brushes[f] || [null, null], u = unit[f] ? ` (${unit[f]})` : "";
-      const v = (x) => (x === null || !isFinite(x) ? "" : fmtNum(x));
       return `<div class="range-row"><span class="rname">${PA.esc(f)}${PA.esc(u)}</span>
         <label>from <input type="number" step="any" data-range="${PA.esc(f)}" data-end="0" value="${v(b[0])}" aria-label="${PA.esc(f)} minimum${PA.esc(u)}"></label>
         <label>to <input type="number" step="any" data-range="${PA.esc(f)}" data-end="1" value="${v(b[1])}" aria-label="${PA.esc(f)} maximum${PA.esc(u)}"></label></div>`;
