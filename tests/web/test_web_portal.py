@@ -221,7 +221,8 @@ A11Y = """() => {
   for (const e of document.querySelectorAll('input, select, textarea, button')) {
     if (!visible(e) || e.type === 'hidden') continue;
     const named = (e.labels && e.labels.length) || e.getAttribute('aria-label') ||
-      e.getAttribute('aria-labelledby') || e.title || (e.tagName === 'BUTTON' && e.textContent.trim());
+      e.getAttribute('aria-labelledby') || e.title ||
+      (e.tagName === 'BUTTON' && e.textContent.trim());
     if (!named) bad.push(e.outerHTML.slice(0, 80));
   }
   for (const c of document.querySelectorAll('canvas')) {
