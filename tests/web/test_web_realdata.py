@@ -213,3 +213,49 @@ def test_patchseq_cell_page_shows_its_genes(real_url: str, patchseq: Path, tmp_p
         assert page.locator("#ctx canvas[data-drawn]").count() >= 3
         screenshot(page, tmp_path, "real_patchseq_cell")
         assert page.errors == []
+
+
+def test_3d_viewer_renders_a_real_swc(shared_data: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from patchatlas.pipeline import ingest
+
+    src = (
+        shared_data
+        / "morphology/allen_swc/Pvalb-IRES-Cre_Ai14_IVSCC_-172096.04.02.01_471781218_m.swc"
+    )
+    folder = tmp_path / "data"
+    folder.mkdir()
+    shutil.copy(src, folder / src.name)
+    url = f"sqlite:///{tmp_path / 'swc.db'}"
+    assert ingest(folder, url).done == 1
+    n_nodes = sum(1 for line in src.read_text().splitlines() if line.strip() and line[0] != "#")
+    exe = require_chromium()
+    with live_server(create_app(url)) as base, browser_page(exe) as page:
+        page.goto(f"{base}/cells/{src.stem}/morphology")
+        wait_ready(page, timeout_ms=60_000)
+        viewer = page.locator("#viewer")
+        assert viewer.get_attribute("data-mode") == "3d"
+        assert int(viewer.get_attribute("data-segments")) == n_nodes - 1
+        painted = page.evaluate(
+            """() => { const c = document.querySelector('#viewer canvas');
+                const t = document.createElement('canvas'); t.width = c.width; t.height = c.height;
+                const x = t.getContext('2d'); x.drawImage(c, 0, 0);
+                const d = x.getImageData(0, 0, t.width, t.height).data; let n = 0;
+                for (let i = 0; i < d.length; i += 4) if (d[i] < 200 || d[i+1] < 200) n++;
+                return n; }"""
+        )
+        assert painted > 500
+        before = set(viewer.get_attribute("data-visible").split(","))
+        assert {"2", "3"} <= before  # axon and basal dendrite drawn
+        page.uncheck('.toggles input[data-type="2"]')
+        assert "2" not in viewer.get_attribute("data-visible").split(",")
+        # rotate with the keyboard, and the 2-D fallback is drawn too
+        page.focus("#viewer canvas")
+        cam0 = page.evaluate("window.patchatlas3d.camera.position.toArray()")
+        page.keyboard.press("ArrowLeft")
+        page.keyboard.press("+")
+        assert page.evaluate("window.patchatlas3d.camera.position.toArray()") != cam0
+        assert int(page.get_attribute("#proj-xy", "data-segments")) > 100
+        screenshot(page, tmp_path, "real_morphology_3d")
+        assert page.errors == []
