@@ -648,7 +648,7 @@ def dataset_info(atlas: Atlas) -> list[dict[str, Any]]:
     )
     latest: dict[str, dict[str, Any]] = {}
     for r in prov.to_dict("records"):
-        latest[str(r["engine"]).removeprefix("import:")] = r
+        latest[str(r["engine"]).removeprefix("import:")] = {str(k): v for k, v in r.items()}
     out = []
     for name, n in counts.items():
         row: dict[str, Any] = {"name": str(name), "n_cells": int(n)}

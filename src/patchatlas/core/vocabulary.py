@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -426,7 +427,7 @@ def region_parent(region: Any) -> str | None:
     return None if entry is None else entry[1]
 
 
-_RULES = {
+_RULES: dict[str, Callable[[str], str]] = {
     "species": _species,
     "region": _region,
     "layer": _layer,

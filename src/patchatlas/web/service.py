@@ -170,7 +170,8 @@ def _search_text(cells: pd.DataFrame) -> np.ndarray:
             parts.append(pd.Series(joined_ds, index=cells.index, dtype=object).astype(str))
         elif col in cells.columns:
             parts.append(cells[col].astype("string").fillna("").str.lower().astype(str))
-    joined = parts[0].str.cat(parts[1:], sep="\u0001") if len(parts) > 1 else parts[0]
+    rest: Any = parts[1:]
+    joined = parts[0].str.cat(rest, sep="\u0001") if rest else parts[0]
     return joined.to_numpy(dtype=object)
 
 

@@ -43,7 +43,7 @@ LEVELS = ("t_type", "subclass", "t_type_family")
 
 
 def _group(snap: Snapshot, name: str, by: str) -> tuple[str | None, pd.Index]:
-    value = snap.cells.at[name, by] if name in snap.cells.index else None
+    value: Any = snap.cells.at[name, by] if name in snap.cells.index else None
     if value is None or pd.isna(value):
         return None, pd.Index([])
     col = snap.cells[by].astype("string")
@@ -130,8 +130,9 @@ def feature_context(
     units = p.feature_units(snap)
     wanted = list(features or [])
     if not wanted:
-        have = snap.ephys.columns if name in snap.ephys.index else []
-        wanted = [f for f in CONTEXT_FEATURES if f in have and pd.notna(snap.ephys.at[name, f])]
+        have: list[str] = list(snap.ephys.columns) if name in snap.ephys.index else []
+        row: Any = snap.ephys.loc[name] if have else None
+        wanted = [f for f in CONTEXT_FEATURES if f in have and pd.notna(row[f])]
     out = []
     for feat in wanted:
         try:
@@ -195,7 +196,7 @@ def type_summary(
         # both histograms on the same edges: the type's counts over all cells' range
         edges = d_all["edges"]
         fin = inv[np.isfinite(inv)]
-        counts, _ = np.histogram(fin, bins=np.asarray(edges)) if edges else ([], None)
+        counts: Any = np.histogram(fin, bins=np.asarray(edges))[0] if edges else []
         feats.append(
             {
                 "feature": feat,

@@ -234,10 +234,10 @@ def upload_jobs(request: Request) -> UploadJobs:
     -------
     UploadJobs
     """
-    jobs = getattr(request.app.state, "upload_jobs", None)
+    jobs: UploadJobs | None = getattr(request.app.state, "upload_jobs", None)
     if jobs is None:
         jobs = request.app.state.upload_jobs = UploadJobs()
-    return jobs  # type: ignore[no-any-return]
+    return jobs
 
 
 @router.post("/uploads/batch", tags=["writes"], status_code=202, responses=WRITE_ERRORS)
