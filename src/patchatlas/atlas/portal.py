@@ -697,7 +697,19 @@ def qc_summary(atlas: Atlas) -> pd.DataFrame:
     return out
 
 
-def range_flags(features: pd.DataFrame) -> pd.DataFrame:
+#: factors from a stored unit to a range's unit (stored → range)
+_UNIT_FACTORS: dict[tuple[str, str], float] = {
+    ("s", "ms"): 1e3,
+    ("ms", "s"): 1e-3,
+    ("V", "mV"): 1e3,
+    ("GΩ", "MΩ"): 1e3,
+    ("Ohm", "MΩ"): 1e-6,
+    ("MOhm", "MΩ"): 1.0,
+    ("", "1"): 1.0,
+}
+
+
+def range_flags(features: pd.DataFrame, units: dict[str, Any] | None = None) -> pd.DataFrame:
     """Which values lie outside their documented physiological range
     (:data:`patchatlas.core.vocabulary.PHYSIOLOGICAL_RANGES`).
 
@@ -705,6 +717,10 @@ def range_flags(features: pd.DataFrame) -> pd.DataFrame:
     ----------
     features
         Wide table of cell features (one column per registry name, library units).
+    units
+        The stored unit of each feature (:func:`feature_catalog`); a value stored in another
+        unit than its range is converted (s ↔ ms, V → mV …) or, where no conversion is known,
+        not checked. None: the library units are assumed.
 
     Returns
     -------
@@ -718,7 +734,13 @@ def range_flags(features: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=features.index)
     for col in cols:
         r = PHYSIOLOGICAL_RANGES[col]
-        x = pd.to_numeric(features[col], errors="coerce").to_numpy(dtype=float)
+        factor = 1.0
+        stored = (units or {}).get(col)
+        if isinstance(stored, str) and stored != r.unit:
+            if (stored, r.unit) not in _UNIT_FACTORS:
+                continue
+            factor = _UNIT_FACTORS[(stored, r.unit)]
+        x = pd.to_numeric(features[col], errors="coerce").to_numpy(dtype=float) * factor
         with_value = ~pd.isna(x)
         out[col] = with_value & ~((x >= r.low) & (x <= r.high))
     return out

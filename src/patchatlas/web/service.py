@@ -316,7 +316,9 @@ class PortalData:
         catalog = Q.feature_catalog(self.atlas)
         etag = hashlib.sha1(version.encode()).hexdigest()[:16]
         # QC status and range flags
-        flags = Q.range_flags(ephys).reindex(cells.index, fill_value=False).astype(bool)
+        cell_units = catalog[(catalog["kind"] == "ephys") & (catalog["level"] == "cell")]
+        units = dict(zip(cell_units["name"], cell_units["unit"], strict=True))
+        flags = Q.range_flags(ephys, units).reindex(cells.index, fill_value=False).astype(bool)
         summary = Q.qc_summary(self.atlas).reindex(cells.index)
         n_checks = summary["n_checks"].fillna(0).to_numpy(dtype=float)
         n_failed = summary["n_failed"].fillna(0).to_numpy(dtype=float)
