@@ -360,7 +360,11 @@ class PortalData:
             flags=flags,
             text=text,
         )
-        snap.memo("connections", lambda: Q.connections(self.atlas))  # ready before serving
+        # ready before serving: what requests would otherwise compute on first use
+        snap.memo("connections", lambda: Q.connections(self.atlas))
+        self.dataset_info(snap)
+        self.origins(snap)
+        self.feature_units(snap)
         return snap
 
     # ------------------------------------------------------------------ queries on the snapshot
@@ -519,6 +523,56 @@ class PortalData:
         raise AtlasError(
             f"feature {name!r} is not in this atlas; list them at /api/features/registry"
         )
+
+    def origins(self, snap: Snapshot) -> dict[int, str]:
+        """Provenance id → where the values it describes come from: the imported dataset and
+        table, or the engine with its package version and analysis profile.
+
+        Parameters
+        ----------
+        snap
+            The snapshot (the map is computed once per data version).
+
+        Returns
+        -------
+        dict of int to str
+        """
+
+        def build() -> dict[int, str]:
+            out: dict[int, str] = {}
+            for r in Q.provenance(self.atlas).to_dict("records"):
+                params = r["parameters"] if isinstance(r["parameters"], dict) else {}
+                engine = str(r["engine"])
+                if engine.startswith("import:"):
+                    tables = params.get("tables") or {}
+                    what = tables.get("ephys") or tables.get("morphology") or ""
+                    out[int(r["id"])] = f"{engine.removeprefix('import:')} {what}".strip()
+                    continue
+                extra = ", ".join(
+                    f"{k} {params[k]}" for k in ("profile", "version") if params.get(k) is not None
+                )
+                out[int(r["id"])] = (
+                    f"{engine} (patchatlas {r['package_version']}{', ' + extra if extra else ''})"
+                )
+            return out
+
+        origins: dict[int, str] = snap.memo("origins", build)
+        return origins
+
+    def dataset_info(self, snap: Snapshot) -> list[dict[str, Any]]:
+        """:func:`patchatlas.atlas.portal.dataset_info`, once per data version.
+
+        Parameters
+        ----------
+        snap
+            The snapshot.
+
+        Returns
+        -------
+        list of dict
+        """
+        info: list[dict[str, Any]] = snap.memo("datasets", lambda: Q.dataset_info(self.atlas))
+        return info
 
     @staticmethod
     def feature_units(snap: Snapshot) -> dict[str, str]:

@@ -342,7 +342,7 @@ def cell_context(p: PortalData, snap: Snapshot, name: str) -> dict[str, Any]:
     """
     from patchatlas.core.vocabulary import PHYSIOLOGICAL_RANGES
 
-    infos = {d["name"]: d for d in snap.memo("datasets", lambda: Q.dataset_info(p.atlas))}
+    infos = {d["name"]: d for d in p.dataset_info(snap)}
     out: dict[str, Any] = {"datasets": [], "labels": [], "out_of_range": []}
     if name not in snap.cells.index:
         return out

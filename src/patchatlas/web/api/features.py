@@ -9,7 +9,6 @@ import pandas as pd
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from patchatlas.atlas import portal as Q
 from patchatlas.web.api._common import (
     Limit,
     Offset,
@@ -20,37 +19,11 @@ from patchatlas.web.api._common import (
     page,
 )
 from patchatlas.web.registry import definitions
-from patchatlas.web.service import PortalData, records
+from patchatlas.web.service import records
 
 __all__ = ["router"]
 
 router = APIRouter()
-
-
-def _origins(p: PortalData) -> dict[int, str]:
-    """Provenance id → where its values come from: the imported table, or the engine with its
-    version and analysis profile."""
-
-    def build() -> dict[int, str]:
-        out: dict[int, str] = {}
-        for r in Q.provenance(p.atlas).to_dict("records"):
-            params = r["parameters"] if isinstance(r["parameters"], dict) else {}
-            engine = str(r["engine"])
-            if engine.startswith("import:"):
-                tables = params.get("tables") or {}
-                what = tables.get("ephys") or tables.get("morphology") or ""
-                out[int(r["id"])] = f"{engine.removeprefix('import:')} {what}".strip()
-            else:
-                extra = ", ".join(
-                    f"{k} {params[k]}" for k in ("profile", "version") if params.get(k) is not None
-                )
-                out[int(r["id"])] = (
-                    f"{engine} (patchatlas {r['package_version']}{', ' + extra if extra else ''})"
-                )
-        return out
-
-    origins: dict[int, str] = p.snapshot().memo("origins", build)
-    return origins
 
 
 @router.get(
@@ -71,7 +44,7 @@ def cell_features(
     (and, for ``level=cell``, the morphology features) as CSV."""
     name = cell_name(p, cell_id)
     df = p.atlas.ephys_features(level, wide=False, cells=[name])  # type: ignore[arg-type]
-    origins = _origins(p)
+    origins = p.origins(p.snapshot())
     df["origin"] = [
         None if pd.isna(i) else origins.get(int(i)) for i in df.get("provenance_id", [])
     ]

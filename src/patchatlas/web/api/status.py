@@ -49,7 +49,7 @@ def datasets(request: Request, p: Portal) -> Response:
     """The datasets of the atlas: cells, title, citation, DOI, licence, upstream location,
     tables and import time."""
     snap = p.snapshot()
-    info = snap.memo("datasets", lambda: Q.dataset_info(p.atlas))
+    info = p.dataset_info(snap)
     return json_response(request, {"datasets": strip_paths(info)})
 
 
