@@ -89,14 +89,21 @@ def t_type_family(subclass: pd.Series, t_type: pd.Series) -> pd.Series:
     """
     from patchatlas.core.vocabulary import family_of, subclass_of
 
-    sub = subclass.astype("string").str.strip()
-    sub = sub.where(sub != "")
-    derived = t_type.astype("string").map(lambda t: None if pd.isna(t) else subclass_of(t))
-    first = t_type.astype("string").str.strip().str.split(r"\s+", n=1, regex=True).str[0]
-    first = first.where(first != "")
-    level = sub.fillna(derived.astype("string")).fillna(first)
-    table = {v: family_of(v) for v in level.dropna().unique()}
-    out: pd.Series = level.map(lambda v: None if pd.isna(v) else table.get(v)).astype("string")
+    def one(sub: Any, tt: Any) -> str | None:
+        s = None if pd.isna(sub) or not str(sub).strip() else str(sub).strip()
+        if s is None and not pd.isna(tt) and str(tt).strip():
+            s = subclass_of(tt) or str(tt).split()[0]
+        return None if s is None else family_of(s)
+
+    # one look-up per distinct (subclass, t-type) pair
+    pairs = pd.MultiIndex.from_arrays(
+        [subclass.astype("string").fillna(""), t_type.astype("string").fillna("")]
+    )
+    codes, uniques = pd.factorize(pairs)
+    fams = np.array(
+        [one(a or None, b or None) for a, b in uniques] + [None], dtype=object
+    )  # code -1 (never, after fillna) → None
+    out = pd.Series(fams[codes], index=subclass.index, dtype="string")
     return out
 
 
