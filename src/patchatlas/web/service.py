@@ -95,6 +95,8 @@ def t_type_family(subclass: pd.Series, t_type: pd.Series) -> pd.Series:
             s = subclass_of(tt) or str(tt).split()[0]
         return None if s is None else family_of(s)
 
+    if len(subclass) == 0:
+        return pd.Series([], index=subclass.index, dtype="string")
     # one look-up per distinct (subclass, t-type) pair
     pairs = pd.MultiIndex.from_arrays(
         [subclass.astype("string").fillna(""), t_type.astype("string").fillna("")]
