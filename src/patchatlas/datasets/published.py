@@ -194,6 +194,15 @@ DATASET_INFO: dict[str, dict[str, str]] = {
         "licence": "Allen Institute Software License (BSD-2 plus a non-commercial clause)",
         "url": "https://github.com/AllenInstitute/human_patchseq_gaba",
     },
+    "allen_celltypes": {
+        "title": "Allen Cell Types Database",
+        "citation": "Allen Institute for Brain Science. Allen Cell Types Database (2015); "
+        "Gouwens NW et al. Classification of electrophysiological and morphological neuron "
+        "types in the mouse visual cortex. Nat Neurosci 22, 1182–1195 (2019)",
+        "doi": "10.1038/s41593-019-0417-0",
+        "licence": "Allen Institute Terms of Use (celltypes.brain-map.org)",
+        "url": "https://celltypes.brain-map.org",
+    },
     "berg2021": {
         "title": "Human and mouse L2/3 glutamatergic Patch-seq (Allen Institute)",
         "citation": "Berg J, Sorensen SA, Ting JT, et al. Human neocortical expansion involves "
@@ -692,11 +701,20 @@ def load_berg2021(folder: Path) -> PublishedDataset:
     )
 
 
+def load_allen_celltypes(folder: Path) -> PublishedDataset:
+    """Allen Cell Types Database: specimen table with Allen's ``ef__``/``nr__`` features (see
+    :func:`patchatlas.datasets.allen.load_allen_celltypes`)."""
+    from patchatlas.datasets.allen import load_allen_celltypes as load
+
+    return load(folder)
+
+
 DATASETS: dict[str, Callable[[Path], PublishedDataset]] = {
     "m1_scala2021": load_m1_scala2021,
     "v1_gouwens2020": load_v1_gouwens2020,
     "lee2023": load_lee2023,
     "berg2021": load_berg2021,
+    "allen_celltypes": load_allen_celltypes,
 }
 _ALIASES = {
     "scala2021": "m1_scala2021",
@@ -704,6 +722,7 @@ _ALIASES = {
     "human_lee2023_gaba_ephys_only": "lee2023",
     "human_berg2021_l23_ephys_only": "berg2021",
     "v1_gouwens2020_ephys_only": "v1_gouwens2020",
+    "allen": "allen_celltypes",
 }
 
 

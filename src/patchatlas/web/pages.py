@@ -126,6 +126,7 @@ CELL_FIELDS: dict[str, str] = {
     "t_type": "t-type",
     "t_type_confidence": "t-type confidence",
     "donor": "Donor",
+    "source": "Source record",
 }
 
 
@@ -145,6 +146,8 @@ def cell_page(request: Request, cell_id: str) -> Response:
         meta[k] = None if v is None or (not isinstance(v, str) and pd.isna(v)) else v
     donor = info.get("donor") or {}
     meta["donor"] = donor.get("name") if donor else None
+    source = (info.get("metadata") or {}).get("source")  # fetched cells: Allen / DANDI
+    meta["source"] = source["label"] if isinstance(source, dict) and source.get("label") else None
     avail = {k: bool(row[k]) if row is not None else False for k in AVAILABILITY}
     return _render(
         request,
