@@ -57,9 +57,17 @@ def build_atlas(workdir: Path, n_cells: int) -> str:
     return url
 
 
-def api_paths(ids: list[str], features: list[str], rng: random.Random) -> list[str]:
-    species = ["Mus musculus", "Homo sapiens"]
-    fams = ["Sst", "Pvalb", "Vip", "L5", "LAMP5"]
+SPECIES = ("mouse", "human")
+FAMILIES = ("Sst", "Pvalb", "Vip", "IT", "Lamp5")
+
+
+def api_paths(
+    ids: list[str],
+    features: list[str],
+    rng: random.Random,
+    species: tuple[str, ...] = SPECIES,
+    fams: tuple[str, ...] = FAMILIES,
+) -> list[str]:
     out = []
     for _ in range(2000):
         k = rng.randrange(9)
@@ -67,12 +75,13 @@ def api_paths(ids: list[str], features: list[str], rng: random.Random) -> list[s
         f = rng.choice(features)
         if k == 0:
             out.append(
-                f"/api/cells?species={rng.choice(species)}&limit=50&offset={rng.randrange(20) * 50}"
+                f"/api/cells?species={rng.choice(list(species))}&limit=50"
+                f"&offset={rng.randrange(20) * 50}"
             )
         elif k == 1:
             lo = rng.choice([20, 50, 80, 120])
             out.append(
-                f"/api/cells?t_type_family={rng.choice(fams)}&range=rheobase:{lo}..{lo + 100}"
+                f"/api/cells?t_type_family={rng.choice(list(fams))}&range=rheobase:{lo}..{lo + 100}"
                 f"&sort={f}&limit=24"
             )
         elif k == 2:
@@ -224,13 +233,15 @@ async def run_load(
     think: float,
     warmup: float = 0.0,
     raw: bool = False,
+    species: tuple[str, ...] = SPECIES,
+    fams: tuple[str, ...] = FAMILIES,
 ) -> tuple[dict, list[str], float]:
     async with httpx.AsyncClient(base_url=base, timeout=120.0) as c:
         search = (await c.get("/api/search")).json()
         await c.get("/")
     ids = search["columns"]["cell_id"]
     feats = [f["name"] for f in search["features"]]
-    paths = api_paths(ids, feats, random.Random(0))
+    paths = api_paths(ids, feats, random.Random(0), species, fams)
     lat: dict[str, list[float]] = {"api": [], "search page": []}
     errs: list[str] = []
     slow: list[tuple[float, str]] = []
@@ -260,6 +271,17 @@ def main() -> None:
         help="load generator: httpx, or a minimal asyncio HTTP/1.1 client (less client CPU)",
     )
     ap.add_argument("--workers", type=int, default=1, help="server processes (serve --workers)")
+    ap.add_argument(
+        "--species",
+        default=",".join(SPECIES),
+        help="species values of the cell-list requests (those of the atlas under test)",
+    )
+    ap.add_argument(
+        "--families",
+        default=",".join(FAMILIES),
+        help="t-type families of the cell-list requests (those of the atlas under test; an atlas "
+        "built before the harmonised vocabulary has Mus musculus / Homo sapiens and L5 / Inh)",
+    )
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/patchatlas-portal-load"))
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("RESULTS-web.md"))
     args = ap.parse_args()
@@ -298,7 +320,14 @@ def main() -> None:
             time.sleep(0.3)
         lat, errs, wall = asyncio.run(
             run_load(
-                base, args.clients, args.duration, args.think, args.warmup, args.client == "raw"
+                base,
+                args.clients,
+                args.duration,
+                args.think,
+                args.warmup,
+                args.client == "raw",
+                tuple(args.species.split(",")),
+                tuple(args.families.split(",")),
             )
         )
     finally:
@@ -327,7 +356,8 @@ def main() -> None:
             "",
             f"Command: `.venv/bin/python benchmarks/portal_load.py --cells {args.cells} "
             f"--clients {args.clients} --duration {args.duration:.0f} --think {args.think:g} "
-            f"--warmup {args.warmup:g} --workers {args.workers} --client {args.client}`  ",
+            f"--warmup {args.warmup:g} --workers {args.workers} --client {args.client} "
+            f"--species '{args.species}' --families '{args.families}'`  ",
             f"Machine: {os.cpu_count()}-core {cpu}, Python {platform.python_version()}; server = "
             f"`patchatlas serve --workers {args.workers}` (uvicorn), "
             f"clients = one asyncio process ({args.client}), "

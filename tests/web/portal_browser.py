@@ -20,6 +20,8 @@ CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
+    "--enable-unsafe-swiftshader",
+    "--use-angle=swiftshader",
     "--disable-quic",
     "--no-first-run",
     "--disable-background-networking",
@@ -126,3 +128,22 @@ def drag_on_axis(page: Any, feature: str, frac_top: float, frac_bottom: float) -
 def count(page: Any) -> int:
     """The number of selected cells shown on the search page."""
     return int(page.inner_text("#count"))
+
+
+def set_axes(page: Any, names: list[str]) -> None:
+    """Make ``names`` the parallel-coordinates axes through the page's controls: remove every
+    axis chip, then type each name into the searchable axis box and press Enter."""
+    while page.locator("#axes button[data-remove]").count():
+        page.locator("#axes button[data-remove]").first.click()
+    for name in names:
+        page.fill("#axis-add", name)
+        page.press("#axis-add", "Enter")
+        page.wait_for_function("n => window.pcAxes.some(a => a.name === n)", arg=name)
+
+
+def set_sort(page: Any, name: str, *, descending: bool | None = None) -> None:
+    """Sort the cards by ``name`` by typing it into the searchable sort box."""
+    page.fill("#sort", name)
+    page.press("#sort", "Enter")
+    if descending is not None:
+        page.set_checked("#desc", descending)

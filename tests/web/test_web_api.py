@@ -47,8 +47,8 @@ def test_cells_paging_and_total(client: TestClient, synth: SyntheticAtlas) -> No
 
 def test_cells_facet_filters_match_ground_truth(client: TestClient, synth: SyntheticAtlas) -> None:
     cells = synth.cells
-    r = client.get("/api/cells", params={"species": "Homo sapiens", "limit": 1000})
-    assert r.json()["total"] == int((cells["species"] == "Homo sapiens").sum())
+    r = client.get("/api/cells", params={"species": "human", "limit": 1000})
+    assert r.json()["total"] == int((cells["species"] == "human").sum())
     r = client.get("/api/cells", params=[("layer", "1"), ("layer", "5"), ("limit", "1000")])
     assert r.json()["total"] == int(cells["layer"].isin(["1", "5"]).sum())
     assert {x["layer"] for x in r.json()["items"]} <= {"1", "5"}

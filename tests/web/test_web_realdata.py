@@ -17,6 +17,7 @@ from portal_browser import (
     live_server,
     require_chromium,
     screenshot,
+    set_axes,
     wait_ready,
 )
 
@@ -140,12 +141,121 @@ def test_real_data_in_the_browser(real_url: str, truth: Truth, tmp_path: Path) -
         assert count(page) == truth.mouse_family("Sst")
         screenshot(page, tmp_path, "real_search_mouse_sst")
         page.uncheck('input[data-col="t_type_family"][value="Sst"]')
-        page.select_option("#axes", ["ri", "tau", "vrest", "threshold_i_long_square"])
-        page.wait_for_function("() => window.pcAxes.some(a => a.name === 'ri')")
+        set_axes(page, ["ri", "tau", "vrest", "threshold_i_long_square"])
         drag_on_axis(page, "ri", 0.6, 0.95)
         lo, hi = page.evaluate("window.patchatlasSearch.brushes['ri']")
         ri = truth.ri_mouse
         expected = int(((ri >= lo) & (ri <= hi)).sum())
         assert 0 < count(page) == expected < truth.mouse
         screenshot(page, tmp_path, "real_search_brushed")
+        assert page.errors == []
+
+
+def test_real_facets_are_harmonised_and_flagged(real_url: str, truth: Truth) -> None:
+    c = TestClient(create_app(real_url))
+    r = c.get("/api/cells", params={"limit": 1}).json()
+    for facet, values in r["facets"].items():
+        lower = [v.lower() for v in values]
+        assert len(lower) == len(set(lower)), (facet, values)
+    assert r["facets"]["dataset"]["berg2021"] == 518
+    assert "low quality" not in r["facets"]["t_type_family"]
+    assert "temporal" not in r["facets"]["region"] and "TemL" in r["facets"]["region"]
+    assert r["facets"]["qc"]["failed"] > 0 and r["facets"]["qc"]["outside physiological range"] > 0
+    # the Berg cells, all 518, under their own dataset; text search over Cre lines and donors
+    assert c.get("/api/cells", params={"dataset": "berg2021"}).json()["total"] == 518
+    n = c.get("/api/cells", params={"q": "Pvalb-IRES", "limit": 1}).json()["total"]
+    assert n >= 396
+    # impossible values are flagged: they never top a sort and can be excluded
+    first = c.get("/api/cells", params={"sort": "ri", "features": "ri", "limit": 5}).json()
+    assert all(x["ri"] >= 5 for x in first["items"])
+    flagged = c.get("/api/cells", params={"qc": "outside physiological range"}).json()["total"]
+    total = c.get("/api/cells", params={"limit": 1}).json()["total"]
+    assert c.get("/api/cells", params={"flagged": "exclude"}).json()["total"] == total - flagged
+    csv_text = c.get(
+        "/api/cells", params={"dataset": "berg2021", "features": ["ri", "tau"], "format": "csv"}
+    ).text
+    assert csv_text.splitlines()[0].endswith("ri (MΩ),ri_outside_range,tau (ms),tau_outside_range")
+    assert len(csv_text.strip().splitlines()) == 1 + 518
+
+
+def test_patchseq_cell_page_shows_its_genes(real_url: str, patchseq: Path, tmp_path: Path) -> None:
+    meta = pd.read_csv(patchseq / "m1_scala2021/m1_patchseq_meta_data.csv", sep="\t")
+    counts = pd.read_csv(patchseq / "m1_scala2021/sbnn_gene_counts_1000genes.csv", index_col=0)
+    row = meta[meta["Cell"].str.replace("_", "").isin(counts.columns)].iloc[0]
+    cell, sample = str(row["Cell"]), str(row["Cell"]).replace("_", "")
+    cpm = counts[sample] / float(row["Exon reads"]) * 1e6
+    same = [
+        s
+        for s in meta.loc[meta["RNA type"] == row["RNA type"], "Cell"].str.replace("_", "")
+        if s in counts.columns
+    ]
+    reads = pd.Series(meta["Exon reads"].to_numpy(), index=meta["Cell"].str.replace("_", ""))
+    type_mean = (counts[same] / reads.reindex(same) * 1e6).mean(axis=1)
+    exe = require_chromium()
+    with live_server(create_app(real_url)) as base, browser_page(exe) as page:
+        page.goto(f"{base}/cells/{cell}")
+        wait_ready(page, timeout_ms=60_000)
+        for gene in ("Gad1", "Slc17a7", "Vip", "Pvalb", "Sst"):
+            tr = page.locator(f'#tx-markers tr[data-gene="{gene}"]')
+            assert tr.count() == 1, gene
+            shown = tr.locator("td").nth(2).inner_text()
+            assert float(shown) == pytest.approx(cpm[gene], rel=2e-3, abs=1e-3), gene
+            mean_shown = tr.locator("td").nth(3).inner_text()
+            assert float(mean_shown) == pytest.approx(type_mean[gene], rel=2e-3, abs=1e-3), gene
+        top = page.locator("#tx-top tr[data-gene]").first.get_attribute("data-gene")
+        assert top == cpm.idxmax()
+        summary = page.inner_text("#tx-summary")
+        assert str(row["RNA type"]) in summary and "genes detected" in summary
+        # each value's origin and the source with its citation
+        origin = page.inner_text('#annotations-table tr[data-field="t_type"] .origin')
+        assert "m1_patchseq_meta_data.csv:RNA type" in origin
+        assert "Scala" in page.inner_text("#datasets") and "doi" in page.inner_text("#datasets")
+        assert page.locator("#ctx canvas[data-drawn]").count() >= 3
+        screenshot(page, tmp_path, "real_patchseq_cell")
+        assert page.errors == []
+
+
+def test_3d_viewer_renders_a_real_swc(shared_data: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from patchatlas.pipeline import ingest
+
+    src = (
+        shared_data
+        / "morphology/allen_swc/Pvalb-IRES-Cre_Ai14_IVSCC_-172096.04.02.01_471781218_m.swc"
+    )
+    folder = tmp_path / "data"
+    folder.mkdir()
+    shutil.copy(src, folder / src.name)
+    url = f"sqlite:///{tmp_path / 'swc.db'}"
+    assert ingest(folder, url).done == 1
+    n_nodes = sum(1 for line in src.read_text().splitlines() if line.strip() and line[0] != "#")
+    exe = require_chromium()
+    with live_server(create_app(url)) as base, browser_page(exe) as page:
+        page.goto(f"{base}/cells/{src.stem}/morphology")
+        wait_ready(page, timeout_ms=60_000)
+        viewer = page.locator("#viewer")
+        assert viewer.get_attribute("data-mode") == "3d"
+        assert int(viewer.get_attribute("data-segments")) == n_nodes - 1
+        painted = page.evaluate(
+            """() => { const c = document.querySelector('#viewer canvas');
+                const t = document.createElement('canvas'); t.width = c.width; t.height = c.height;
+                const x = t.getContext('2d'); x.drawImage(c, 0, 0);
+                const d = x.getImageData(0, 0, t.width, t.height).data; let n = 0;
+                for (let i = 0; i < d.length; i += 4) if (d[i] < 200 || d[i+1] < 200) n++;
+                return n; }"""
+        )
+        assert painted > 500
+        before = set(viewer.get_attribute("data-visible").split(","))
+        assert {"2", "3"} <= before  # axon and basal dendrite drawn
+        page.uncheck('.toggles input[data-type="2"]')
+        assert "2" not in viewer.get_attribute("data-visible").split(",")
+        # rotate with the keyboard, and the 2-D fallback is drawn too
+        page.focus("#viewer canvas")
+        cam0 = page.evaluate("window.patchatlas3d.camera.position.toArray()")
+        page.keyboard.press("ArrowLeft")
+        page.keyboard.press("+")
+        assert page.evaluate("window.patchatlas3d.camera.position.toArray()") != cam0
+        assert int(page.get_attribute("#proj-xy", "data-segments")) > 100
+        screenshot(page, tmp_path, "real_morphology_3d")
         assert page.errors == []

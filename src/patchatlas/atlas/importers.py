@@ -24,7 +24,7 @@ T = S.Base.metadata.tables
 
 def _delete_previous(conn: Connection, engine: str) -> None:
     prov = select(T["provenance"].c.id).where(T["provenance"].c.engine == engine)
-    for name in ("ephys_features", "qc_results"):
+    for name in ("ephys_features", "qc_results", "cell_labels", "cell_datasets"):
         t = T[name]
         conn.execute(delete(t).where(t.c.provenance_id.in_(prov)))
     m = T["morphologies"]
@@ -33,6 +33,13 @@ def _delete_previous(conn: Connection, engine: str) -> None:
         t = T[name]
         conn.execute(delete(t).where(t.c.morphology_id.in_(m_ids)))
     conn.execute(delete(m).where(m.c.provenance_id.in_(prov)))
+
+
+def _text(v: Any) -> str | None:
+    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+        return None
+    s = str(v).strip()
+    return s[:300] or None
 
 
 def _meta(row: pd.Series, dataset: str) -> dict[str, Any]:
@@ -47,9 +54,11 @@ def _meta(row: pd.Series, dataset: str) -> dict[str, Any]:
 def import_published(atlas: Atlas, ds: Any) -> dict[str, int]:
     """Write a :class:`~patchatlas.datasets.published.PublishedDataset` into ``atlas``.
 
-    One transaction; the feature, QC and morphology rows of an earlier import of the same
+    One transaction; the feature, QC, label and morphology rows of an earlier import of the same
     dataset are replaced, cells are created or updated (a cell already labelled with another
-    dataset keeps that label).
+    dataset keeps that label in ``cells.dataset``; every dataset that names a cell is recorded in
+    ``cell_datasets``, and each annotation as the dataset gave it in ``cell_labels``). The
+    provenance row keeps the dataset's tables, citation and licence.
 
     Parameters
     ----------
@@ -62,7 +71,7 @@ def import_published(atlas: Atlas, ds: Any) -> dict[str, int]:
     -------
     dict
         Counts: cells, ephys feature values, cells with ephys, morphologies, QC values,
-        transcriptome links.
+        transcriptome links, labels.
     """
     engine = f"import:{ds.name}"
     counts = {
@@ -72,11 +81,21 @@ def import_published(atlas: Atlas, ds: Any) -> dict[str, int]:
         "morphologies": 0,
         "qc": 0,
         "transcriptome_links": 0,
+        "labels": 0,
     }
     atlas.require_writable("import_published")
     with atlas.engine.begin() as conn:
         _delete_previous(conn, engine)
-        prov = insert_provenance(conn, engine, {"dataset": ds.name, "sources": ds.sources})
+        prov = insert_provenance(
+            conn,
+            engine,
+            {
+                "dataset": ds.name,
+                "sources": ds.sources,
+                "tables": dict(getattr(ds, "tables", {}) or {}),
+                **dict(getattr(ds, "info", {}) or {}),
+            },
+        )
         c = T["cells"]
         # a cell shared with an earlier dataset keeps its first dataset label
         labelled = {r.name for r in conn.execute(select(c.c.name).where(c.c.dataset.is_not(None)))}
@@ -119,17 +138,51 @@ def import_published(atlas: Atlas, ds: Any) -> dict[str, int]:
             conn.execute(insert(T["ephys_features"]), rows)
             counts["ephys_values"] = len(rows)
             counts["ephys_cells"] = int(e["cell"].nunique())
+        conn.execute(
+            insert(T["cell_datasets"]),
+            [{"cell_id": i, "dataset": ds.name, "provenance_id": prov} for i in ids.values()],
+        )
+        labels = getattr(ds, "labels", None)
+        if labels is not None and len(labels):
+            conn.execute(
+                insert(T["cell_labels"]),
+                [
+                    {
+                        "cell_id": cell_id(str(c)),
+                        "field": str(f),
+                        "value": _text(v),
+                        "native": _text(n),
+                        "dataset": ds.name,
+                        "source": _text(s),
+                        "provenance_id": prov,
+                    }
+                    for c, f, v, n, s in zip(
+                        labels["cell"],
+                        labels["field"],
+                        labels["value"],
+                        labels["native"],
+                        labels["source"],
+                        strict=True,
+                    )
+                ],
+            )
+            counts["labels"] = len(labels)
         if ds.qc is not None and len(ds.qc):
             q = ds.qc
+            passed = q["passed"] if "passed" in q else pd.Series(None, index=q.index)
+            message = q["message"] if "message" in q else pd.Series(None, index=q.index)
             qrows = [
                 {
                     "cell_id": cell_id(str(c)),
                     "check": str(k),
                     "value": as_float(v),
-                    "passed": None,
+                    "passed": None if p is None or p is pd.NA or p != p else bool(p),
+                    "message": _text(m),
                     "provenance_id": prov,
                 }
-                for c, k, v in zip(q["cell"], q["check"], q["value"], strict=True)
+                for c, k, v, p, m in zip(
+                    q["cell"], q["check"], q["value"], passed, message, strict=True
+                )
             ]
             conn.execute(insert(T["qc_results"]), qrows)
             counts["qc"] = len(qrows)

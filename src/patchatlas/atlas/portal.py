@@ -21,16 +21,27 @@ __all__ = [
     "ANNOTATIONS_KEY",
     "annotate",
     "availability",
+    "cell_labels",
     "cell_name",
+    "cell_transcriptome",
     "connections",
     "data_version",
+    "dataset_info",
+    "dataset_members",
+    "distribution",
     "feature_catalog",
     "ingest_failures",
+    "ingest_runs",
     "models",
     "morphology_features",
     "morphology_metadata",
+    "provenance",
     "qc",
+    "qc_summary",
+    "range_flags",
+    "read_counts",
     "synapse_measurements",
+    "transcriptome_samples",
     "write_pairs",
 ]
 
@@ -80,6 +91,8 @@ def data_version(atlas: Atlas) -> str:
             "sweeps",
             "crossmodal_runs",
             "ingest_errors",
+            "cell_labels",
+            "cell_datasets",
         ):
             t = T[name]
             parts.append(str(conn.execute(select(func.max(t.c.id))).scalar_one()))
@@ -538,3 +551,400 @@ def write_pairs(atlas: Atlas, experiment: str, pairs: pd.DataFrame) -> int:
                 )
             )
     return len(pairs)
+
+
+# ------------------------------------------------------------------------- labels and datasets
+
+
+def dataset_members(atlas: Atlas) -> pd.DataFrame:
+    """Every (cell, dataset) membership: the datasets that named a cell on import
+    (``cell_datasets``) and each cell's own ``cells.dataset``.
+
+    Parameters
+    ----------
+    atlas
+        The open atlas.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``cell_id`` (the cell name) and ``dataset``, one row per distinct pair, in
+        cell order.
+    """
+    c, cd = T["cells"], T["cell_datasets"]
+    own = _read(
+        atlas,
+        select(c.c.id, c.c.name.label("cell_id"), c.c.dataset).where(c.c.dataset.is_not(None)),
+    )
+    imported = _read(
+        atlas,
+        select(c.c.id, c.c.name.label("cell_id"), cd.c.dataset).select_from(
+            cd.join(c, cd.c.cell_id == c.c.id)
+        ),
+    )
+    out = pd.concat([own, imported], ignore_index=True)
+    if out.empty:
+        return pd.DataFrame(columns=["cell_id", "dataset"])
+    out = out.drop_duplicates(subset=["id", "dataset"]).sort_values(["id", "dataset"])
+    return out[["cell_id", "dataset"]].reset_index(drop=True)
+
+
+def cell_labels(atlas: Atlas, cell_id: str | int) -> pd.DataFrame:
+    """Each annotation of a cell as each dataset gave it.
+
+    Parameters
+    ----------
+    atlas
+        The open atlas.
+    cell_id
+        Cell name or database id.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``field, value, native, dataset, source`` (``value``: harmonised; ``native``: as the
+        table wrote it; ``source``: table file and column), in storage order.
+
+    Raises
+    ------
+    AtlasError
+        No such cell.
+    """
+    pk, _ = atlas._cell_pk(cell_id)
+    lab = T["cell_labels"]
+    return _read(
+        atlas,
+        select(lab.c.field, lab.c.value, lab.c.native, lab.c.dataset, lab.c.source)
+        .where(lab.c.cell_id == pk)
+        .order_by(lab.c.id),
+    )
+
+
+def dataset_info(atlas: Atlas) -> list[dict[str, Any]]:
+    """The datasets of the atlas: size and, for imported ones, title, citation, DOI, licence,
+    upstream location, tables and when they were imported (from the latest import's
+    provenance).
+
+    Parameters
+    ----------
+    atlas
+        The open atlas.
+
+    Returns
+    -------
+    list of dict
+        One dict per dataset, largest first: ``name``, ``n_cells`` and, where known,
+        ``title``, ``citation``, ``doi``, ``licence``, ``url``, ``tables``, ``imported_at``,
+        ``package_version``.
+    """
+    members = dataset_members(atlas)
+    counts = members.groupby("dataset").size().sort_values(ascending=False)
+    pv = T["provenance"]
+    prov = _read(
+        atlas,
+        select(pv.c.engine, pv.c.package_version, pv.c.parameters, pv.c.created_at)
+        .where(pv.c.engine.like("import:%"))
+        .order_by(pv.c.id),
+    )
+    latest: dict[str, dict[str, Any]] = {}
+    for r in prov.to_dict("records"):
+        latest[str(r["engine"]).removeprefix("import:")] = {str(k): v for k, v in r.items()}
+    out = []
+    for name, n in counts.items():
+        row: dict[str, Any] = {"name": str(name), "n_cells": int(n)}
+        p = latest.get(str(name))
+        if p is not None:
+            params = p["parameters"] if isinstance(p["parameters"], dict) else {}
+            for key in ("title", "citation", "doi", "licence", "url", "tables"):
+                if params.get(key):
+                    row[key] = params[key]
+            row["imported_at"] = json_safe(p["created_at"])
+            row["package_version"] = p["package_version"]
+        out.append(row)
+    return out
+
+
+def qc_summary(atlas: Atlas) -> pd.DataFrame:
+    """Per cell: how many QC checks carry a verdict, how many failed, and which.
+
+    Parameters
+    ----------
+    atlas
+        The open atlas.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``cell_id`` (cell name), only cells with at least one verdict: ``n_checks``,
+        ``n_failed`` and ``failed`` (the names of the failed checks, comma-separated).
+    """
+    q, c = T["qc_results"], T["cells"]
+    df = _read(
+        atlas,
+        select(c.c.name.label("cell_id"), q.c.check, q.c.passed)
+        .select_from(q.join(c, q.c.cell_id == c.c.id))
+        .where(q.c.passed.is_not(None)),
+    )
+    if df.empty:
+        return pd.DataFrame(
+            {"n_checks": [], "n_failed": [], "failed": []}, index=pd.Index([], name="cell_id")
+        )
+    df["failed_flag"] = ~df["passed"].astype(bool)
+    g = df.groupby("cell_id", sort=False)
+    out = pd.DataFrame({"n_checks": g.size(), "n_failed": g["failed_flag"].sum().astype(int)})
+    bad = df[df["failed_flag"]].groupby("cell_id", sort=False)["check"]
+    out["failed"] = bad.agg(lambda s: ", ".join(dict.fromkeys(map(str, s)))).reindex(out.index)
+    return out
+
+
+#: factors from a stored unit to a range's unit (stored → range)
+_UNIT_FACTORS: dict[tuple[str, str], float] = {
+    ("s", "ms"): 1e3,
+    ("ms", "s"): 1e-3,
+    ("V", "mV"): 1e3,
+    ("GΩ", "MΩ"): 1e3,
+    ("Ohm", "MΩ"): 1e-6,
+    ("MOhm", "MΩ"): 1.0,
+    ("", "1"): 1.0,
+}
+
+
+def range_flags(features: pd.DataFrame, units: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Which values lie outside their documented physiological range
+    (:data:`patchatlas.core.vocabulary.PHYSIOLOGICAL_RANGES`).
+
+    Parameters
+    ----------
+    features
+        Wide table of cell features (one column per registry name, library units).
+    units
+        The stored unit of each feature (:func:`feature_catalog`); a value stored in another
+        unit than its range is converted (s ↔ ms, V → mV …) or, where no conversion is known,
+        not checked. None: the library units are assumed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Boolean, same index, only the columns that have a range; True = outside (missing
+        values are never flagged).
+    """
+    from patchatlas.core.vocabulary import PHYSIOLOGICAL_RANGES
+
+    cols = [c for c in features.columns if c in PHYSIOLOGICAL_RANGES]
+    out = pd.DataFrame(index=features.index)
+    for col in cols:
+        r = PHYSIOLOGICAL_RANGES[col]
+        factor = 1.0
+        stored = (units or {}).get(col)
+        if isinstance(stored, str) and stored != r.unit:
+            if (stored, r.unit) not in _UNIT_FACTORS:
+                continue
+            factor = _UNIT_FACTORS[(stored, r.unit)]
+        x = pd.to_numeric(features[col], errors="coerce").to_numpy(dtype=float) * factor
+        with_value = ~pd.isna(x)
+        out[col] = with_value & ~((x >= r.low) & (x <= r.high))
+    return out
+
+
+def cell_transcriptome(atlas: Atlas, cell_id: str | int) -> list[dict[str, Any]]:
+    """The transcriptome samples linked to a cell.
+
+    Parameters
+    ----------
+    atlas
+        The open atlas.
+    cell_id
+        Cell name or database id.
+
+    Returns
+    -------
+    list of dict
+        One dict per linked sample: ``dataset`` (the expression matrix's name), ``path``,
+        ``format``, ``n_genes``, ``sample_id``, ``library_size``, ``genes_detected``.
+
+    Raises
+    ------
+    AtlasError
+        No such cell.
+    """
+    pk, _ = atlas._cell_pk(cell_id)
+    ct, td = T["cell_transcriptomes"], T["transcriptome_datasets"]
+    df = _read(
+        atlas,
+        select(
+            td.c.name.label("dataset"),
+            td.c.path,
+            td.c.format,
+            td.c.n_genes,
+            ct.c.sample_id,
+            ct.c.library_size,
+            ct.c.genes_detected,
+        )
+        .select_from(ct.join(td, ct.c.dataset_id == td.c.id))
+        .where(ct.c.cell_id == pk)
+        .order_by(ct.c.id),
+    )
+    return [json_safe(r) for r in df.to_dict("records")]
+
+
+def transcriptome_samples(atlas: Atlas, dataset: str) -> pd.DataFrame:
+    """Every cell linked to an expression matrix: ``cell_id, sample_id, library_size``.
+
+    Parameters
+    ----------
+    atlas
+        The open atlas.
+    dataset
+        The expression matrix's name (``dataset`` of :func:`cell_transcriptome`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per linked cell, ``cell_id`` the cell name.
+    """
+    ct, td, c = T["cell_transcriptomes"], T["transcriptome_datasets"], T["cells"]
+    return _read(
+        atlas,
+        select(c.c.name.label("cell_id"), ct.c.sample_id, ct.c.library_size)
+        .select_from(ct.join(td, ct.c.dataset_id == td.c.id).join(c, ct.c.cell_id == c.c.id))
+        .where(td.c.name == dataset),
+    )
+
+
+def read_counts(path: str, fmt: str) -> pd.DataFrame:
+    """An expression matrix the atlas links to, as a cells × genes DataFrame of raw counts.
+
+    Parameters
+    ----------
+    path
+        The matrix file (``transcriptome_datasets.path``).
+    fmt
+        Its stored format (``"csv:genes_x_cells"``, ``"h5ad"`` …).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows are sample ids, columns genes.
+
+    Raises
+    ------
+    patchatlas.errors.PatchAtlasError
+        The file is missing or unreadable (a ``ReadError``), or the transcriptomics extra
+        (anndata) is not installed (``MissingDependencyError``).
+    """
+    from patchatlas.io.expression import read_expression
+
+    orientation = fmt.split(":", 1)[1] if ":" in fmt else "auto"
+    adata = read_expression(path, orientation=orientation)  # type: ignore[arg-type]
+    return pd.DataFrame(
+        adata.X if not hasattr(adata.X, "toarray") else adata.X.toarray(),
+        index=adata.obs_names.astype(str),
+        columns=adata.var_names.astype(str),
+    )
+
+
+# ------------------------------------------------------------------------------ ingest status
+
+
+def ingest_runs(atlas: Atlas, *, limit: int = 100) -> pd.DataFrame:
+    """The latest ingest runs: ``id, source, started_at, finished_at, n_done, n_skipped,
+    n_failed, parameters, package_version``, newest first.
+
+    Parameters
+    ----------
+    atlas
+        The open atlas.
+    limit
+        How many runs.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    r = T["ingest_runs"]
+    return _read(atlas, select(r).order_by(r.c.id.desc()).limit(int(limit)))
+
+
+def provenance(atlas: Atlas) -> pd.DataFrame:
+    """Every provenance record with the number of rows of each kind that point at it.
+
+    Parameters
+    ----------
+    atlas
+        The open atlas.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``id, engine, package_version, parameters, created_at, n_features, n_qc,
+        n_morphologies, n_labels``, newest first.
+    """
+    pv = T["provenance"]
+    df = _read(atlas, select(pv).order_by(pv.c.id.desc()))
+    for key, table in (
+        ("n_features", "ephys_features"),
+        ("n_qc", "qc_results"),
+        ("n_morphologies", "morphologies"),
+        ("n_labels", "cell_labels"),
+    ):
+        t = T[table]
+        cnt = _read(
+            atlas,
+            select(t.c.provenance_id, func.count().label("n")).group_by(t.c.provenance_id),
+        )
+        m = dict(zip(cnt["provenance_id"], cnt["n"], strict=True)) if len(cnt) else {}
+        df[key] = [int(m.get(i, 0)) for i in df["id"]] if len(df) else []
+    return df
+
+
+def distribution(values: Any, value: float | None, *, bins: int = 24) -> dict[str, Any]:
+    """Where one value lies in a group's distribution (for a cell's feature against its type).
+
+    Parameters
+    ----------
+    values
+        The group's values (NaN ignored).
+    value
+        The cell's value (None or NaN: not placed).
+    bins
+        Histogram bins over the group's range (widened to include ``value``).
+
+    Returns
+    -------
+    dict
+        ``n``, ``q1``, ``median``, ``q3``, ``percentile`` (share of the group below ``value``,
+        %, None without a value), ``edges`` and ``counts`` of the histogram.
+    """
+    import numpy as np
+
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    v = None if value is None or not np.isfinite(float(value)) else float(value)
+    out: dict[str, Any] = {"n": int(x.size), "value": v}
+    if x.size == 0:
+        return {
+            **out,
+            "q1": None,
+            "median": None,
+            "q3": None,
+            "percentile": None,
+            "edges": [],
+            "counts": [],
+        }
+    q1, med, q3 = np.percentile(x, [25, 50, 75])
+    lo, hi = float(x.min()), float(x.max())
+    if v is not None:
+        lo, hi = min(lo, v), max(hi, v)
+    if hi == lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    counts, edges = np.histogram(x, bins=int(bins), range=(lo, hi))
+    pct = None if v is None else float(100.0 * (np.sum(x < v) + 0.5 * np.sum(x == v)) / x.size)
+    return {
+        **out,
+        "q1": float(q1),
+        "median": float(med),
+        "q3": float(q3),
+        "percentile": pct,
+        "edges": edges.tolist(),
+        "counts": counts.tolist(),
+    }

@@ -16,6 +16,8 @@ Layout
   ``multipatch_experiments`` → ``pairs`` → ``connections``, ``synapse_measurements``.
 - ``provenance``: every computed row points at one (package version, engine, parameters, time).
 - ``ingest_errors`` (current failures, one row per failing file) and ``ingest_runs``.
+- ``cell_datasets`` (every dataset a cell belongs to) and ``cell_labels`` (each annotation as
+  each dataset gave it: harmonised value, native label, table and column; revision 0007).
 - ``crossmodal_runs`` → ``crossmodal_scores``, ``crossmodal_predictions``: stored expression →
   physiology benchmarks (revision 0003).
 - Synaptic physiology (revision 0005): experiments carry their ingest name and content key,
@@ -124,6 +126,35 @@ class Cell(Base):
     extra: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=_now, onupdate=_now)
+
+
+class CellDataset(Base):
+    """A cell's membership of a dataset (a published table set or a lab's own data), kept for
+    every dataset that names the cell (revision 0007): a cell of two publications counts in
+    both."""
+
+    __tablename__ = "cell_datasets"
+    __table_args__ = (UniqueConstraint("dataset", "cell_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cell_id: Mapped[int] = _cell_fk()
+    dataset: Mapped[str] = mapped_column(String(100), index=True)
+    provenance_id: Mapped[int | None] = _prov_fk()
+
+
+class CellLabel(Base):
+    """One annotation of a cell as one dataset gave it (revision 0007): the harmonised
+    ``value`` (:mod:`patchatlas.core.vocabulary`), the ``native`` label, and where it came from
+    (``dataset`` and ``source``: the table file and column)."""
+
+    __tablename__ = "cell_labels"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cell_id: Mapped[int] = _cell_fk()
+    field: Mapped[str] = mapped_column(String(50))
+    value: Mapped[str | None] = mapped_column(String(300))
+    native: Mapped[str | None] = mapped_column(String(300))
+    dataset: Mapped[str | None] = mapped_column(String(100))
+    source: Mapped[str | None] = mapped_column(String(300))
+    provenance_id: Mapped[int | None] = _prov_fk()
 
 
 class SourceFile(Base):

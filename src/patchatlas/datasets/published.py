@@ -24,7 +24,15 @@ import pandas as pd
 
 from patchatlas.errors import ReadError
 
-__all__ = ["DATASETS", "IPFX_TO_REGISTRY", "PublishedDataset", "import_dataset", "load_published"]
+__all__ = [
+    "DATASETS",
+    "DATASET_INFO",
+    "IPFX_TO_REGISTRY",
+    "PublishedDataset",
+    "harmonise_cells",
+    "import_dataset",
+    "load_published",
+]
 
 # native IPFX name -> (registry name, unit, factor to library units)
 IPFX_TO_REGISTRY: dict[str, tuple[str, str, float]] = {
@@ -80,8 +88,10 @@ class PublishedDataset:
 
     ``cells`` is indexed by cell name with atlas columns (species, region, layer, depth_um,
     normalized_depth, cre_line, reporter, dendrite_type, subclass, t_type, t_type_confidence,
-    donor, donor_sex, donor_age, ...). ``ephys`` and ``morphology`` have the columns
-    ``cell, name, value, unit, native_name``; ``qc`` has ``cell, check, value``.
+    donor, donor_sex, donor_age, ...), harmonised by :func:`harmonise_cells`. ``ephys`` and
+    ``morphology`` have the columns ``cell, name, value, unit, native_name``; ``qc`` has
+    ``cell, check, value, passed, message``: verdicts under the ephys QC rules where a rule
+    exists, and the published tables' quality labels as failed checks.
     """
 
     name: str
@@ -91,6 +101,16 @@ class PublishedDataset:
     qc: pd.DataFrame | None = None
     transcriptome: TranscriptomeLink | None = None
     sources: list[str] = field(default_factory=list)
+    #: table role (``cells``, ``ephys``, ``morphology``, ``qc``) → file name it was read from
+    tables: dict[str, str] = field(default_factory=dict)
+    #: annotation field → where its native labels come from (``"file.csv:column"``, or a Series
+    #: of such strings per cell when cells come from several files)
+    label_sources: dict[str, Any] = field(default_factory=dict)
+    #: long table of every annotation as the dataset gave it (:func:`harmonise_cells`):
+    #: ``cell, field, value, native, source``
+    labels: pd.DataFrame | None = None
+    #: citation, DOI, licence and upstream location (:data:`DATASET_INFO`)
+    info: dict[str, str] = field(default_factory=dict)
 
 
 def _read_csv(path: Path, **kwargs: Any) -> pd.DataFrame:
@@ -144,6 +164,202 @@ def _sha256(path: Path) -> str:
         while chunk := fh.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
+
+
+#: Where each dataset comes from and on what terms (shown with every cell of the dataset).
+DATASET_INFO: dict[str, dict[str, str]] = {
+    "m1_scala2021": {
+        "title": "Mouse primary motor cortex Patch-seq",
+        "citation": "Scala F, Kobak D, Bernabucci M, et al. Phenotypic variation of transcriptomic "
+        "cell types in mouse motor cortex. Nature 598, 144–150 (2021)",
+        "doi": "10.1038/s41586-020-2907-3",
+        "licence": "tables: no licence stated upstream (berenslab/mini-atlas; cite the paper); "
+        "gene counts: GPL-3.0 (berenslab/sBNN); raw data on DANDI 000008",
+        "url": "https://github.com/berenslab/mini-atlas",
+    },
+    "v1_gouwens2020": {
+        "title": "Mouse visual cortex GABAergic Patch-seq (Allen Institute)",
+        "citation": "Gouwens NW, Sorensen SA, Baftizadeh F, et al. Integrated morphoelectric and "
+        "transcriptomic classification of cortical GABAergic cells. Cell 183, 935–953 (2020)",
+        "doi": "10.1016/j.cell.2020.09.057",
+        "licence": "metadata: Allen Institute Software License (non-commercial, from the ipfx "
+        "package); features: no licence stated upstream (derekhoward/extract_patchseq_features)",
+        "url": "https://dandiarchive.org/dandiset/000020",
+    },
+    "lee2023": {
+        "title": "Human neocortex GABAergic Patch-seq (Allen Institute)",
+        "citation": "Lee BR, Dalley R, Miller JA, et al. Signature morphoelectric properties of "
+        "diverse GABAergic interneurons in the human neocortex. Science 382, eadf6484 (2023)",
+        "doi": "10.1126/science.adf6484",
+        "licence": "Allen Institute Software License (BSD-2 plus a non-commercial clause)",
+        "url": "https://github.com/AllenInstitute/human_patchseq_gaba",
+    },
+    "allen_celltypes": {
+        "title": "Allen Cell Types Database",
+        "citation": "Allen Institute for Brain Science. Allen Cell Types Database (2015); "
+        "Gouwens NW et al. Classification of electrophysiological and morphological neuron "
+        "types in the mouse visual cortex. Nat Neurosci 22, 1182–1195 (2019)",
+        "doi": "10.1038/s41593-019-0417-0",
+        "licence": "Allen Institute Terms of Use (celltypes.brain-map.org)",
+        "url": "https://celltypes.brain-map.org",
+    },
+    "berg2021": {
+        "title": "Human and mouse L2/3 glutamatergic Patch-seq (Allen Institute)",
+        "citation": "Berg J, Sorensen SA, Ting JT, et al. Human neocortical expansion involves "
+        "glutamatergic neuron diversification. Nature 598, 151–158 (2021)",
+        "doi": "10.1038/s41586-021-03813-8",
+        "licence": "Allen Institute Software License (BSD-2 plus a non-commercial clause)",
+        "url": "https://github.com/AllenInstitute/patchseq_human_L23",
+    },
+}
+
+
+def _qc_verdicts(qc: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Imported QC values (checks named ``qc_<rule>``) judged by the ephys cell QC rules
+    (:func:`patchatlas.ephys.qc.cell_rule_verdict`); values without a rule keep no verdict."""
+    from patchatlas.ephys.qc import CELL_RULES, cell_rule_verdict
+
+    rule = qc["check"].astype(str).str.removeprefix("qc_")
+    passed: list[bool | None] = []
+    messages: list[str] = []
+    for r, v in zip(rule, qc["value"].to_numpy(dtype=float), strict=True):
+        if r in CELL_RULES:
+            ok, limit = cell_rule_verdict(r, v)
+            passed.append(ok)
+            messages.append(f"{table}: limit {limit} (Allen QC v1.1, as for ingested cells)")
+        else:
+            passed.append(None)
+            messages.append(f"{table}: no QC rule for this value")
+    out = qc.copy()
+    out["check"] = rule.to_numpy()
+    out["passed"] = pd.array(passed, dtype="boolean")
+    out["message"] = messages
+    return out
+
+
+def harmonise_cells(
+    cells: pd.DataFrame, sources: Mapping[str, Any] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Map a dataset's annotation columns onto :mod:`patchatlas.core.vocabulary`.
+
+    Every field of :data:`patchatlas.core.vocabulary.FIELDS` present in ``cells`` is harmonised
+    (case, synonyms); the subclass is the one the t-type implies under the taxonomy's naming
+    rules where it implies one (:func:`~patchatlas.core.vocabulary.subclass_of`), else the
+    harmonised subclass the table gives; quality labels (``"low quality"``) in a type field
+    become failed QC checks and leave the type empty.
+
+    Parameters
+    ----------
+    cells
+        Cell table indexed by cell name, with native labels.
+    sources
+        Field → where its labels come from: a string for all cells, or a Series of strings
+        indexed by cell name.
+
+    Returns
+    -------
+    cells : pandas.DataFrame
+        A copy with harmonised labels.
+    labels : pandas.DataFrame
+        ``cell, field, value, native, source``: one row per cell and field with a native label
+        or a derived value.
+    quality : pandas.DataFrame
+        ``cell, check, value, passed, message``: one failed check per quality label.
+    """
+    from patchatlas.core.vocabulary import FIELDS, family_of, harmonise, subclass_of
+
+    out = cells.copy()
+    src = dict(sources or {})
+    rows: list[pd.DataFrame] = []
+    quality: list[pd.DataFrame] = []
+    names = out.index.astype(str)
+
+    def source_of(field: str) -> np.ndarray:
+        given = src.get(field)
+        if isinstance(given, pd.Series):
+            return given.reindex(out.index).astype(object).to_numpy()
+        return np.full(len(out), given, dtype=object)
+
+    harmonised: dict[str, pd.Series] = {}
+    for fld in FIELDS:
+        if fld not in out.columns:
+            continue
+        native = out[fld].astype(object)
+        table = {v: harmonise(fld, v) for v in pd.unique(native)}
+        h = native.map(table)
+        harmonised[fld] = pd.Series([x.value for x in h], index=out.index, dtype=object)
+        nat = [x.native for x in h]
+        rows.append(
+            pd.DataFrame(
+                {
+                    "cell": names,
+                    "field": fld,
+                    "value": harmonised[fld].to_numpy(),
+                    "native": nat,
+                    "source": source_of(fld),
+                }
+            )
+        )
+        bad = np.array([x.quality is not None for x in h], dtype=bool)
+        if bad.any():
+            quality.append(
+                pd.DataFrame(
+                    {
+                        "cell": names[bad],
+                        "check": "transcriptome_quality",
+                        "value": np.nan,
+                        "passed": False,
+                        "message": [
+                            f"{s or 'published table'}: {fld} labelled {q!r}"
+                            for s, q in zip(
+                                source_of(fld)[bad],
+                                [x.quality for x, b in zip(h, bad, strict=True) if b],
+                                strict=True,
+                            )
+                        ],
+                    }
+                )
+            )
+        out[fld] = harmonised[fld].to_numpy()
+    if "t_type" in harmonised:
+        derived = harmonised["t_type"].map(subclass_of)
+        given = harmonised.get("subclass", pd.Series(None, index=out.index, dtype=object))
+        # the authors' subclass wins; the t-type fills it in, or refines a coarse label (a
+        # family such as "IT", or "Lamp5/Pax6/Other") that it agrees with
+        refine = [
+            g is None
+            or (isinstance(g, float) and np.isnan(g))
+            or (d is not None and (family_of(d) == g or (g == "Lamp5/Pax6/Other" and d in g)))
+            for g, d in zip(given, derived, strict=True)
+        ]
+        final = derived.where(np.array(refine) & derived.notna().to_numpy(), given)
+        final = final.astype(object).where(final.notna(), None)
+        out["subclass"] = final.to_numpy()
+        if "subclass" in harmonised:
+            sub_rows = rows[[r["field"].iloc[0] if len(r) else "" for r in rows].index("subclass")]
+            sub_rows["value"] = final.to_numpy()
+        else:
+            has = derived.notna().to_numpy()
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "cell": names[has],
+                        "field": "subclass",
+                        "value": derived[has].to_numpy(),
+                        "native": None,
+                        "source": "derived from the t-type (taxonomy naming rules)",
+                    }
+                )
+            )
+    labels = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    if len(labels):
+        labels = labels[labels["value"].notna() | labels["native"].notna()].reset_index(drop=True)
+    qual = (
+        pd.concat(quality, ignore_index=True)
+        if quality
+        else pd.DataFrame(columns=["cell", "check", "value", "passed", "message"])
+    )
+    return out, labels, qual
 
 
 # ------------------------------------------------------------------------------------- loaders
@@ -207,8 +423,43 @@ def load_m1_scala2021(folder: Path) -> PublishedDataset:
                 errors="coerce",
             ),
         )
+    meta_f = "m1_patchseq_meta_data.csv"
+    reasons = meta.set_index(cells.index)["Exclusion reasons"].map(
+        lambda x: x.strip() if isinstance(x, str) and x.strip() else None
+    )
+    excluded = reasons.dropna()
+    qc = pd.DataFrame(
+        {
+            "cell": excluded.index,
+            "check": "excluded_by_authors",
+            "value": np.nan,
+            "passed": False,
+            "message": [f"{meta_f} (Exclusion reasons): {r}" for r in excluded],
+        }
+    )
     return PublishedDataset(
-        "m1_scala2021", cells, ephys=ephys, morphology=morph, transcriptome=transcriptome
+        "m1_scala2021",
+        cells,
+        ephys=ephys,
+        morphology=morph,
+        qc=qc,
+        transcriptome=transcriptome,
+        tables={
+            "cells": meta_f,
+            "ephys": "m1_patchseq_ephys_features.csv",
+            "morphology": "m1_patchseq_morph_features.csv",
+            "qc": meta_f,
+            "transcriptome": counts_path.name,
+        },
+        label_sources={
+            "species": f"{meta_f} (species of the dataset)",
+            "region": f"{meta_f} (region of the dataset)",
+            "layer": f"{meta_f}:Inferred layer",
+            "cre_line": f"{meta_f}:Mouse genotype",
+            "reporter": f"{meta_f}:Mouse genotype",
+            "subclass": f"{meta_f}:RNA family",
+            "t_type": f"{meta_f}:RNA type",
+        },
     )
 
 
@@ -222,6 +473,7 @@ def _layer_of(structure: Any) -> str | None:
 def load_v1_gouwens2020(folder: Path) -> PublishedDataset:
     """Gouwens et al. 2020 Allen Patch-seq: mouse (and human) metadata + IPFX features."""
     frames = []
+    files: list[pd.Series] = []
     for species in ("mouse", "human"):
         path = folder / f"20200625_patchseq_metadata_{species}.csv"
         if species == "human" and not path.exists():
@@ -256,8 +508,11 @@ def load_v1_gouwens2020(folder: Path) -> PublishedDataset:
                 index=m["cell_specimen_id"].astype(str).to_numpy(),
             )
         )
+        files.append(pd.Series(path.name, index=frames[-1].index))
     cells = pd.concat(frames)
-    cells = cells[~cells.index.duplicated()]
+    keep = ~cells.index.duplicated()
+    cells = cells[keep]
+    file_of = pd.concat(files)[keep]
     feats = _read_csv(folder / "ephys_features_gouwens_w_QC.csv")
     session = feats["filename"].astype(str).str.extract(r"ses-(\d+)")[0]
     by_session = pd.Series(cells.index, index=cells["ephys_session_id"].astype(str).to_numpy())
@@ -269,7 +524,27 @@ def load_v1_gouwens2020(folder: Path) -> PublishedDataset:
     ephys = _long(feats.drop(columns=qc_cols), "cell", IPFX_TO_REGISTRY, drop=drop)
     qc = _long(feats[["cell", *qc_cols]], "cell", {})
     qc = qc.rename(columns={"name": "check"})[["cell", "check", "value"]]
-    return PublishedDataset("v1_gouwens2020", cells, ephys=ephys, qc=qc)
+    qc = _qc_verdicts(qc, "ephys_features_gouwens_w_QC.csv")
+    return PublishedDataset(
+        "v1_gouwens2020",
+        cells,
+        ephys=ephys,
+        qc=qc,
+        tables={
+            "cells": "20200625_patchseq_metadata_{mouse,human}.csv",
+            "ephys": "ephys_features_gouwens_w_QC.csv",
+            "qc": "ephys_features_gouwens_w_QC.csv",
+        },
+        label_sources={
+            "species": file_of + " (species of the file)",
+            "region": file_of + ":structure",
+            "layer": file_of + ":structure",
+            "cre_line": file_of + ":full_genotype",
+            "reporter": file_of + ":full_genotype",
+            "dendrite_type": file_of + ":dendrite_type",
+            "t_type": file_of + ":corresponding_AIT2.3.1_alias",
+        },
+    )
 
 
 def load_lee2023(folder: Path) -> PublishedDataset:
@@ -301,7 +576,25 @@ def load_lee2023(folder: Path) -> PublishedDataset:
     morph = _long(
         _read_csv(folder / "LeeDalley_morpho_features.csv"), "specimen_id", {}, drop=("Unnamed: 0",)
     )
-    return PublishedDataset("lee2023", cells, ephys=ephys, morphology=morph)
+    meta_f = "LeeDalley_manuscript_metadata_v2.csv"
+    return PublishedDataset(
+        "lee2023",
+        cells,
+        ephys=ephys,
+        morphology=morph,
+        tables={
+            "cells": meta_f,
+            "ephys": "LeeDalley_ephys_fx.csv",
+            "morphology": "LeeDalley_morpho_features.csv",
+        },
+        label_sources={
+            "species": f"{meta_f} (species of the dataset)",
+            "region": f"{meta_f}:structure",
+            "layer": f"{meta_f}:Cortical_layer",
+            "subclass": f"{meta_f}:Revised_subclass_label",
+            "t_type": f"{meta_f}:Transcriptomic_type",
+        },
+    )
 
 
 def load_berg2021(folder: Path) -> PublishedDataset:
@@ -361,7 +654,51 @@ def load_berg2021(folder: Path) -> PublishedDataset:
         cells = pd.concat([cells, pd.DataFrame(index=extra)])
     ephys = _long(ephys_t, "specimen_id", IPFX_TO_REGISTRY)
     morph = _long(morph_t, "specimen_id", {})
-    return PublishedDataset("berg2021", cells, ephys=ephys, morphology=morph)
+    h_f = "human_IVSCC_excitatory_L23_consolidated_0131.csv"
+    m_f = "mouse_IVSCC_excitatory_L23_consolidated_0129.csv"
+    file_of = pd.Series(
+        [h_f] * len(human) + [m_f] * len(mouse),
+        index=[*human["SpecimenID"].astype(str), *mouse["SpecimenID"].astype(str)],
+    )
+    file_of = file_of[~file_of.index.duplicated()]
+    amp = pd.concat([human, mouse], ignore_index=True)
+    amp = amp.drop_duplicates(subset="SpecimenID")
+    call = amp["rna_amplification_call"].astype("string").str.strip()
+    known = call.notna()
+    qc = pd.DataFrame(
+        {
+            "cell": amp["SpecimenID"].astype(str)[known].to_numpy(),
+            "check": "rna_amplification",
+            "value": np.nan,
+            "passed": (call[known].str.lower() == "pass").to_numpy(dtype=bool),
+            "message": [
+                f"{file_of.get(str(c), h_f)} (rna_amplification_call): {v}"
+                for c, v in zip(amp["SpecimenID"][known], call[known], strict=True)
+            ],
+        }
+    )
+    return PublishedDataset(
+        "berg2021",
+        cells,
+        ephys=ephys,
+        morphology=morph,
+        qc=qc,
+        tables={
+            "cells": f"{h_f}, {m_f}",
+            "ephys": "human_mouse_ephys_all_0127.csv",
+            "morphology": "All_L23_Lockdown_all_raw_features.csv, "
+            "All_Mouse_Cells_Lockdown_All_raw_features.csv",
+            "qc": f"{h_f}, {m_f}",
+        },
+        label_sources={
+            "species": file_of.reindex(cells.index) + " (species of the file)",
+            "region": file_of.reindex(cells.index) + ":region",
+            "layer": file_of.reindex(cells.index) + " (L2/3 study)",
+            "cre_line": file_of.reindex(cells.index) + ":genotype_label",
+            "reporter": file_of.reindex(cells.index) + ":genotype_label",
+            "t_type": file_of.reindex(cells.index) + ":SeuratMapping",
+        },
+    )
 
 
 def load_allen_celltypes(folder: Path) -> PublishedDataset:
@@ -425,6 +762,10 @@ def load_published(name: str, folder: str | os.PathLike[str]) -> PublishedDatase
     ds = DATASETS[key](p)
     ds.name = key
     ds.sources = sorted(str(f.resolve()) for f in p.iterdir() if f.is_file())
+    ds.info = dict(DATASET_INFO.get(key, {}))
+    ds.cells, ds.labels, quality = harmonise_cells(ds.cells, ds.label_sources)
+    if len(quality):
+        ds.qc = quality if ds.qc is None else pd.concat([ds.qc, quality], ignore_index=True)
     return ds
 
 

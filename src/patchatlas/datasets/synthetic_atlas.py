@@ -34,7 +34,7 @@ __all__ = ["CLASSES", "EPHYS_FEATURES", "SyntheticAtlas", "build_synthetic_atlas
 # class -> (species, region, layers, cre line, dendrite type, t-types, feature means)
 CLASSES: dict[str, dict[str, Any]] = {
     "Sst": {
-        "species": "Mus musculus",
+        "species": "mouse",
         "region": "VISp",
         "layers": ["2/3", "4", "5"],
         "cre": "Sst-IRES-Cre",
@@ -53,7 +53,7 @@ CLASSES: dict[str, dict[str, Any]] = {
         },
     },
     "Pvalb": {
-        "species": "Mus musculus",
+        "species": "mouse",
         "region": "VISp",
         "layers": ["2/3", "4", "5", "6"],
         "cre": "Pvalb-IRES-Cre",
@@ -72,7 +72,7 @@ CLASSES: dict[str, dict[str, Any]] = {
         },
     },
     "Vip": {
-        "species": "Mus musculus",
+        "species": "mouse",
         "region": "VISp",
         "layers": ["1", "2/3"],
         "cre": "Vip-IRES-Cre",
@@ -91,7 +91,7 @@ CLASSES: dict[str, dict[str, Any]] = {
         },
     },
     "L5 IT": {
-        "species": "Mus musculus",
+        "species": "mouse",
         "region": "MOp",
         "layers": ["5"],
         "cre": "Rbp4-Cre_KL100",
@@ -110,7 +110,7 @@ CLASSES: dict[str, dict[str, Any]] = {
         },
     },
     "LAMP5": {
-        "species": "Homo sapiens",
+        "species": "human",
         "region": "MTG",
         "layers": ["1", "2", "3"],
         "cre": None,
@@ -280,7 +280,7 @@ def build_synthetic_atlas(
             "depth_um": float(np.round(rng.uniform(50, 900), 1)),
             "donor": f"donor{k % 37:03d}",
         }
-        if c["species"] == "Homo sapiens":
+        if c["species"] == "human":
             meta["subclass"] = "LAMP5"
         rows.append({"cell_id": name, **meta})
         values = {

@@ -61,6 +61,7 @@ __all__ = [
     "QCRules",
     "TestPulse",
     "cell_qc",
+    "cell_rule_verdict",
     "plausibility_table",
     "qc_sweep_role",
     "recording_qc",
@@ -456,6 +457,61 @@ def _last_pulse(sweep: Sweep, r: QCRules) -> tuple[TestPulse | None, str]:
     return last, ""
 
 
+def _cell_checks(r: QCRules) -> dict[str, tuple[Callable[[float], bool], str]]:
+    lo_b, hi_b = r.blowout_mv
+    lo_a, hi_a = r.initial_access_resistance_mohm
+    return {
+        "blowout_mv": (lambda x: lo_b <= x <= hi_b, f"[{lo_b:g}, {hi_b:g}]"),
+        "electrode_0_pa": (lambda x: abs(x) <= r.electrode_0_pa, f"|x| <= {r.electrode_0_pa:g}"),
+        "seal_gohm": (lambda x: x >= r.seal_gohm, f">= {r.seal_gohm:g}"),
+        "initial_access_resistance_mohm": (lambda x: lo_a <= x <= hi_a, f"[{lo_a:g}, {hi_a:g}]"),
+        "input_access_resistance_ratio": (
+            lambda x: x <= r.input_access_resistance_ratio,
+            f"<= {r.input_access_resistance_ratio:g}",
+        ),
+    }
+
+
+def cell_rule_verdict(
+    rule: str, value: float, *, rules: QCRules | None = None
+) -> tuple[bool | None, str]:
+    """The verdict of one cell QC rule on a value measured elsewhere (an imported QC table),
+    under the same limits :func:`cell_qc` applies.
+
+    Parameters
+    ----------
+    rule
+        A rule of :data:`CELL_RULES` (``"seal_gohm"`` …).
+    value
+        The measured value, in the rule's unit (:data:`CELL_RULES`).
+    rules
+        Limits (default: :class:`QCRules`, Allen v1.1).
+
+    Returns
+    -------
+    passed : bool or None
+        None for a missing (non-finite) value: an imported table that does not state a value
+        gives no verdict.
+    limit : str
+        The limit applied, as :func:`cell_qc` reports it.
+
+    Raises
+    ------
+    patchatlas.errors.PatchAtlasError
+        ``rule`` is not a cell QC rule.
+    """
+    checks = _cell_checks(rules or QCRules())
+    if rule not in checks:
+        raise PatchAtlasError(
+            f"cell_rule_verdict: unknown cell QC rule {rule!r}; use one of {', '.join(checks)}"
+        )
+    test, limit = checks[rule]
+    x = float(value)
+    if not math.isfinite(x):
+        return None, limit
+    return bool(test(x)), limit
+
+
 def cell_qc(
     recording: Recording,
     *,
@@ -604,18 +660,7 @@ def cell_qc(
     else:
         values["input_access_resistance_ratio"] = (ra / ri, "", None)
 
-    lo_b, hi_b = r.blowout_mv
-    lo_a, hi_a = r.initial_access_resistance_mohm
-    checks: dict[str, tuple[Callable[[float], bool], str]] = {
-        "blowout_mv": (lambda x: lo_b <= x <= hi_b, f"[{lo_b:g}, {hi_b:g}]"),
-        "electrode_0_pa": (lambda x: abs(x) <= r.electrode_0_pa, f"|x| <= {r.electrode_0_pa:g}"),
-        "seal_gohm": (lambda x: x >= r.seal_gohm, f">= {r.seal_gohm:g}"),
-        "initial_access_resistance_mohm": (lambda x: lo_a <= x <= hi_a, f"[{lo_a:g}, {hi_a:g}]"),
-        "input_access_resistance_ratio": (
-            lambda x: x <= r.input_access_resistance_ratio,
-            f"<= {r.input_access_resistance_ratio:g}",
-        ),
-    }
+    checks = _cell_checks(r)
     rows = []
     cell_ok = True
     for rule, unit in CELL_RULES.items():

@@ -16,6 +16,7 @@ from patchatlas.transcriptomics.preprocess import (
     make_preprocessor,
     match_genes,
 )
+from patchatlas.transcriptomics.profile import cell_profile
 
 __all__ = [
     "CPM",
@@ -24,6 +25,7 @@ __all__ = [
     "Log",
     "MeanDropoutSelector",
     "ZScore",
+    "cell_profile",
     "cpm",
     "make_preprocessor",
     "match_genes",

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import make_url
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from patchatlas._version import __version__
 from patchatlas.atlas import Atlas, AtlasError
@@ -18,7 +21,16 @@ from patchatlas.errors import PatchAtlasError
 from patchatlas.web.security import load_token
 from patchatlas.web.service import PortalData
 
-__all__ = ["CONFIG_ENV", "Settings", "app_from_env", "create_app"]
+__all__ = [
+    "CONFIG_ENV",
+    "Settings",
+    "app_from_env",
+    "create_app",
+    "error_response",
+    "public_message",
+]
+
+log = logging.getLogger("patchatlas.web")
 
 HERE = Path(__file__).parent
 DEFAULT_MAX_UPLOAD = 200 * 1024 * 1024
@@ -35,6 +47,90 @@ class Settings:
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD
     cors_origins: tuple[str, ...] = ()
     title: str = "patchatlas"
+
+
+_PATH = re.compile(r"(?:[A-Za-z]:)?(?:/[^\s/'\"`;,)]+){2,}/?")
+_HEADINGS = {
+    400: "Bad request",
+    401: "Sign-in needed",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Upload too large",
+    415: "File type not accepted",
+    422: "Bad request",
+    500: "Something went wrong",
+}
+
+
+def public_message(message: str, atlas_url: str = "") -> str:
+    """An error message fit for users: the atlas location and server paths removed (a path
+    becomes its last part), no Python hints.
+
+    Parameters
+    ----------
+    message
+        The message as raised.
+    atlas_url
+        The atlas URL (password hidden) to replace with "this atlas".
+
+    Returns
+    -------
+    str
+    """
+    out = message.replace(atlas_url, "this atlas") if atlas_url else message
+    out = re.sub(r"sqlite:/+\S*|postgresql\S*://\S*", "this atlas", out)
+    out = _PATH.sub(lambda m: m.group(0).rstrip("/").rsplit("/", 1)[-1], out)
+    out = re.sub(r";?\s*list them with atlas\.cells\(\)", "", out)
+    out = out.replace(" in the atlas at this atlas", " in this atlas")
+    return out
+
+
+def error_response(
+    request: Request, status: int, message: str, *, headers: dict[str, str] | None = None
+) -> Response:
+    """The answer to a failed request: JSON ``{"detail": …}`` for the API, a styled HTML page
+    for everything else; never a server path, a traceback or a Python hint.
+
+    Parameters
+    ----------
+    request
+        The failed request.
+    status
+        HTTP status.
+    message
+        What went wrong (made public with :func:`public_message`); empty for an unexpected
+        server error, which gets a generic message.
+    headers
+        Extra response headers (``WWW-Authenticate`` …).
+
+    Returns
+    -------
+    fastapi.responses.Response
+    """
+    settings = getattr(request.app.state, "settings", None)
+    url = settings.atlas_url if settings is not None else ""
+    text = (
+        "The server could not answer this request; the error was logged."
+        if status >= 500 and not message
+        else public_message(message, url)
+    )
+    path = request.url.path
+    wants_json = (
+        path.startswith("/api/")
+        or path == "/openapi.json"
+        or ("text/html" not in request.headers.get("accept", "") and path.startswith("/static/"))
+    )
+    if wants_json or request.method != "GET":
+        return JSONResponse({"detail": text}, status_code=status, headers=headers)
+    if (status == 404 and not message.strip()) or message == "Not Found":
+        text = f"There is no page at {path}."
+    from patchatlas.web.pages import render_error
+
+    resp = render_error(request, status, _HEADINGS.get(status, "Error"), text)
+    if headers:
+        resp.headers.update(headers)
+    return resp
 
 
 def _default_data_dir(atlas: Atlas) -> Path | None:
@@ -127,13 +223,24 @@ def create_app(
         )
 
     @app.exception_handler(AtlasError)
-    async def _atlas_error(request: Request, exc: AtlasError) -> JSONResponse:
+    async def _atlas_error(request: Request, exc: AtlasError) -> Response:
         status = 404 if str(exc).startswith("no cell") or "has no" in str(exc) else 400
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        return error_response(request, status, str(exc))
 
     @app.exception_handler(PatchAtlasError)
-    async def _pa_error(request: Request, exc: PatchAtlasError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+    async def _pa_error(request: Request, exc: PatchAtlasError) -> Response:
+        return error_response(request, 400, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return error_response(
+            request, exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(Exception)
+    async def _server_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path)
+        return error_response(request, 500, "")
 
     from patchatlas.web.api import router as api_router
     from patchatlas.web.pages import router as page_router

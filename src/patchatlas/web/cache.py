@@ -3,10 +3,12 @@ version, so that repeated requests (many browsers on the same search page) cost 
 look-up. The search page (``/``) and the portal's static scripts and styles (``/static/...``) are
 kept the same way, so that a page load costs no template rendering and no file reads through the
 thread pool. A write through the portal or a change of the atlas (checked every ``refresh_s``)
-changes the data version and with it every key."""
+changes the data version and with it every key. For clients that accept gzip, cached answers of
+a kilobyte or more are kept (and sent) compressed."""
 
 from __future__ import annotations
 
+import gzip
 from collections import OrderedDict
 from typing import Any
 
@@ -14,7 +16,10 @@ import anyio
 
 from patchatlas.web.service import PortalData
 
-__all__ = ["CACHED_TYPES", "PAGES", "ResponseCache"]
+__all__ = ["CACHED_TYPES", "GZIP_MIN", "PAGES", "ResponseCache"]
+
+#: answers at least this large (bytes) are kept gzip-compressed for clients that accept gzip
+GZIP_MIN = 1024
 
 #: Pages cached per data version besides the API (they depend on nothing but the atlas).
 PAGES: frozenset[str] = frozenset({"/"})
@@ -86,7 +91,12 @@ class ResponseCache:
             self.hits += 1
             self.entries.move_to_end(key)
             headers, etag, body = entry
-            if etag and inm and etag in [t.strip() for t in inm.split(b",")]:
+            if (
+                etag
+                and inm
+                and etag.removeprefix(b"W/")
+                in [t.strip().removeprefix(b"W/") for t in inm.split(b",")]
+            ):
                 keep = [(k, v) for k, v in headers if k in (b"etag", b"cache-control")]
                 await send({"type": "http.response.start", "status": 304, "headers": keep})
                 await send({"type": "http.response.body", "body": b""})
@@ -123,6 +133,19 @@ class ResponseCache:
         if not ctype.startswith(CACHED_TYPES):
             return
         etag = next((v for k, v in headers if k == b"etag"), b"")
+        encoded = any(k == b"content-encoding" for k, _ in headers)
+        if key[2].endswith(b"#gz") and not encoded and len(body) >= GZIP_MIN:
+            # the client takes gzip: keep the compressed answer (compressed once per version)
+            # (a weak ETag for the compressed variant; If-None-Match compares weakly)
+            body = gzip.compress(body, 6)
+            headers = [(k, v) for k, v in headers if k not in (b"content-length", b"etag")]
+            headers += [
+                (b"content-length", str(len(body)).encode()),
+                (b"content-encoding", b"gzip"),
+                (b"vary", b"Accept-Encoding"),
+            ]
+            if etag:
+                headers.append((b"etag", b"W/" + etag.removeprefix(b"W/")))
         self.entries[key] = (headers, etag, body)
         while len(self.entries) > self.max_entries:
             self.entries.popitem(last=False)

@@ -22,7 +22,17 @@ import pandas as pd
 from patchatlas.atlas import Atlas
 from patchatlas.atlas import portal as Q
 
-__all__ = ["AVAILABILITY", "FACETS", "PortalData", "Snapshot", "t_type_family", "to_jsonable"]
+__all__ = [
+    "AVAILABILITY",
+    "FACETS",
+    "MULTI_FACETS",
+    "QC_VALUES",
+    "TEXT_FIELDS",
+    "PortalData",
+    "Snapshot",
+    "t_type_family",
+    "to_jsonable",
+]
 
 # Discrete facets of the Cell Feature Search, in display order: column -> label.
 FACETS: dict[str, str] = {
@@ -32,8 +42,23 @@ FACETS: dict[str, str] = {
     "cre_line": "Cre line",
     "dendrite_type": "Dendrite type",
     "t_type_family": "t-type family",
+    "subclass": "Subclass",
     "dataset": "Dataset",
+    "qc": "Quality control",
 }
+#: facets where a cell can have several values (a cell of two publications is in both datasets;
+#: a cell can fail QC and have a value outside its physiological range); a cell matches when any
+#: of its values is chosen
+MULTI_FACETS: frozenset[str] = frozenset({"dataset", "qc"})
+#: the values of the ``qc`` facet
+QC_VALUES: dict[str, str] = {
+    "passed": "every QC check with a verdict passed",
+    "failed": "at least one QC check failed",
+    "not checked": "no QC verdict stored",
+    "outside physiological range": "a feature value outside its documented range",
+}
+#: what the text search looks in
+TEXT_FIELDS: tuple[str, ...] = ("cell_id", "t_type", "subclass", "cre_line", "donor", "dataset")
 AVAILABILITY: dict[str, str] = {
     "has_sweeps": "Sweeps",
     "has_ephys": "Ephys features",
@@ -45,8 +70,10 @@ MISSING = "(unknown)"
 
 
 def t_type_family(subclass: pd.Series, t_type: pd.Series) -> pd.Series:
-    """The t-type family of each cell: its ``subclass`` where known, else the first word of its
-    ``t_type`` (``"Sst Calb2 Pdlim5"`` → ``"Sst"``), else missing.
+    """The t-type family of each cell (:func:`patchatlas.core.vocabulary.family_of`): of its
+    ``subclass`` where known, else of the subclass its ``t_type`` implies
+    (:func:`~patchatlas.core.vocabulary.subclass_of`: ``"Sst Calb2 Pdlim5"`` → ``"Sst"``,
+    ``"L2/3 IT_3"`` → ``"IT"``), else the first word of the t-type, else missing.
 
     Parameters
     ----------
@@ -60,11 +87,25 @@ def t_type_family(subclass: pd.Series, t_type: pd.Series) -> pd.Series:
     pandas.Series
         String dtype, aligned with ``subclass``; ``<NA>`` where neither is known.
     """
-    first = t_type.astype("string").str.strip().str.split(r"\s+", n=1, regex=True).str[0]
-    first = first.where(first != "")
-    sub = subclass.astype("string").str.strip()
-    sub = sub.where(sub != "")
-    out: pd.Series = sub.fillna(first)
+    from patchatlas.core.vocabulary import family_of, subclass_of
+
+    def one(sub: Any, tt: Any) -> str | None:
+        s = None if pd.isna(sub) or not str(sub).strip() else str(sub).strip()
+        if s is None and not pd.isna(tt) and str(tt).strip():
+            s = subclass_of(tt) or str(tt).split()[0]
+        return None if s is None else family_of(s)
+
+    if len(subclass) == 0:
+        return pd.Series([], index=subclass.index, dtype="string")
+    # one look-up per distinct (subclass, t-type) pair
+    pairs = pd.MultiIndex.from_arrays(
+        [subclass.astype("string").fillna(""), t_type.astype("string").fillna("")]
+    )
+    codes, uniques = pd.factorize(pairs)
+    fams = np.array(
+        [one(a or None, b or None) for a, b in uniques] + [None], dtype=object
+    )  # code -1 (never, after fillna) → None
+    out = pd.Series(fams[codes], index=subclass.index, dtype="string")
     return out
 
 
@@ -113,6 +154,36 @@ def records(df: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
+def _matrix(values: list[list[str]]) -> tuple[np.ndarray, list[str]]:
+    """Cells × distinct values membership of a multi-valued facet (values by frequency)."""
+    counts: dict[str, int] = {}
+    for vs in values:
+        for v in vs:
+            counts[v] = counts.get(v, 0) + 1
+    uniques = sorted(counts, key=lambda v: -counts[v])
+    pos = {v: k for k, v in enumerate(uniques)}
+    mat = np.zeros((len(values), len(uniques)), dtype=bool)
+    for i, vs in enumerate(values):
+        for v in vs:
+            mat[i, pos[v]] = True
+    return mat, uniques
+
+
+def _search_text(cells: pd.DataFrame) -> np.ndarray:
+    if cells.empty:
+        return np.array([], dtype=object)
+    parts = [cells.index.to_series().astype(str).str.lower()]
+    for col in TEXT_FIELDS[1:]:
+        if col == "dataset":
+            joined_ds = [" ".join(v).lower() for v in cells["datasets"]]
+            parts.append(pd.Series(joined_ds, index=cells.index, dtype=object).astype(str))
+        elif col in cells.columns:
+            parts.append(cells[col].astype("string").fillna("").str.lower().astype(str))
+    rest: Any = parts[1:]
+    joined = parts[0].str.cat(rest, sep="\u0001") if rest else parts[0]
+    return joined.to_numpy(dtype=object)
+
+
 @dataclass
 class Snapshot:
     """The portal's view of the atlas at one data version."""
@@ -124,6 +195,12 @@ class Snapshot:
     catalog: pd.DataFrame  # feature_catalog()
     etag: str = ""
     codes: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
+    #: multi-valued facets: column → (cells × values boolean matrix, values)
+    multi: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
+    #: cells × features with a physiological range: True where the value lies outside it
+    flags: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: per cell, the lower-case text the search box looks in (:data:`TEXT_FIELDS`)
+    text: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
     _json_cache: dict[str, bytes] = field(default_factory=dict)
     _aligned: dict[str, np.ndarray] = field(default_factory=dict)
     _memo: dict[str, Any] = field(default_factory=dict)
@@ -247,12 +324,56 @@ class PortalData:
         morph = Q.morphology_features(self.atlas)
         catalog = Q.feature_catalog(self.atlas)
         etag = hashlib.sha1(version.encode()).hexdigest()[:16]
+        # QC status and range flags
+        cell_units = catalog[(catalog["kind"] == "ephys") & (catalog["level"] == "cell")]
+        units = dict(zip(cell_units["name"], cell_units["unit"], strict=True))
+        flags = Q.range_flags(ephys, units).reindex(cells.index, fill_value=False).astype(bool)
+        summary = Q.qc_summary(self.atlas).reindex(cells.index)
+        n_checks = summary["n_checks"].fillna(0).to_numpy(dtype=float)
+        n_failed = summary["n_failed"].fillna(0).to_numpy(dtype=float)
+        cells["qc_status"] = np.where(
+            n_checks == 0, "not checked", np.where(n_failed > 0, "failed", "passed")
+        )
+        cells["qc_failed"] = summary["failed"].to_numpy(dtype=object)
+        cells["n_flagged"] = flags.sum(axis=1).to_numpy(dtype=int)
+        members = Q.dataset_members(self.atlas)
+        by_cell: dict[str, list[str]] = {}
+        for cid, ds in zip(members["cell_id"], members["dataset"], strict=True):
+            by_cell.setdefault(str(cid), []).append(str(ds))
+        cells["datasets"] = [by_cell.get(str(c), []) for c in cells.index]
         codes = {}
         for col in FACETS:
+            if col in MULTI_FACETS:
+                continue
             c, uniques = pd.factorize(cells[col].astype("string").fillna(MISSING))
             codes[col] = (np.asarray(c), [str(u) for u in uniques])
-        snap = Snapshot(version, cells, ephys, morph, catalog, etag=etag, codes=codes)
-        snap.memo("connections", lambda: Q.connections(self.atlas))  # ready before serving
+        multi = {
+            "dataset": _matrix([v or [MISSING] for v in cells["datasets"]]),
+            "qc": _matrix(
+                [
+                    [st, *(["outside physiological range"] if nf else [])]
+                    for st, nf in zip(cells["qc_status"], cells["n_flagged"], strict=True)
+                ]
+            ),
+        }
+        text = _search_text(cells)
+        snap = Snapshot(
+            version,
+            cells,
+            ephys,
+            morph,
+            catalog,
+            etag=etag,
+            codes=codes,
+            multi=multi,
+            flags=flags,
+            text=text,
+        )
+        # ready before serving: what requests would otherwise compute on first use
+        snap.memo("connections", lambda: Q.connections(self.atlas))
+        self.dataset_info(snap)
+        self.origins(snap)
+        self.feature_units(snap)
         return snap
 
     # ------------------------------------------------------------------ queries on the snapshot
@@ -264,10 +385,13 @@ class PortalData:
         *,
         ranges: dict[str, tuple[float | None, float | None]] | None = None,
         query: str | None = None,
+        exclude_flagged: bool = False,
     ) -> np.ndarray:
         """Boolean mask over ``snap.cells``: every facet matches one of its listed values
-        (``"(unknown)"`` = missing), every numerical range holds (inclusive), and ``query`` is in
-        the cell name or t-type.
+        (``"(unknown)"`` = missing; for a multi-valued facet, any of the cell's values), every
+        numerical range holds (inclusive), ``query`` is in the cell's name, t-type, subclass, Cre
+        line, donor or datasets, and (with ``exclude_flagged``) no value of the cell lies outside
+        its physiological range.
 
         Parameters
         ----------
@@ -281,8 +405,10 @@ class PortalData:
             Numerical feature → ``(low, high)`` bounds, either None for open; cells where the
             feature is missing are excluded.
         query
-            Case-insensitive substring of the cell name or t-type; None or empty does not
-            filter.
+            Case-insensitive substring of the fields in :data:`TEXT_FIELDS`; None or empty
+            does not filter.
+        exclude_flagged
+            Drop the cells with a value outside its documented physiological range.
 
         Returns
         -------
@@ -303,9 +429,16 @@ class PortalData:
                 want = [str(v).lower() in ("1", "true", "yes") for v in values]
                 mask &= np.isin(df[col].to_numpy(dtype=bool), want)
                 continue
+            if col in snap.multi:
+                mat, uniq = snap.multi[col]
+                cols = [i for i, u in enumerate(uniq) if u in set(values)]
+                mask &= mat[:, cols].any(axis=1) if cols else np.zeros(len(df), dtype=bool)
+                continue
             codes, uniques = snap.codes[col]
             wanted = [i for i, u in enumerate(uniques) if u in set(values)]
             mask &= np.isin(codes, wanted)
+        if exclude_flagged:
+            mask &= df["n_flagged"].to_numpy(dtype=int) == 0
         for name, (lo, hi) in (ranges or {}).items():
             vals = self.aligned(snap, name)
             ok = np.isfinite(vals)
@@ -315,12 +448,10 @@ class PortalData:
                 ok &= vals <= hi
             mask &= ok
         if query:
-            q = query.lower()
-            names = df.index.to_series().astype(str).str.lower()
-            tt = df["t_type"].astype("string").str.lower().fillna("")
-            mask &= (names.str.contains(q, regex=False) | tt.str.contains(q, regex=False)).to_numpy(
-                dtype=bool
-            )
+            q = query.lower().strip()
+            if q:
+                text = pd.Series(snap.text, dtype=object).astype(str)
+                mask &= text.str.contains(q, regex=False).to_numpy(dtype=bool)
         return mask
 
     def filter_cells(
@@ -402,6 +533,95 @@ class PortalData:
             f"feature {name!r} is not in this atlas; list them at /api/features/registry"
         )
 
+    def origins(self, snap: Snapshot) -> dict[int, str]:
+        """Provenance id → where the values it describes come from: the imported dataset and
+        table, or the engine with its package version and analysis profile.
+
+        Parameters
+        ----------
+        snap
+            The snapshot (the map is computed once per data version).
+
+        Returns
+        -------
+        dict of int to str
+        """
+
+        def build() -> dict[int, str]:
+            out: dict[int, str] = {}
+            for r in Q.provenance(self.atlas).to_dict("records"):
+                params = r["parameters"] if isinstance(r["parameters"], dict) else {}
+                engine = str(r["engine"])
+                if engine.startswith("import:"):
+                    tables = params.get("tables") or {}
+                    what = tables.get("ephys") or tables.get("morphology") or ""
+                    out[int(r["id"])] = f"{engine.removeprefix('import:')} {what}".strip()
+                    continue
+                extra = ", ".join(
+                    f"{k} {params[k]}" for k in ("profile", "version") if params.get(k) is not None
+                )
+                out[int(r["id"])] = (
+                    f"{engine} (patchatlas {r['package_version']}{', ' + extra if extra else ''})"
+                )
+            return out
+
+        origins: dict[int, str] = snap.memo("origins", build)
+        return origins
+
+    def dataset_info(self, snap: Snapshot) -> list[dict[str, Any]]:
+        """:func:`patchatlas.atlas.portal.dataset_info`, once per data version.
+
+        Parameters
+        ----------
+        snap
+            The snapshot.
+
+        Returns
+        -------
+        list of dict
+        """
+        info: list[dict[str, Any]] = snap.memo("datasets", lambda: Q.dataset_info(self.atlas))
+        return info
+
+    @staticmethod
+    def feature_units(snap: Snapshot) -> dict[str, str]:
+        """The unit of each numerical feature: the stored unit (cell level), else the
+        registry's, else the physiological-range table's.
+
+        Parameters
+        ----------
+        snap
+            The snapshot.
+
+        Returns
+        -------
+        dict of str to str
+            Feature name → unit (features without a known unit are absent).
+        """
+
+        def build() -> dict[str, str]:
+            from patchatlas.core.vocabulary import PHYSIOLOGICAL_RANGES
+            from patchatlas.web.registry import definitions
+
+            out: dict[str, str] = {
+                "depth_um": "µm",
+                "normalized_depth": "1",
+                "t_type_confidence": "1",
+            }
+            for name, r in PHYSIOLOGICAL_RANGES.items():
+                out[name] = r.unit
+            for name, d in definitions().items():
+                if isinstance(d.get("unit"), str) and d["unit"]:
+                    out[name] = d["unit"]
+            cat = snap.catalog[snap.catalog["level"] == "cell"]
+            for name, unit in zip(cat["name"], cat["unit"], strict=True):
+                if isinstance(unit, str) and unit:
+                    out[str(name)] = unit
+            return out
+
+        units: dict[str, str] = snap.memo("units", build)
+        return units
+
     def facet_counts(self, snap: Snapshot, mask: np.ndarray) -> dict[str, dict[str, int]]:
         """Value counts of each facet over the selected cells (missing = ``(unknown)``).
 
@@ -420,6 +640,12 @@ class PortalData:
         """
         out: dict[str, dict[str, int]] = {}
         for col in FACETS:
+            if col in snap.multi:
+                mat, uniq = snap.multi[col]
+                n = mat[mask].sum(axis=0)
+                order = np.argsort(-n, kind="stable")
+                out[col] = {uniq[i]: int(n[i]) for i in order if n[i] > 0}
+                continue
             codes, uniques = snap.codes[col]
             n = np.bincount(codes[mask], minlength=len(uniques))
             order = np.argsort(-n, kind="stable")
@@ -446,16 +672,22 @@ class PortalData:
         Returns
         -------
         bytes
-            UTF-8 JSON with ``version`` (the snapshot's ETag), ``n``, ``facets``,
-            ``availability``, ``columns`` (cell ids, facet, t-type and availability columns),
-            ``features`` (name, kind, unit, number of cells measured) and ``values``.
+            UTF-8 JSON with ``version`` (the snapshot's ETag), ``n``, ``facets``, ``multi``
+            (the multi-valued facets, whose columns hold lists), ``availability``, ``columns``
+            (cell ids, facet, t-type, donor and availability columns), ``features`` (name,
+            kind, unit, number of cells measured), ``values``, ``flagged`` (feature → positions
+            of the cells whose value lies outside its physiological range) and ``ranges``.
         """
         key = f"search:{n_features}"
         if key in snap._json_cache:
             return snap._json_cache[key]
         cells = snap.cells
         cols: dict[str, Any] = {"cell_id": [str(x) for x in cells.index]}
-        for col in (*FACETS, "t_type", "subclass"):
+        for col in (*FACETS, "t_type", "donor"):
+            if col in snap.multi:
+                mat, uniq = snap.multi[col]
+                cols[col] = [[uniq[j] for j in np.flatnonzero(row)] for row in mat]
+                continue
             cols[col] = [None if pd.isna(v) else str(v) for v in cells[col].tolist()]
         for col in AVAILABILITY:
             cols[col] = [bool(v) for v in cells[col].tolist()]
@@ -468,14 +700,28 @@ class PortalData:
             feats.append({"name": name, "kind": kind, "unit": units.get((name, kind)), "n": n})
         feats.sort(key=lambda f: (-int(f["n"]), str(f["name"])))
         values = {str(f["name"]): self._values(snap, str(f["name"])) for f in feats[:n_features]}
+        flagged = {
+            str(c): np.flatnonzero(snap.flags[c].to_numpy(dtype=bool)).tolist()
+            for c in snap.flags.columns
+            if snap.flags[c].any()
+        }
+        from patchatlas.core.vocabulary import PHYSIOLOGICAL_RANGES
+
         payload = {
             "version": snap.etag,
             "n": len(cells),
             "facets": FACETS,
+            "multi": sorted(MULTI_FACETS),
             "availability": AVAILABILITY,
+            "text_fields": list(TEXT_FIELDS),
             "columns": cols,
             "features": feats,
             "values": values,
+            "flagged": flagged,
+            "ranges": {
+                k: {"low": r.low, "high": r.high, "unit": r.unit, "note": r.note}
+                for k, r in PHYSIOLOGICAL_RANGES.items()
+            },
         }
         data = json.dumps(to_jsonable(payload), separators=(",", ":"), allow_nan=False).encode()
         snap._json_cache[key] = data

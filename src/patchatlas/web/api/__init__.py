@@ -10,10 +10,12 @@ module             endpoints
 ``sweeps``         ``/cells/{id}/sweeps[/{index}[/phase]]``, ``/cells/{id}/fi``, ``…/nwb``
 ``features``       ``/cells/{id}/features``, ``/features``, ``/features/registry``
 ``morphology``     ``/cells/{id}/morphology``, ``/cells/{id}/morphology.swc``
+``patchseq``       ``/cells/{id}/transcriptome``, ``/cells/{id}/context``
 ``models``         ``/cells/{id}/models``, ``/models``, ``/types``, ``/types/physiology``
 ``crossmodal``     ``/crossmodal``, ``/crossmodal/predictions``
 ``connectivity``   ``/pairs``, ``/pairs/{id}``, ``/connectivity``, ``/connectivity/distance``
-``writes``         ``/annotations/{id}``, ``/uploads``
+``status``         ``/datasets``, ``/ingest/runs``, ``/ingest/errors``, ``/provenance``
+``writes``         ``/annotations/{id}``, ``/uploads``, ``/uploads/batch``, ``/uploads/jobs/{id}``
 =================  =================================================================
 
 Shared helpers live in the private seam ``_common``. Nothing here computes science: spikes,
@@ -33,6 +35,8 @@ from patchatlas.web.api import (
     features,
     models,
     morphology,
+    patchseq,
+    status,
     sweeps,
     writes,
 )
@@ -42,6 +46,17 @@ __all__ = ["cell_name", "portal", "router"]
 
 router = APIRouter(prefix="/api", responses=ERRORS)
 # ``cells`` goes last: its ``/cells/{cell_id:path}`` would answer for every ``/cells/.../x``
-for _sub in (sweeps, features, morphology, models, crossmodal, connectivity, writes, cells):
+for _sub in (
+    sweeps,
+    features,
+    morphology,
+    patchseq,
+    models,
+    crossmodal,
+    connectivity,
+    status,
+    writes,
+    cells,
+):
     router.include_router(_sub.router)
 del _sub

@@ -11,7 +11,7 @@ import gzip
 import hashlib
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -30,7 +30,7 @@ from patchatlas.web.api._common import (
 )
 from patchatlas.web.service import AVAILABILITY, PortalData, Snapshot, records
 
-__all__ = ["failure_message", "router"]
+__all__ = ["CSV_COLUMNS", "cell_context", "failure_message", "router"]
 
 router = APIRouter()
 
@@ -105,11 +105,26 @@ def _sorted(
             key = p.feature_column(snap, sort).reindex(df.index)
         except AtlasError as exc:
             raise HTTPException(400, str(exc)) from exc
+    # values outside their physiological range never top a sort: they come after the valid
+    # ones (and before the missing ones)
+    if sort in snap.flags.columns:
+        bad = snap.flags[sort].reindex(df.index, fill_value=False).to_numpy(dtype=bool)
+        key = key.astype(float).mask(bad)
+        order_ok = key[~bad].sort_values(ascending=not desc, na_position="last", kind="stable")
+        order_bad = key.index[bad]
+        valid = order_ok.index[order_ok.notna()]
+        missing = order_ok.index[order_ok.isna()]
+        return df.loc[valid.append(order_bad).append(missing)]
     order = key.sort_values(ascending=not desc, na_position="last", kind="stable").index
     return df.loc[order]
 
 
-@router.get("/cells", tags=["cells"], response_model=CellPageOut)
+@router.get(
+    "/cells",
+    tags=["cells"],
+    response_model=CellPageOut,
+    responses={200: {"content": {"text/csv": {}}}},
+)
 def list_cells(
     request: Request,
     p: Portal,
@@ -119,7 +134,15 @@ def list_cells(
     cre_line: Annotated[list[str], Query(default_factory=list)],
     dendrite_type: Annotated[list[str], Query(default_factory=list)],
     t_type_family: Annotated[list[str], Query(default_factory=list)],
+    subclass: Annotated[list[str], Query(default_factory=list)],
     dataset: Annotated[list[str], Query(default_factory=list)],
+    qc: Annotated[
+        list[str],
+        Query(
+            default_factory=list,
+            description="passed, failed, not checked, outside physiological range",
+        ),
+    ],
     has_sweeps: bool | None = None,
     has_ephys: bool | None = None,
     has_morphology: bool | None = None,
@@ -129,19 +152,42 @@ def list_cells(
         list[str] | None,
         Query(description="numerical filter FEATURE:LOW..HIGH (inclusive; repeatable)"),
     ] = None,
-    q: Annotated[str | None, Query(max_length=200, description="text in name/t-type")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="text in the cell id, t-type, subclass, Cre line, donor or dataset",
+        ),
+    ] = None,
+    flagged: Annotated[
+        str,
+        Query(
+            pattern="^(include|exclude)$",
+            description="exclude: drop cells with a value outside its physiological range",
+        ),
+    ] = "include",
     sort: Annotated[str | None, Query(max_length=200)] = None,
     desc: bool = False,
     features: Annotated[
-        list[str] | None, Query(description="feature columns to include in each row")
+        list[str] | None,
+        Query(
+            description="feature columns to include in each row (repeatable, or "
+            "comma-separated); CSV: default all cell-level features"
+        ),
     ] = None,
     offset: Offset = 0,
     limit: Limit = 100,
+    format: Annotated[
+        str,
+        Query(pattern="^(json|csv)$", description="csv: the whole selection, one row per cell"),
+    ] = "json",
 ) -> Response:
     """Cells with their annotations, filtered by facets and feature ranges, sorted and paged.
 
     Facet parameters take several values (any of them matches); ``(unknown)`` matches a missing
-    value. The response carries the facet counts of the whole filtered selection.
+    value. The response carries the facet counts of the whole filtered selection. With
+    ``format=csv`` the answer is the whole selection (no paging) as CSV, one row per cell, the
+    requested features as columns with their units in the header (``ri (MΩ)``).
     """
     snap = p.snapshot()
     local = {
@@ -151,7 +197,9 @@ def list_cells(
         "cre_line": cre_line,
         "dendrite_type": dendrite_type,
         "t_type_family": t_type_family,
+        "subclass": subclass,
         "dataset": dataset,
+        "qc": qc,
     }
     filters: dict[str, list[str]] = {k: v for k, v in local.items() if v}
     flags = {
@@ -165,19 +213,82 @@ def list_cells(
         if v is not None:
             filters[k] = [str(v).lower()]
     try:
-        mask = p.filter_mask(snap, filters, ranges=_parse_ranges(range or []), query=q)
+        mask = p.filter_mask(
+            snap,
+            filters,
+            ranges=_parse_ranges(range or []),
+            query=q,
+            exclude_flagged=flagged == "exclude",
+        )
     except AtlasError as exc:
         raise HTTPException(400, str(exc)) from exc
     df = _sorted(p, snap, snap.cells[mask], sort, desc)
+    names = [n.strip() for f in features or [] for n in f.split(",") if n.strip()]
+    if format == "csv":
+        return _csv(p, snap, df, names or [n for n, _ in snap.numeric_features()])
     rows = df.iloc[offset : offset + limit].copy()
-    for name in features or []:
+    for name in names:
         try:
             rows[name] = p.feature_column(snap, name).reindex(rows.index)
         except AtlasError as exc:
             raise HTTPException(400, str(exc)) from exc
+    rows = rows[[c for c in rows.columns if c not in _INTERNAL]]
     out = page(len(df), offset, limit, records(rows.reset_index()))
     out["facets"] = p.facet_counts(snap, mask)
     return json_response(request, out)
+
+
+#: snapshot columns the API does not list as annotations
+_INTERNAL = ("n_flagged",)
+#: annotation columns of the CSV download, in order
+CSV_COLUMNS = (
+    "datasets",
+    "species",
+    "region",
+    "layer",
+    "depth_um",
+    "cre_line",
+    "reporter",
+    "dendrite_type",
+    "t_type_family",
+    "subclass",
+    "t_type",
+    "t_type_confidence",
+    "donor",
+    "qc_status",
+    "qc_failed",
+)
+
+
+def _csv(p: PortalData, snap: Snapshot, df: pd.DataFrame, names: list[str]) -> Response:
+    units = p.feature_units(snap)
+    out = pd.DataFrame(index=df.index)
+    for col in CSV_COLUMNS:
+        if col == "datasets":
+            out["datasets"] = df["datasets"].map(lambda v: ";".join(v))
+        elif col in df.columns:
+            out[col] = df[col]
+    header = {}
+    for name in names:
+        try:
+            out[name] = p.feature_column(snap, name).reindex(df.index)
+        except AtlasError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        if name in snap.flags.columns:
+            out[f"{name}_outside_range"] = snap.flags[name].reindex(df.index, fill_value=False)
+        unit = units.get(name)
+        header[name] = f"{name} ({unit})" if unit and unit != "1" else name
+    out = out.rename(columns=header)
+    out.index.name = "cell_id"
+    body = out.to_csv(float_format="%.6g", lineterminator="\n")
+    return Response(
+        body.encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="patchatlas-cells.csv"',
+            "Cache-Control": "no-cache",
+        },
+    )
 
 
 @router.get("/cells/{cell_id:path}/qc", tags=["cells"])
@@ -204,7 +315,57 @@ def one_cell(request: Request, p: Portal, cell_id: str) -> Response:
             info[k] = bool(row[k])
     meta = info.get("metadata") or {}
     info["annotations"] = meta.get(Q.ANNOTATIONS_KEY, {}) if isinstance(meta, dict) else {}
+    info.update(cell_context(p, snap, name))
     return json_response(request, info)
+
+
+def cell_context(p: PortalData, snap: Snapshot, name: str) -> dict[str, Any]:
+    """What the portal adds to a cell's stored record: its datasets (with citation and
+    licence), each annotation's origin, its QC status and the values outside their
+    physiological range.
+
+    Parameters
+    ----------
+    p
+        The portal.
+    snap
+        The current snapshot.
+    name
+        The cell's name.
+
+    Returns
+    -------
+    dict
+        ``datasets`` (dicts of :func:`patchatlas.atlas.portal.dataset_info`), ``labels``
+        (field, value, native, dataset, source), ``qc_status``, ``qc_failed`` and
+        ``out_of_range`` (feature, value, unit, low, high, note).
+    """
+    from patchatlas.core.vocabulary import PHYSIOLOGICAL_RANGES
+
+    infos = {d["name"]: d for d in p.dataset_info(snap)}
+    out: dict[str, Any] = {"datasets": [], "labels": [], "out_of_range": []}
+    if name not in snap.cells.index:
+        return out
+    row = snap.cells.loc[name]
+    out["datasets"] = [infos.get(d, {"name": d}) for d in row["datasets"]]
+    out["labels"] = records(Q.cell_labels(p.atlas, name))
+    out["qc_status"] = row["qc_status"]
+    out["qc_failed"] = row["qc_failed"] if isinstance(row["qc_failed"], str) else None
+    if name in snap.flags.index:
+        bad = snap.flags.loc[name]
+        for feat in bad.index[bad.to_numpy(dtype=bool)]:
+            r = PHYSIOLOGICAL_RANGES[str(feat)]
+            out["out_of_range"].append(
+                {
+                    "feature": str(feat),
+                    "value": float(snap.ephys.loc[name, feat]),
+                    "unit": r.unit,
+                    "low": r.low,
+                    "high": r.high,
+                    "note": r.note,
+                }
+            )
+    return out
 
 
 @router.get("/search", tags=["cells"])

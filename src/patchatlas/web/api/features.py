@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import pandas as pd
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
@@ -25,17 +26,28 @@ __all__ = ["router"]
 router = APIRouter()
 
 
-@router.get("/cells/{cell_id:path}/features", tags=["features"])
+@router.get(
+    "/cells/{cell_id:path}/features",
+    tags=["features"],
+    responses={200: {"content": {"text/csv": {}}}},
+)
 def cell_features(
     request: Request,
     p: Portal,
     cell_id: str,
     level: Annotated[str, Query(pattern="^(cell|sweep|spike)$")] = "cell",
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
 ) -> Response:
-    """A cell's ephys features (long table) with their definitions where the registry has them,
-    and its morphology features."""
+    """A cell's ephys features (long table: value, unit, native name, definition where the
+    registry has one, and ``origin``: the imported table or the engine and version that
+    computed it) and its morphology features. ``format=csv``: the ephys rows of ``level``
+    (and, for ``level=cell``, the morphology features) as CSV."""
     name = cell_name(p, cell_id)
     df = p.atlas.ephys_features(level, wide=False, cells=[name])  # type: ignore[arg-type]
+    origins = p.origins(p.snapshot())
+    df["origin"] = [
+        None if pd.isna(i) else origins.get(int(i)) for i in df.get("provenance_id", [])
+    ]
     df = df.drop(columns=["provenance_id", "level"], errors="ignore")
     defs = definitions()
     df["definition"] = [defs.get(n, {}).get("definition") for n in df["name"]]
@@ -43,6 +55,45 @@ def cell_features(
     morph: dict[str, Any] = {}
     if name in snap.morph.index:
         morph = {str(k): v for k, v in snap.morph.loc[name].dropna().items()}
+    if format == "csv":
+        cols = [
+            c
+            for c in (
+                "recording_id",
+                "sweep_number",
+                "spike_index",
+                "name",
+                "value",
+                "unit",
+                "native_name",
+                "origin",
+            )
+            if c in df.columns and (level != "cell" or c not in ("sweep_number", "spike_index"))
+        ]
+        out = df[cols].copy()
+        out.insert(0, "kind", "ephys")
+        out.insert(0, "cell_id", name)
+        if level == "cell" and morph:
+            m = pd.DataFrame(
+                {
+                    "cell_id": name,
+                    "kind": "morphology",
+                    "name": list(morph),
+                    "value": list(morph.values()),
+                }
+            )
+            out = pd.concat([out, m], ignore_index=True)
+        if "recording_id" in out.columns and level == "cell":
+            out = out.drop(columns="recording_id")
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+        return Response(
+            out.to_csv(index=False, float_format="%.6g", lineterminator="\n").encode(),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{safe}_{level}_features.csv"',
+                "Cache-Control": "no-cache",
+            },
+        )
     return json_response(
         request, {"cell_id": name, "level": level, "ephys": records(df), "morphology": morph}
     )

@@ -20,7 +20,7 @@
     try { t = await PA.api(`/api/cells/${PA.cellPath(r.cell_id)}/models/${r.model_id}/trace?points=3000`); }
     catch (e) { info.textContent = "trace unavailable: " + e.message; return; }
     info.textContent = `sweep ${t.sweep_number}${t.held_out ? " (held out)" : ""}: ${t.model_spike_times.length} model spikes; ${r.identifiability || ""}`;
-    const opts = {width: Math.max(400, sec.clientWidth - 20), height: 260, scales: {x: {time: false}},
+    const opts = {width: Math.max(280, sec.clientWidth - 20), height: 260, scales: {x: {time: false}},
       series: [{label: "t (s)"}, {label: "data (mV)", stroke: "#9ca3af", width: 1}, {label: "model (mV)", stroke: "#1d4ed8", width: 1},
         {label: "threshold (mV)", stroke: "#dc2626", width: 1, dash: [4, 3]}],
       axes: [{label: "time (s)"}, {label: "mV"}]};
