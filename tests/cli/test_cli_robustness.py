@@ -64,6 +64,33 @@ def test_ephys_qc_lists_the_reader_findings(
     assert code == 0 and "current_scale" in out and "error" in out
 
 
+def test_analysis_commands_take_the_reader_overrides(
+    capsys: pytest.CaptureFixture[str], robust: Path, tmp_path: Path
+) -> None:
+    """ephys features / qc / plot refuse a contradictory header (exit 2, naming the options) and
+    read it with the overrides that info takes."""
+    path = str(robust / "18807005.abf")
+    overrides = ("--channels", "v=0", "--units", "v=mV", "--plausibility", "warn")
+    code, out, _ = run(capsys, "ephys", "features", "--level", "sweep", path)
+    assert code == 2 and "no input is a membrane voltage" in out and "--channels" in out
+    table = tmp_path / "sweeps.csv"
+    code, _, _ = run(
+        capsys, "ephys", "features", "--level", "sweep", path, *overrides, "--out", str(table)
+    )
+    assert code == 0
+    df = pd.read_csv(table)
+    assert len(df) == 2 and set(df["stimulus_kind"]) == {"ramp"}  # the pA command, read as i
+    code, out, _ = run(capsys, "ephys", "qc", path, *overrides)
+    assert code == 0 and "membrane_voltage_range" in out
+    code, out, _ = run(capsys, "ephys", "qc", path, "--channels", "v=0", "--units", "v=mV")
+    assert code == 2 and "membrane_voltage_range" in out  # refused without 'warn'
+    fig = tmp_path / "sweep.png"
+    code, _, _ = run(capsys, "ephys", "plot", path, "--sweep", "0", *overrides, "--out", str(fig))
+    assert code == 0 and fig.stat().st_size > 0
+    code, _, err = run(capsys, "ephys", "features", path, "--units", "v")
+    assert code == 2 and "role=value" in err
+
+
 def test_morph_validate_exits_2_for_unreadable_files(
     capsys: pytest.CaptureFixture[str], shared_data: Path, tmp_path: Path
 ) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from patchatlas.cli._read_options import read_kwargs, reader_options
 from patchatlas.cli._util import console, table
 
 
@@ -74,7 +75,10 @@ def _write(df: Any, out: Path | None) -> None:
     default=None,
     help="FILE.csv or FILE.parquet (default: CSV to stdout)",
 )
-def features_cmd(paths: tuple[Path, ...], level: str, profile: str, out: Path | None) -> None:
+@reader_options()
+def features_cmd(
+    paths: tuple[Path, ...], level: str, profile: str, out: Path | None, **read_options: Any
+) -> None:
     """Spike, sweep or cell features of the recordings in PATHS (patchatlas.ephys.analyze)."""
     import pandas as pd
 
@@ -82,13 +86,15 @@ def features_cmd(paths: tuple[Path, ...], level: str, profile: str, out: Path | 
     from patchatlas.errors import PatchAtlasError
     from patchatlas.reading import read as read_file
 
+    options = read_kwargs(**read_options)
     frames = []
     failed = 0
     with _progress() as prog:
         task = prog.add_task("features", total=len(paths))
         for p in paths:
             try:
-                frames.append(recording_features(read_file(p), level=level, profile=profile))
+                rec = read_file(p, **options)
+                frames.append(recording_features(rec, level=level, profile=profile))
             except PatchAtlasError as exc:
                 failed += 1
                 prog.console.print(f"[red]error[/red]: {exc}")
@@ -116,19 +122,17 @@ def features_cmd(paths: tuple[Path, ...], level: str, profile: str, out: Path | 
     default=None,
     help="the readers' plausibility findings to FILE.csv/.parquet",
 )
-@click.option(
-    "--plausibility",
-    type=click.Choice(["error", "warn"]),
-    default="error",
-    show_default=True,
-    help="'warn' reads files with implausible values anyway (their findings are listed).",
+@reader_options(
+    plausibility_default="error",
+    plausibility_help="'warn' reads files with implausible values anyway (their findings are "
+    "listed).",
 )
 def qc_cmd(
     paths: tuple[Path, ...],
     out: Path | None,
     cell_out: Path | None,
     findings_out: Path | None,
-    plausibility: str,
+    **read_options: Any,
 ) -> None:
     """Reader plausibility findings, then the Allen v1.1 sweep and cell QC rules plus detection
     flags, for the recordings in PATHS."""
@@ -139,6 +143,7 @@ def qc_cmd(
     from patchatlas.errors import PatchAtlasError
     from patchatlas.reading import read as read_file
 
+    options = read_kwargs(**read_options)
     frames = []
     cells = []
     found = []
@@ -146,7 +151,7 @@ def qc_cmd(
         task = prog.add_task("qc", total=len(paths))
         for p in paths:
             try:
-                rec = read_file(p, plausibility=plausibility)
+                rec = read_file(p, **options)
                 found.append(plausibility_table(rec))
                 frames.append(recording_qc_table(rec))
                 cells.append(cell_qc_table(rec))
@@ -224,7 +229,10 @@ def _print_findings(fdf: Any) -> None:
     "--profile", type=click.Choice(["allen", "robust"]), default="allen", show_default=True
 )
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="FIG.png")
-def plot_cmd(path: Path, sweep_number: int | None, profile: str, out: Path) -> None:
+@reader_options()
+def plot_cmd(
+    path: Path, sweep_number: int | None, profile: str, out: Path, **read_options: Any
+) -> None:
     """Plot one sweep with its detected spikes and the first-spike phase plot."""
     import math
 
@@ -235,7 +243,7 @@ def plot_cmd(path: Path, sweep_number: int | None, profile: str, out: Path) -> N
     from patchatlas.plot.ephys import sweep_figure
     from patchatlas.reading import read as read_file
 
-    rec = read_file(path)
+    rec = read_file(path, **read_kwargs(**read_options))
     res = analyze(rec, profile=profile, qc=False)
     if not res.sweeps:
         raise click.ClickException(f"{path}: no current-clamp sweep to plot")

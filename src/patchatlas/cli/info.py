@@ -6,10 +6,10 @@ from __future__ import annotations
 import platform
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 import click
 
+from patchatlas.cli._read_options import read_kwargs, reader_options
 from patchatlas.cli._util import console, table
 
 #: (distribution, the extra that needs it): what ``--deps`` reports, core dependencies first
@@ -101,42 +101,6 @@ def recording_table(rec: object) -> object:
     return table(title, cols, rows)
 
 
-def parse_assignments(text: str | None, option: str, *, integer: bool) -> dict[str, Any] | None:
-    """``"v=1,i=0"`` → ``{"v": 1, "i": 0}`` (``integer=False``: values kept as text).
-
-    Parameters
-    ----------
-    text
-        The option's value (``None``: not given).
-    option
-        The option's name, for the error message.
-    integer
-        Convert the values to int.
-
-    Returns
-    -------
-    dict or None
-        Role → channel index (or unit); None when ``text`` is None.
-
-    Raises
-    ------
-    click.BadParameter
-        Not a comma-separated list of ``role=value`` pairs (with integer values when asked).
-    """
-    if text is None:
-        return None
-    out: dict[str, Any] = {}
-    for part in text.split(","):
-        key, sep, val = part.partition("=")
-        if not sep or not key.strip() or not val.strip():
-            raise click.BadParameter(f"expected role=value pairs such as v=1,i=0, got {text!r}")
-        try:
-            out[key.strip()] = int(val) if integer else val.strip()
-        except ValueError:
-            raise click.BadParameter(f"{key.strip()}={val.strip()}: not a channel index") from None
-    return out
-
-
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
@@ -145,31 +109,7 @@ def parse_assignments(text: str | None, option: str, *, integer: bool) -> dict[s
     help="Print the versions of the optional dependencies and the active spike-detection "
     "backend (numba or numpy, and why).",
 )
-@click.option(
-    "--channels",
-    default=None,
-    metavar="ROLE=INDEX,...",
-    help="ABF: which inputs are the membrane voltage and the current, e.g. v=1,i=0 (and "
-    "command=K for the output DAC K); overrides what the header implies.",
-)
-@click.option(
-    "--clamp-mode",
-    type=click.Choice(["current_clamp", "voltage_clamp"]),
-    default=None,
-    help="ABF: the clamp mode, overriding what the header implies.",
-)
-@click.option(
-    "--units",
-    default=None,
-    metavar="ROLE=UNIT,...",
-    help="ABF: the true unit of a role's channel when the header's label is wrong, e.g. i=pA.",
-)
-@click.option(
-    "--plausibility",
-    type=click.Choice(["error", "warn"]),
-    default=None,
-    help="'warn' reads files with implausible values anyway (default: refuse them).",
-)
+@reader_options()
 def info(
     paths: tuple[Path, ...],
     deps: bool,
@@ -184,17 +124,9 @@ def info(
 
     if not paths and not deps:
         raise click.UsageError("give one or more recording PATHS, or --deps")
-    options: dict[str, Any] = {}
-    chosen = parse_assignments(channels, "--channels", integer=True)
-    if chosen is not None:
-        options["channels"] = chosen
-    if clamp_mode is not None:
-        options["clamp_mode"] = clamp_mode
-    unit_map = parse_assignments(units, "--units", integer=False)
-    if unit_map is not None:
-        options["units"] = unit_map
-    if plausibility is not None:
-        options["plausibility"] = plausibility
+    options = read_kwargs(
+        channels=channels, clamp_mode=clamp_mode, units=units, plausibility=plausibility
+    )
     if deps:
         print_deps()
     con = console()

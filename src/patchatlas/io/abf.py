@@ -121,8 +121,8 @@ def _load(path: Path) -> Any:
 
 _HINT = (
     "if you know how it was recorded, say so: channels={'v': 1, 'i': 0}, "
-    "clamp_mode='current_clamp', units={'i': 'pA'} (CLI: patchatlas info --channels v=1,i=0 "
-    "--clamp-mode current_clamp --units i=pA)"
+    "clamp_mode='current_clamp', units={'i': 'pA'} (CLI: --channels v=1,i=0 "
+    "--clamp-mode current_clamp --units i=pA on info, ephys features/qc/plot)"
 )
 
 
