@@ -190,6 +190,9 @@ def test_crosstalk_artifact_withholds_the_automated_call(small: tuple[Any, Any])
     assert "crosstalk artifact in IC" in flagged["problems"]
     assert "automated call withheld" in flagged["problems"]
     assert res.pair("1", "4").statistics["ic_crosstalk_excess"] == pytest.approx(0.5, rel=0.1)
+    meas = res.measurements().set_index(["pre", "post", "name"])["value"]
+    assert meas[("1", "4", "crosstalk_excess")] == pytest.approx(0.5, rel=0.1)
+    assert meas[("1", "2", "crosstalk_excess")] < 0.06
     # the other pairs, including the synapse from the same presynaptic cell, are untouched
     others = rows.drop(index=("1", "4"))
     assert not others["crosstalk_artifact"].fillna(False).astype(bool).any()

@@ -304,9 +304,10 @@ def _pair_measurements(pa: PairAnalysis) -> dict[str, float]:
         v = r.get(k)
         if v is not None:
             out[k] = float(v)
-    xt = pa.statistics.get("ic_crosstalk")
-    if xt is not None:
-        out["crosstalk"] = float(xt)
+    for key, name in (("ic_crosstalk", "crosstalk"), ("ic_crosstalk_excess", "crosstalk_excess")):
+        xt = pa.statistics.get(key)
+        if xt is not None and math.isfinite(xt):
+            out[name] = float(xt)
     for av in pa.averages:
         if av.fit is None:
             continue
