@@ -1,11 +1,12 @@
-"""Multipatch experiments through the ingest pipeline (local worker pool) into SQLite and
-PostgreSQL: the same pairs, calls and measurements on both, resumable."""
+"""Multipatch experiments through the ingest pipeline (local worker pool) into PostgreSQL: the
+stored pairs and calls are the engine's, resumable (SQLite: tests/synphys/test_atlas_cli_web.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from patchatlas.atlas import Atlas
 from patchatlas.atlas import synphys as SA
@@ -15,7 +16,9 @@ from patchatlas.pipeline import ingest
 from patchatlas.synphys import analyze, connectivity_matrix
 
 
-def test_multipatch_ingest_on_both_backends(atlas_url: str, tmp_path: Path) -> None:
+@pytest.mark.postgres
+def test_multipatch_ingest_into_postgres(pg_url: str, tmp_path: Path) -> None:
+    atlas_url = pg_url
     folder = tmp_path / "data"
     folder.mkdir()
     direct = {}
