@@ -154,3 +154,58 @@ def test_manual_calls_win(small: tuple[Any, Any]) -> None:
     assert rows.loc[("1", "2"), "call_source"] == "manual"
     assert rows.loc[("1", "2"), "p_value"] < 1e-6  # the statistics are still reported
     assert bool(rows.loc[("1", "3"), "connected"]) and rows.loc[("2", "3"), "call_source"] == "auto"
+
+
+def _with_crosstalk(exp: MultipatchExperiment, pre: str, post: str, jump: float) -> Any:
+    """Add a ``jump`` (mV) to ``post``'s recording during every pulse delivered to ``pre``."""
+    sweeps = []
+    for sw in exp.sweeps:
+        traces = dict(sw.sweeps)
+        train = sw.trains.get(pre)
+        if train is not None:
+            s = traces[post]
+            t = s.time if s.time is not None else np.arange(s.n_samples) / s.sampling_rate
+            v = s.v.copy()
+            n = len(train.onsets)
+            dur = np.full(n, 1e-3) if train.durations is None else train.durations
+            for t0, d in zip(train.onsets, np.where(np.isfinite(dur), dur, 1e-3), strict=True):
+                v[(t >= t0) & (t < t0 + d)] += jump
+            traces[post] = replace(s, v=v)
+        sweeps.append(SyncSweep(sw.number, traces, sw.trains, sw.start_time))
+    return _rebuild(exp, sweeps=sweeps)
+
+
+def test_crosstalk_artifact_withholds_the_automated_call(small: tuple[Any, Any],
+                                                         sim_result: Any) -> None:  # fmt: skip
+    from patchatlas.core import ConnectionCall
+
+    exp, _ = small
+    # noise alone flags nothing
+    assert not sim_result.pairs["crosstalk_artifact"].fillna(False).astype(bool).any()
+    dirty = _with_crosstalk(exp, "1", "4", 0.5)
+    res = analyze(dirty)
+    rows = res.pairs.set_index(["pre", "post"])
+    flagged = rows.loc[("1", "4")]
+    assert bool(flagged["crosstalk_artifact"]) and flagged["status"] == "crosstalk artifact"
+    assert pd.isna(flagged["connected"]) and not bool(flagged["probed"])
+    assert "crosstalk artifact in IC" in flagged["problems"]
+    assert "automated call withheld" in flagged["problems"]
+    assert res.pair("1", "4").statistics["ic_crosstalk_excess"] == pytest.approx(0.5, rel=0.1)
+    meas = res.measurements().set_index(["pre", "post", "name"])["value"]
+    assert meas[("1", "4", "crosstalk_excess")] == pytest.approx(0.5, rel=0.1)
+    assert meas[("1", "2", "crosstalk_excess")] < 0.06
+    # the other pairs, including the synapse from the same presynaptic cell, are untouched
+    others = rows.drop(index=("1", "4"))
+    assert not others["crosstalk_artifact"].fillna(False).astype(bool).any()
+    assert bool(rows.loc[("1", "2"), "connected"])
+    # a smaller jump than the limit, or a raised limit, is not flagged
+    from patchatlas.synphys import ResponseOptions
+
+    relaxed = analyze(dirty, options=ResponseOptions(ic_max_crosstalk=1.0)).pairs
+    assert not relaxed["crosstalk_artifact"].fillna(False).astype(bool).any()
+    # a manual call wins over the withheld automated one; the flag stays
+    manual = [ConnectionCall("1", "4", connected=False, source="manual")]
+    rows = analyze(_rebuild(dirty, calls=manual)).pairs.set_index(["pre", "post"])
+    assert rows.loc[("1", "4"), "connected"] == False  # noqa: E712 (pandas boolean)
+    assert bool(rows.loc[("1", "4"), "crosstalk_artifact"]) and bool(rows.loc[("1", "4"), "probed"])
+    assert "withheld" not in rows.loc[("1", "4"), "problems"]

@@ -25,7 +25,10 @@ reported as such):
 
 Bad input never stops the experiment: a headstage without a cell, a train without spikes or a pair
 without usable sweeps is reported in that pair's ``problems`` (and in
-:attr:`SynphysResult.problems`), and the other pairs are analysed.
+:attr:`SynphysResult.problems`), and the other pairs are analysed. A pair whose recording jumps
+at the presynaptic pulse onset (stimulus crosstalk above ``ResponseOptions.ic_max_crosstalk``,
+60 µV by default, and distinct from its background) is flagged and, unless a manual call exists,
+left uncalled rather than called on an artifact.
 """
 
 from __future__ import annotations
@@ -92,6 +95,7 @@ PAIR_COLUMNS: tuple[str, ...] = (
     "synapse_type",
     "electrical",
     "call_source",
+    "crosstalk_artifact",
     "p_value",
     "confidence",
     "latency",
@@ -300,9 +304,10 @@ def _pair_measurements(pa: PairAnalysis) -> dict[str, float]:
         v = r.get(k)
         if v is not None:
             out[k] = float(v)
-    xt = pa.statistics.get("ic_crosstalk")
-    if xt is not None:
-        out["crosstalk"] = float(xt)
+    for key, name in (("ic_crosstalk", "crosstalk"), ("ic_crosstalk_excess", "crosstalk_excess")):
+        xt = pa.statistics.get(key)
+        if xt is not None and math.isfinite(xt):
+            out[name] = float(xt)
     for av in pa.averages:
         if av.fit is None:
             continue
@@ -498,7 +503,10 @@ def analyze(
         A pair is *probed* with more than this many test spikes
         (:func:`patchatlas.synphys.pair_was_probed`).
     options
-        Response windows and QC limits (:class:`patchatlas.synphys.ResponseOptions`).
+        Response windows and QC limits (:class:`patchatlas.synphys.ResponseOptions`). A pair
+        whose stimulus crosstalk exceeds ``ic_max_crosstalk``/``vc_max_crosstalk`` gets
+        ``crosstalk_artifact`` True and a problem; without a manual call its automated call is
+        withheld (``connected`` None, ``probed`` False, status ``"crosstalk artifact"``).
     spike_options
         Keyword arguments of :func:`patchatlas.synphys.detect_evoked_spikes`.
     fit_all_pairs
@@ -638,6 +646,13 @@ def _analyse_pair(
     auto = call_connection(feats, alpha=alpha, min_responses=min_responses)
     pa.auto_call = auto
     row["p_value"], row["confidence"] = auto.p_value, auto.confidence
+    artifact = _crosstalk_artifact(pa.statistics, opts)
+    row["crosstalk_artifact"] = artifact is not None
+    if artifact is not None:
+        pa.problems.append(artifact + ("" if manual is not None else ": automated call withheld"))
+    if manual is None and artifact is not None:
+        row.update(probed=False, status="crosstalk artifact")
+        return pa, pr
     if manual is None:
         row.update(connected=auto.connected, synapse_type=auto.synapse_type, call_source="auto")
         if auto.connected is None:
@@ -672,6 +687,25 @@ def _analyse_pair(
         _resting_and_stp(pa, pr, syn, max_frequency, opts)
     row["status"] = "analysed"
     return pa, pr
+
+
+def _crosstalk_artifact(stats: dict[str, float], opts: ResponseOptions) -> str | None:
+    """A problem sentence when a clamp mode's stimulus crosstalk exceeds its limit, else None.
+
+    The excess (foreground minus background median jump at the pulse onset) must be above the
+    limit and the two distributions must differ (KS p < 1e-3), so noise alone does not flag.
+    """
+    for mode, limit, unit in (("ic", opts.ic_max_crosstalk, "mV"),
+                              ("vc", opts.vc_max_crosstalk, "pA")):  # fmt: skip
+        excess = stats.get(f"{mode}_crosstalk_excess", math.nan)
+        p = stats.get(f"{mode}_crosstalk_p", math.nan)
+        if limit is None or not (excess > limit) or not (p < 1e-3):
+            continue
+        return (
+            f"crosstalk artifact in {mode.upper()}: the presynaptic pulse onset shifts the "
+            f"postsynaptic recording by {excess:.3g} {unit} (limit {limit:g} {unit})"
+        )
+    return None
 
 
 def _kinetics(pa: PairAnalysis, fits: dict[str, tuple[PspFit, int]]) -> None:

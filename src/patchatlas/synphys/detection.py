@@ -241,7 +241,10 @@ def pair_statistics(features: pd.DataFrame, *, qc: str = "any") -> dict[str, flo
         For ``mode`` in ``ic, vc``: ``{mode}_n`` (responses with a baseline), and for each
         measure ``m``: ``{mode}_{m}_mean``, ``{mode}_{m}_stdev``, ``{mode}_{m}_bg_mean``,
         ``{mode}_{m}_ks2samp``, ``{mode}_{m}_ttest`` (the last two as :func:`norm_pvalue`), plus
-        ``{mode}_crosstalk`` (median |crosstalk|); NaN where fewer than 2 responses.
+        ``{mode}_crosstalk`` (median |crosstalk|), ``{mode}_crosstalk_excess`` (|median
+        foreground crosstalk − median background crosstalk|, mV or pA) and
+        ``{mode}_crosstalk_p`` (two-sample KS p-value of the two); NaN where fewer than 2
+        responses.
     """
     if qc not in ("ex", "in", "any"):
         raise ParameterError(f"pair_statistics(qc={qc!r}): use 'ex', 'in' or 'any'")
@@ -266,11 +269,17 @@ def pair_statistics(features: pd.DataFrame, *, qc: str = "any") -> dict[str, flo
                 out[f"{mode}_{m}_bg_mean"] = float(np.nanmean(bg)) if bg.size else math.nan
             out[f"{mode}_{m}_ks2samp"] = float(norm_pvalue(ks))
             out[f"{mode}_{m}_ttest"] = float(norm_pvalue(tt))
-        if len(features):
+        out[f"{mode}_crosstalk"] = out[f"{mode}_crosstalk_excess"] = math.nan
+        out[f"{mode}_crosstalk_p"] = math.nan
+        if len(features) and sel.any():
             xt = features["fg_crosstalk"].to_numpy(dtype=float)[sel]
-            out[f"{mode}_crosstalk"] = float(np.nanmedian(np.abs(xt))) if xt.size else math.nan
-        else:
-            out[f"{mode}_crosstalk"] = math.nan
+            xb = features["bg_crosstalk"].to_numpy(dtype=float)[sel]
+            with np.errstate(all="ignore"):
+                out[f"{mode}_crosstalk"] = float(np.nanmedian(np.abs(xt)))
+                if np.isfinite(xt).any() and np.isfinite(xb).any():
+                    excess = float(np.nanmedian(xt)) - float(np.nanmedian(xb))
+                    out[f"{mode}_crosstalk_excess"] = abs(excess)
+            out[f"{mode}_crosstalk_p"] = _ks_t(xt, xb)[0]
     return out
 
 

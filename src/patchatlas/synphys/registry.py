@@ -59,6 +59,8 @@ _BASE = [
        "foreground against matched background", "patchatlas"),
     _m("detection_power", "1", "log10(sqrt(min(n test spikes, 800)) / baseline noise SD in mV)"),
     _m("crosstalk", "mV", "median |crosstalk| of the IC responses (200 µs after - before onset)"),
+    _m("crosstalk_excess", "mV", "|median crosstalk of the IC responses - that of their matched "
+       "baselines| (the crosstalk QC's statistic)", "patchatlas"),
     _m("a90", "mV", "90th (excitatory) or 10th (inhibitory) percentile of response amplitudes"),
     _m("stp_initial_50hz", "1", "median (A2 - A1) / A90 at 50 Hz"),
     _m("stp_induction_50hz", "1", "median (median(A6, A7, A8) - A1) / A90 at 50 Hz"),

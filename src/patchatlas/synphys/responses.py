@@ -96,6 +96,13 @@ class ResponseOptions:
         Holding ranges of excitatory and inhibitory tests (mV, open intervals).
     max_zero_fraction
         Largest fraction of samples exactly 0 in a usable recording.
+    ic_max_crosstalk, vc_max_crosstalk
+        Largest stimulus crosstalk of a pair (mV, pA): the median jump in the 200 µs after the
+        presynaptic pulse onset minus that of the matched baselines. A pair above it (and
+        significantly different from its background) is flagged ``crosstalk_artifact`` and its
+        automated call is withheld (:func:`patchatlas.synphys.analyze`). The current-clamp
+        default is the reference's 60 µV (its classifier excluded pairs above it); the
+        reference states no voltage-clamp limit, so None (not checked) is the default there.
     """
 
     pre_window: float = 10e-3
@@ -115,6 +122,8 @@ class ResponseOptions:
     ex_holding: tuple[float, float] = (-85.0, -50.0)
     in_holding: tuple[float, float] = (-60.0, -50.0)
     max_zero_fraction: float = 0.1
+    ic_max_crosstalk: float | None = 0.06
+    vc_max_crosstalk: float | None = None
 
 
 @dataclass
