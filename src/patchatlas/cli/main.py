@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "atlas": "patchatlas.cli.atlas:atlas",
     "ingest": "patchatlas.cli.ingest:ingest",
     "serve": "patchatlas.cli.serve:serve",
+    "biophys": "patchatlas.cli.biophys:biophys",
 }
 
 

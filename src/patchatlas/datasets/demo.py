@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from patchatlas.core.recording import Recording
+from patchatlas.datasets.demo_biophys import biophys_step
 from patchatlas.errors import PatchAtlasError
 
 __all__ = ["DEMO_STEPS", "DemoResult", "Step", "run_demo"]
@@ -490,6 +491,7 @@ def _crossmodal_step(result: DemoResult, done: Callable[[Step], None], seed: int
 
 StepFn = Callable[[DemoResult, Callable[[Step], None], int], None]
 
+
 #: the demo's steps after reading the recordings, in order: ``(name, step(result, done, seed))``.
 #: A step reports itself with ``done(Step(...))`` (``tables`` are printed by the CLI) and adds
 #: what later steps need to ``result``; an engine adds its own step here, in its own function.
@@ -498,4 +500,5 @@ DEMO_STEPS: list[tuple[str, StepFn]] = [
     ("morphology", _morphology_step),
     ("atlas", _atlas_step),
     ("crossmodal", _crossmodal_step),
+    ("biophys", biophys_step),
 ]

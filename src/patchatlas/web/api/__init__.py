@@ -11,6 +11,7 @@ module             endpoints
 ``features``       ``/cells/{id}/features``, ``/features``, ``/features/registry``
 ``morphology``     ``/cells/{id}/morphology``, ``/cells/{id}/morphology.swc``
 ``models``         ``/cells/{id}/models``, ``/models``, ``/types``, ``/types/physiology``
+``biophys``        ``/models/biophysical``, ``/cells/{id}/models/biophysical``
 ``crossmodal``     ``/crossmodal``, ``/crossmodal/predictions``
 ``connectivity``   ``/pairs``, ``/pairs/{id}``, ``/connectivity``, ``/connectivity/distance``
 ``writes``         ``/annotations/{id}``, ``/uploads``
@@ -27,6 +28,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from patchatlas.web.api import (
+    biophys,
     cells,
     connectivity,
     crossmodal,
@@ -42,6 +44,6 @@ __all__ = ["cell_name", "portal", "router"]
 
 router = APIRouter(prefix="/api", responses=ERRORS)
 # ``cells`` goes last: its ``/cells/{cell_id:path}`` would answer for every ``/cells/.../x``
-for _sub in (sweeps, features, morphology, models, crossmodal, connectivity, writes, cells):
+for _sub in (sweeps, features, morphology, biophys, models, crossmodal, connectivity, writes, cells):
     router.include_router(_sub.router)
 del _sub

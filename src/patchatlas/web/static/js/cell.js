@@ -8,7 +8,8 @@
   if (!info.n_recordings) document.getElementById("nwb-link").hidden = true;
   PA.table(document.getElementById("annotations"), Object.entries(info.annotations || {}).map(([k, v]) => ({key: k, value: v})), ["key", "value"], {empty: "No annotations."});
   PA.api(base + "/qc").then((d) => PA.table(document.getElementById("qc"), d.qc, ["sweep_number", "check", "passed", "value", "message"], {empty: "No QC results stored for this cell."}));
-  PA.api(base + "/models").then((d) => PA.table(document.getElementById("models"), d.models, ["kind", "name", "fit_scores"], {empty: "No models fitted to this cell."}));
+  // biophysical fits keep their model sweeps in fit_scores (cell_biophys.js overlays them): show the total error only
+  PA.api(base + "/models").then((d) => PA.table(document.getElementById("models"), d.models.map((m) => m.kind === "biophysical" ? {...m, fit_scores: {total_error: (m.fit_scores || {}).total_error}} : m), ["kind", "name", "fit_scores"], {empty: "No models fitted to this cell."}));
 
   // features with definitions
   const level = document.getElementById("level");
