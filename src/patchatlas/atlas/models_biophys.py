@@ -1,4 +1,4 @@
-"""Stored biophysical models: write and read rows of the ``models`` table with ``kind="biophysical"``.
+"""Stored biophysical models: rows of the ``models`` table with ``kind="biophysical"``.
 
 The ``models`` table is shared with the GLIF engine (``kind``, ``name``, ``parameters`` JSON,
 ``fit_scores`` JSON, ``provenance``); a biophysical row holds:
@@ -153,7 +153,9 @@ def store_biophys_model(
         scores["sweeps"] = [trace_payload(s) for s in sweeps]
     with atlas.engine.begin() as conn:
         mo = T["models"]
-        conn.execute(delete(mo).where((mo.c.cell_id == pk) & (mo.c.name == row_name) & (mo.c.kind == KIND)))
+        conn.execute(
+            delete(mo).where((mo.c.cell_id == pk) & (mo.c.name == row_name) & (mo.c.kind == KIND))
+        )
         key = conn.execute(
             insert(T["provenance"]).values(
                 engine="patchatlas.models.biophys",

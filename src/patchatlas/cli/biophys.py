@@ -82,7 +82,7 @@ def simulate(
         f"{model.geometry.n_segments} segments, axon {model.geometry.axon}; {backend}"
     )
     f = sa.features
-    rows = [
+    rows: list[list[Any]] = [
         ["protocol", protocol],
         ["spikes", sa.n_spikes],
         ["avg_rate (Hz)", f.get("avg_rate", float("nan"))],
@@ -258,7 +258,7 @@ def _fit_figure(files: list[Path], result: Any, out: Path) -> None:
     from patchatlas.plot.biophys import plot_feature_errors, plot_model_vs_data
     from patchatlas.reading import read
 
-    data = {}
+    data: dict[int, Any] = {}
     for f in files:
         for s in read(f).sweeps:
             data.setdefault(s.number, s)

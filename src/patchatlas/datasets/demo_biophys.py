@@ -48,8 +48,8 @@ def demo_model() -> Any:
     return BiophysModel(
         geometry=geo,
         mechanisms=tuple(mechs),
-        cm={g: 1.0 for g in geo.groups},
-        ra={g: 100.0 for g in geo.groups},
+        cm=dict.fromkeys(geo.groups, 1.0),
+        ra=dict.fromkeys(geo.groups, 100.0),
         conditions=Conditions(celsius=34.0, v_init=-70.0, reversal={"soma": {"na": 53, "k": -107}}),
         name="demo ball-and-stick",
         kind="custom",
@@ -97,7 +97,8 @@ def biophys_step(result: DemoResult, done: Callable[[Step], None], seed: int) ->
         stored = "; stored in the atlas (Models page, overlay on the cell page)"
     p = res.provenance
     params = pd.DataFrame(
-        {"value": list(res.parameters.values())}, index=pd.Index(list(res.parameters), name="parameter")
+        {"value": list(res.parameters.values())},
+        index=pd.Index(list(res.parameters), name="parameter"),
     )
     feats = res.feature_table().set_index(["amplitude_pa", "feature"])[
         ["data_mean", "model", "error_sd"]

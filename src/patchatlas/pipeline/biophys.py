@@ -152,21 +152,21 @@ class DaskMap:
             raise MissingDependencyError(
                 "--dask needs dask distributed; install it with `pip install 'patchatlas[dask]'`"
             ) from exc
-        self._dist: Any = distributed
+        dist: Any = distributed
         self._cluster: Any = None
         if address.startswith("local"):
             _, _, n = address.partition(":")
             n_workers = int(n) if n else (os.cpu_count() or 1)
-            self._cluster = distributed.LocalCluster(
+            self._cluster = dist.LocalCluster(
                 n_workers=n_workers,
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
                 silence_logs=logging.ERROR,
             )
-            self._client: Any = distributed.Client(self._cluster)
+            self._client: Any = dist.Client(self._cluster)
         else:
-            self._client = distributed.Client(address)
+            self._client = dist.Client(address)
         self.n_workers = max(1, len(self._client.scheduler_info().get("workers", {})) or 1)
         self._key: str | None = None
         self._scattered: Any = None
@@ -190,9 +190,7 @@ class DaskMap:
         if key != self._key:
             self._scattered = self._client.scatter(evaluator, broadcast=True)
             self._key = key
-        futs = [
-            self._client.submit(_evaluate_with, self._scattered, b, pure=False) for b in blocks
-        ]
+        futs = [self._client.submit(_evaluate_with, self._scattered, b, pure=False) for b in blocks]
         return list(self._client.gather(futs))
 
     def close(self) -> None:

@@ -54,8 +54,7 @@ def _arbor() -> Any:
         import arbor
     except ImportError as exc:
         raise MissingDependencyError(
-            "the Arbor backend needs arbor: pip install 'patchatlas[models]' (or pip install "
-            "arbor)"
+            "the Arbor backend needs arbor: pip install 'patchatlas[models]' (or pip install arbor)"
         ) from exc
     return arbor
 
@@ -146,10 +145,7 @@ def _build_geometry(tree: CableTree) -> _Geometry:
                 arc = np.concatenate([arc, ins])
                 order = np.argsort(arc, kind="stable")
                 pts, arc = pts[order], arc[order]
-        if s.parent < 0:
-            parent_seg = A.mnpos
-        else:
-            parent_seg = _attach(s.parent, s.parent_x, end_seg, secs)
+        parent_seg = A.mnpos if s.parent < 0 else _attach(s.parent, s.parent_x, end_seg, secs)
         ids = []
         tag = tags[s.group]
         for j in range(len(pts) - 1):
@@ -257,7 +253,11 @@ def _branch_map(
     for b in range(morph.num_branches):
         segs = morph.branch_segments(b)
         m0 = segs[0]
-        key = (m0.prox.x, m0.prox.y, m0.prox.z, m0.prox.radius) + (
+        key = (
+            m0.prox.x,
+            m0.prox.y,
+            m0.prox.z,
+            m0.prox.radius,
             m0.dist.x,
             m0.dist.y,
             m0.dist.z,
@@ -278,7 +278,9 @@ def _branch_map(
 # ------------------------------------------------------------------------------------ decor
 
 
-def _mechanism_plan(model: BiophysModel) -> list[tuple[str, str, dict[str, float], dict[str, float], str]]:
+def _mechanism_plan(
+    model: BiophysModel,
+) -> list[tuple[str, str, dict[str, float], dict[str, float], str]]:
     """(group, mechanism, range parameters, global parameters, origin) per mechanism, checked
     against the catalogues."""
     cat = _catalogue()
@@ -444,7 +446,9 @@ def run(
         decomp = A.partition_load_balance(recipe, ctx, hints)
         sim = A.simulation(recipe, ctx, decomp)
     except RuntimeError as exc:  # arbor reports bad decor / catalogue problems this way
-        raise ParameterError(f"{model.source or model.name}: Arbor cannot build the cell ({exc})") from exc
+        raise ParameterError(
+            f"{model.source or model.name}: Arbor cannot build the cell ({exc})"
+        ) from exc
     handles = [
         sim.sample((gid, "Um"), A.regular_schedule(0.0 * U.ms, dt_ms * U.ms, None))
         for gid in range(len(cells))

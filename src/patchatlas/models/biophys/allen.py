@@ -166,14 +166,15 @@ def load_allen_model(
     elif axon in AXON_HANDLING:
         axon_how = axon
     else:
-        raise ParameterError(f"unknown axon handling {axon!r}; use 'auto' or one of {AXON_HANDLING}")
+        raise ParameterError(
+            f"unknown axon handling {axon!r}; use 'auto' or one of {AXON_HANDLING}"
+        )
 
     # check every group named before building anything
     for i, g in enumerate(genome):
         if not isinstance(g, Mapping) or not {"section", "name", "value"} <= set(g):
             raise DataError(
-                f"{where}: genome[{i}] is not an entry with 'section', 'name', 'value' "
-                f"(got {g!r})"
+                f"{where}: genome[{i}] is not an entry with 'section', 'name', 'value' (got {g!r})"
             )
         if g["section"] not in KNOWN_GROUPS:
             raise SectionGroupError(
@@ -194,8 +195,8 @@ def load_allen_model(
     skipped: list[str] = []
 
     ra_all = _number(passive.get("ra", 35.4), where, "passive.ra")
-    ra = {g: ra_all for g in groups}
-    cm = {g: 1.0 for g in groups}
+    ra = dict.fromkeys(groups, ra_all)
+    cm = dict.fromkeys(groups, 1.0)
     pas: dict[str, dict[str, float]] = {g: dict(_PAS_DEFAULTS) for g in groups}
     if "e_pas" in passive:
         e = _number(passive["e_pas"], where, "passive.e_pas")
@@ -263,9 +264,11 @@ def load_allen_model(
         g = str(e["section"])
         if g not in groups:
             continue
-        for k in ("ena", "ek", "eca"):
-            if k in e:
-                reversal.setdefault(g, {})[k[1:]] = _number(e[k], where, f"conditions.erev[{i}].{k}")
+        for var in ("ena", "ek", "eca"):
+            if var in e:
+                reversal.setdefault(g, {})[var[1:]] = _number(
+                    e[var], where, f"conditions.erev[{i}].{var}"
+                )
     cond = Conditions(
         celsius=_number(conditions.get("celsius", 34.0), where, "conditions.celsius"),
         v_init=_number(conditions.get("v_init", -80.0), where, "conditions.v_init"),
@@ -379,8 +382,8 @@ def perisomatic_template(
     return BiophysModel(
         geometry=tree,
         mechanisms=tuple(mechs),
-        cm={g: cm for g in groups},
-        ra={g: ra for g in groups},
+        cm=dict.fromkeys(groups, cm),
+        ra=dict.fromkeys(groups, ra),
         conditions=Conditions(
             celsius=34.0,
             v_init=e_pas,

@@ -1,4 +1,4 @@
-"""Multi-objective fitting of a model's parameters to a cell's features: :func:`fit` → :class:`FitResult`.
+"""Multi-objective fitting of model parameters to a cell's features: :func:`fit`.
 
 The optimiser is NSGA-II (Deb et al. 2002): non-dominated sorting and crowding-distance
 selection from DEAP (``deap.tools.selNSGA2``), simulated-binary crossover and polynomial mutation
@@ -77,7 +77,9 @@ class ParameterSpec:
     log: bool = False
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.lower) and math.isfinite(self.upper) and self.lower < self.upper):
+        if not (
+            math.isfinite(self.lower) and math.isfinite(self.upper) and self.lower < self.upper
+        ):
             raise ParameterError(
                 f"parameter {self.key}: bounds must be finite with lower < upper, got "
                 f"({self.lower!r}, {self.upper!r})"
@@ -150,7 +152,7 @@ def _specs(
 
 
 def default_bounds(model: BiophysModel, *, factor: float = 10.0) -> dict[str, tuple[float, float]]:
-    """Search ranges around a model's conductances: every ``gbar_*`` from value/factor to value×factor.
+    """Search ranges around a model's conductances: every ``gbar_*`` within ``factor`` of its value.
 
     Parameters
     ----------
@@ -321,7 +323,9 @@ class Evaluator:
             recs.append(Recording(sweeps, cell_id=f"{self.model.name}#{k}", format="model"))
         return recs
 
-    def errors_of(self, recordings: Sequence[Recording]) -> tuple[FloatArray, list[list[dict[str, float]]]]:
+    def errors_of(
+        self, recordings: Sequence[Recording]
+    ) -> tuple[FloatArray, list[list[dict[str, float]]]]:
         """Objective values (and the model features) of simulated recordings.
 
         Parameters
@@ -489,7 +493,9 @@ class FitResult:
         )
 
 
-def _nsga2_select(pop_u: FloatArray, pop_f: FloatArray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _nsga2_select(
+    pop_u: FloatArray, pop_f: FloatArray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Indices of the ``k`` survivors (DEAP's NSGA-II), their ranks and crowding distances."""
     try:
         from deap import base, tools
@@ -503,36 +509,40 @@ def _nsga2_select(pop_u: FloatArray, pop_f: FloatArray, k: int) -> tuple[np.ndar
     class _Fitness(base.Fitness):  # type: ignore[misc]
         weights = (-1.0,) * n_obj
 
-    class _Ind(list):  # type: ignore[type-arg]
+    class _Ind:
         def __init__(self, i: int, values: FloatArray) -> None:
-            super().__init__([i])
             self.fitness = _Fitness(tuple(float(v) for v in values))
-            self.index = i
+            self.pos = i
 
     inds = [_Ind(i, pop_f[i]) for i in range(len(pop_f))]
     chosen = tools.selNSGA2(inds, k)
-    idx = np.array([c.index for c in chosen], dtype=np.int64)
+    idx = np.array([c.pos for c in chosen], dtype=np.int64)
     fronts = tools.sortNondominated(chosen, len(chosen))
     rank = np.zeros(len(chosen), dtype=np.int64)
-    pos = {c.index: j for j, c in enumerate(chosen)}
+    where = {c.pos: j for j, c in enumerate(chosen)}
     for r, front in enumerate(fronts):
         for c in front:
-            rank[pos[c.index]] = r
+            rank[where[c.pos]] = r
     crowd = np.array([getattr(c.fitness, "crowding_dist", 0.0) for c in chosen], dtype=np.float64)
     return idx, rank, crowd
 
 
-def _tournament(rng: np.random.Generator, rank: np.ndarray, crowd: np.ndarray, n: int) -> np.ndarray:
+def _tournament(
+    rng: np.random.Generator, rank: np.ndarray, crowd: np.ndarray, n: int
+) -> np.ndarray:
     a = rng.integers(0, len(rank), n)
     b = rng.integers(0, len(rank), n)
     better_a = (rank[a] < rank[b]) | ((rank[a] == rank[b]) & (crowd[a] >= crowd[b]))
     return np.where(better_a, a, b)
 
 
-def _sbx(rng: np.random.Generator, p1: FloatArray, p2: FloatArray, eta: float, prob: float) -> tuple[FloatArray, FloatArray]:
+def _sbx(
+    rng: np.random.Generator, p1: FloatArray, p2: FloatArray, eta: float, prob: float
+) -> tuple[FloatArray, FloatArray]:
     """Simulated-binary crossover on [0, 1] (bounded form)."""
     c1, c2 = p1.copy(), p2.copy()
-    do = (rng.random(p1.shape[0]) < prob)[:, None] & (rng.random(p1.shape) < 0.5)
+    pick: np.ndarray = np.less(rng.random(p1.shape[0]), prob)
+    do = pick[:, None] & (rng.random(p1.shape) < 0.5)
     do &= np.abs(p1 - p2) > 1e-14
     y1, y2 = np.minimum(p1, p2), np.maximum(p1, p2)
     span = np.where(do, y2 - y1, 1.0)
@@ -666,8 +676,10 @@ def fit(
 
     if generations < 0 or population < 4:
         raise ParameterError("fit: generations must be >= 0 and population >= 4")
-    targets = list(data) if isinstance(data, Sequence) else targets_from_ephys(
-        data, amplitudes=amplitudes, features=features
+    targets = (
+        list(data)
+        if isinstance(data, Sequence)
+        else targets_from_ephys(data, amplitudes=amplitudes, features=features)
     )
     specs = _specs(model, parameters if parameters is not None else default_bounds(model))
     ev = Evaluator(

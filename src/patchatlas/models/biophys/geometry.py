@@ -310,7 +310,7 @@ def _nseg_rule(nseg: int | str | Callable[[float], int]) -> Callable[[float], in
         n = int(nseg)
         return lambda _length: n
     if callable(nseg):
-        return lambda length: max(1, int(nseg(length)))  # type: ignore[operator]
+        return lambda length: max(1, int(nseg(length)))
     raise ParameterError(f"nseg must be 'allen', a positive int or a function, got {nseg!r}")
 
 
@@ -384,9 +384,7 @@ def cable_tree(
     # section starts: neurite nodes whose parent is the soma / missing, a branch point, or of
     # another type
     pnt = np.maximum(parent, 0)
-    start = (~is_soma) & (
-        (parent < 0) | is_soma[pnt] | (n_child[pnt] != 1) | (types[pnt] != types)
-    )
+    start = (~is_soma) & ((parent < 0) | is_soma[pnt] | (n_child[pnt] != 1) | (types[pnt] != types))
     section_of = np.full(n, -1, dtype=np.int64)
     counters: dict[str, int] = {}
     dropped = 0
@@ -432,7 +430,7 @@ def _dedupe(points: FloatArray) -> FloatArray:
         return points
     step = np.linalg.norm(np.diff(points[:, :3], axis=0), axis=1)
     keep = np.concatenate([[True], step > 0])
-    return points[keep]
+    return np.asarray(points[keep], dtype=np.float64)
 
 
 def _replace_axon(tree: CableTree, how: str, rule: Callable[[float], int]) -> CableTree:
@@ -463,14 +461,14 @@ def _replace_axon(tree: CableTree, how: str, rule: Callable[[float], int]) -> Ca
         par = int(new_index[s.parent]) if s.parent >= 0 else -1
         kept.append(replace(s, parent=par))
     if removed.sum() > len(axon_idx):
-        notes.append(f"{int(removed.sum()) - len(axon_idx)} non-axon section(s) on the axon removed")
+        notes.append(
+            f"{int(removed.sum()) - len(axon_idx)} non-axon section(s) on the axon removed"
+        )
     soma = kept[0].points
     cx, cy, cz = soma[1, :3]
     y0 = cy - soma[1, 3] / 2
     a0 = np.array([[cx, y0, cz, d0], [cx, y0 - STUB_LENGTH_UM, cz, d0]])
-    a1 = np.array(
-        [[cx, y0 - STUB_LENGTH_UM, cz, d1], [cx, y0 - 2 * STUB_LENGTH_UM, cz, d1]]
-    )
+    a1 = np.array([[cx, y0 - STUB_LENGTH_UM, cz, d1], [cx, y0 - 2 * STUB_LENGTH_UM, cz, d1]])
     kept.append(Section("axon[0]", "axon", 0, attach_x, a0, rule(STUB_LENGTH_UM)))
     kept.append(Section("axon[1]", "axon", len(kept) - 1, 1.0, a1, rule(STUB_LENGTH_UM)))
     return CableTree(tuple(kept), tree.name, how, tuple(notes))
@@ -546,4 +544,3 @@ def describe(tree: CableTree) -> dict[str, Any]:
         "axon": tree.axon,
         "area_um2": {g: round(tree.area(g), 3) for g in (*tree.groups, "all")},
     }
-

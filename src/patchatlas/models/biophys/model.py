@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from patchatlas.models.biophys.geometry import CableTree
     from patchatlas.models.biophys.protocols import CurrentClamp
 
-__all__ = ["BACKENDS", "Conditions", "Mechanism", "BiophysModel", "parameter_key"]
+__all__ = ["BACKENDS", "BiophysModel", "Conditions", "Mechanism", "parameter_key"]
 
 #: simulators the models run on (Arbor by default)
 BACKENDS = ("arbor", "neuron")
@@ -79,7 +79,9 @@ class Mechanism:
     origin: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "parameters", {str(k): float(v) for k, v in self.parameters.items()})
+        object.__setattr__(
+            self, "parameters", {str(k): float(v) for k, v in self.parameters.items()}
+        )
 
 
 @dataclass(frozen=True)
@@ -197,7 +199,9 @@ class BiophysModel:
                 out[parameter_key(f"{p}_{m.name}", m.group)] = float(v)
         return out
 
-    def with_parameters(self, values: Mapping[str, float] | None = None, **kw: float) -> BiophysModel:
+    def with_parameters(
+        self, values: Mapping[str, float] | None = None, **kw: float
+    ) -> BiophysModel:
         """A copy with some parameters changed (the geometry is shared, not copied).
 
         Parameters

@@ -170,7 +170,7 @@ def sweep_fit_features(sa: SweepAnalysis) -> dict[str, float]:
         Every name of :data:`ALLEN_FEATURES` → value in :data:`FEATURE_UNITS`.
     """
     f = sa.features
-    out = {k: math.nan for k in ALLEN_FEATURES}
+    out = dict.fromkeys(ALLEN_FEATURES, math.nan)
     for k in ("avg_rate", "v_baseline", "adapt", "latency", "isi_cv", "mean_isi", "first_isi"):
         v = f.get(k, math.nan)
         out[k] = float(v) if v is not None else math.nan
@@ -184,7 +184,11 @@ def sweep_fit_features(sa: SweepAnalysis) -> dict[str, float]:
         return out
 
     def col(name: str) -> np.ndarray:
-        return np.asarray(sp[name], dtype=np.float64)[inw] if name in sp else np.full(inw.sum(), np.nan)
+        return (
+            np.asarray(sp[name], dtype=np.float64)[inw]
+            if name in sp
+            else np.full(inw.sum(), np.nan)
+        )
 
     out["peak_v"] = _mean(col("peak_v"))
     out["fast_trough_v"] = _mean(col("fast_trough_v"))
@@ -265,7 +269,9 @@ def targets_from_ephys(
         if spiking.size == 0:
             raise DataError(f"{result.cell_id}: no spiking long-square sweep to fit")
         k = max(1, min(int(n_amplitudes), spiking.size))
-        idx = np.unique(np.round(np.linspace(spiking.size - 1, (spiking.size - 1) / 2, k)).astype(int))
+        idx = np.unique(
+            np.round(np.linspace(spiking.size - 1, (spiking.size - 1) / 2, k)).astype(int)
+        )
         chosen = [float(spiking[i]) for i in sorted(idx)]
     else:
         chosen = [float(a) for a in amplitudes]

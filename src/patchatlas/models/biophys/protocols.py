@@ -108,7 +108,9 @@ def _check_window(delay_s: float, duration_s: float, what: str) -> None:
         raise ParameterError(f"{what}: duration_s must be > 0 s, got {duration_s!r}")
 
 
-def long_square(amplitude_pa: float, *, delay_s: float = 1.0, duration_s: float = 1.0) -> CurrentClamp:
+def long_square(
+    amplitude_pa: float, *, delay_s: float = 1.0, duration_s: float = 1.0
+) -> CurrentClamp:
     """A step of ``amplitude_pa`` from ``delay_s`` for ``duration_s`` (Allen long square: 1 s).
 
     Parameters

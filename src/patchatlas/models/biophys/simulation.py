@@ -115,27 +115,28 @@ def _as_clamp(stim: Any, sampling_rate: float | None) -> tuple[CurrentClamp, flo
         return stim, None, stim.end
     if isinstance(stim, Sweep):
         if stim.i is None:
-            raise DataError(
-                f"sweep {stim.number}: it has no current trace to replay on the model"
-            )
+            raise DataError(f"sweep {stim.number}: it has no current trace to replay on the model")
         if not stim.uniform:
             raise DataError(f"sweep {stim.number}: only uniformly sampled sweeps can be replayed")
         desc = stim.stimulus if stim.stimulus.kind != StimulusKind.UNKNOWN else None
         clamp = from_waveform(
-            stim.i - (stim.stimulus.holding if math.isfinite(stim.stimulus.holding) else 0.0),
+            stim.i,  # the whole command, holding current included (the cell received it)
             sampling_rate=stim.sampling_rate,
             stimulus=desc,
             t0=stim.t0,
         )
-        return clamp, stim.sampling_rate, stim.t0 + stim.duration
-    arr = np.asarray(stim, dtype=np.float64)
+        return clamp, stim.sampling_rate, stim.t0 + (stim.n_samples - 1) / stim.sampling_rate
+    try:
+        arr = np.asarray(stim, dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = np.zeros(0)
     if arr.ndim == 1 and arr.size:
         if sampling_rate is None:
             raise ParameterError(
                 "simulate: an array stimulus needs sampling_rate= (samples per second)"
             )
         clamp = from_waveform(arr, sampling_rate=sampling_rate)
-        return clamp, sampling_rate, arr.size / sampling_rate
+        return clamp, sampling_rate, (arr.size - 1) / sampling_rate
     raise ParameterError(
         "simulate: the stimulus must be a CurrentClamp (patchatlas.models.biophys.long_square "
         f"...), a Sweep to replay, or a 1-D array of pA; got {type(stim).__name__}"
@@ -192,12 +193,10 @@ def simulate(
         rate = sampling_rate or rate0 or 1.0 / dt
         if not (math.isfinite(rate) and rate > 0):
             raise ParameterError(f"sampling_rate must be > 0 Hz, got {rate!r}")
-        n = int(math.floor(t_end * rate + 1e-9)) + 1
+        n = math.floor(t_end * rate + 1e-9) + 1
         t = np.arange(n) / rate
-        if abs(rate * dt - 1.0) < 1e-9 and n <= n_sim:
-            vk = v[k, :n]
-        else:
-            vk = np.interp(t, t_sim, v[k])
+        same_grid = abs(rate * dt - 1.0) < 1e-9 and n <= n_sim
+        vk = v[k, :n] if same_grid else np.interp(t, t_sim, v[k])
         stim = clamp.stimulus
         if not isinstance(stim, Stimulus):  # pragma: no cover - defensive
             stim = Stimulus(source="model")

@@ -44,6 +44,16 @@ __all__ = ["cell_name", "portal", "router"]
 
 router = APIRouter(prefix="/api", responses=ERRORS)
 # ``cells`` goes last: its ``/cells/{cell_id:path}`` would answer for every ``/cells/.../x``
-for _sub in (sweeps, features, morphology, biophys, models, crossmodal, connectivity, writes, cells):
+for _sub in (
+    sweeps,
+    features,
+    morphology,
+    biophys,
+    models,
+    crossmodal,
+    connectivity,
+    writes,
+    cells,
+):
     router.include_router(_sub.router)
 del _sub

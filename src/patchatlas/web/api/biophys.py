@@ -7,20 +7,29 @@ Nothing is simulated here: the model traces are the ones stored with the fit
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from patchatlas.atlas.models_biophys import biophys_models
-from patchatlas.web.api._common import Limit, Offset, PageOut, Portal, cell_name, json_response, page
+from patchatlas.web.api._common import (
+    Limit,
+    Offset,
+    PageOut,
+    Portal,
+    cell_name,
+    json_response,
+    page,
+)
 
 __all__ = ["router"]
 
 router = APIRouter()
 
 
-def _summary(row: dict[str, Any]) -> dict[str, Any]:
+def _summary(row: Mapping[Any, Any]) -> dict[str, Any]:
     params = row.get("parameters") or {}
     scores = row.get("fit_scores") or {}
     fitted = params.get("fitted") or {}
