@@ -111,9 +111,10 @@ def test_ground_truth_conductances_are_recovered(synthetic) -> None:
     assert out.total_error < 5.0
     assert len(out.history) == 21 and out.history["best_total"].is_monotonic_decreasing
     assert out.provenance["evaluations"] == 24 * 21 and out.provenance["seed"] == 2
-    assert len(out.sweeps) == 2 and out.model.parameters["gbar_NaTs.soma"] == out.parameters[
-        "gbar_NaTs.soma"
-    ]
+    assert (
+        len(out.sweeps) == 2
+        and out.model.parameters["gbar_NaTs.soma"] == out.parameters["gbar_NaTs.soma"]
+    )
     ft = out.feature_table()
     assert set(ft["amplitude_pa"]) == {50.0, 150.0} and np.isfinite(ft["error_sd"]).all()
 

@@ -79,7 +79,10 @@ def test_sweep_replay_and_array_stimulus(arbor_ok) -> None:
 
 def test_batches_equal_single_runs(arbor_ok) -> None:
     m = _toy()
-    clamps = [long_square(100.0, delay_s=0.05, duration_s=0.1), ramp(500.0, delay_s=0.05, duration_s=0.1)]
+    clamps = [
+        long_square(100.0, delay_s=0.05, duration_s=0.1),
+        ramp(500.0, delay_s=0.05, duration_s=0.1),
+    ]
     sets = [None, {"gbar_NaTs.soma": 0.3}]
     v = run_batch(m, sets, clamps, tstop_s=0.2)
     assert v.shape == (2, 2, 8001)
@@ -90,7 +93,11 @@ def test_batches_equal_single_runs(arbor_ok) -> None:
 
 def test_protocols() -> None:
     c = parse_protocol("long_square:150")
-    assert c.stimulus.kind == StimulusKind.LONG_SQUARE and c.at([0.5, 1.5, 2.5]).tolist() == [0, 150, 0]
+    assert c.stimulus.kind == StimulusKind.LONG_SQUARE and c.at([0.5, 1.5, 2.5]).tolist() == [
+        0,
+        150,
+        0,
+    ]
     assert parse_protocol("ramp:25").stimulus.kind == StimulusKind.RAMP
     assert parse_protocol("short_square:900pA").stimulus.duration == pytest.approx(3e-3)
     with pytest.raises(ParameterError, match="unknown protocol"):
@@ -116,7 +123,9 @@ def test_parameters_and_errors(arbor_ok) -> None:
         m.conditions,
         source="fit.json",
     )
-    with pytest.raises(MechanismError, match=r"fit\.json: fit\.json genome\[7\] names mechanism 'Foo'"):
+    with pytest.raises(
+        MechanismError, match=r"fit\.json: fit\.json genome\[7\] names mechanism 'Foo'"
+    ):
         bad.simulate_step(10.0, tstop_s=0.05)
 
 
