@@ -54,7 +54,7 @@ def stored(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_store_and_read_back(stored) -> None:
-    syn, cell, out, mid, mid2 = stored
+    syn, cell, out, _mid, mid2 = stored
     with Atlas(syn.url, mode="r") as atlas:
         df = biophys_models(atlas)
         assert list(df["model_id"]) == [mid2]  # one row: the second store replaced the first
@@ -93,7 +93,7 @@ def test_api_and_pages(stored) -> None:
 def test_a_cell_without_models(stored) -> None:
     syn, cell, *_ = stored
     client = TestClient(create_app(syn.url))
-    other = [c for c in syn.cells.index if c != cell][0]
+    other = next(c for c in syn.cells.index if c != cell)
     assert client.get(f"/api/cells/{other}/models/biophysical").json()["models"] == []
     assert client.get("/api/cells/nope/models/biophysical").status_code == 404
 
