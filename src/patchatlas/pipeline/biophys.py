@@ -43,8 +43,9 @@ log = logging.getLogger(__name__)
 _HELD: dict[str, Evaluator] = {}
 
 
-def _hold(evaluator: Evaluator) -> None:
-    _HELD[evaluator.key] = evaluator
+def _hold(key: str, evaluator: Evaluator) -> None:
+    # under the parent's key: a pickle round trip need not reproduce the same bytes
+    _HELD[key] = evaluator
 
 
 def _evaluate_held(key: str, block: np.ndarray) -> np.ndarray:
@@ -119,7 +120,7 @@ class PoolMap:
                 max_workers=self.n_workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_hold,
-                initargs=(evaluator,),
+                initargs=(key, evaluator),
             )
             self._key = key
         futures: list[Future[np.ndarray]] = [
