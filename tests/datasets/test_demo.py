@@ -11,7 +11,7 @@ from patchatlas.ephys import StimulusKind
 def test_demo_simulates_writes_and_reads_back(tmp_path):
     seen = []
     result = run_demo(tmp_path / "demo", n_cells=2, seed=3, report=lambda s: seen.append(s.name))
-    assert seen == ["dataset", "recordings", "ephys", "morphology", "atlas", "crossmodal"]
+    assert seen == ["dataset", "recordings", "ephys", "morphology", "atlas", "crossmodal", "biophys"]
     assert len(result.files) == 2 and all(p.suffix == ".nwb" and p.exists() for p in result.files)
     assert not result.failed
     assert [r.format for r in result.recordings] == ["nwb2", "nwb2"]
@@ -46,6 +46,16 @@ def test_demo_simulates_writes_and_reads_back(tmp_path):
     assert xm.loc["single_cell", "r2"] > 0.3 > xm.loc["global_mean", "r2"]
     stored = Atlas(result.atlas_url).summary()["counts"]
     assert stored.get("crossmodal_scores", 0) > 0  # the portal's expression → physiology page
+    # a small biophysical model fitted to the first cell, stored for the portal's Models page
+    step = next(s for s in result.steps if s.name == "biophys")
+    assert step.ok and step.payload.provenance["evaluations"] == 32
+    assert set(step.payload.parameters) == {
+        "gbar_NaTs.soma",
+        "gbar_Kv3_1.soma",
+        "gbar_Im.soma",
+        "g_pas.soma",
+    }
+    assert stored.get("models", 0) == 1
 
 
 def test_demo_on_real_folder(tmp_path, ephys_data):

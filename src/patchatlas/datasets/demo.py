@@ -20,7 +20,10 @@ callback as soon as it is ready, so the command line can print while the demo go
    simulated cell is a "t-type"; 30 cells per type with ±10 % within-type variation of its
    features, and counts generated from those features) run through the same in-fold pipeline as
    the real M1 benchmark (single-cell and type-average ridge, t-type lookup baseline, within-type
-   R²). The data are synthetic by construction; the step shows the workflow, not a finding.
+   R²). The data are synthetic by construction; the step shows the workflow, not a finding;
+7. ``biophys`` — a ball-and-stick biophysical model (four conductances) fitted to the first cell's
+   long squares by a few NSGA-II generations on Arbor, stored in the atlas
+   (:mod:`patchatlas.datasets.demo_biophys`).
 """
 
 from __future__ import annotations

@@ -82,8 +82,8 @@ def biophys_step(result: DemoResult, done: Callable[[Step], None], seed: int) ->
         demo_model(),
         data,
         parameters=DEMO_BOUNDS,
-        generations=4,
-        population=12,
+        generations=3,
+        population=8,
         seed=seed,
         delay_s=0.1,
     )
