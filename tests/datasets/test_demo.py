@@ -11,7 +11,15 @@ from patchatlas.ephys import StimulusKind
 def test_demo_simulates_writes_and_reads_back(tmp_path):
     seen = []
     result = run_demo(tmp_path / "demo", n_cells=2, seed=3, report=lambda s: seen.append(s.name))
-    assert seen == ["dataset", "recordings", "ephys", "morphology", "atlas", "crossmodal", "biophys"]
+    assert seen == [
+        "dataset",
+        "recordings",
+        "ephys",
+        "morphology",
+        "atlas",
+        "crossmodal",
+        "biophys",
+    ]
     assert len(result.files) == 2 and all(p.suffix == ".nwb" and p.exists() for p in result.files)
     assert not result.failed
     assert [r.format for r in result.recordings] == ["nwb2", "nwb2"]
