@@ -68,8 +68,10 @@ def test_perisomatic_spikes_agree_and_converge_with_dt(peri_model, both) -> None
 def test_all_active_18_spikes_on_neuron_too(aa_model, both) -> None:
     """The Allen runner's own check, on NEURON, and against Arbor."""
     c = [long_square(330.0, delay_s=1.0, duration_s=1.0)]
-    vn = run_batch(aa_model, [None], c, tstop_s=3.0, backend="neuron")[0, 0]
-    va = run_batch(aa_model, [None], c, tstop_s=3.0, backend="arbor")[0, 0]
+    # to 2.05 s: the spikes are in the step (the full 3 s run on Arbor: test_simulation.py);
+    # NEURON needs ~10 s per simulated second of this model (its NaV kinetic scheme)
+    vn = run_batch(aa_model, [None], c, tstop_s=2.05, backend="neuron")[0, 0]
+    va = run_batch(aa_model, [None], c, tstop_s=2.05, backend="arbor")[0, 0]
     sn, sa = _spike_times(vn, 25e-6), _spike_times(va, 25e-6)
     assert len(sn) == len(sa) == 18
     assert np.abs(sn - sa).max() < 2e-4
