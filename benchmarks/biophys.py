@@ -1,5 +1,7 @@
 """Biophysical models: simulator speed per backend and fitting throughput vs BluePyOpt + NEURON.
 
+0. **f-I comparison**: the perisomatic model at the long-square amplitudes of its cell's Allen
+   sweep table, spike counts beside the recorded ones (a comparison, not a pass/fail).
 1. **1 s of the Allen perisomatic model** (specimen 464198958, 86 segments, a 90 pA step) on
    Arbor and on NEURON through :func:`patchatlas.models.biophys.run_batch` (the backends alone,
    no feature extraction), interleaved, best of ``--repeat``; optionally the all-active model.
@@ -35,6 +37,7 @@ PERI_SWC = SHARED / "morphology/allen_swc/Sst-IRES-Cre_Ai14-165865.03.01.01_4911
 AA_FIT = SHARED / "morphology/allen_swc/468193142_all_active_fit.json"
 AA_SWC = SHARED / "morphology/allen_swc/Scnn1a-Tg3-Cre_Ai14-177297.06.01.01_491120155_m.swc"
 MODFILES = SHARED / "models/allen_modfiles"
+PERI_SWEEPS = SHARED / "ephys/allen_metadata/specimen_464198958/464198958_ephys_sweeps.json"
 BPO = ROOT / ".venv-bluepyopt" / "bin" / "python"
 
 
@@ -84,8 +87,22 @@ def main() -> None:
         for b, s in ta.items():
             print(f"  {b:7s} {s * 1e3:8.1f} ms")
 
-    # targets: the Allen model's own features at 70 and 150 pA
     from patchatlas.ephys import analyze
+
+    # f-I: the perisomatic model at the cell's long-square amplitudes vs the Allen sweep table
+    from patchatlas.io.allen_models import read_allen_sweep_table
+
+    table = read_allen_sweep_table(PERI_SWEEPS)
+    ls = table[table.stimulus_name == "Long Square"]
+    amps = sorted({round(float(a), 1) for a in ls.amplitude_pa})
+    fi = analyze(peri.simulate_steps(amps, delay_s=1.02, duration_s=1.0, tstop_s=2.2), qc=False)
+    print("f-I, perisomatic model (Arbor) vs recorded (Allen sweep table), spikes in the 1 s step:")
+    print("  amplitude (pA) | model | recorded (sweeps)")
+    for a, sa in zip(amps, fi.sweeps, strict=True):
+        rec_n = ls[ls.amplitude_pa.round(1) == a].num_spikes.fillna(0).astype(int).tolist()
+        print(f"  {a:14.0f} | {sa.n_spikes:5d} | {', '.join(map(str, rec_n))}")
+
+    # targets: the Allen model's own features at 70 and 150 pA
 
     rec = peri.simulate_steps([70.0, 150.0], delay_s=0.3, duration_s=1.0, tstop_s=1.4)
     targets = targets_from_ephys(analyze(rec, qc=False), amplitudes=[70.0, 150.0])

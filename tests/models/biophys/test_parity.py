@@ -75,3 +75,16 @@ def test_all_active_18_spikes_on_neuron_too(aa_model, both) -> None:
     sn, sa = _spike_times(vn, 25e-6), _spike_times(va, 25e-6)
     assert len(sn) == len(sa) == 18
     assert np.abs(sn - sa).max() < 2e-4
+
+
+def test_neuron_names_the_missing_mechanism_and_the_file(peri_model, modfiles, both) -> None:
+    from patchatlas.errors import MechanismError
+    from patchatlas.models.biophys import Mechanism
+
+    extra = Mechanism("Kfoo", "soma", {"gbar": 0.1}, "fit.json genome[15]")
+    bad = replace(peri_model, mechanisms=(*peri_model.mechanisms, extra), source="fit.json")
+    with pytest.raises(MechanismError, match=r"fit\.json genome\[15\] needs mechanism 'Kfoo'"):
+        bad.simulate_step(10.0, tstop_s=0.05, backend="neuron")
+    nomods = replace(bad, modfiles=None)
+    with pytest.raises(MechanismError, match=r"'Kfoo'.*give the folder of the model's \.mod"):
+        nomods.simulate_step(10.0, tstop_s=0.05, backend="neuron")
