@@ -17,6 +17,7 @@ __all__ = [
     "CorruptFileError",
     "DataError",
     "DownloadError",
+    "IdentifiabilityError",
     "IndexOutOfRangeError",
     "MechanismError",
     "MissingDependencyError",
@@ -81,6 +82,12 @@ class DataError(PatchAtlasError, ValueError):
 
 class StimulusError(DataError):
     """A stimulus description is inconsistent with the sweep it belongs to."""
+
+
+class IdentifiabilityError(DataError):
+    """The data cannot determine what was asked of them (a GLIF level whose mechanism the sweeps
+    do not exercise: no subthreshold sweep for R and C, too few spikes for a reset rule ...).
+    The message names the object, the missing evidence and what data would identify it."""
 
 
 class ValidationError(DataError):

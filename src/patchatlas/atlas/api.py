@@ -795,6 +795,58 @@ class Atlas:
             return X.store_crossmodal(self, results, predictions, name=name)
         return X.store_crossmodal_report(self, results, cells=cells, name=name)
 
+    def store_models(
+        self,
+        cell_id: str,
+        records: Any,
+        *,
+        kind: str,
+        provenance: dict[str, Any] | None = None,
+    ) -> list[int]:
+        """Store a cell's fitted models of one kind (replacing earlier ones of that kind); see
+        :func:`patchatlas.atlas.models.store_models`.
+
+        Parameters
+        ----------
+        cell_id
+            The cell's name.
+        records
+            Model records (``name``, ``parameters``, ``fit_scores``), e.g.
+            :meth:`patchatlas.models.glif.GlifFit.model_records`.
+        kind
+            The model family (``"glif"``).
+        provenance
+            How the models were fitted.
+
+        Returns
+        -------
+        list of int
+            The new model ids.
+        """
+        from patchatlas.atlas.models import store_models
+
+        return store_models(self, cell_id, records, kind=kind, provenance=provenance)
+
+    def models(self, cell_id: str | int | None = None, *, kind: str | None = None) -> pd.DataFrame:
+        """Stored models with provenance; see :func:`patchatlas.atlas.models.read_models`.
+
+        Parameters
+        ----------
+        cell_id
+            A cell (default: all).
+        kind
+            Only this model family (``"glif"``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per model: ``model_id, cell_id, kind, name, parameters, fit_scores,
+            package_version, fitted_with, created_at``.
+        """
+        from patchatlas.atlas.models import read_models
+
+        return read_models(self, cell_id, kind=kind)
+
     def summary(self) -> dict[str, Any]:
         """URL, schema revision and the number of rows in each table.
 

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "fetch": "patchatlas.cli.fetch:fetch",
     "serve": "patchatlas.cli.serve:serve",
     "biophys": "patchatlas.cli.biophys:biophys",
+    "glif": "patchatlas.cli.glif:glif",
 }
 
 

@@ -24,6 +24,8 @@ callback as soon as it is ready, so the command line can print while the demo go
 7. ``biophys`` — a ball-and-stick biophysical model (four conductances) fitted to the first cell's
    long squares by a few NSGA-II generations on Arbor, stored in the atlas
    (:mod:`patchatlas.datasets.demo_biophys`).
+8. ``glif`` — GLIF1–5 fitted to two of the cells (:mod:`patchatlas.datasets.demo_glif`), held-out
+   scores next to a plain LIF, data-vs-model figures, models stored in the atlas.
 """
 
 from __future__ import annotations
@@ -494,6 +496,7 @@ def _crossmodal_step(result: DemoResult, done: Callable[[Step], None], seed: int
 
 StepFn = Callable[[DemoResult, Callable[[Step], None], int], None]
 
+from patchatlas.datasets.demo_glif import glif_step  # noqa: E402  (its module imports Step lazily)
 
 #: the demo's steps after reading the recordings, in order: ``(name, step(result, done, seed))``.
 #: A step reports itself with ``done(Step(...))`` (``tables`` are printed by the CLI) and adds
@@ -504,4 +507,5 @@ DEMO_STEPS: list[tuple[str, StepFn]] = [
     ("atlas", _atlas_step),
     ("crossmodal", _crossmodal_step),
     ("biophys", biophys_step),
+    ("glif", glif_step),
 ]
