@@ -58,7 +58,9 @@ def test_demo_simulates_writes_and_reads_back(tmp_path):
         "gbar_Im.soma",
         "g_pas.soma",
     }
-    assert stored.get("models", 0) == 1
+    # the models table also holds the GLIF step's fits: one biophysical model, on the first cell
+    bio = Atlas(result.atlas_url).models(kind="biophysical")
+    assert list(bio["cell_id"]) == [result.recordings[0].cell_id]
 
 
 def test_demo_on_real_folder(tmp_path, ephys_data):
