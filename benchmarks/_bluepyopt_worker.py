@@ -8,7 +8,8 @@ protocols, eFEL features with the patchatlas targets, and runs ``DEAPOptimisatio
 default) with a 2-process pool as ``map_function``. Prints one JSON line with the timings.
 
 Usage (from benchmarks/biophys.py): ``.venv-bluepyopt/bin/python benchmarks/_bluepyopt_worker.py
-CONFIG.json``.
+CONFIG.json``. With ``cpu_sets`` in the config it times those parameter sets one at a time
+(process CPU clock) instead of running the optimisations.
 """
 
 from __future__ import annotations
@@ -170,6 +171,25 @@ def main() -> None:
     neuron.load_mechanisms(_compile(cfg["modfiles"]))
     out = {"bluepyopt": bpopt.__version__, "neuron": neuron.__version__, "runs": []}
     global _EV
+    if cfg.get("cpu_sets"):  # CPU time per evaluation, one at a time in this process
+        out["cpu"] = []
+        for cvode in (False, True):
+            _EV = build(cfg, cvode=cvode)
+            sets = [[d[name] for name in _EV.param_names] for d in cfg["cpu_sets"]]
+            _eval(sets[0])  # warm
+            c0, w0 = time.process_time(), time.perf_counter()
+            for x in sets:
+                _eval(x)
+            n = len(sets)
+            out["cpu"].append(
+                {
+                    "cvode": cvode,
+                    "cpu_s": (time.process_time() - c0) / n,
+                    "wall_s": (time.perf_counter() - w0) / n,
+                }
+            )
+        print(json.dumps(out))
+        return
     for cvode in (False, True):
         _EV = build(cfg, cvode=cvode)
         ctx = multiprocessing.get_context("fork")

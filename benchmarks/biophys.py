@@ -14,9 +14,16 @@
    with CVODE (BluePyOpt's default), run side by side in ``.venv-bluepyopt``
    (``bash benchmarks/setup_biophys_ref.sh``). Both pools are started and warmed before timing.
 
+3. **CPU time per evaluation** (``--cpu-evals N``): N parameter sets (log-uniform within the
+   bounds, fixed seed) evaluated one at a time in one process on each side (patchatlas
+   ``Evaluator.evaluate``; BluePyOpt ``CellEvaluator.evaluate_with_lists``, fixed 25 µs and
+   CVODE), timed with the process CPU clock, which the other jobs of a shared machine inflate
+   far less than the wall clock. ``--skip-fit`` leaves out the f-I table and the pool runs.
+
 Usage::
 
     python benchmarks/biophys.py [--repeat 3] [--generations 3] [--population 24] [--all-active]
+    python benchmarks/biophys.py --repeat 1 --cpu-evals 4 --skip-fit
 """
 
 from __future__ import annotations
@@ -56,6 +63,55 @@ def one_second(model, backends, repeat: int) -> dict[str, float]:
     return best
 
 
+def f_i(peri) -> None:
+    """The perisomatic model at its cell's long-square amplitudes vs the Allen sweep table."""
+    from patchatlas.ephys import analyze
+    from patchatlas.io.allen_models import read_allen_sweep_table
+
+    table = read_allen_sweep_table(PERI_SWEEPS)
+    ls = table[table.stimulus_name == "Long Square"]
+    amps = sorted({round(float(a), 1) for a in ls.amplitude_pa})
+    fi = analyze(peri.simulate_steps(amps, delay_s=1.02, duration_s=1.0, tstop_s=2.2), qc=False)
+    print("f-I, perisomatic model (Arbor) vs recorded (Allen sweep table), spikes in the 1 s step:")
+    print("  amplitude (pA) | model | recorded (sweeps)")
+    for a, sa in zip(amps, fi.sweeps, strict=True):
+        rec_n = ls[ls.amplitude_pa.round(1) == a].num_spikes.fillna(0).astype(int).tolist()
+        print(f"  {a:14.0f} | {sa.n_spikes:5d} | {', '.join(map(str, rec_n))}")
+
+
+def cpu_per_evaluation(ev, bounds, n: int) -> tuple[list[list[float]], float, float]:
+    """N log-uniform parameter sets evaluated one at a time: (sets, CPU s and wall s per set)."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    lo = np.log([b[0] for b in bounds.values()])
+    hi = np.log([b[1] for b in bounds.values()])
+    x = np.exp(rng.uniform(lo, hi, size=(n, len(lo))))
+    ev.evaluate(x[:1])  # warm: the cell built, the catalogue loaded
+    c0, w0 = time.process_time(), time.perf_counter()
+    for row in x:
+        ev.evaluate(row[None, :])
+    return x.tolist(), (time.process_time() - c0) / n, (time.perf_counter() - w0) / n
+
+
+def run_baseline(cfg: dict) -> dict:
+    """Run the BluePyOpt worker in its own environment; its JSON answer."""
+    if not BPO.exists():
+        sys.exit("BluePyOpt baseline env missing: bash benchmarks/setup_biophys_ref.sh")
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(cfg, fh)
+    proc = subprocess.run(
+        [str(BPO), str(ROOT / "benchmarks" / "_bluepyopt_worker.py"), fh.name],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    Path(fh.name).unlink()
+    if proc.returncode != 0:
+        sys.exit(f"BluePyOpt baseline failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=3)
@@ -64,6 +120,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--all-active", action="store_true", help="also time the all-active model")
     ap.add_argument("--no-baseline", action="store_true", help="skip BluePyOpt")
+    ap.add_argument("--cpu-evals", type=int, default=0, help="CPU time per evaluation, N sets")
+    ap.add_argument("--skip-fit", action="store_true", help="no f-I table, no pool runs")
     args = ap.parse_args()
 
     import patchatlas
@@ -89,18 +147,8 @@ def main() -> None:
 
     from patchatlas.ephys import analyze
 
-    # f-I: the perisomatic model at the cell's long-square amplitudes vs the Allen sweep table
-    from patchatlas.io.allen_models import read_allen_sweep_table
-
-    table = read_allen_sweep_table(PERI_SWEEPS)
-    ls = table[table.stimulus_name == "Long Square"]
-    amps = sorted({round(float(a), 1) for a in ls.amplitude_pa})
-    fi = analyze(peri.simulate_steps(amps, delay_s=1.02, duration_s=1.0, tstop_s=2.2), qc=False)
-    print("f-I, perisomatic model (Arbor) vs recorded (Allen sweep table), spikes in the 1 s step:")
-    print("  amplitude (pA) | model | recorded (sweeps)")
-    for a, sa in zip(amps, fi.sweeps, strict=True):
-        rec_n = ls[ls.amplitude_pa.round(1) == a].num_spikes.fillna(0).astype(int).tolist()
-        print(f"  {a:14.0f} | {sa.n_spikes:5d} | {', '.join(map(str, rec_n))}")
+    if not args.skip_fit:
+        f_i(peri)
 
     # targets: the Allen model's own features at 70 and 150 pA
 
@@ -119,6 +167,29 @@ def main() -> None:
         "generations": args.generations,
         "workers": args.workers,
     }
+    if args.cpu_evals:
+        from patchatlas.models.biophys import Evaluator, ParameterSpec
+
+        specs = [ParameterSpec(k, lo, hi, log=True) for k, (lo, hi) in bounds.items()]
+        ev1 = Evaluator(peri, targets, specs, delay_s=0.3)
+        sets, cpu, wall1 = cpu_per_evaluation(ev1, bounds, args.cpu_evals)
+        print(
+            f"patchatlas Evaluator (Arbor), {args.cpu_evals} evaluations one at a time: "
+            f"{cpu:.3f} s CPU ({wall1:.3f} s wall) per evaluation; load {os.getloadavg()[0]:.1f}"
+        )
+        if not args.no_baseline:
+            named = [dict(zip(bounds, row, strict=True)) for row in sets]
+            base = run_baseline({**cfg, "cpu_sets": named})
+            for r in base["cpu"]:
+                mode = "CVODE" if r["cvode"] else "fixed 25 us"
+                print(
+                    f"BluePyOpt {base['bluepyopt']} + NEURON {base['neuron']} ({mode}), the same "
+                    f"sets: {r['cpu_s']:.3f} s CPU ({r['wall_s']:.3f} s wall) per evaluation "
+                    f"-> patchatlas {r['cpu_s'] / cpu:.1f}x in CPU time"
+                )
+            print(f"load average now: {os.getloadavg()}")
+    if args.skip_fit:
+        return
     pm = PoolMap(args.workers)
     try:
         import numpy as np
@@ -156,19 +227,7 @@ def main() -> None:
         "patchatlas": {"evaluations": n, "seconds": wall, "evals_per_s": ours},
     }
     if not args.no_baseline:
-        if not BPO.exists():
-            sys.exit("BluePyOpt baseline env missing: bash benchmarks/setup_biophys_ref.sh")
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-            json.dump(cfg, fh)
-        proc = subprocess.run(
-            [str(BPO), str(ROOT / "benchmarks" / "_bluepyopt_worker.py"), fh.name],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if proc.returncode != 0:
-            sys.exit(f"BluePyOpt baseline failed:\n{proc.stderr[-3000:]}")
-        base = json.loads(proc.stdout.strip().splitlines()[-1])
+        base = run_baseline(cfg)
         out["bluepyopt"] = base
         for r in base["runs"]:
             mode = "CVODE" if r["cvode"] else "fixed 25 us"
