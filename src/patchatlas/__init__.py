@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from patchatlas import errors
 from patchatlas._version import __version__
-from patchatlas.reading import read
+from patchatlas.reading import load_allen_model, read
 
 if TYPE_CHECKING:  # pragma: no cover
     from patchatlas.atlas import Atlas
@@ -26,6 +26,7 @@ __all__ = [
     "Sweep",
     "__version__",
     "errors",
+    "load_allen_model",
     "read",
 ]
 

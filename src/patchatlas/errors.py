@@ -20,10 +20,12 @@ __all__ = [
     "IdentifiabilityError",
     "ImplausibleDataError",
     "IndexOutOfRangeError",
+    "MechanismError",
     "MissingDependencyError",
     "ParameterError",
     "PatchAtlasError",
     "ReadError",
+    "SectionGroupError",
     "StimulusError",
     "UnsupportedFormatError",
     "ValidationError",
@@ -101,6 +103,16 @@ class IdentifiabilityError(DataError):
 
 class ValidationError(DataError):
     """An object failed validation (morphology structure, schema, ...)."""
+
+
+class MechanismError(DataError):
+    """A model names an ion-channel mechanism that the simulator does not have (not in Arbor's
+    catalogues, no ``.mod`` file for NEURON); the message names the model file and the item."""
+
+
+class SectionGroupError(DataError):
+    """A model file names a section group (``soma``, ``axon``, ``dend``, ``apic`` ...) that the
+    morphology or the model format does not have; the message names the file and the item."""
 
 
 class ParameterError(PatchAtlasError, ValueError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["read"]
+__all__ = ["load_allen_model", "read"]
 
 
 def read(path: str | os.PathLike[str], *, format: str | None = None, **kwargs: Any) -> Any:
@@ -54,3 +54,72 @@ def read(path: str | os.PathLike[str], *, format: str | None = None, **kwargs: A
 
         resolve_stimuli(obj)
     return obj
+
+
+def load_allen_model(
+    fit_json: str | os.PathLike[str] | Any,
+    swc: str | os.PathLike[str] | Any,
+    *,
+    modfiles: str | os.PathLike[str] | None = None,
+    axon: str = "auto",
+    name: str | None = None,
+) -> Any:
+    """Load an Allen biophysical model (perisomatic or all-active) from its files.
+
+    Reads the fit file (:func:`patchatlas.io.allen_models.read_allen_fit`) and the
+    reconstruction (:func:`patchatlas.io.read_morphology`) and builds the model with
+    :func:`patchatlas.models.biophys.load_allen_model` (which takes the parsed objects).
+
+    Parameters
+    ----------
+    fit_json
+        ``<id>_fit.json`` of an Allen model download (a path), or the parsed fit (a mapping).
+    swc
+        The reconstruction (a ``.swc``/``.asc`` path), or a :class:`~patchatlas.core.Morphology`.
+    modfiles
+        Folder of the model's ``.mod`` files for the NEURON backend (default: ``modfiles/``
+        beside the fit file when it exists; Arbor needs none).
+    axon
+        ``"auto"`` (stub for perisomatic, truncated for all-active), ``"stub"``,
+        ``"truncated"`` or ``"reconstructed"``.
+    name
+        Model name (default: the reconstruction's).
+
+    Returns
+    -------
+    patchatlas.models.biophys.BiophysModel
+        The model; ``model.simulate_step(amplitude_pa)`` runs it on Arbor.
+
+    Raises
+    ------
+    patchatlas.errors.ReadError
+        A missing, unreadable or malformed file (the message names it).
+    patchatlas.errors.SectionGroupError
+        The fit names an unknown section group (file and entry named).
+    patchatlas.errors.ValidationError
+        The reconstruction has no soma.
+    """
+    from collections.abc import Mapping
+
+    from patchatlas.core.morphology import Morphology
+    from patchatlas.io import read_morphology
+    from patchatlas.io.allen_models import find_modfiles, read_allen_fit
+    from patchatlas.models.biophys import load_allen_model as build
+
+    source = ""
+    if isinstance(fit_json, Mapping):
+        fit = dict(fit_json)
+    else:
+        source = os.fspath(fit_json)
+        fit = read_allen_fit(fit_json)
+        if modfiles is None:
+            modfiles = find_modfiles(fit_json)
+    morph = swc if isinstance(swc, Morphology) else read_morphology(swc)
+    return build(
+        fit,
+        morph,
+        axon=axon,  # type: ignore[arg-type]
+        source=source,
+        name=name,
+        modfiles=os.fspath(modfiles) if modfiles is not None else None,
+    )

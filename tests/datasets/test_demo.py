@@ -51,6 +51,18 @@ def test_demo_simulates_writes_and_reads_back(tmp_path):
     assert xm.loc["single_cell", "r2"] > 0.3 > xm.loc["global_mean", "r2"]
     stored = Atlas(result.atlas_url).summary()["counts"]
     assert stored.get("crossmodal_scores", 0) > 0  # the portal's expression → physiology page
+    # a small biophysical model fitted to the first cell, stored for the portal's Models page
+    step = next(s for s in result.steps if s.name == "biophys")
+    assert step.ok and step.payload.provenance["evaluations"] == 32
+    assert set(step.payload.parameters) == {
+        "gbar_NaTs.soma",
+        "gbar_Kv3_1.soma",
+        "gbar_Im.soma",
+        "g_pas.soma",
+    }
+    # the models table also holds the GLIF step's fits: one biophysical model, on the first cell
+    bio = Atlas(result.atlas_url).models(kind="biophysical")
+    assert list(bio["cell_id"]) == [result.recordings[0].cell_id]
 
 
 def test_demo_on_real_folder(tmp_path, ephys_data):

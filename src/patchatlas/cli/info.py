@@ -34,6 +34,9 @@ DEPENDENCIES: tuple[tuple[str, str], ...] = (
     ("fastapi", "web"),
     ("uvicorn", "web"),
     ("jinja2", "web"),
+    ("arbor", "models (biophysical models, default backend)"),
+    ("deap", "models (biophysical fitting)"),
+    ("neuron", "neuron (biophysical models, reference backend)"),
 )
 
 

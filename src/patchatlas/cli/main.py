@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "ingest": "patchatlas.cli.ingest:ingest",
     "fetch": "patchatlas.cli.fetch:fetch",
     "serve": "patchatlas.cli.serve:serve",
+    "biophys": "patchatlas.cli.biophys:biophys",
     "glif": "patchatlas.cli.glif:glif",
     "synphys": "patchatlas.cli.synphys:synphys",
 }

@@ -21,9 +21,12 @@ callback as soon as it is ready, so the command line can print while the demo go
    features, and counts generated from those features) run through the same in-fold pipeline as
    the real M1 benchmark (single-cell and type-average ridge, t-type lookup baseline, within-type
    R²). The data are synthetic by construction; the step shows the workflow, not a finding;
-7. ``glif`` — GLIF1–5 fitted to two of the cells (:mod:`patchatlas.datasets.demo_glif`), held-out
+7. ``biophys`` — a ball-and-stick biophysical model (four conductances) fitted to the first cell's
+   long squares by a few NSGA-II generations on Arbor, stored in the atlas
+   (:mod:`patchatlas.datasets.demo_biophys`).
+8. ``glif`` — GLIF1–5 fitted to two of the cells (:mod:`patchatlas.datasets.demo_glif`), held-out
    scores next to a plain LIF, data-vs-model figures, models stored in the atlas.
-8. ``synphys`` — a simulated multipatch experiment with known synapses (Tsodyks–Markram
+9. ``synphys`` — a simulated multipatch experiment with known synapses (Tsodyks–Markram
    dynamics, noise) written as a ``.mpx`` file, ingested into the atlas by the ``synphys`` engine
    and compared with the truth (:mod:`patchatlas.datasets.demo_synphys`).
 """
@@ -37,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from patchatlas.core.recording import Recording
+from patchatlas.datasets.demo_biophys import biophys_step
 from patchatlas.datasets.demo_synphys import synphys_step
 from patchatlas.errors import PatchAtlasError
 
@@ -506,6 +510,7 @@ DEMO_STEPS: list[tuple[str, StepFn]] = [
     ("morphology", _morphology_step),
     ("atlas", _atlas_step),
     ("crossmodal", _crossmodal_step),
+    ("biophys", biophys_step),
     ("glif", glif_step),
     ("synphys", synphys_step),
 ]

@@ -9,14 +9,16 @@ nothing from ``io``, ``atlas``, ``pipeline``, ``web``, ``cli``, ``datasets`` or 
     Allen-style protocols, integrated by a vectorised exponential-Euler scheme. It generates
     the offline demo data (:func:`patchatlas.datasets.simulate.demo_dataset`).
 
-
 :mod:`patchatlas.models.glif`
     Generalized leaky integrate-and-fire models (Teeter et al. 2018, GLIF1–5): Allen
     ``neuron_config`` simulation (numba kernel, equal NumPy path), fitting to a cell's sweeps
     (:func:`patchatlas.models.glif.fit`) and spike-train metrics.
 
-Biophysical multi-compartment models (``models/biophys/``) will live beside them, each with its
-own entry point.
+:mod:`patchatlas.models.biophys`
+    Multi-compartment biophysical models: a simulator-independent description, the Allen
+    perisomatic and all-active loaders (:func:`patchatlas.models.biophys.load_allen_model`),
+    Arbor (default) and NEURON backends, and NSGA-II conductance fitting
+    (:func:`patchatlas.models.biophys.fit`).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ module             endpoints
 ``morphology``     ``/cells/{id}/morphology``, ``/cells/{id}/morphology.swc``
 ``patchseq``       ``/cells/{id}/transcriptome``, ``/cells/{id}/context``
 ``models``         ``/cells/{id}/models``, ``/models``, ``/types``, ``/types/physiology``
+``biophys``        ``/models/biophysical``, ``/cells/{id}/models/biophysical``
 ``crossmodal``     ``/crossmodal``, ``/crossmodal/predictions``
 ``connectivity``   ``/pairs``, ``/pairs/{id}``, ``/connectivity``, ``/connectivity/distance``
 ``status``         ``/datasets``, ``/ingest/runs``, ``/ingest/errors``, ``/provenance``
@@ -29,6 +30,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from patchatlas.web.api import (
+    biophys,
     cells,
     connectivity,
     crossmodal,
@@ -51,6 +53,7 @@ for _sub in (
     features,
     morphology,
     patchseq,
+    biophys,
     models,
     crossmodal,
     connectivity,

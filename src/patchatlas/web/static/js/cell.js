@@ -37,7 +37,8 @@
   for (const f of info.out_of_range || []) flags.push(`<p class="flag" data-flag="${PA.esc(f.feature)}">${PA.esc(f.feature)} = ${PA.fmt(f.value, 4)} ${PA.esc(f.unit)} <span class="why">outside the physiological range ${PA.fmt(f.low, 4)} … ${PA.fmt(f.high, 4)} ${PA.esc(f.unit)} (${PA.esc(f.note)}): shown, and excluded from the type distributions</span></p>`);
   $("qc-flags").innerHTML = flags.join("") || '<p class="muted">No failed check and no value outside its physiological range.</p>';
   PA.api(base + "/qc").then((d) => PA.table($("qc"), d.qc, ["sweep_number", "check", "passed", "value", "message"], {empty: "No QC results stored for this cell."}));
-  PA.api(base + "/models").then((d) => PA.table($("models"), d.models, ["kind", "name", "fit_scores"], {empty: "No models fitted to this cell."})).catch(() => {});
+  // biophysical fits keep their model sweeps in fit_scores (cell_biophys.js overlays them): show the total error only
+  PA.api(base + "/models").then((d) => PA.table($("models"), d.models.map((m) => m.kind === "biophysical" ? {...m, fit_scores: {total_error: (m.fit_scores || {}).total_error}} : m), ["kind", "name", "fit_scores"], {empty: "No models fitted to this cell."})).catch(() => {});
   PA.table($("annotations"), Object.entries(info.annotations || {}).map(([k, v]) => ({key: k, value: v})), ["key", "value"], {empty: "No annotations."});
 
   // ---- transcriptome
