@@ -1,8 +1,8 @@
 """The portal as a lab's daily tool, in real headless Chromium on the synthetic atlas: searches kept
 in the URL, the CSV of a selection against ``Atlas.cells()``, keyboard-only range filtering, the
 390 px layout, labelled controls and one ``<h1>`` per page, the styled 404 page, QC facets, the
-sweep browser (grouped by stimulus kind, overlays), type
-pages, the compare view, the status page and uploads ingested in the background."""
+sweep browser (grouped by stimulus kind, overlays), type pages, the compare view, the status page
+and uploads ingested in the background."""
 
 from __future__ import annotations
 
