@@ -107,3 +107,18 @@ def test_berg_cells_count_under_their_own_dataset(shared_data: Path, tmp_path: P
     labels = Q.cell_labels(atlas, cell)
     assert set(labels["dataset"]) == {"v1_gouwens2020", "berg2021"}
     atlas.close()
+
+
+def test_units_stated_in_column_names_are_kept(loaded: dict) -> None:
+    m1 = loaded["m1_scala2021"].ephys
+    unmapped = m1[m1["name"] == m1["native_name"]]
+    stated = unmapped["native_name"].str.extract(r"\(([^()]+)\)\s*$", expand=False)
+    spelled = {"MOhm": "MΩ", "mV*s": "mV·s"}
+    # every feature whose column name states a unit carries it; the others carry none
+    for native, unit, want in zip(unmapped["native_name"], unmapped["unit"], stated, strict=True):
+        if isinstance(want, str):
+            assert unit == spelled.get(want, want), native
+        else:
+            assert unit is None, native
+    assert (unmapped.loc[unmapped["native_name"] == "AP width (ms)", "unit"] == "ms").all()
+    assert stated.notna().sum() > 0

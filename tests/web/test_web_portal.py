@@ -1,7 +1,8 @@
 """The portal as a lab's daily tool, in real headless Chromium on the synthetic atlas: searches kept
 in the URL, the CSV of a selection against ``Atlas.cells()``, keyboard-only range filtering, the
-390 px layout, labelled controls and one ``<h1>`` per page, the styled 404 page, QC facets, type
-pages, the compare view, the status page and uploads ingested in the background."""
+390 px layout, labelled controls and one ``<h1>`` per page, the styled 404 page, QC facets, the
+sweep browser (grouped by stimulus kind, overlays), type pages, the compare view, the status page
+and uploads ingested in the background."""
 
 from __future__ import annotations
 
@@ -302,6 +303,50 @@ def test_qc_facet_and_flags(base_url: str, page: Any, synth: SyntheticAtlas) -> 
     wait_ready(page)
     want = "failed" if summary.at[cid, "n_failed"] else "passed"
     assert page.inner_text("#qc-pill") == want
+    assert page.errors == []
+
+
+def test_sweep_browser_groups_by_kind_and_overlays(
+    base_url: str, page: Any, synth: SyntheticAtlas
+) -> None:
+    cid = synth.trace_cells[0]
+    table = Atlas(synth.url, mode="r").sweeps(cid).table
+    kinds = table["kind"].astype(str)
+    page.goto(f"{base_url}/cells/{cid}")
+    wait_ready(page)
+    page.wait_for_selector("#sweep-plot[data-overlaid]")
+    # one option group per stimulus kind, holding exactly that kind's sweeps
+    groups = page.eval_on_selector_all(
+        "#sweep-select optgroup",
+        "gs => gs.map(g => [g.label, g.querySelectorAll('option').length])",
+    )
+    assert dict(groups) == kinds.value_counts().to_dict()
+    assert len(groups) >= 2
+    # overlay: every sweep of the selected kind drawn (up to 8), each in the legend
+    big = kinds.value_counts().idxmax()
+    numbers = table.loc[kinds == big, "number"].tolist()
+    first = page.eval_on_selector(f'#sweep-select optgroup[label="{big}"] option', "o => o.value")
+    page.select_option("#sweep-select", first)
+    page.check("#overlay")
+    n = min(8, len(numbers))
+    page.wait_for_function(
+        "n => document.getElementById('sweep-plot').dataset.overlaid === String(n)", arg=n
+    )
+    assert f"{n} sweeps overlaid" in page.inner_text("#sweep-info")
+    legend = page.inner_text("#sweep-plot")
+    for k in numbers[:n]:
+        assert f"sweep {k} (mV)" in legend
+    # a kind with one sweep: nothing else to overlay
+    single = [k for k, c in kinds.value_counts().items() if c == 1]
+    if single:
+        value = page.eval_on_selector(
+            f'#sweep-select optgroup[label="{single[0]}"] option', "o => o.value"
+        )
+        page.select_option("#sweep-select", value)
+        page.wait_for_function(
+            "() => document.getElementById('sweep-plot').dataset.overlaid === '1'"
+        )
+        assert "overlaid" not in page.inner_text("#sweep-info")
     assert page.errors == []
 
 

@@ -5,6 +5,8 @@ independently from the CSV files."""
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pandas as pd
@@ -176,6 +178,16 @@ def test_real_facets_are_harmonised_and_flagged(real_url: str, truth: Truth) -> 
     ).text
     assert csv_text.splitlines()[0].endswith("ri (MΩ),ri_outside_range,tau (ms),tau_outside_range")
     assert len(csv_text.strip().splitlines()) == 1 + 518
+    # a published column that states its unit keeps it, and the header does not repeat it
+    m1 = c.get(
+        "/api/cells",
+        params={"dataset": "m1_scala2021", "features": ["AP width (ms)"], "format": "csv"},
+    ).text
+    head = next(csv.reader(io.StringIO(m1)))
+    assert "AP width (ms)" in head and "AP width (ms) (ms)" not in head
+    some = next(csv.reader(io.StringIO(m1.splitlines()[1])))[0]
+    rows = c.get(f"/api/cells/{some}/features").json()["ephys"]
+    assert {r["unit"] for r in rows if r["name"] == "AP width (ms)"} == {"ms"}
 
 
 def test_patchseq_cell_page_shows_its_genes(real_url: str, patchseq: Path, tmp_path: Path) -> None:

@@ -123,6 +123,30 @@ def _read_csv(path: Path, **kwargs: Any) -> pd.DataFrame:
     return df
 
 
+# units spelled in published column names, e.g. "AP amplitude (mV)", -> the library's spelling
+_NAMED_UNITS = {
+    "mV": "mV",
+    "ms": "ms",
+    "s": "s",
+    "pA": "pA",
+    "pF": "pF",
+    "Hz": "Hz",
+    "mV*s": "mV·s",
+    "mV/ms": "mV/ms",
+    "MOhm": "MΩ",
+    "MΩ": "MΩ",
+    "um": "µm",
+    "µm": "µm",
+}
+
+
+def _unit_in_name(name: str) -> str | None:
+    """The unit a column name states in a trailing parenthesis (``"AP width (ms)"`` -> ``ms``),
+    when it is one the library knows; ``None`` otherwise (the value is stored without a unit)."""
+    m = re.search(r"\(([^()]+)\)\s*$", name)
+    return _NAMED_UNITS.get(m.group(1).strip()) if m else None
+
+
 def _long(
     table: pd.DataFrame,
     id_col: str,
@@ -139,7 +163,7 @@ def _long(
     long = num.stack().reset_index()
     long.columns = ["cell", "native_name", "value"]
     names = long["native_name"].astype(str)
-    mapped = names.map(lambda n: mapping.get(n, (n, None, 1.0)))
+    mapped = names.map(lambda n: mapping.get(n, (n, _unit_in_name(n), 1.0)))
     long["name"] = [m[0] for m in mapped]
     long["unit"] = [m[1] for m in mapped]
     long["value"] = long["value"].to_numpy(dtype=float) * np.array([m[2] for m in mapped])

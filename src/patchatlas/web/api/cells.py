@@ -277,7 +277,8 @@ def _csv(p: PortalData, snap: Snapshot, df: pd.DataFrame, names: list[str]) -> R
         if name in snap.flags.columns:
             out[f"{name}_outside_range"] = snap.flags[name].reindex(df.index, fill_value=False)
         unit = units.get(name)
-        header[name] = f"{name} ({unit})" if unit and unit != "1" else name
+        stated = unit and unit != "1" and not name.endswith(f"({unit})")
+        header[name] = f"{name} ({unit})" if stated else name
     out = out.rename(columns=header)
     out.index.name = "cell_id"
     body = out.to_csv(float_format="%.6g", lineterminator="\n")

@@ -17,8 +17,8 @@ const PA = (() => {
   function table(el, rows, cols, opts = {}) {
     if (!rows || !rows.length) { el.innerHTML = `<p class="empty">${esc(opts.empty || "Nothing stored.")}</p>`; return; }
     cols = cols || Object.keys(rows[0]);
-    const head = "<tr>" + cols.map((c) => `<th>${esc(c)}</th>`).join("") + "</tr>";
-    const body = rows.map((r) => "<tr>" + cols.map((c) => `<td>${opts.html && opts.html[c] ? opts.html[c](r[c], r) : esc(fmt(r[c]))}</td>`).join("") + "</tr>").join("");
+    const head = "<tr>" + cols.map((c) => `<th data-col="${esc(c)}">${esc(c)}</th>`).join("") + "</tr>";
+    const body = rows.map((r) => "<tr>" + cols.map((c) => `<td data-col="${esc(c)}">${opts.html && opts.html[c] ? opts.html[c](r[c], r) : esc(fmt(r[c]))}</td>`).join("") + "</tr>").join("");
     el.innerHTML = `<table>${head}${body}</table>`;
   }
   /* Minimal x-y canvas plot: series = [{x:[], y:[], color, line:true, points:false, band:[lo,hi]}] */

@@ -170,7 +170,7 @@
     }
     rangesKey = S.axes.join("\u0001");
     const rows = S.axes.map((f) => {
-      const b = S.brushes[f] || [null, null], u = unit[f] ? ` (${unit[f]})` : "";
+      const b = S.brushes[f] || [null, null], u = unit[f] && !f.endsWith(`(${unit[f]})`) ? ` (${unit[f]})` : "";
       return `<div class="range-row"><span class="rname">${PA.esc(f)}${PA.esc(u)}</span>
         <label>from <input type="number" step="any" data-range="${PA.esc(f)}" data-end="0" value="${v(b[0])}" aria-label="${PA.esc(f)} minimum${PA.esc(u)}"></label>
         <label>to <input type="number" step="any" data-range="${PA.esc(f)}" data-end="1" value="${v(b[1])}" aria-label="${PA.esc(f)} maximum${PA.esc(u)}"></label></div>`;
