@@ -80,6 +80,7 @@ def data_version(atlas: Atlas) -> str:
             "sweeps",
             "crossmodal_runs",
             "ingest_errors",
+            "celltype_assignments",
         ):
             t = T[name]
             parts.append(str(conn.execute(select(func.max(t.c.id))).scalar_one()))

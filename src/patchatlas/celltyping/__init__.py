@@ -64,7 +64,14 @@ from patchatlas.celltyping.metrics import (
     per_class_scores,
 )
 from patchatlas.celltyping.qc import PatchseqQC, class_markers, marker_sums, patchseq_qc
-from patchatlas.celltyping.species import CrossSpeciesResult, cross_species, rank_normal
+from patchatlas.celltyping.species import (
+    SHARED_SUBCLASSES,
+    UNCOMPARABLE,
+    CrossSpeciesResult,
+    cross_species,
+    harmonize_subclass,
+    rank_normal,
+)
 from patchatlas.celltyping.supervised import (
     MODELS,
     TTypeClassifier,
@@ -88,6 +95,8 @@ __all__ = [
     "IPFX_CANONICAL",
     "LEVELS",
     "MODELS",
+    "SHARED_SUBCLASSES",
+    "UNCOMPARABLE",
     "Agreement",
     "ClusterStability",
     "CrossSpeciesResult",
@@ -118,6 +127,7 @@ __all__ = [
     "feature_matrix",
     "feature_separation",
     "find_types",
+    "harmonize_subclass",
     "ipfx_canonical",
     "log_cpm",
     "map_ttypes",

@@ -50,8 +50,10 @@ def type_levels(t_type: ArrayLike, subclass: ArrayLike | None = None) -> pd.Data
     tt = _clean(tt)
     first = tt.str.split(r"\s+", n=1, regex=True).str[0]
     if subclass is not None:
-        sc = subclass if isinstance(subclass, pd.Series) else pd.Series(
-            np.asarray(subclass, dtype=object), index=tt.index
+        sc = (
+            subclass
+            if isinstance(subclass, pd.Series)
+            else pd.Series(np.asarray(subclass, dtype=object), index=tt.index)
         )
         sub = _clean(sc.set_axis(tt.index)).fillna(first)
     else:

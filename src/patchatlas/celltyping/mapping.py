@@ -95,7 +95,8 @@ def _centroids(x: Array, y: NDArray[np.intp], k: int) -> Array:
 def _row_standardise(a: Array) -> Array:
     c = a - a.mean(axis=1, keepdims=True)
     norm = np.sqrt((c**2).sum(axis=1, keepdims=True))
-    return np.divide(c, norm, out=np.zeros_like(c), where=norm > 0)
+    out: Array = np.divide(c, norm, out=np.zeros_like(c), where=norm > 0)
+    return out
 
 
 def _similarity(x: Array, cent: Array) -> Array:
@@ -105,7 +106,8 @@ def _similarity(x: Array, cent: Array) -> Array:
         out: Array = _row_standardise(x) @ _row_standardise(cent).T
         return out
     d = ((x[:, None, :] - cent[None, :, :]) ** 2).sum(axis=2)
-    return -np.sqrt(d)
+    neg: Array = -np.sqrt(d)
+    return neg
 
 
 def select_markers(
@@ -237,7 +239,7 @@ class TaxonomyMapper(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             self.markers_ = select_markers(x, yi, n_per_type=int(self.n_markers))
         m = len(self.markers_)
         rng = np.random.default_rng(self.random_state)
-        size = max(1, int(round(float(self.gene_fraction) * m)))
+        size = max(1, round(float(self.gene_fraction) * m))
         b = int(self.n_bootstrap)
         self.boot_genes_ = np.array(
             [np.sort(rng.choice(m, size=size, replace=False)) for _ in range(b)], dtype=np.intp

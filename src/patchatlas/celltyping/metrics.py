@@ -96,7 +96,7 @@ def classification_scores(
         "balanced_accuracy": float(s["balanced_accuracy"]),
         "macro_f1": float(s["macro_f1"]),
         "accuracy": float(s["accuracy"]),
-        "n": int(len(ti)),
+        "n": len(ti),
     }
 
 
@@ -134,6 +134,49 @@ def per_class_scores(
     )
 
 
+def _bootstrap(
+    y_true: ArrayLike,
+    predictions: Sequence[ArrayLike],
+    classes: Sequence[Any] | None,
+    n_boot: int,
+    seed: int,
+) -> tuple[dict[str, Array], dict[str, Array], int]:
+    """Per-repeat point values and the bootstrap distribution of the mean over repeats.
+
+    The resamples depend only on ``y_true`` and ``seed``, so two calls with the same ones
+    draw the same cells (paired comparisons)."""
+    if not len(predictions):
+        raise DataError("bootstrap_metrics: no predictions")
+    codes = [_codes(y_true, p, classes) for p in predictions]
+    ti, _, cls = codes[0]
+    k, n = len(cls), len(ti)
+    rng = np.random.default_rng(seed)
+    weights = np.zeros((n_boot, n))
+    for c in range(k):
+        idx = np.flatnonzero(ti == c)
+        if not len(idx):
+            continue
+        draws = rng.integers(0, len(idx), size=(n_boot, len(idx)))
+        for b in range(n_boot):
+            weights[b] += np.bincount(idx[draws[b]], minlength=n)
+    names = ("balanced_accuracy", "macro_f1", "accuracy")
+    per_rep: dict[str, list[Array]] = {m: [] for m in names}
+    point: dict[str, list[float]] = {m: [] for m in names}
+    for t, p, _ in codes:
+        onehot = np.zeros((n, k * (k + 1)))
+        onehot[np.arange(n), t * (k + 1) + p] = 1.0
+        full = onehot.sum(axis=0).reshape(k, k + 1)
+        boot = (weights @ onehot).reshape(n_boot, k, k + 1)
+        s_full = _scores_from_counts(full, k)
+        s_boot = _scores_from_counts(boot, k)
+        for m in names:
+            per_rep[m].append(np.asarray(s_boot[m]))
+            point[m].append(float(s_full[m]))
+    dist = {m: np.mean(per_rep[m], axis=0) for m in names}
+    pts = {m: np.asarray(point[m]) for m in names}
+    return pts, dist, n
+
+
 def bootstrap_metrics(
     y_true: ArrayLike,
     predictions: Sequence[ArrayLike],
@@ -142,6 +185,7 @@ def bootstrap_metrics(
     n_boot: int = 1000,
     level: float = 0.95,
     seed: int = 0,
+    baseline: Sequence[ArrayLike] | None = None,
 ) -> pd.DataFrame:
     """Mean over CV repeats of balanced accuracy, macro-F1 and accuracy, with a bootstrap CI.
 
@@ -164,6 +208,9 @@ def bootstrap_metrics(
         Coverage of the interval.
     seed
         Random seed.
+    baseline
+        Predictions of another model on the same cells: the table then holds the paired
+        difference (``predictions`` − ``baseline``) on identical resamples.
 
     Returns
     -------
@@ -171,45 +218,23 @@ def bootstrap_metrics(
         One row per metric (``balanced_accuracy``, ``macro_f1``, ``accuracy``): ``mean``
         (over repeats), ``sd`` (over repeats), ``ci_low``, ``ci_high``, ``n_repeats``, ``n``.
     """
-    if not len(predictions):
-        raise DataError("bootstrap_metrics: no predictions")
-    codes = [_codes(y_true, p, classes) for p in predictions]
-    ti, _, cls = codes[0]
-    k, n = len(cls), len(ti)
-    rng = np.random.default_rng(seed)
-    weights = np.zeros((n_boot, n))
-    for c in range(k):
-        idx = np.flatnonzero(ti == c)
-        if not len(idx):
-            continue
-        draws = rng.integers(0, len(idx), size=(n_boot, len(idx)))
-        for b in range(n_boot):
-            weights[b] += np.bincount(idx[draws[b]], minlength=n)
-    per_rep: dict[str, list[Array]] = {"balanced_accuracy": [], "macro_f1": [], "accuracy": []}
-    point: dict[str, list[float]] = {m: [] for m in per_rep}
-    for t, p, _ in codes:
-        onehot = np.zeros((n, k * (k + 1)))
-        onehot[np.arange(n), t * (k + 1) + p] = 1.0
-        full = onehot.sum(axis=0).reshape(k, k + 1)
-        boot = (weights @ onehot).reshape(n_boot, k, k + 1)
-        s_full = _scores_from_counts(full, k)
-        s_boot = _scores_from_counts(boot, k)
-        for m in per_rep:
-            per_rep[m].append(np.asarray(s_boot[m]))
-            point[m].append(float(s_full[m]))
+    pts, dist, n = _bootstrap(y_true, predictions, classes, n_boot, seed)
+    if baseline is not None:
+        bpts, bdist, _ = _bootstrap(y_true, baseline, classes, n_boot, seed)
+        pts = {m: np.asarray([pts[m].mean() - bpts[m].mean()]) for m in pts}
+        dist = {m: dist[m] - bdist[m] for m in dist}
     alpha = (1.0 - level) / 2.0
     rows = []
-    for m in per_rep:
-        dist = np.mean(per_rep[m], axis=0)
-        pts = np.asarray(point[m])
+    for m in pts:
+        p = pts[m]
         rows.append(
             {
                 "metric": m,
-                "mean": float(pts.mean()),
-                "sd": float(pts.std(ddof=1)) if len(pts) > 1 else 0.0,
-                "ci_low": float(np.quantile(dist, alpha)),
-                "ci_high": float(np.quantile(dist, 1.0 - alpha)),
-                "n_repeats": len(pts),
+                "mean": float(p.mean()),
+                "sd": float(p.std(ddof=1)) if len(p) > 1 else 0.0,
+                "ci_low": float(np.quantile(dist[m], alpha)),
+                "ci_high": float(np.quantile(dist[m], 1.0 - alpha)),
+                "n_repeats": len(predictions),
                 "n": n,
             }
         )

@@ -82,7 +82,7 @@ def class_markers(
     n_markers: int = 20,
     min_detection: float = 0.5,
 ) -> dict[str, list[str]]:
-    """"On" marker genes per class from a labelled reference.
+    """ "On" marker genes per class from a labelled reference.
 
     A gene is a candidate for a class when it is detected (> 0) in at least ``min_detection``
     of the class's cells; candidates are ranked by the class's mean log-expression minus the

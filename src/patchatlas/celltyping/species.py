@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from sklearn.base import clone
 
 from patchatlas._version import __version__
@@ -29,7 +29,51 @@ from patchatlas.celltyping.metrics import bootstrap_metrics, confusion_table
 from patchatlas.celltyping.supervised import TTypeClassifier, predict_ttypes
 from patchatlas.errors import DataError
 
-__all__ = ["CrossSpeciesResult", "cross_species", "rank_normal"]
+__all__ = [
+    "SHARED_SUBCLASSES",
+    "UNCOMPARABLE",
+    "CrossSpeciesResult",
+    "cross_species",
+    "harmonize_subclass",
+    "rank_normal",
+]
+
+#: Mouse and human interneuron subclasses → one vocabulary. Mouse Lamp5 and Sncg together
+#: correspond to Lee et al.'s ``LAMP5/PAX6/Other``; mouse Serpinf1 and Meis2 have no
+#: counterpart there and stay unmatched.
+SHARED_SUBCLASSES: dict[str, str] = {
+    "pvalb": "PVALB",
+    "sst": "SST",
+    "vip": "VIP",
+    "lamp5": "LAMP5/PAX6",
+    "sncg": "LAMP5/PAX6",
+    "lamp5/pax6/other": "LAMP5/PAX6",
+}
+
+#: Features whose values differ between the Gouwens 2020 and Lee 2023 tables by definition,
+#: not biology: the rheobase-spike upstroke/downstroke ratio (median 0.96 in the mouse table
+#: vs 1.87 in the human one; fast-spiking mouse cells are not slower than human ones).
+UNCOMPARABLE: tuple[str, ...] = ("upstroke_downstroke_ratio_rheo",)
+
+
+def harmonize_subclass(labels: ArrayLike) -> NDArray[Any]:
+    """Interneuron subclasses of either species in one vocabulary (:data:`SHARED_SUBCLASSES`).
+
+    Parameters
+    ----------
+    labels
+        Subclass labels (``Pvalb``, ``PVALB``, ``Sncg``, ``LAMP5/PAX6/Other`` ...).
+
+    Returns
+    -------
+    numpy.ndarray
+        Harmonised labels, ``None`` where a label has no counterpart.
+    """
+    out = [
+        SHARED_SUBCLASSES.get(str(x).strip().lower()) if x is not None else None
+        for x in np.asarray(labels, dtype=object)
+    ]
+    return np.asarray(out, dtype=object)
 
 
 def rank_normal(X: pd.DataFrame) -> pd.DataFrame:
@@ -49,7 +93,9 @@ def rank_normal(X: pd.DataFrame) -> pd.DataFrame:
 
     r = X.rank(axis=0, method="average")
     n = X.notna().sum(axis=0)
-    return pd.DataFrame(ndtri(((r - 0.5) / n).to_numpy(dtype=np.float64)), index=X.index, columns=X.columns)
+    return pd.DataFrame(
+        ndtri(((r - 0.5) / n).to_numpy(dtype=np.float64)), index=X.index, columns=X.columns
+    )
 
 
 @dataclass

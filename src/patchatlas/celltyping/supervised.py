@@ -263,7 +263,9 @@ class TTypeClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             from sklearn.model_selection import StratifiedKFold
 
             cands = grid if self.C is None else [float(self.C)]
-            cv = StratifiedKFold(int(self.inner_folds), shuffle=True, random_state=self.random_state)
+            cv = StratifiedKFold(
+                int(self.inner_folds), shuffle=True, random_state=self.random_state
+            )
             dec = {c: np.zeros((len(y_enc), k)) for c in cands}
             for tr, te in cv.split(x, y_enc):
                 prep = self._preparer().fit(x[tr])
@@ -394,7 +396,10 @@ class TTypePrediction:
         Accuracy per confidence bin of the classifier (pooled over repeats).
     predictions
         Out-of-fold predictions: ``cell``, ``true``, ``model``, ``repeat``, ``predicted``,
-        ``confidence`` (classifier and reference only, NaN otherwise).
+        ``confidence`` (the top class probability; 1 for the majority baseline).
+    differences
+        Classifier minus each other model (``versus``), per metric: paired mean difference
+        and 95 % bootstrap CI on identical resamples of cells.
     dropped
         Classes left out (fewer than ``min_cells`` cells) → their cell count.
     timings
@@ -413,6 +418,7 @@ class TTypePrediction:
     per_class: pd.DataFrame
     calibration: pd.DataFrame
     predictions: pd.DataFrame
+    differences: pd.DataFrame = field(default_factory=pd.DataFrame)
     dropped: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
@@ -613,7 +619,11 @@ def predict_ttypes(
         confs[key][te] = conf
         timings[name] = timings.get(name, 0.0) + secs
     models = list(dict.fromkeys(k[0] for k in preds))
-    score_rows, summaries, pred_rows = [], [], []
+    score_rows: list[dict[str, Any]] = []
+    summaries: list[pd.DataFrame] = []
+    pred_rows: list[pd.DataFrame] = []
+    diffs: list[pd.DataFrame] = []
+    main_reps = [preds[("classifier", r)].astype(str) for r in range(int(n_repeats))]
     for m in models:
         reps = sorted(r for (mm, r) in preds if mm == m)
         arrs = [preds[(m, r)].astype(str) for r in reps]
@@ -635,7 +645,7 @@ def predict_ttypes(
                     }
                 )
             )
-    main = [preds[("classifier", r)].astype(str) for r in range(int(n_repeats))]
+    main = main_reps
     conf_main = np.concatenate([confs[("classifier", r)] for r in range(int(n_repeats))])
     y_rep = np.tile(y, int(n_repeats))
     pred_main = np.concatenate(main)
@@ -651,6 +661,7 @@ def predict_ttypes(
         per_class=per_class_scores(y_rep, pred_main, classes=classes),
         calibration=calibration_table(pred_main == y_rep, conf_main, bins=5, seed=seed),
         predictions=pd.concat(pred_rows, ignore_index=True),
+        differences=pd.concat(diffs, ignore_index=True) if diffs else pd.DataFrame(),
         dropped=dropped,
         timings=timings,
         provenance={
@@ -718,6 +729,15 @@ def prediction_markdown(result: TTypePrediction, *, title: str | None = None) ->
             f"| {m} | {b['mean']:.3f} ({b['ci_low']:.3f}–{b['ci_high']:.3f}) | "
             f"{f['mean']:.3f} ({f['ci_low']:.3f}–{f['ci_high']:.3f}) | {a['mean']:.3f} |"
         )
+    if len(result.differences):
+        lines += ["", "Paired differences (classifier − other model, same resampled cells):", ""]
+        for r in result.differences[result.differences["metric"] == "balanced_accuracy"].to_dict(
+            "records"
+        ):
+            lines.append(
+                f"- balanced accuracy vs {r['versus']}: {r['mean']:+.3f} "
+                f"(95 % CI {r['ci_low']:+.3f} to {r['ci_high']:+.3f})"
+            )
     lines += ["", "| class | n | recall | precision | F1 |", "|---|---|---|---|---|"]
     n_rep = max(int(p.get("n_repeats", 1)), 1)
     for r in result.per_class.to_dict("records"):

@@ -205,8 +205,7 @@ class SparsePCABlocks(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             self.models_[b], self.kept_[b] = model, keep
             parts.append(scores[:, keep])
             rows += [
-                {"block": b, "component": int(c), "variance_fraction": float(frac[c])}
-                for c in keep
+                {"block": b, "component": int(c), "variance_fraction": float(frac[c])} for c in keep
             ]
         out = np.hstack(parts)
         self.out_mean_ = out.mean(axis=0)
@@ -298,7 +297,7 @@ def partition_bic(x: Array, labels: ArrayLike) -> float:
     ll = -0.5 * n * float(np.sum(np.log(2 * np.pi * var))) - 0.5 * n * d
     ll += float((counts * np.log(counts / n)).sum())
     p = k * d + d + (k - 1)
-    return -2.0 * ll + p * np.log(n)
+    return float(-2.0 * ll + p * np.log(n))
 
 
 class GaussianMixtureTypes(ClusterMixin, BaseEstimator):  # type: ignore[misc]
@@ -410,7 +409,8 @@ class GaussianMixtureTypes(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         """
         check_is_fitted(self, "mixture_")
         x = validate_data(self, X, dtype=np.float64, reset=False)
-        p = self.mixture_.predict_proba(x)[:, self.components_]
+        mixture: Any = self.mixture_
+        p = mixture.predict_proba(x)[:, self.components_]
         s = p.sum(axis=1, keepdims=True)
         out: Array = np.divide(p, s, out=np.full_like(p, 1.0 / p.shape[1]), where=s > 0)
         return out
@@ -493,7 +493,7 @@ class HierarchicalTypes(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         for k in range(min(int(self.min_clusters), hi), hi + 1):
             lab = fcluster(self.linkage_, t=k, criterion="maxclust")
             bic = partition_bic(x, lab)
-            rows.append({"n_clusters": int(len(np.unique(lab))), "bic": bic})
+            rows.append({"n_clusters": len(np.unique(lab)), "bic": bic})
             if bic < best_bic:
                 best, best_bic = lab, bic
         comp, counts = np.unique(best, return_counts=True)
@@ -583,7 +583,7 @@ def cluster_stability(
     ref_lab, ref_i = np.unique(ref, return_inverse=True)
     k = len(ref_lab)
     rng = np.random.default_rng(random_state)
-    m = max(2, int(round(fraction * n)))
+    m = max(2, round(fraction * n))
     aris, ncl = [], []
     jac = np.zeros((n_resamples, k))
     together = np.zeros((k, k))
@@ -680,7 +680,10 @@ class TypingResult:
     def __repr__(self) -> str:
         stab = f", subsample ARI {self.stability.mean_ari:.2f}" if self.stability else ""
         ag = f", AMI with t-types {self.agreement.ami:.2f}" if self.agreement else ""
-        return f"TypingResult({self.kind}-types: {self.n_types} types of {len(self.labels)} cells{stab}{ag})"
+        return (
+            f"TypingResult({self.kind}-types: {self.n_types} types of {len(self.labels)} "
+            f"cells{stab}{ag})"
+        )
 
 
 def find_types(
