@@ -106,9 +106,9 @@ class TTypeClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Append missing-value indicators.
     calibrate
         Map ``svm`` decision values to probabilities by temperature scaling, softmax(d / T),
-        with T minimising the (class-weighted) log loss of the inner-CV out-of-fold decision
-        values; the ranking of the classes, and so the prediction, is unchanged (otherwise
-        T = 1).
+        with T minimising the log loss of the inner-CV out-of-fold decision values (so the
+        top probability estimates how often the call is right); the ranking of the classes,
+        and so the prediction, is unchanged (otherwise T = 1).
     random_state
         Seed of the inner CV split and of the forest.
 
@@ -132,9 +132,9 @@ class TTypeClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     Notes
     -----
-    With ``class_weight="balanced"`` the probabilities are those of a classifier trained as if
-    the classes were equally frequent: the predicted class (their argmax) maximises balanced
-    accuracy rather than accuracy.
+    With ``class_weight="balanced"`` the decision (the argmax of the probabilities) is that of
+    a classifier trained as if the classes were equally frequent: it maximises balanced
+    accuracy rather than accuracy, at the cost of some precision on the rare classes.
     """
 
     def __init__(
@@ -286,14 +286,7 @@ class TTypeClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.model_ = self._make(self.C_).fit(z, y_enc)
         self.temperature_ = 1.0
         if self.model == "svm" and self.calibrate and oof is not None:
-            cw = self._weights()
-            if cw == "balanced":
-                w = len(y_enc) / (k * counts[y_enc])
-            elif isinstance(cw, dict):
-                w = np.array([cw[i] for i in range(k)])[y_enc]
-            else:
-                w = None
-            self.temperature_ = _fit_temperature(oof, y_enc, w)
+            self.temperature_ = _fit_temperature(oof, y_enc, None)
         return self
 
     # -------------------------------------------------------------------------------- predict
@@ -630,6 +623,18 @@ def predict_ttypes(
         s = bootstrap_metrics(y, arrs, classes=classes, n_boot=n_boot, seed=seed)
         s.insert(0, "model", m)
         summaries.append(s)
+        if m != "classifier":
+            # paired with the classifier's repeats that this model also ran
+            d = bootstrap_metrics(
+                y,
+                [main_reps[r] for r in reps],
+                classes=classes,
+                n_boot=n_boot,
+                seed=seed,
+                baseline=arrs,
+            )
+            d.insert(0, "versus", m)
+            diffs.append(d)
         for r, a in zip(reps, arrs, strict=True):
             sc = classification_scores(y, a, classes=classes)
             score_rows.append({"model": m, "repeat": r, **{k: sc[k] for k in sc if k != "n"}})
