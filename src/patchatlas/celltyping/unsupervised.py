@@ -48,7 +48,8 @@ class SparsePCABlocks(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """Sparse PCA per feature block, components concatenated and z-scored.
 
     Each block's columns are median-imputed and z-scored (training statistics), then
-    :class:`sklearn.decomposition.SparsePCA` with up to ``n_components`` components is fitted;
+    :class:`sklearn.decomposition.SparsePCA` (coordinate descent, tolerance 1e-4) with up to
+    ``n_components`` components is fitted;
     a component is kept when its adjusted variance (QR of the component scores) is at least
     ``min_variance`` of the block's total variance (at least one per block is kept).
 
@@ -188,7 +189,12 @@ class SparsePCABlocks(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             zb = z[:, idx]
             k = int(min(self.n_components, len(idx), max(n - 1, 1)))
             model = SparsePCA(
-                n_components=k, alpha=float(self.alpha), random_state=self.random_state
+                n_components=k,
+                alpha=float(self.alpha),
+                method="cd",
+                tol=1e-4,
+                max_iter=300,
+                random_state=self.random_state,
             ).fit(zb)
             scores = np.asarray(model.transform(zb)).reshape(n, -1)
             total = float((zb**2).sum()) / max(n - 1, 1)
@@ -310,7 +316,7 @@ class GaussianMixtureTypes(ClusterMixin, BaseEstimator):  # type: ignore[misc]
     min_clusters
         Smallest number tried.
     covariance_type
-        ``"diag"`` (default), ``"full"``, ``"tied"`` or ``"spherical"``.
+        ``"full"`` (default), ``"diag"``, ``"tied"`` or ``"spherical"``.
     n_init
         Initialisations per number of components.
     random_state
@@ -332,7 +338,7 @@ class GaussianMixtureTypes(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         self,
         max_clusters: int = 10,
         min_clusters: int = 1,
-        covariance_type: str = "diag",
+        covariance_type: str = "full",
         n_init: int = 1,
         random_state: int | None = 0,
     ) -> None:
@@ -692,7 +698,7 @@ def find_types(
     kind: str = "e",
     blocks: Mapping[str, Sequence[Any]] | None = None,
     method: str = "gmm",
-    max_clusters: int = 15,
+    max_clusters: int = 20,
     n_components: int = 10,
     alpha: float = 1.0,
     min_variance: float = 0.01,
@@ -720,7 +726,8 @@ def find_types(
     n_components, alpha, min_variance
         See :class:`SparsePCABlocks`.
     n_resamples
-        Subsamples for :func:`cluster_stability` (0: skip).
+        Subsamples for :func:`cluster_stability` (0: skip); each refits the clustering with
+        the chosen number of types on the fixed embedding.
     fraction
         Fraction of cells per subsample.
     compare
@@ -771,8 +778,12 @@ def find_types(
         conf = pd.Series(np.nan, index=emb.index)
     stab = None
     if n_resamples > 0:
+        # stability of the partition at the chosen number of types (the selection is not
+        # repeated per subsample)
+        k = int(lab_i.max()) + 1
+        fixed = clone(clusterer).set_params(min_clusters=k, max_clusters=k)
         stab = cluster_stability(
-            clusterer,
+            fixed,
             z,
             labels=lab_i,
             n_resamples=n_resamples,

@@ -495,7 +495,7 @@ def map_ttype(
 )
 @click.option("--out", "out_dir", type=_OUT, required=True, help="Output folder.")
 @click.option("--method", type=click.Choice(["gmm", "ward"]), default="gmm", show_default=True)
-@click.option("--max-clusters", type=int, default=15, show_default=True)
+@click.option("--max-clusters", type=int, default=20, show_default=True)
 @click.option("--n-components", type=int, default=10, show_default=True, help="sPCA per block.")
 @click.option("--resamples", type=int, default=20, show_default=True, help="Stability resamples.")
 @click.option(

@@ -25,6 +25,7 @@ templates.env.filters["tojson_attr"] = lambda v: json.dumps(v)
 NAV = [
     ("/", "Cell search"),
     ("/types", "Expression → physiology"),
+    ("/celltypes", "Cell types"),
     ("/models", "Models"),
     ("/connectivity", "Connectivity"),
     ("/features", "Feature registry"),
@@ -102,6 +103,12 @@ def cell_page(request: Request, cell_id: str) -> Response:
 def types_page(request: Request) -> Response:
     """Expression → physiology."""
     return _render(request, "types.html")
+
+
+@router.get("/celltypes", response_class=HTMLResponse)
+def celltypes_page(request: Request) -> Response:
+    """Cell types: typing runs, per-type size, features and confusion against t-types."""
+    return _render(request, "celltypes.html")
 
 
 @router.get("/models", response_class=HTMLResponse)

@@ -58,6 +58,8 @@
   });
   sortSel.addEventListener("change", async () => { if (sortSel.value) await ensure([sortSel.value]); update(); });
   document.getElementById("desc").addEventListener("change", update);
+  const cb = document.getElementById("color-by");
+  if (cb) { for (const c of facetCols) cb.insertAdjacentHTML("beforeend", `<option value="${PA.esc(c)}">${PA.esc(D.facets[c])}</option>`); cb.addEventListener("change", () => drawPC(lastIdx)); }
   document.getElementById("more").addEventListener("click", () => { shown += 120; renderCards(lastIdx); });
 
   // ---- filtering
@@ -135,7 +137,9 @@
     const step = Math.max(1, Math.floor(N / 3000));
     for (let i = 0; i < N; i += step) if (!inSel[i]) line(i);
     ctx.strokeStyle = idx.length > 800 ? "rgba(37,99,235,0.18)" : "rgba(37,99,235,0.45)";
-    for (const i of idx) line(i);
+    const cb = document.getElementById("color-by"), col = cb && cb.value;  // colour by a facet (cell types)
+    const hue = (v) => { let h = 0; for (const ch of String(v)) h = (h * 31 + ch.charCodeAt(0)) % 360; return `hsla(${h},70%,42%,${idx.length > 800 ? 0.25 : 0.55})`; };
+    for (const i of idx) { if (col) ctx.strokeStyle = C[col][i] === null ? "rgba(120,120,120,0.15)" : hue(C[col][i]); line(i); }
     ctx.fillStyle = "#223"; ctx.font = "11px sans-serif"; ctx.textAlign = "center";
     for (const ax of A) {
       ctx.strokeStyle = "#333"; ctx.lineWidth = 1; ctx.beginPath(); ctx.moveTo(ax.x, ax.top); ctx.lineTo(ax.x, ax.bottom); ctx.stroke();
