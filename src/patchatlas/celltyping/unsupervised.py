@@ -710,6 +710,10 @@ def find_types(
 ) -> TypingResult:
     """Unsupervised types of cells: sparse PCA per block → clustering with BIC → stability.
 
+    The raw features are first prepared by :class:`~patchatlas.celltyping.FeaturePreparer`
+    (log of skewed positive features, median imputation, z-scoring); effect sizes are reported
+    on the raw features.
+
     Parameters
     ----------
     X
@@ -754,6 +758,11 @@ def find_types(
         if attr:
             blocks = {b: [c for c in cols if c in X.columns] for b, cols in attr.items()}
             blocks = {b: c for b, c in blocks.items() if c}
+    from patchatlas.celltyping.features import FeaturePreparer
+
+    # log of skewed positive features and z-scoring before the sparse PCA (imputation: medians)
+    prep = FeaturePreparer(log="auto", missing_indicators=False, scaling="standard").fit(X)
+    Xp = pd.DataFrame(prep.transform(X), index=X.index, columns=X.columns)
     spca = SparsePCABlocks(
         blocks=blocks,
         n_components=n_components,
@@ -761,7 +770,7 @@ def find_types(
         min_variance=min_variance,
         random_state=seed,
     )
-    z = spca.fit_transform(X)
+    z = spca.fit_transform(Xp)
     emb = pd.DataFrame(z, index=X.index.astype(str), columns=spca.get_feature_names_out())
     clusterer: Any = (
         GaussianMixtureTypes(max_clusters=max_clusters, random_state=seed)
@@ -824,6 +833,7 @@ def find_types(
             "fraction": fraction,
             "seed": seed,
             "blocks": {b: len(c) for b, c in spca.blocks_.items()},
+            "logged": [str(c) for c, m in zip(X.columns, prep.log_mask_, strict=True) if m],
             "n_cells": len(X),
             "features": [str(c) for c in X.columns],
         },
