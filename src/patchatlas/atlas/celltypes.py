@@ -198,8 +198,10 @@ def cell_type_runs(atlas: Atlas, *, kind: str | None = None) -> pd.DataFrame:
 
 def _run_ids(atlas: Atlas, run: str | int | None) -> list[int]:
     runs = cell_type_runs(atlas)
-    if run is None or runs.empty:
+    if run is None:
         return [int(i) for i in runs["id"]] if len(runs) else []
+    if runs.empty:
+        raise AtlasError(f"no cell-type run {run!r} in this atlas; none is stored")
     hit = runs[(runs["name"] == str(run)) | (runs["id"].astype(str) == str(run))]
     if hit.empty:
         raise AtlasError(
