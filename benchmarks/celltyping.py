@@ -194,7 +194,7 @@ def m1(args: Any, md: list[str]) -> None:
             level="family",
             n_repeats=args.repeats,
             n_folds=args.folds,
-            min_cells=10,
+            min_cells=20,
             reference=True,
             n_jobs=args.n_jobs,
         )
@@ -214,7 +214,7 @@ def m1(args: Any, md: list[str]) -> None:
             level="family",
             n_repeats=args.repeats,
             n_folds=args.folds,
-            min_cells=10,
+            min_cells=20,
             reference=True,
             n_jobs=args.n_jobs,
         )
@@ -235,7 +235,7 @@ def m1(args: Any, md: list[str]) -> None:
     md += [
         f"Ephys: {e.X.shape[1]} features of {len(e.X)} cells; traced cells with ephys and "
         f"morphology: {len(both.X)} ({len(blocks['morphology'])} morphology features; the "
-        "published erratum cell 20171207_sample_1 is left out). Families with ≥ 10 cells "
+        "published erratum cell 20171207_sample_1 is left out). Families with ≥ 20 cells "
         f"(left out on the traced cells: {rows[1][1].dropped}).",
         "",
         "| task | cells | classes | classifier bal. acc. (95 % CI) | macro-F1 | majority | "
@@ -324,7 +324,7 @@ def qc(args: Any, md: list[str]) -> None:
     from scipy.stats import mannwhitneyu
 
     def auc_of(col: str, low_higher: bool) -> float:
-        a, b = sc[col][low].to_numpy(), sc[col][~low].to_numpy()
+        a, b = sc[col][low].dropna().to_numpy(), sc[col][~low].dropna().to_numpy()
         if not low_higher:
             a, b = b, a
         return float(mannwhitneyu(a, b).statistic / (len(a) * len(b)))
@@ -350,7 +350,10 @@ def qc(args: Any, md: list[str]) -> None:
         f"AUC (rest > low quality) of the quality score {auc_of('quality', False):.2f}, "
         f"of the on-type NMS {auc_of('on_type_nms', False):.2f}; "
         f"contamination (low quality > rest) {auc_of('contamination', True):.2f}. "
-        f"Families: {dict(good.obs['family'].value_counts())}.",
+        "Families of the good cells: "
+        + ", ".join(f"{k} {int(v)}" for k, v in good.obs["family"].value_counts().items())
+        + f"; cells without a quality score (no marker expressed): "
+        f"{int(sc['quality'].isna().sum())}.",
         "",
     ]
     print(sc.groupby(low)[["quality", "on_type_nms", "contamination"]].median(), flush=True)
