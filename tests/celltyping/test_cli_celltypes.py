@@ -56,6 +56,7 @@ def test_predict_ttype_writes_everything(table: Path, tmp_path: Path) -> None:
     assert "balanced accuracy" in text
     for f in (
         "metrics.csv",
+        "scaling.csv",
         "summary.csv",
         "differences.csv",
         "confusion.csv",

@@ -178,8 +178,16 @@ def predict_ttype(
             n_jobs=n_jobs,
             progress=tick,
         )
+    # the model fitted on all evaluated cells: its recorded preprocessing, and the predictions of
+    # cells without a usable label
+    final = TTypeClassifier(model=model, random_state=seed).fit(data.X.loc[res.cells], res.labels)
     text = prediction_markdown(res, title=f"{level} ({d['name']}, {features})")
+    text += (
+        f"\nFinal model (all {len(res.cells)} cells): C = {final.C_:g}, temperature "
+        f"{final.temperature_:.3g}; per-feature preprocessing in scaling.csv.\n"
+    )
     tables = {
+        "scaling": final.preparer_.scaling_table(),
         "metrics": res.scores,
         "summary": res.summary,
         "differences": res.differences,
@@ -236,9 +244,6 @@ def predict_ttype(
         # evaluated cells predicts them
         rest = data.X.index.difference(pd.Index(res.cells))
         if len(rest):
-            final = TTypeClassifier(model=model, random_state=seed).fit(
-                data.X.loc[res.cells], res.labels
-            )
             proba = final.predict_proba(data.X.loc[rest])
             assign = pd.concat(
                 [

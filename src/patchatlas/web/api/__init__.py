@@ -12,7 +12,7 @@ module             endpoints
 ``morphology``     ``/cells/{id}/morphology``, ``/cells/{id}/morphology.swc``
 ``models``         ``/cells/{id}/models``, ``/models``, ``/types``, ``/types/physiology``
 ``crossmodal``     ``/crossmodal``, ``/crossmodal/predictions``
-``celltypes``      ``/celltypes``, ``/celltypes/types``, ``/celltypes/type``, ``/cells/{id}/celltypes``
+``celltypes``      ``/celltypes[/types|/type]``, ``/cells/{id}/celltypes``
 ``connectivity``   ``/pairs``, ``/pairs/{id}``, ``/connectivity``, ``/connectivity/distance``
 ``writes``         ``/annotations/{id}``, ``/uploads``
 =================  =================================================================
@@ -44,6 +44,16 @@ __all__ = ["cell_name", "portal", "router"]
 
 router = APIRouter(prefix="/api", responses=ERRORS)
 # ``cells`` goes last: its ``/cells/{cell_id:path}`` would answer for every ``/cells/.../x``
-for _sub in (sweeps, features, morphology, models, crossmodal, celltypes, connectivity, writes, cells):
+for _sub in (
+    sweeps,
+    features,
+    morphology,
+    models,
+    crossmodal,
+    celltypes,
+    connectivity,
+    writes,
+    cells,
+):
     router.include_router(_sub.router)
 del _sub
