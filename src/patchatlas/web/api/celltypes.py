@@ -46,7 +46,10 @@ def _run_row(p: PortalData, run: str | None) -> dict[str, Any]:
 
 
 def _assigned(p: PortalData, snap: Snapshot, run: str) -> pd.DataFrame:
-    return snap.memo(f"celltypes:{run}", lambda: CT.cell_type_assignments(p.atlas, run))
+    out: pd.DataFrame = snap.memo(
+        f"celltypes:{run}", lambda: CT.cell_type_assignments(p.atlas, run)
+    )
+    return out
 
 
 @router.get("/celltypes", tags=["types"])
@@ -76,7 +79,7 @@ def celltype_types(
     snap = p.snapshot()
     a = _assigned(p, snap, str(row["name"]))
     summ = CT.type_summary(p.atlas, int(row["id"]))
-    ref = snap.cells[against].reindex(a["cell"].astype(str)).to_numpy() if len(a) else []
+    ref: Any = snap.cells[against].reindex(a["cell"].astype(str)).to_numpy() if len(a) else []
     tab = contingency(a["label"].to_numpy(), ref) if len(a) else pd.DataFrame()
     return json_response(
         request,
@@ -122,7 +125,7 @@ def celltype_type(
     inside = cells.isin(sel["cell"].astype(str)).to_numpy()
     for r in top.to_dict("records") if len(top) else []:
         col = feats[r["feature"]].to_numpy(dtype=float)
-        entry: dict[str, Any] = {**r}
+        entry: dict[str, Any] = {str(k): v for k, v in r.items()}
         for key, mask in (("type", inside), ("all", np.ones(len(col), bool))):
             v = col[mask & np.isfinite(col)]
             q = np.percentile(v, [5, 25, 50, 75, 95]).tolist() if len(v) else [None] * 5
