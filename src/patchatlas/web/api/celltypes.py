@@ -119,7 +119,10 @@ def celltype_type(
     cells = a["cell"].astype(str)
     feats = pd.concat([snap.ephys, snap.morph], axis=1).reindex(cells)
     feats = feats.loc[:, feats.notna().sum() >= 5]
-    es = effect_sizes(feats, a["label"].to_numpy()) if feats.shape[1] else pd.DataFrame()
+    es = snap.memo(
+        f"celltypes:effects:{row['name']}",
+        lambda: effect_sizes(feats, a["label"].to_numpy()) if feats.shape[1] else pd.DataFrame(),
+    )
     top = es[es["type"] == label].head(n_features) if len(es) else es
     dists = []
     inside = cells.isin(sel["cell"].astype(str)).to_numpy()
