@@ -11,8 +11,8 @@ Sections:
 * ``timing`` — the speed target alone, repeated ``--timing-runs`` times (not in the default
   sections; run it on a quiet machine).
 * ``v1`` — V1 (Gouwens 2020) subclass prediction from the 28 IPFX features with the plain
-  forest beside it: ``repeats`` × ``folds`` stratified CV of TTypeClassifier with majority and shuffled-label
-  baselines and the plain class-balanced random forest on identical folds; wall and CPU time.
+  forest beside it: ``repeats`` × ``folds`` stratified CV of TTypeClassifier with majority
+  and shuffled-label baselines and the plain class-balanced random forest on identical folds.
 * ``v1type`` — the same at the t-type level (types with ≥ 20 cells; 2 repeats).
 * ``m1`` — M1 (Scala 2021) family from ephys (all cells), and on the traced cells from ephys,
   morphology and both; t-type level from ephys.
