@@ -25,8 +25,9 @@
       PA.xyPlot(cv, [
         {x: f.map((_, i) => i - 0.12), y: f.map((e) => z(e, "all")), lo: f.map((e) => lo(e, "all", "q1")), hi: f.map((e) => lo(e, "all", "q3")), line: false, points: true, color: "#94a3b8"},
         {x: f.map((_, i) => i + 0.12), y: f.map((e) => z(e, "type")), lo: f.map((e) => lo(e, "type", "q1")), hi: f.map((e) => lo(e, "type", "q3")), line: false, points: true, color: "#0f766e"},
-      ], {xticks: f.map((e) => `${e.feature} (AUC ${PA.fmt(e.auc, 2)})`), xlabel: "feature (median and quartiles, in units of the typed cells' IQR from their median)", ylabel: "relative value"});
+      ], {xticks: f.map((e) => e.feature), xlabel: "feature (median and quartiles, in units of the typed cells' IQR from their median)", ylabel: "relative value"});
     } else { cv.getContext("2d").clearRect(0, 0, cv.width, cv.height); }
+    PA.table(document.getElementById("ct-feature-table"), f.map((e) => ({feature: e.feature, AUC: e.auc, "Cohen's d": e.cohens_d, "median (type)": e.median_type, "median (other cells)": e.median_rest})), null, {empty: "No numerical feature for these cells."});
     PA.table(document.getElementById("ct-composition"), t.composition, ["name", "n"]);
     PA.table(document.getElementById("ct-cells"), t.cells, ["cell", "confidence"], {html: {cell: (v) => `<a href="/cells/${PA.cellPath(v)}">${PA.esc(v)}</a>`}});
     document.getElementById("ct-type-panel").dataset.ready = "1";
