@@ -13,8 +13,11 @@ from pathlib import Path
 
 __all__ = [
     "AtlasError",
+    "ChecksumError",
     "CorruptFileError",
     "DataError",
+    "DownloadError",
+    "IdentifiabilityError",
     "IndexOutOfRangeError",
     "MissingDependencyError",
     "ParameterError",
@@ -79,6 +82,12 @@ class StimulusError(DataError):
     """A stimulus description is inconsistent with the sweep it belongs to."""
 
 
+class IdentifiabilityError(DataError):
+    """The data cannot determine what was asked of them (a GLIF level whose mechanism the sweeps
+    do not exercise: no subthreshold sweep for R and C, too few spikes for a reset rule ...).
+    The message names the object, the missing evidence and what data would identify it."""
+
+
 class ValidationError(DataError):
     """An object failed validation (morphology structure, schema, ...)."""
 
@@ -100,3 +109,35 @@ class AtlasError(PatchAtlasError):
 class MissingDependencyError(PatchAtlasError, ImportError):
     """An optional package needed for this operation is not installed; the message says which
     extra to install (``pip install 'patchatlas[atlas]'`` ...)."""
+
+
+class DownloadError(PatchAtlasError):
+    """A remote service (Allen Brain Atlas API, DANDI, a mirror) could not be reached or answered
+    with an error, after the retries.
+
+    Parameters
+    ----------
+    url
+        The address that failed.
+    problem
+        What went wrong (status, connection error ...).
+    hint
+        What to do about it: the environment variable naming a mirror, the cache to fall back on.
+    """
+
+    def __init__(self, url: str, problem: str, hint: str = "") -> None:
+        self.url = url
+        self.problem = problem
+        self.hint = hint
+        msg = f"{url}: {problem}"
+        if hint:
+            msg += f" ({hint})"
+        super().__init__(msg)
+
+    def __reduce__(self) -> tuple[type[DownloadError], tuple[str, str, str]]:
+        return (type(self), (self.url, self.problem, self.hint))
+
+
+class ChecksumError(DownloadError):
+    """A downloaded file's size or checksum differs from what the service published (the partial
+    file is removed, so that running again downloads it afresh)."""

@@ -350,3 +350,25 @@ def test_missing_sqlalchemy_gives_a_clear_cli_error(tmp_path: Path) -> None:
     assert out.returncode == 2, out.stderr
     assert "needs sqlalchemy" in out.stderr and "patchatlas[atlas]" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_wide_view_prefers_computed_over_imported_values(atlas_url: str) -> None:
+    """A cell with the same feature from the ephys engine and from an imported table: the long
+    table keeps both with their source; the wide view shows the computed one, whatever the
+    order they were stored in."""
+    atlas = Atlas(atlas_url)
+    imported = CellRecord(
+        name="a",
+        outputs=[
+            EngineOutput(
+                engine="import:paper",
+                features=pd.DataFrame([{"level": "cell", "name": "vrest", "value": -99.0}]),
+            )
+        ],
+    )
+    atlas.write_cell(imported)  # the imported value first
+    atlas.write_cell(_record("a", -70.0))
+    long = atlas.ephys_features("cell", wide=False)
+    vrest = long[long["name"] == "vrest"]
+    assert sorted(vrest["source"]) == ["ephys", "import:paper"]
+    assert atlas.ephys_features().loc["a", "vrest"] == -70.0

@@ -539,7 +539,9 @@ class Atlas:
             One row per cell (per recording and sweep, per spike) and one column per feature
             (default for ``level="cell"``); otherwise the long table (``cell_id, level,
             recording_id, sweep_number, spike_index, name, value, unit, native_name, in_window,
-            provenance_id``).
+            provenance_id, source``; ``source`` is the engine that stored the value: ``ephys``,
+            or ``import:<dataset>`` for a published table). In the wide table a value computed
+            by patchatlas wins over an imported value of the same name.
         cells, names
             Restrict to these cells / feature names.
 
@@ -549,7 +551,7 @@ class Atlas:
         """
         if level not in ("cell", "sweep", "spike"):
             raise AtlasError(f"ephys_features(level={level!r}): use 'cell', 'sweep' or 'spike'")
-        f, c = T["ephys_features"], T["cells"]
+        f, c, pv = T["ephys_features"], T["cells"], T["provenance"]
         stmt = (
             select(
                 c.c.name.label("cell_id"),
@@ -563,8 +565,11 @@ class Atlas:
                 f.c.native_name,
                 f.c.in_window,
                 f.c.provenance_id,
+                pv.c.engine.label("source"),
             )
-            .select_from(f.join(c, f.c.cell_id == c.c.id))
+            .select_from(
+                f.join(c, f.c.cell_id == c.c.id).outerjoin(pv, f.c.provenance_id == pv.c.id)
+            )
             .where(f.c.level == level)
             .order_by(f.c.id)
         )
@@ -583,6 +588,10 @@ class Atlas:
             index.append("spike_index")
         for col in index[1:]:
             df[col] = df[col].astype("Int64")
+        # one value per cell and name: what patchatlas computed wins over an imported table's
+        # value of the same name (the long table keeps both, with their ``source``)
+        imported = df["source"].fillna("").str.startswith("import:")
+        df = df.assign(_imported=imported).sort_values("_imported", kind="stable")
         # groupby keeps rows without a recording (features stored by other engines)
         out = df.groupby([*index, "name"], dropna=False, sort=True)["value"].first().unstack()
         out.columns.name = None
@@ -830,6 +839,58 @@ class Atlas:
         from patchatlas.atlas import celltypes as CT
 
         return CT.cell_type_assignments(self, run, **filters)
+
+    def store_models(
+        self,
+        cell_id: str,
+        records: Any,
+        *,
+        kind: str,
+        provenance: dict[str, Any] | None = None,
+    ) -> list[int]:
+        """Store a cell's fitted models of one kind (replacing earlier ones of that kind); see
+        :func:`patchatlas.atlas.models.store_models`.
+
+        Parameters
+        ----------
+        cell_id
+            The cell's name.
+        records
+            Model records (``name``, ``parameters``, ``fit_scores``), e.g.
+            :meth:`patchatlas.models.glif.GlifFit.model_records`.
+        kind
+            The model family (``"glif"``).
+        provenance
+            How the models were fitted.
+
+        Returns
+        -------
+        list of int
+            The new model ids.
+        """
+        from patchatlas.atlas.models import store_models
+
+        return store_models(self, cell_id, records, kind=kind, provenance=provenance)
+
+    def models(self, cell_id: str | int | None = None, *, kind: str | None = None) -> pd.DataFrame:
+        """Stored models with provenance; see :func:`patchatlas.atlas.models.read_models`.
+
+        Parameters
+        ----------
+        cell_id
+            A cell (default: all).
+        kind
+            Only this model family (``"glif"``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per model: ``model_id, cell_id, kind, name, parameters, fit_scores,
+            package_version, fitted_with, created_at``.
+        """
+        from patchatlas.atlas.models import read_models
+
+        return read_models(self, cell_id, kind=kind)
 
     def summary(self) -> dict[str, Any]:
         """URL, schema revision and the number of rows in each table.

@@ -39,7 +39,7 @@ def info(url: str) -> None:
 def import_(dataset: str, folder: Path, url: str) -> None:
     """Import the published tables of DATASET from FOLDER.
 
-    DATASET: m1_scala2021, v1_gouwens2020, lee2023, berg2021.
+    DATASET: m1_scala2021, v1_gouwens2020, lee2023, berg2021, allen_celltypes.
     """
     from patchatlas.atlas import Atlas
     from patchatlas.datasets.published import import_dataset

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+import warnings
 from typing import Any
 
 import click
@@ -27,7 +28,9 @@ COMMANDS: dict[str, str] = {
     "celltypes": "patchatlas.cli.celltypes:celltypes",
     "atlas": "patchatlas.cli.atlas:atlas",
     "ingest": "patchatlas.cli.ingest:ingest",
+    "fetch": "patchatlas.cli.fetch:fetch",
     "serve": "patchatlas.cli.serve:serve",
+    "glif": "patchatlas.cli.glif:glif",
 }
 
 
@@ -52,8 +55,19 @@ def cli(verbose: int) -> None:
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     # warnings (a lowered dV/dt filter, a reader's note ...) are reported, not silenced: the
-    # library never filters them, the command line shows each once, as a log line
-    logging.captureWarnings(True)
+    # library never filters them; the command line shows each as one log line
+    warnings.showwarning = _show_warning
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    logging.getLogger("patchatlas").warning("%s: %s", category.__name__, message)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -20,7 +20,9 @@ callback as soon as it is ready, so the command line can print while the demo go
    simulated cell is a "t-type"; 30 cells per type with ±10 % within-type variation of its
    features, and counts generated from those features) run through the same in-fold pipeline as
    the real M1 benchmark (single-cell and type-average ridge, t-type lookup baseline, within-type
-   R²). The data are synthetic by construction; the step shows the workflow, not a finding.
+   R²). The data are synthetic by construction; the step shows the workflow, not a finding;
+7. ``glif`` — GLIF1–5 fitted to two of the cells (:mod:`patchatlas.datasets.demo_glif`), held-out
+   scores next to a plain LIF, data-vs-model figures, models stored in the atlas.
 """
 
 from __future__ import annotations
@@ -490,6 +492,8 @@ def _crossmodal_step(result: DemoResult, done: Callable[[Step], None], seed: int
 
 StepFn = Callable[[DemoResult, Callable[[Step], None], int], None]
 
+from patchatlas.datasets.demo_glif import glif_step  # noqa: E402  (its module imports Step lazily)
+
 #: the demo's steps after reading the recordings, in order: ``(name, step(result, done, seed))``.
 #: A step reports itself with ``done(Step(...))`` (``tables`` are printed by the CLI) and adds
 #: what later steps need to ``result``; an engine adds its own step here, in its own function.
@@ -498,4 +502,5 @@ DEMO_STEPS: list[tuple[str, StepFn]] = [
     ("morphology", _morphology_step),
     ("atlas", _atlas_step),
     ("crossmodal", _crossmodal_step),
+    ("glif", glif_step),
 ]

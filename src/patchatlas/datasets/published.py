@@ -364,11 +364,20 @@ def load_berg2021(folder: Path) -> PublishedDataset:
     return PublishedDataset("berg2021", cells, ephys=ephys, morphology=morph)
 
 
+def load_allen_celltypes(folder: Path) -> PublishedDataset:
+    """Allen Cell Types Database: specimen table with Allen's ``ef__``/``nr__`` features (see
+    :func:`patchatlas.datasets.allen.load_allen_celltypes`)."""
+    from patchatlas.datasets.allen import load_allen_celltypes as load
+
+    return load(folder)
+
+
 DATASETS: dict[str, Callable[[Path], PublishedDataset]] = {
     "m1_scala2021": load_m1_scala2021,
     "v1_gouwens2020": load_v1_gouwens2020,
     "lee2023": load_lee2023,
     "berg2021": load_berg2021,
+    "allen_celltypes": load_allen_celltypes,
 }
 _ALIASES = {
     "scala2021": "m1_scala2021",
@@ -376,6 +385,7 @@ _ALIASES = {
     "human_lee2023_gaba_ephys_only": "lee2023",
     "human_berg2021_l23_ephys_only": "berg2021",
     "v1_gouwens2020_ephys_only": "v1_gouwens2020",
+    "allen": "allen_celltypes",
 }
 
 

@@ -26,8 +26,10 @@ __all__ = [
     "MORPHOLOGY_FORMATS",
     "load_stimulus_ontology",
     "read",
+    "read_glif_config",
     "read_morphology",
     "register_reader",
+    "write_glif_config",
     "write_nwb",
 ]
 
@@ -255,3 +257,56 @@ def load_stimulus_ontology(path: str | os.PathLike[str]) -> Any:
     from patchatlas.io.ontology import load_stimulus_ontology as _load
 
     return _load(path)
+
+
+def read_glif_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read an Allen GLIF ``neuron_config.json``; see
+    :func:`patchatlas.io.glif_config.read_glif_config`.
+
+    Parameters
+    ----------
+    path
+        The JSON file.
+
+    Returns
+    -------
+    dict
+        The config (for :meth:`patchatlas.models.glif.GlifModel.from_allen_config`).
+
+    Raises
+    ------
+    patchatlas.errors.ReadError
+        The file is missing, not JSON, or not a JSON object.
+    """
+    from patchatlas.io.glif_config import read_glif_config as _read
+
+    return _read(path)
+
+
+def write_glif_config(
+    config: dict[str, Any], path: str | os.PathLike[str], *, model_id: str | None = None
+) -> Path:
+    """Write a GLIF config as JSON; see :func:`patchatlas.io.glif_config.write_glif_config`.
+
+    Parameters
+    ----------
+    config
+        The neuron_config dict.
+    path
+        Target file.
+    model_id
+        Wrap the config under this key (Allen's download layout).
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    patchatlas.errors.WriteError
+        The file cannot be written.
+    """
+    from patchatlas.io.glif_config import write_glif_config as _write
+
+    return _write(config, path, model_id=model_id)

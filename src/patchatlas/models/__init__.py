@@ -9,8 +9,14 @@ nothing from ``io``, ``atlas``, ``pipeline``, ``web``, ``cli``, ``datasets`` or 
     Allen-style protocols, integrated by a vectorised exponential-Euler scheme. It generates
     the offline demo data (:func:`patchatlas.datasets.simulate.demo_dataset`).
 
-Generalized leaky integrate-and-fire models (``models/glif/``) and biophysical multi-compartment
-models (``models/biophys/``) will live beside it, each with its own entry point.
+
+:mod:`patchatlas.models.glif`
+    Generalized leaky integrate-and-fire models (Teeter et al. 2018, GLIF1–5): Allen
+    ``neuron_config`` simulation (numba kernel, equal NumPy path), fitting to a cell's sweeps
+    (:func:`patchatlas.models.glif.fit`) and spike-train metrics.
+
+Biophysical multi-compartment models (``models/biophys/``) will live beside them, each with its
+own entry point.
 """
 
 from __future__ import annotations

@@ -90,6 +90,9 @@ def cell_page(request: Request, cell_id: str) -> Response:
     donor = info.get("donor") or {}
     if donor:
         meta["donor"] = donor.get("name")
+    source = (info.get("metadata") or {}).get("source")  # fetched cells: Allen / DANDI
+    if isinstance(source, dict) and source.get("label"):
+        meta["source"] = source["label"]
     return _render(
         request,
         "cell.html",

@@ -1,5 +1,9 @@
-"""Models and cell types: fitted models (per cell and all), cell counts per transcriptomic
-class, and a feature's distribution per class."""
+"""Models and cell types: fitted models (per cell and all), the GLIF models' held-out scores and
+their voltage over a recorded sweep, cell counts per transcriptomic class, and a feature's
+distribution per class.
+
+The GLIF trace is :meth:`patchatlas.models.glif.GlifModel.simulate` of the stored model on the
+sweep's recorded stimulus (the library's simulation; nothing is fitted here)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from fastapi.responses import Response
 
 from patchatlas.atlas import AtlasError
 from patchatlas.atlas import portal as Q
+from patchatlas.errors import PatchAtlasError
+from patchatlas.web import traces
 from patchatlas.web.api._common import (
     Limit,
     Offset,
@@ -19,6 +25,7 @@ from patchatlas.web.api._common import (
     Portal,
     cell_name,
     json_response,
+    load_sweep,
     page,
 )
 from patchatlas.web.service import records
@@ -49,6 +56,108 @@ def list_models(
         df = df[df["kind"] == kind]
     return json_response(
         request, page(len(df), offset, limit, records(df.iloc[offset : offset + limit]))
+    )
+
+
+#: the held-out scores the GLIF table shows (keys of the stored ``fit_scores["test"]``)
+GLIF_SCORES = ("count_relative", "gamma_4ms", "ev_4ms", "ev_10ms", "ev_ratio_10ms")
+
+
+def _glif_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+    rows = []
+    for r in df.to_dict("records"):
+        fs: dict[str, Any] = r["fit_scores"] if isinstance(r["fit_scores"], dict) else {}
+        test = fs.get("test") or {}
+        base = fs.get("baseline_test") or {}
+        rows.append(
+            {
+                "model_id": int(r["model_id"]),
+                "cell_id": r["cell_id"],
+                "name": r["name"],
+                **{f"test_{k}": test.get(k) for k in GLIF_SCORES},
+                "lif_count_relative": base.get("count_relative"),
+                "lif_ev_10ms": base.get("ev_10ms"),
+                "test_sweeps": fs.get("test_sweeps") or [],
+                "identifiability": fs.get("identifiability", ""),
+            }
+        )
+    return rows
+
+
+@router.get("/models/glif", tags=["models"])
+def glif_models(
+    request: Request,
+    p: Portal,
+    cell: Annotated[str | None, Query(max_length=300)] = None,
+) -> Response:
+    """GLIF models with their held-out scores next to the plain LIF's (per cell and level)."""
+    name = cell_name(p, cell) if cell else None
+    df = Q.models(p.atlas, name)
+    df = df[df["kind"] == "glif"] if len(df) else df
+    return json_response(request, {"cell_id": name, "models": _glif_rows(df)})
+
+
+@router.get("/cells/{cell_id:path}/models/{model_id}/trace", tags=["models"])
+def glif_trace(
+    request: Request,
+    p: Portal,
+    cell_id: str,
+    model_id: int,
+    sweep: Annotated[int | None, Query(ge=0)] = None,
+    points: Annotated[int, Query(ge=100, le=20000)] = 2000,
+) -> Response:
+    """A stored GLIF model's voltage and spikes over a recorded sweep (default: its last
+    held-out sweep): the model simulated on the sweep's recorded stimulus."""
+    from patchatlas.models.glif import GlifModel
+
+    name = cell_name(p, cell_id)
+    df = Q.models(p.atlas, name)
+    row = df[(df["model_id"] == model_id) & (df["kind"] == "glif")]
+    if row.empty:
+        raise HTTPException(404, f"cell {name!r} has no GLIF model {model_id}")
+    rec = row.iloc[0]
+    scores = rec["fit_scores"] if isinstance(rec["fit_scores"], dict) else {}
+    table = p.atlas.sweeps(name).table
+    held = list(scores.get("test_sweeps") or [])
+    wanted = sweep if sweep is not None else (held[-1] if held else None)
+    if wanted is None:
+        raise HTTPException(
+            400, f"cell {name!r}: give ?sweep=NUMBER (the model has no held-out sweep)"
+        )
+    hit = np.flatnonzero(table["number"].to_numpy() == wanted)
+    if not len(hit):
+        raise HTTPException(404, f"cell {name!r} has no sweep number {wanted}")
+    index = int(hit[0])
+    sw = load_sweep(p, name, index, table.iloc[index])
+    if sw.i is None:
+        raise HTTPException(
+            400, f"cell {name!r}: sweep {wanted} has no current trace to drive the model"
+        )
+    try:
+        model = GlifModel.from_allen_config(rec["parameters"], where=f"model {model_id}")
+        sim = model.simulate(np.asarray(sw.i, float), sw.dt, v_init=float(sw.v[0]))
+    except PatchAtlasError as exc:
+        raise HTTPException(400, f"cell {name!r}, model {model_id}: {exc}") from exc
+    t = sw.t0 + np.arange(sw.n_samples) * sw.dt
+    td, (vd, vm, th) = traces.downsample(
+        t, [np.asarray(sw.v, float), sim.voltage, sim.threshold], points
+    )
+    return json_response(
+        request,
+        {
+            "cell_id": name,
+            "model_id": model_id,
+            "name": rec["name"],
+            "sweep_number": wanted,
+            "sweep_index": index,
+            "held_out": wanted in (scores.get("test_sweeps") or []),
+            "t": traces.clean(td, 5),
+            "v_data": traces.clean(vd, 2),
+            "v_model": traces.clean(vm, 2),
+            "threshold": traces.clean(th, 2),
+            "model_spike_times": traces.clean(sim.spike_times + sw.t0, 5),
+            "test_scores": scores.get("test") or {},
+        },
     )
 
 

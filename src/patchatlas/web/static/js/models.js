@@ -2,6 +2,6 @@
 (async function () {
   const d = await PA.api("/api/models?limit=1000");
   if (!d.items.length) document.getElementById("models-empty").hidden = false;
-  else PA.table(document.getElementById("models"), d.items, ["cell_id", "kind", "name", "parameters", "fit_scores"], {html: {cell_id: (v) => `<a href="/cells/${PA.cellPath(v)}">${PA.esc(v)}</a>`}});
+  else PA.table(document.getElementById("models"), d.items, ["cell_id", "kind", "name"], {html: {cell_id: (v) => `<a href="/cells/${PA.cellPath(v)}">${PA.esc(v)}</a>`}});
   document.body.dataset.ready = "1";
 })();
