@@ -116,7 +116,7 @@ def store_cell_types(
     atlas.require_writable("store_cell_types")
     cells = T["cells"]
     with atlas.engine.connect() as conn:
-        ids = dict(conn.execute(select(cells.c.name, cells.c.id)).tuples().all())
+        ids = {r[0]: r[1] for r in conn.execute(select(cells.c.name, cells.c.id))}
     known = df["cell"].isin(set(ids)).to_numpy()
     unknown = df.loc[~known, "cell"].tolist()
     if len(df) and not known.any():
@@ -190,7 +190,10 @@ def cell_type_runs(atlas: Atlas, *, kind: str | None = None) -> pd.DataFrame:
         res = conn.execute(stmt)
         df = pd.DataFrame(res.fetchall(), columns=list(res.keys()))
         counts: dict[Any, int] = dict(
-            conn.execute(select(a.c.run_id, func.count(a.c.id)).group_by(a.c.run_id)).tuples().all()
+            [
+                tuple(r)
+                for r in conn.execute(select(a.c.run_id, func.count(a.c.id)).group_by(a.c.run_id))
+            ]
         )
     df["n_cells"] = [int(counts.get(i, 0)) for i in df["id"]] if len(df) else []
     return df
