@@ -795,6 +795,51 @@ class Atlas:
             return X.store_crossmodal(self, results, predictions, name=name)
         return X.store_crossmodal_report(self, results, cells=cells, name=name)
 
+    def store_cell_types(
+        self, assignments: pd.DataFrame, *, name: str, kind: str, level: str, method: str, **kw: Any
+    ) -> dict[str, Any]:
+        """Store a typing run (see :func:`patchatlas.atlas.celltypes.store_cell_types`).
+
+        Parameters
+        ----------
+        assignments
+            Columns ``cell``, ``label`` and optionally ``confidence``.
+        name, kind, level, method
+            Run name, kind (``t``/``e``/``m``/``me``), level and method.
+        **kw
+            ``model``, ``scores``, ``parameters``, ``source`` (provenance).
+
+        Returns
+        -------
+        dict
+            ``run_id``, ``n_stored``, ``n_unknown``, ``unknown``.
+        """
+        from patchatlas.atlas import celltypes as CT
+
+        self.require_writable("store_cell_types")
+        return CT.store_cell_types(
+            self, assignments, name=name, kind=kind, level=level, method=method, **kw
+        )
+
+    def cell_types(self, run: str | int | None = None, **filters: Any) -> pd.DataFrame:
+        """Stored type assignments (see :func:`patchatlas.atlas.celltypes.cell_type_assignments`).
+
+        Parameters
+        ----------
+        run
+            Run name or id (default: all runs).
+        **filters
+            ``cell=`` (name or id), ``kind=`` (``t``/``e``/``m``/``me``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            run, kind, level, method, cell, label, confidence.
+        """
+        from patchatlas.atlas import celltypes as CT
+
+        return CT.cell_type_assignments(self, run, **filters)
+
     def store_models(
         self,
         cell_id: str,

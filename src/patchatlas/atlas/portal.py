@@ -93,6 +93,7 @@ def data_version(atlas: Atlas) -> str:
             "ingest_errors",
             "cell_labels",
             "cell_datasets",
+            "celltype_assignments",
         ):
             t = T[name]
             parts.append(str(conn.execute(select(func.max(t.c.id))).scalar_one()))

@@ -24,6 +24,8 @@ Layout
   pairs their lateral/vertical distances, test counts, status and problems, connection calls
   their source, p-value and gap-junction call, and ``pair_traces`` hold the averaged responses
   with their fits and the short-term plasticity trains of a pair (JSON).
+- ``celltype_runs`` → ``celltype_assignments``: t-, e-, m-, me-type assignments of cells by
+  method, with confidence and model provenance (revision 0006).
 """
 
 from __future__ import annotations
@@ -487,6 +489,38 @@ class CrossmodalPrediction(Base):
     t_type: Mapped[str | None] = mapped_column(String(200))
     observed: Mapped[float | None] = mapped_column(Float)
     predicted: Mapped[float | None] = mapped_column(Float)
+
+
+class CelltypeRun(Base):
+    """One typing of cells: which kind of type (t, e, m, me), at which level, by which method,
+    with which model and cross-validated scores (added in revision 0006)."""
+
+    __tablename__ = "celltype_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    level: Mapped[str] = mapped_column(String(50))
+    method: Mapped[str] = mapped_column(String(100))
+    model: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source: Mapped[str | None] = mapped_column(Text)
+    package_version: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+
+
+class CelltypeAssignment(Base):
+    """The type a run assigned to one cell, with its confidence (revision 0006)."""
+
+    __tablename__ = "celltype_assignments"
+    __table_args__ = (UniqueConstraint("run_id", "cell_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("celltype_runs.id", ondelete="CASCADE"), index=True
+    )
+    cell_id: Mapped[int] = _cell_fk()
+    label: Mapped[str] = mapped_column(String(200), index=True)
+    confidence: Mapped[float | None] = mapped_column(Float)
 
 
 SCHEMA_TABLES: tuple[str, ...] = tuple(Base.metadata.tables)

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "ephys": "patchatlas.cli.ephys:ephys",
     "morph": "patchatlas.cli.morph:morph",
     "crossmodal": "patchatlas.cli.crossmodal:crossmodal",
+    "celltypes": "patchatlas.cli.celltypes:celltypes",
     "atlas": "patchatlas.cli.atlas:atlas",
     "ingest": "patchatlas.cli.ingest:ingest",
     "fetch": "patchatlas.cli.fetch:fetch",

@@ -28,6 +28,7 @@ NAV = [
     ("/types/index", "Cell types"),
     ("/compare", "Compare"),
     ("/types", "Expression → physiology"),
+    ("/celltypes", "Cell types"),
     ("/models", "Models"),
     ("/connectivity", "Connectivity"),
     ("/features", "Feature registry"),
@@ -233,6 +234,12 @@ def upload_page(request: Request) -> Response:
 def types_page(request: Request) -> Response:
     """Expression → physiology."""
     return _render(request, "types.html")
+
+
+@router.get("/celltypes", response_class=HTMLResponse)
+def celltypes_page(request: Request) -> Response:
+    """Cell types: typing runs, per-type size, features and confusion against t-types."""
+    return _render(request, "celltypes.html")
 
 
 @router.get("/models", response_class=HTMLResponse)

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from patchatlas.atlas import Atlas
+from patchatlas.atlas import celltypes as CT
 from patchatlas.atlas import portal as Q
 
 __all__ = [
@@ -45,6 +46,11 @@ FACETS: dict[str, str] = {
     "subclass": "Subclass",
     "dataset": "Dataset",
     "qc": "Quality control",
+    # stored type assignments (patchatlas.atlas.celltypes): the latest run of each kind
+    "t_type_predicted": "t-type (assigned)",
+    "e_type": "e-type",
+    "m_type": "m-type",
+    "me_type": "me-type",
 }
 #: facets where a cell can have several values (a cell of two publications is in both datasets;
 #: a cell can fail QC and have a value outside its physiological range); a cell matches when any
@@ -317,6 +323,7 @@ class PortalData:
         cells = self.atlas.cells()
         cells = cells.drop(columns=["id"], errors="ignore")
         cells["t_type_family"] = t_type_family(cells["subclass"], cells["t_type"])
+        cells = cells.join(CT.cell_type_columns(self.atlas))  # e-/m-/me-/assigned t-types
         avail = Q.availability(self.atlas).reindex(cells.index, fill_value=False)
         cells = cells.join(avail)
         ephys = self.atlas.ephys_features(level="cell")

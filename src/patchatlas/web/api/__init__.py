@@ -14,6 +14,7 @@ module             endpoints
 ``models``         ``/cells/{id}/models``, ``/models``, ``/types``, ``/types/physiology``
 ``biophys``        ``/models/biophysical``, ``/cells/{id}/models/biophysical``
 ``crossmodal``     ``/crossmodal``, ``/crossmodal/predictions``
+``celltypes``      ``/celltypes[/types|/type]``, ``/cells/{id}/celltypes``
 ``connectivity``   ``/pairs``, ``/pairs/{id}``, ``/connectivity``, ``/connectivity/distance``
 ``status``         ``/datasets``, ``/ingest/runs``, ``/ingest/errors``, ``/provenance``
 ``writes``         ``/annotations/{id}``, ``/uploads``, ``/uploads/batch``, ``/uploads/jobs/{id}``
@@ -32,6 +33,7 @@ from fastapi import APIRouter
 from patchatlas.web.api import (
     biophys,
     cells,
+    celltypes,
     connectivity,
     crossmodal,
     features,
@@ -56,6 +58,7 @@ for _sub in (
     biophys,
     models,
     crossmodal,
+    celltypes,
     connectivity,
     status,
     writes,

@@ -184,6 +184,8 @@
     if (lo === -Infinity && hi === Infinity) delete S.brushes[f]; else S.brushes[f] = [Math.min(lo, hi), Math.max(lo, hi)];
     S.page = 1; commit();
   });
+  const cb = document.getElementById("color-by");  // colour the selected lines by a facet (e.g. stored cell types)
+  if (cb) { for (const c of facetCols) cb.insertAdjacentHTML("beforeend", `<option value="${PA.esc(c)}">${PA.esc(D.facets[c])}</option>`); cb.addEventListener("change", () => drawPC(lastIdx)); }
 
   // ---- filtering
   function passes(i, skipCol) {
@@ -305,7 +307,9 @@
     const step = Math.max(1, Math.floor(N / 3000));
     for (let i = 0; i < N; i += step) if (!inSel[i]) line(i);
     ctx.strokeStyle = idx.length > 800 ? "rgba(29,78,216,0.16)" : "rgba(29,78,216,0.45)";
-    for (const i of idx) line(i);
+    const cb = document.getElementById("color-by"), col = cb && cb.value;  // colour by a facet (cell types)
+    const hue = (v) => { let h = 0; for (const ch of String(v)) h = (h * 31 + ch.charCodeAt(0)) % 360; return `hsla(${h},70%,42%,${idx.length > 800 ? 0.25 : 0.55})`; };
+    for (const i of idx) { if (col) ctx.strokeStyle = C[col][i] === null ? "rgba(120,120,120,0.15)" : hue(C[col][i]); line(i); }
     ctx.font = "11px sans-serif";
     for (const ax of A) {
       const f = ax.name, col = V[f] || [];
