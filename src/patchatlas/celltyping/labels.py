@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from patchatlas.core.vocabulary import family_of
 from patchatlas.errors import ParameterError
 
 __all__ = ["LEVELS", "embed", "type_levels"]
@@ -38,7 +39,8 @@ def type_levels(t_type: ArrayLike, subclass: ArrayLike | None = None) -> pd.Data
         unknown).
     subclass
         Published subclass / family of each cell, if any (preferred over the first word of
-        the t-type).
+        the t-type). The family is the subclass's parent in the taxonomy
+        (:func:`patchatlas.core.vocabulary.family_of`: ``L2/3 IT`` → ``IT``, ``Sst`` → ``Sst``).
 
     Returns
     -------
@@ -58,7 +60,13 @@ def type_levels(t_type: ArrayLike, subclass: ArrayLike | None = None) -> pd.Data
         sub = _clean(sc.set_axis(tt.index)).fillna(first)
     else:
         sub = first
-    return pd.DataFrame({"family": sub, "subclass": sub, "type": tt}, index=tt.index)
+    # the family is the taxonomy's parent of the subclass (``L2/3 IT`` → ``IT``; a GABAergic
+    # subclass is its own family), so harmonised subclasses and published families agree
+    fam = pd.Series(
+        [family_of(v) if v is not pd.NA else None for v in sub], index=sub.index, dtype=object
+    )
+    family = fam.astype("string").fillna(sub)
+    return pd.DataFrame({"family": family, "subclass": sub, "type": tt}, index=tt.index)
 
 
 def embed(

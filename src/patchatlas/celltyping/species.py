@@ -39,14 +39,16 @@ __all__ = [
 ]
 
 #: Mouse and human interneuron subclasses → one vocabulary. Mouse Lamp5 and Sncg together
-#: correspond to Lee et al.'s ``LAMP5/PAX6/Other``; mouse Serpinf1 and Meis2 have no
-#: counterpart there and stay unmatched.
+#: correspond to Lee et al.'s ``LAMP5/PAX6/Other`` (which the atlas vocabulary splits into
+#: ``Lamp5`` and ``Pax6`` by t-type); mouse Serpinf1 and Meis2 have no counterpart there and
+#: stay unmatched.
 SHARED_SUBCLASSES: dict[str, str] = {
     "pvalb": "PVALB",
     "sst": "SST",
     "vip": "VIP",
     "lamp5": "LAMP5/PAX6",
     "sncg": "LAMP5/PAX6",
+    "pax6": "LAMP5/PAX6",
     "lamp5/pax6/other": "LAMP5/PAX6",
 }
 
