@@ -84,9 +84,18 @@ def test_demo_command_end_to_end_without_serving(capsys, tmp_path):
     """`patchatlas demo --no-serve` on one simulated cell prints every step and exits 0."""
     code, out, err = run(capsys, "demo", "--cells", "1", "--out", str(tmp_path / "d"), "--no-serve")
     assert code == 0, err
-    for step in ("dataset", "recordings", "ephys", "morphology", "atlas", "crossmodal"):
+    for step in (
+        "dataset",
+        "recordings",
+        "ephys",
+        "morphology",
+        "atlas",
+        "crossmodal",
+        "celltyping",
+    ):
         assert step in out
     assert "threshold_i_long_square" in out and "total_length" in out
     assert "skipped: needs at least 2 cells" in out  # one cell is not a cohort
+    assert "skipped: needs at least 2 cell types" in out  # nor a set of types to learn
     assert (tmp_path / "d" / "atlas.db").exists()
     assert "Serving" not in out

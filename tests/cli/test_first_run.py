@@ -49,6 +49,11 @@ def _check_demo(proc: subprocess.CompletedProcess[str], cwd: Path, n_cells: int)
     assert len(cells[~multipatch]) == n_cells and int(multipatch.sum()) == 4
     assert atlas.errors().empty
     assert len(atlas.ephys_features("cell")) == n_cells
+    # the celltyping step stores the demo cells' t- and e-types (the portal's Cell types page)
+    assert sorted(atlas.cell_types()["kind"].value_counts().items()) == [
+        ("e", n_cells),
+        ("t", n_cells),
+    ]
     manifest = (cwd / "patchatlas_demo" / "manifest.csv").read_text()
     for line in manifest.splitlines()[1:]:
         assert line.split(",")[1].startswith("/"), line  # absolute paths only

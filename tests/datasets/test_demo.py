@@ -63,6 +63,19 @@ def test_demo_simulates_writes_and_reads_back(tmp_path):
     # the models table also holds the GLIF step's fits: one biophysical model, on the first cell
     bio = Atlas(result.atlas_url).models(kind="biophysical")
     assert list(bio["cell_id"]) == [result.recordings[0].cell_id]
+    # cell typing: the classifier beats both baselines on the synthetic cohort, and the demo
+    # cells (atlas cells) get stored t- and e-types for the portal's Cell types page
+    step = next(s for s in result.steps if s.name == "celltyping")
+    assert step.ok, step.error
+    pred = step.payload["prediction"]
+    ba = pred.metric()
+    assert ba > pred.metric("shuffled") + 0.2 and ba > pred.metric("majority") + 0.2
+    assert step.payload["etypes"].n_types >= 1
+    types = Atlas(result.atlas_url).cell_types()
+    demo_cells = sorted(r.cell_id for r in result.recordings)
+    for kind in ("t", "e"):
+        assert sorted(types.loc[types["kind"] == kind, "cell"]) == demo_cells
+    assert not types["cell"].str.startswith("syn_").any()  # the synthetic cohort is not stored
 
 
 def test_demo_on_real_folder(tmp_path, ephys_data):

@@ -29,6 +29,11 @@ callback as soon as it is ready, so the command line can print while the demo go
 9. ``synphys`` — a simulated multipatch experiment with known synapses (Tsodyks–Markram
    dynamics, noise) written as a ``.mpx`` file, ingested into the atlas by the ``synphys`` engine
    and compared with the truth (:mod:`patchatlas.datasets.demo_synphys`).
+10. ``celltyping`` — t-types predicted from ephys by cross-validated
+    :class:`~patchatlas.celltyping.TTypeClassifier` against majority and shuffled baselines, and
+    unsupervised e-types (chosen by BIC) compared with the t-types (ARI, AMI), on a synthetic
+    cohort built around the demo cells; the demo cells' own t- and e-types are stored in the atlas
+    for the portal's Cell types page (:mod:`patchatlas.datasets.demo_celltyping`).
 """
 
 from __future__ import annotations
@@ -500,6 +505,7 @@ def _crossmodal_step(result: DemoResult, done: Callable[[Step], None], seed: int
 
 StepFn = Callable[[DemoResult, Callable[[Step], None], int], None]
 
+from patchatlas.datasets.demo_celltyping import celltyping_step  # noqa: E402  (imports Step lazily)
 from patchatlas.datasets.demo_glif import glif_step  # noqa: E402  (its module imports Step lazily)
 
 #: the demo's steps after reading the recordings, in order: ``(name, step(result, done, seed))``.
@@ -513,4 +519,5 @@ DEMO_STEPS: list[tuple[str, StepFn]] = [
     ("biophys", biophys_step),
     ("glif", glif_step),
     ("synphys", synphys_step),
+    ("celltyping", celltyping_step),
 ]
