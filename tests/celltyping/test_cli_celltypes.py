@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from tests.celltyping.conftest import typed_features
 
 from patchatlas.atlas import Atlas
 from patchatlas.cli.main import cli
 from patchatlas.datasets.synthetic_atlas import build_synthetic_atlas
+from tests.celltyping.conftest import typed_features
 
 matplotlib.use("Agg")
 

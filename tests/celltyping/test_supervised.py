@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from tests.celltyping.conftest import typed_features
 
 from patchatlas.celltyping import (
     TTypeClassifier,
@@ -14,6 +13,7 @@ from patchatlas.celltyping import (
     prediction_markdown,
 )
 from patchatlas.errors import DataError, ParameterError
+from tests.celltyping.conftest import typed_features
 
 
 def test_classifier_fits_raw_features_with_nans(typed: tuple[pd.DataFrame, np.ndarray]) -> None:

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import make_blobs
-from tests.celltyping.conftest import typed_features
 
 from patchatlas.celltyping import (
     GaussianMixtureTypes,
@@ -21,6 +20,7 @@ from patchatlas.celltyping import (
     partition_bic,
 )
 from patchatlas.errors import DataError
+from tests.celltyping.conftest import typed_features
 
 
 def test_sparse_pca_blocks() -> None:
